@@ -1,0 +1,108 @@
+// The N-party mesh: the byte link every protocol talks through.
+//
+// A Mesh connects this party with every other party of a run. Its API is blocking and works on
+// whole buffers; one call is one communication round in which this party sends any number of
+// messages and receives any number of messages, all concurrently, so no message size or order
+// can deadlock. The base class counts, identically for every transport, the payload bytes and
+// messages sent to and received from each peer and the number of rounds.
+//
+// Transports: TlsMesh (net/tls_mesh.hpp; TLS 1.3 over TCP between processes) and LocalMesh
+// (net/local_mesh.hpp; in memory, N parties as threads of one process, for tests).
+//
+// Errors: every receive has a deadline. A peer that disconnects, stays silent past the deadline
+// or sends a malformed frame makes the call throw NetError naming the peer (name and id) and the
+// step; the mesh then closes all its channels, so the other parties fail fast too. After an error
+// every further call throws.
+//
+// Thread-safety: one thread (the protocol's) calls a Mesh; it is not safe to call it from two
+// threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sm::net {
+
+// A party's 0-based position in the configuration's party table. A peer's id is established by
+// its certificate during the TLS handshake, never by bytes it sends.
+using PartyId = std::size_t;
+using Bytes = std::vector<std::uint8_t>;
+using ByteView = std::span<const std::uint8_t>;
+
+struct PeerStats {
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+};
+
+// Counters of payload bytes (frame headers and TLS overhead excluded) and rounds.
+struct MeshStats {
+  std::vector<PeerStats> peers;  // indexed by PartyId; this party's own entry stays zero
+  std::uint64_t rounds = 0;
+
+  std::uint64_t bytes_sent() const;
+  std::uint64_t bytes_received() const;
+  // The counts accumulated since `earlier` (a snapshot of the same mesh).
+  MeshStats since(const MeshStats& earlier) const;
+};
+
+// One message to send in a round; `data` must stay valid until the round returns.
+struct Outgoing {
+  PartyId to;
+  ByteView data;
+};
+
+class Mesh {
+ public:
+  virtual ~Mesh() = default;
+  Mesh(const Mesh&) = delete;
+  Mesh& operator=(const Mesh&) = delete;
+
+  PartyId self() const { return self_; }
+  std::size_t size() const { return names_.size(); }
+  const std::string& name(PartyId party) const { return names_.at(party); }
+  // "party 2 (hospital-c)": how errors and logs name a party.
+  std::string describe(PartyId party) const;
+
+  // One round: sends every message of `sends` and receives one message from each party of
+  // `receive_from`, concurrently; returns the received messages in the order of `receive_from`.
+  // `step` names the protocol step in errors ("open(x-a,y-b)"). A round with neither sends nor
+  // receives is not counted. Throws NetError on a peer failure or deadline.
+  std::vector<Bytes> round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+                           std::string_view step);
+
+  // Convenience rounds built on round().
+  void send(PartyId to, ByteView data, std::string_view step);
+  Bytes recv(PartyId from, std::string_view step);
+  // Sends outgoing[j] to every party j != self (outgoing.size() == size()) and receives one
+  // message from each; result[self()] is empty.
+  std::vector<Bytes> exchange_all(std::span<const Bytes> outgoing, std::string_view step);
+  // Sends the same message to every other party and receives theirs; result[self()] is `data`.
+  std::vector<Bytes> broadcast(ByteView data, std::string_view step);
+
+  const MeshStats& stats() const { return stats_; }
+
+  // Ends the run cleanly on this side: tells the peers, then closes every channel. Idempotent.
+  // Peers that are still waiting on this party fail with a NetError naming it.
+  virtual void close() = 0;
+
+ protected:
+  Mesh(PartyId self, std::vector<std::string> names);
+
+  // The transport's round: same contract as round(), without the accounting.
+  virtual std::vector<Bytes> transfer(std::span<const Outgoing> sends,
+                                      std::span<const PartyId> receive_from,
+                                      std::string_view step) = 0;
+
+ private:
+  PartyId self_;
+  std::vector<std::string> names_;
+  MeshStats stats_;
+};
+
+}  // namespace sm::net
