@@ -1,0 +1,54 @@
+// AdditiveEngine: additive secret sharing over Z_2^64 among N >= 2 parties.
+//
+// Security: semi-honest, any N-1 colluding parties learn nothing, given a correlation source
+// (the dealer) that colludes with none of them. Multiplication by Beaver triples.
+//
+// Costs (N parties, n elements, 8 bytes per element sent to each of the N-1 peers):
+//   input     0 rounds, 0 bytes: the owner's peers expand their shares from pairwise seeds
+//             (a pseudo-random zero sharing); the owner keeps values minus their sum.
+//   open      1 round, n elements to each peer.  open_to: 1 round, n elements to the target.
+//   random    0 rounds (each party samples its share).
+//   trunc     1 round, n elements to each peer; one TruncMasks element triple per value.
+//             Exact floor(x / 2^f) or one less (error at most 1 unit in the last place, never a
+//             wrap) for |x| < 2^62 (Dalskov, Escudero and Keller, USENIX Security 2021).
+//   less_than_zero  1 + 6 + 1 rounds: open x + r (r from 64 dealer bits), then a comparison
+//             of public and shared 63-bit numbers (mpc/ops.hpp bit_less_than), then one XOR.
+#pragma once
+
+#include "mpc/engine.hpp"
+#include "mpc/ring64.hpp"
+
+namespace sm::mpc {
+
+class AdditiveEngine {
+ public:
+  using Element = Ring64;
+  using Shares = SharedVector<Ring64, AdditiveTag>;
+  static constexpr const char* kName = "additive over Z_2^64";
+
+  // Both must outlive the engine.
+  AdditiveEngine(Session& session, CorrelationSource<Ring64>& correlations);
+
+  Session& session() { return session_; }
+  CorrelationSource<Ring64>& correlations() { return correlations_; }
+  int value_bits() const { return 63; }
+
+  Shares input(net::PartyId owner, std::span<const Ring64> values, std::size_t n,
+               std::string_view step);
+  Shares constant(std::span<const Ring64> values) const;
+  Shares add_public(const Shares& x, std::span<const Ring64> values) const;
+  std::vector<Ring64> open(const Shares& x, std::string_view step);
+  std::optional<std::vector<Ring64>> open_to(net::PartyId party, const Shares& x,
+                                             std::string_view step);
+  Shares random(std::size_t n, std::string_view step);
+  Shares trunc(const Shares& x, int bits, std::string_view step);
+  Shares less_than_zero(const Shares& x, std::string_view step);
+
+ private:
+  Session& session_;
+  CorrelationSource<Ring64>& correlations_;
+};
+
+static_assert(Engine<AdditiveEngine>);
+
+}  // namespace sm::mpc

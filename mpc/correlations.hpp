@@ -1,0 +1,61 @@
+// Correlated randomness for the engines, behind one interface, produced in batches.
+//
+// Every struct holds THIS party's shares (additive over Z_2^64, or Shamir of degree t over a
+// field). Implementations:
+//   - LocalDealerUnsafe (mpc/local_dealer.hpp): every party derives everything from one common
+//     seed: each party could compute all others' shares. For unit tests only.
+//   - DealerClient (mpc/dealer.hpp): a dealer process, seed-compressed (additive scheme).
+//   - DealerFreeShamir (mpc/dealer_free.hpp): the parties generate it themselves (Shamir, N >= 3,
+//     honest majority).
+// A source may communicate (dealer round trips, dealer-free generation): every party must then
+// request the same batches in the same order. Errors are thrown as NetError / ProtocolError.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace sm::mpc {
+
+// Beaver triples: c[i] = a[i] * b[i].
+template <class E>
+struct Triples {
+  std::vector<E> a, b, c;
+};
+
+// A matrix triple for an (rows x inner)(inner x cols) product, row-major: c = a * b.
+template <class E>
+struct MatrixTriple {
+  std::size_t rows = 0, inner = 0, cols = 0;
+  std::vector<E> a, b, c;
+};
+
+// Truncation masks for `frac_bits` fractional bits; the meaning of the parts is the engine's:
+//   additive (Z_2^64): r uniform; high = (r mod 2^63) >> frac_bits; msb = r >> 63.
+//   Shamir: r in [0, 2^(value_bits + sigma + log2 N)); high = r >> frac_bits (up to N units off
+//   for dealer-free masks, see DealerFreeShamir); msb unused (empty).
+template <class E>
+struct TruncMasks {
+  std::vector<E> r, high, msb;
+};
+
+// Masks for comparison: element k's mask is sum_i bits[k * width + i] 2^i + 2^width high[k],
+// the bits each in {0, 1}. For Z_2^64 width is 64 and high is zero.
+template <class E>
+struct BitMasks {
+  std::size_t width = 0;
+  std::vector<E> bits, high;
+};
+
+template <class E>
+class CorrelationSource {
+ public:
+  virtual ~CorrelationSource() = default;
+  virtual Triples<E> triples(std::size_t n) = 0;
+  virtual MatrixTriple<E> matrix_triple(std::size_t rows, std::size_t inner, std::size_t cols) = 0;
+  virtual TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) = 0;
+  virtual BitMasks<E> bit_masks(std::size_t n, std::size_t width) = 0;
+  // Shares of n uniformly random bits.
+  virtual std::vector<E> random_bits(std::size_t n) = 0;
+};
+
+}  // namespace sm::mpc

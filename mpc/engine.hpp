@@ -1,0 +1,68 @@
+// The engine API: what every protocol is written against, once, for both sharing schemes.
+//
+// An engine (AdditiveEngine over Z_2^64, ShamirEngine<F> over Fp61 / Fp127) provides the
+// scheme-specific operations listed in the `Engine` concept below; the generic operations built
+// on them (Beaver multiplication, matrix products, fixed point, comparisons) are in mpc/ops.hpp.
+// Every operation works on whole vectors: its rounds depend only on the operation, never on the
+// vector length. Each states its rounds and the elements each party SENDS (N parties,
+// n elements; multiply by the element size, 8 or 16 bytes, for bytes).
+//
+// Shares are plain values: SharedVector<E, Tag> holds this party's share of each element of a
+// secret vector; the tag keeps additive and Shamir shares apart at compile time. Protocols never
+// look inside; mpc/ code may.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "mpc/correlations.hpp"
+#include "mpc/session.hpp"
+#include "net/mesh.hpp"
+
+namespace sm::mpc {
+
+struct AdditiveTag {};
+struct ShamirTag {};
+
+template <class E, class Tag>
+struct SharedVector {
+  using Element = E;
+  std::vector<E> values;  // this party's share of each element
+  std::size_t size() const { return values.size(); }
+};
+
+// clang-format off
+template <class En>
+concept Engine = requires(En& engine, const typename En::Shares& x,
+                          std::span<const typename En::Element> values, net::PartyId party,
+                          std::size_t n, int bits, std::string_view step) {
+  typename En::Element;
+  typename En::Shares;
+  { engine.session() } -> std::same_as<Session&>;
+  { engine.correlations() } -> std::same_as<CorrelationSource<typename En::Element>&>;
+  // Shares of `party`'s private vector of n elements (`values` is read at `party` only).
+  { engine.input(party, values, n, step) } -> std::same_as<typename En::Shares>;
+  // Shares of a public vector, without communication.
+  { engine.constant(values) } -> std::same_as<typename En::Shares>;
+  // x + c for a public vector c, without communication.
+  { engine.add_public(x, values) } -> std::same_as<typename En::Shares>;
+  // The values of x, to every party (1 round).
+  { engine.open(x, step) } -> std::same_as<std::vector<typename En::Element>>;
+  // The values of x to `party` only; the others get nothing (1 round).
+  { engine.open_to(party, x, step) } -> std::same_as<std::optional<std::vector<typename En::Element>>>;
+  // Shares of n uniformly random elements.
+  { engine.random(n, step) } -> std::same_as<typename En::Shares>;
+  // Fixed-point truncation: x / 2^bits, rounded as the engine documents.
+  { engine.trunc(x, bits, step) } -> std::same_as<typename En::Shares>;
+  // 1 where x < 0 (signed, |x| < 2^(value_bits-1)), else 0.
+  { engine.less_than_zero(x, step) } -> std::same_as<typename En::Shares>;
+  // Signed values must stay below 2^(value_bits - 1) in magnitude for trunc / comparison.
+  { engine.value_bits() } -> std::same_as<int>;
+};
+// clang-format on
+
+}  // namespace sm::mpc

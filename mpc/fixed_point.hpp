@@ -1,0 +1,39 @@
+// Fixed-point encoding of real numbers as signed integers x * 2^frac_bits, rounded to nearest.
+//
+// encode() rejects (InputError) NaN, infinities and values whose encoding would not fit in
+// `value_bits` signed bits, so nothing wraps silently; decode() is exact on the integer.
+// Multiplying two encoded values doubles the fractional bits; the engines' trunc() removes
+// frac_bits again (see each engine for its truncation error).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "net/errors.hpp"
+
+namespace sm::mpc {
+
+struct FixedPoint {
+  int frac_bits = 16;
+  // Encoded values must satisfy |x * 2^frac_bits| < 2^(value_bits - 1).
+  int value_bits = 48;
+
+  double max_value() const { return std::ldexp(1.0, value_bits - 1 - frac_bits); }
+
+  std::int64_t encode(double x) const {
+    if (!std::isfinite(x)) throw InputError("cannot encode " + std::to_string(x) + " in fixed point");
+    const double scaled = std::nearbyint(std::ldexp(x, frac_bits));
+    if (std::fabs(scaled) >= std::ldexp(1.0, value_bits - 1)) {
+      throw InputError("value " + std::to_string(x) + " is outside the fixed-point range (+-" +
+                       std::to_string(max_value()) + " with " + std::to_string(frac_bits) +
+                       " fractional bits)");
+    }
+    return static_cast<std::int64_t>(scaled);
+  }
+  double decode(std::int64_t encoded) const {
+    return std::ldexp(static_cast<double>(encoded), -frac_bits);
+  }
+};
+
+}  // namespace sm::mpc

@@ -1,0 +1,94 @@
+#include "mpc/local_dealer.hpp"
+
+#include "mpc/elements.hpp"
+#include "mpc/session.hpp"
+
+namespace sm::mpc {
+
+namespace {
+
+template <class E>
+std::vector<E> random_bit_values(Prg& prg, std::size_t n) {
+  return sample_bounded<E>(prg, n, 1);
+}
+
+}  // namespace
+
+template <class E>
+LocalDealerUnsafe<E>::LocalDealerUnsafe(const Seed& common_seed, net::PartyId self,
+                                        std::size_t parties, std::size_t threshold, int value_bits)
+    : prg_(common_seed), self_(self), parties_(parties), value_bits_(value_bits) {
+  if constexpr (!std::is_same_v<E, Ring64>) codec_.emplace(parties, threshold);
+}
+
+template <class E>
+std::vector<E> LocalDealerUnsafe<E>::split(const std::vector<E>& secrets) {
+  if constexpr (std::is_same_v<E, Ring64>) {
+    std::vector<E> mine = secrets;
+    for (net::PartyId party = 1; party < parties_; ++party) {
+      const std::vector<E> share = prg_.sample<E>(secrets.size());
+      if (party == self_) return share;
+      for (std::size_t i = 0; i < secrets.size(); ++i) mine[i] -= share[i];
+    }
+    return mine;  // party 0: the secret minus everybody else's share
+  } else {
+    return std::move(codec_->share(secrets, prg_)[self_]);
+  }
+}
+
+template <class E>
+Triples<E> LocalDealerUnsafe<E>::triples(std::size_t n) {
+  const auto a = prg_.sample<E>(n);
+  const auto b = prg_.sample<E>(n);
+  const auto c = mul_vec<E>(a, b);
+  return {split(a), split(b), split(c)};
+}
+
+template <class E>
+MatrixTriple<E> LocalDealerUnsafe<E>::matrix_triple(std::size_t rows, std::size_t inner,
+                                                    std::size_t cols) {
+  const auto a = prg_.sample<E>(rows * inner);
+  const auto b = prg_.sample<E>(inner * cols);
+  const auto c = matmul_plain<E>(a, b, rows, inner, cols);
+  return {rows, inner, cols, split(a), split(b), split(c)};
+}
+
+template <class E>
+TruncMasks<E> LocalDealerUnsafe<E>::trunc_masks(std::size_t n, int frac_bits) {
+  TruncMasks<E> masks;
+  if constexpr (std::is_same_v<E, Ring64>) {
+    const auto r = prg_.sample<E>(n);
+    std::vector<E> high(n), msb(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      high[i] = Ring64((r[i].value() & ~(std::uint64_t{1} << 63)) >> frac_bits);
+      msb[i] = Ring64(r[i].value() >> 63);
+    }
+    masks = {split(r), split(high), split(msb)};
+  } else {
+    const auto r = sample_bounded<E>(prg_, n, value_bits_ + kStatisticalSecurity);
+    std::vector<E> high(n);
+    for (std::size_t i = 0; i < n; ++i) high[i] = from_unsigned<E>(to_unsigned(r[i]) >> frac_bits);
+    masks = {split(r), split(high), {}};
+  }
+  return masks;
+}
+
+template <class E>
+BitMasks<E> LocalDealerUnsafe<E>::bit_masks(std::size_t n, std::size_t width) {
+  const auto bits = random_bit_values<E>(prg_, n * width);
+  std::vector<E> high = std::is_same_v<E, Ring64>
+                            ? std::vector<E>(n)
+                            : sample_bounded<E>(prg_, n, kStatisticalSecurity);
+  return {width, split(bits), split(high)};
+}
+
+template <class E>
+std::vector<E> LocalDealerUnsafe<E>::random_bits(std::size_t n) {
+  return split(random_bit_values<E>(prg_, n));
+}
+
+template class LocalDealerUnsafe<Ring64>;
+template class LocalDealerUnsafe<Fp61>;
+template class LocalDealerUnsafe<Fp127>;
+
+}  // namespace sm::mpc

@@ -1,0 +1,165 @@
+// Generic operations on secret-shared vectors, written once against the Engine concept
+// (mpc/engine.hpp) and instantiated for AdditiveEngine, ShamirEngine<Fp61> and
+// ShamirEngine<Fp127> in ops.cpp.
+//
+// Local operations (add, sub, neg, scale) cost nothing. Communicating ones state their rounds
+// and the elements each party sends to each of its N-1 peers (n = vector length):
+//   mul            1 round, 2n        (Beaver: open x-a and y-b together)
+//   matmul         1 round, rows*inner + inner*cols  (a matrix triple; O(nd + dk), not O(ndk))
+//   dot            1 round, 2n
+//   fixed_mul      mul + trunc
+//   bit_less_than  ceil(log2 width) rounds (a prefix-OR over the bits, Sklansky layout),
+//                  about width/2 * log2(width) multiplications per element
+//   less_than etc. one less_than_zero (see the engine), select: 1 mul
+// Every step tag passed in appears in network errors.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "mpc/additive_engine.hpp"
+#include "mpc/elements.hpp"
+#include "mpc/engine.hpp"
+#include "mpc/shamir_engine.hpp"
+
+namespace sm::mpc {
+
+// ---- local, for any engine -------------------------------------------------------------------
+
+template <class S>
+S add(const S& x, const S& y) {
+  using E = typename S::Element;
+  return {add_vec<E>(x.values, y.values)};
+}
+
+template <class S>
+S sub(const S& x, const S& y) {
+  using E = typename S::Element;
+  return {sub_vec<E>(x.values, y.values)};
+}
+
+template <class S>
+S neg(const S& x) {
+  S out = x;
+  for (auto& v : out.values) v = -v;
+  return out;
+}
+
+// x * c for a public constant c.
+template <class S>
+S scale(const S& x, typename S::Element c) {
+  S out = x;
+  for (auto& v : out.values) v *= c;
+  return out;
+}
+
+// x * c element-wise for a public vector c.
+template <class S>
+S scale(const S& x, std::span<const typename S::Element> c) {
+  using E = typename S::Element;
+  return {mul_vec<E>(x.values, c)};
+}
+
+// The elements [begin, begin + count) of x.
+template <class S>
+S slice(const S& x, std::size_t begin, std::size_t count) {
+  return {std::vector<typename S::Element>(x.values.begin() + begin,
+                                           x.values.begin() + begin + count)};
+}
+
+// x followed by y.
+template <class S>
+S concat(const S& x, const S& y) {
+  S out = x;
+  out.values.insert(out.values.end(), y.values.begin(), y.values.end());
+  return out;
+}
+
+// ---- communicating, for any engine -----------------------------------------------------------
+
+template <Engine En>
+typename En::Shares mul(En& engine, const typename En::Shares& x, const typename En::Shares& y,
+                        std::string_view step = "mul");
+
+// mul() with triples obtained beforehand (so preprocessing can be timed apart).
+template <Engine En>
+typename En::Shares mul_with(En& engine, const typename En::Shares& x,
+                             const typename En::Shares& y,
+                             const Triples<typename En::Element>& triples, std::string_view step);
+
+// (rows x inner) times (inner x cols), row-major.
+template <Engine En>
+typename En::Shares matmul(En& engine, const typename En::Shares& a, const typename En::Shares& b,
+                           std::size_t rows, std::size_t inner, std::size_t cols,
+                           std::string_view step = "matmul");
+
+template <Engine En>
+typename En::Shares matmul_with(En& engine, const typename En::Shares& a,
+                                const typename En::Shares& b,
+                                const MatrixTriple<typename En::Element>& triple,
+                                std::string_view step);
+
+// The inner product of x and y, as a vector of length 1.
+template <Engine En>
+typename En::Shares dot(En& engine, const typename En::Shares& x, const typename En::Shares& y,
+                        std::string_view step = "dot");
+
+// Fixed-point product: trunc(x * y, frac_bits).
+template <Engine En>
+typename En::Shares fixed_mul(En& engine, const typename En::Shares& x,
+                              const typename En::Shares& y, std::string_view step = "fixed_mul");
+
+// For shared bits a, b in {0, 1}: a XOR b = a + b - 2ab (1 round).
+template <Engine En>
+typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const typename En::Shares& b,
+                            std::string_view step);
+
+// [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[k * width + i] 2^i.
+template <Engine En>
+typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
+                                  const typename En::Shares& bits, std::size_t width,
+                                  std::string_view step);
+
+// 1 where x < y, else 0 (signed values).
+template <Engine En>
+typename En::Shares less_than(En& engine, const typename En::Shares& x,
+                              const typename En::Shares& y, std::string_view step = "less_than");
+
+template <Engine En>
+typename En::Shares greater_than(En& engine, const typename En::Shares& x,
+                                 const typename En::Shares& y,
+                                 std::string_view step = "greater_than");
+
+// cond ? a : b element-wise, for shared bits cond (1 round).
+template <Engine En>
+typename En::Shares select(En& engine, const typename En::Shares& cond,
+                           const typename En::Shares& a, const typename En::Shares& b,
+                           std::string_view step = "select");
+
+template <Engine En>
+typename En::Shares max(En& engine, const typename En::Shares& x, const typename En::Shares& y,
+                        std::string_view step = "max");
+
+// x limited to [low, high] (public bounds, same encoding as x): two comparisons, two selects.
+template <Engine En>
+typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En::Element low,
+                          typename En::Element high, std::string_view step = "clamp");
+
+// ---- fixed-point encoding of public values ---------------------------------------------------
+
+template <class E>
+std::vector<E> encode_fixed(const FixedPoint& fixed, std::span<const double> values) {
+  std::vector<E> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out[i] = E::from_int(fixed.encode(values[i]));
+  return out;
+}
+
+template <class E>
+std::vector<double> decode_fixed(const FixedPoint& fixed, std::span<const E> values) {
+  std::vector<double> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out[i] = fixed.decode(values[i].to_int());
+  return out;
+}
+
+}  // namespace sm::mpc

@@ -1,0 +1,56 @@
+// Shamir secret sharing over a prime field F (Fp61 or Fp127), threshold t < N/2.
+//
+// Party i (0-based) holds the evaluation at x = i + 1 of a random polynomial of degree t whose
+// constant term is the secret; any t shares are uniformly distributed and reveal nothing, and
+// any t + 1 reconstruct. ShamirCodec precomputes the Lagrange coefficients for one (N, t), so
+// sharing costs N * t multiplications per secret and reconstruction t + 1.
+//
+// Consistency: reconstruct_checked() takes all N shares, interpolates from the first t + 1 and
+// checks that every other share lies on the same degree-t polynomial; it throws ProtocolError
+// naming the first party whose share does not.
+//
+// Thread-safe after construction (all methods are const).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "mpc/prg.hpp"
+
+namespace sm::mpc {
+
+template <class F>
+class ShamirCodec {
+ public:
+  // Throws std::invalid_argument unless 1 <= degree < parties.
+  ShamirCodec(std::size_t parties, std::size_t degree);
+
+  std::size_t parties() const { return parties_; }
+  std::size_t degree() const { return degree_; }
+  // The evaluation point of a party: party + 1.
+  static F point(std::size_t party) { return F(party + 1); }
+
+  // Shares of each secret under a fresh random polynomial of degree degree(); returns
+  // shares[party][k], the share of secrets[k] held by `party`.
+  std::vector<std::vector<F>> share(std::span<const F> secrets, Prg& randomness) const;
+
+  // The secrets from the shares of parties 0..degree() (shares[party][k]); extra parties ignored.
+  std::vector<F> reconstruct(std::span<const std::vector<F>> shares) const;
+
+  // The secrets from all parties' shares, after checking that each element's shares lie on one
+  // polynomial of degree degree(). `party_names[i]` names party i in the error.
+  std::vector<F> reconstruct_checked(std::span<const std::vector<F>> shares,
+                                     std::span<const std::string> party_names) const;
+
+  // Lagrange coefficients for interpolating at 0 from parties 0..degree().
+  std::span<const F> zero_coefficients() const { return at_zero_; }
+
+ private:
+  std::size_t parties_;
+  std::size_t degree_;
+  std::vector<F> at_zero_;                 // [degree + 1]
+  std::vector<std::vector<F>> at_others_;  // [party - degree - 1][i]: basis i at that party's point
+};
+
+}  // namespace sm::mpc

@@ -1,0 +1,199 @@
+#include "mpc/shamir_engine.hpp"
+
+#include <bit>
+#include <stdexcept>
+#include <string>
+
+#include "mpc/elements.hpp"
+#include "mpc/ops.hpp"
+#include "mpc/serialize.hpp"
+
+namespace sm::mpc {
+
+template <class F>
+ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlations,
+                              std::size_t threshold, int value_bits)
+    : session_(session),
+      correlations_(correlations),
+      codec_(session.parties(), threshold),
+      value_bits_(value_bits) {
+  if (2 * threshold >= session.parties()) {
+    throw std::invalid_argument("Shamir threshold " + std::to_string(threshold) +
+                                " needs more than " + std::to_string(2 * threshold) +
+                                " parties (honest majority)");
+  }
+  const int log_parties = std::bit_width(session.parties());
+  if (value_bits < 2 || value_bits + kStatisticalSecurity + log_parties + 2 > F::kBits) {
+    throw std::invalid_argument("value_bits " + std::to_string(value_bits) + " does not fit " +
+                                F::kName + " with 40 bits of statistical masking");
+  }
+}
+
+template <class F>
+std::vector<std::string> ShamirEngine<F>::party_names() const {
+  std::vector<std::string> names;
+  for (net::PartyId party = 0; party < session_.parties(); ++party) {
+    names.push_back(session_.mesh().describe(party));
+  }
+  return names;
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
+                                                        std::span<const F> values, std::size_t n,
+                                                        std::string_view step) {
+  net::Mesh& mesh = session_.mesh();
+  if (mesh.self() != owner) {
+    return {from_bytes<F>(mesh.recv(owner, step), n, mesh.describe(owner), step)};
+  }
+  if (values.size() != n) {
+    throw std::invalid_argument("input '" + std::string(step) + "': expected " +
+                                std::to_string(n) + " values");
+  }
+  Prg randomness = session_.prg().private_stream();
+  auto shares = codec_.share(values, randomness);
+  std::vector<net::Outgoing> sends;
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    if (peer != owner) sends.push_back({peer, as_bytes<F>(shares[peer])});
+  }
+  mesh.round(sends, {}, step);
+  return {std::move(shares[owner])};
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::constant(std::span<const F> values) const {
+  return {std::vector<F>(values.begin(), values.end())};
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::add_public(const Shares& x,
+                                                             std::span<const F> values) const {
+  return {add_vec<F>(x.values, values)};
+}
+
+template <class F>
+std::vector<F> ShamirEngine<F>::open(const Shares& x, std::string_view step) {
+  net::Mesh& mesh = session_.mesh();
+  const auto received = mesh.broadcast(as_bytes<F>(x.values), step);
+  std::vector<std::vector<F>> shares(mesh.size());
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    shares[peer] = peer == mesh.self()
+                       ? x.values
+                       : from_bytes<F>(received[peer], x.size(), mesh.describe(peer), step);
+  }
+  return codec_.reconstruct_checked(shares, party_names());
+}
+
+template <class F>
+std::optional<std::vector<F>> ShamirEngine<F>::open_to(net::PartyId party, const Shares& x,
+                                                       std::string_view step) {
+  net::Mesh& mesh = session_.mesh();
+  if (mesh.self() != party) {
+    mesh.send(party, as_bytes<F>(x.values), step);
+    return std::nullopt;
+  }
+  std::vector<net::PartyId> peers;
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    if (peer != party) peers.push_back(peer);
+  }
+  const auto received = mesh.round({}, peers, step);
+  std::vector<std::vector<F>> shares(mesh.size());
+  shares[party] = x.values;
+  for (std::size_t k = 0; k < peers.size(); ++k) {
+    shares[peers[k]] = from_bytes<F>(received[k], x.size(), mesh.describe(peers[k]), step);
+  }
+  return codec_.reconstruct_checked(shares, party_names());
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::random(std::size_t n, std::string_view step) {
+  net::Mesh& mesh = session_.mesh();
+  Prg randomness = session_.prg().private_stream();
+  const auto contribution = randomness.sample<F>(n);
+  const auto shares = codec_.share(contribution, randomness);
+  std::vector<net::Bytes> outgoing(mesh.size());
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    if (peer != mesh.self()) {
+      const auto bytes = as_bytes<F>(shares[peer]);
+      outgoing[peer].assign(bytes.begin(), bytes.end());
+    }
+  }
+  const auto received = mesh.exchange_all(outgoing, step);
+  std::vector<F> sum = shares[mesh.self()];
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    if (peer == mesh.self()) continue;
+    const auto theirs = from_bytes<F>(received[peer], n, mesh.describe(peer), step);
+    for (std::size_t i = 0; i < n; ++i) sum[i] += theirs[i];
+  }
+  return {std::move(sum)};
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc(const Shares& x, int bits,
+                                                        std::string_view step) {
+  if (bits <= 0 || bits >= value_bits_ - 1) {
+    throw std::invalid_argument("trunc: bits must be in 1.." + std::to_string(value_bits_ - 2));
+  }
+  const std::size_t n = x.size();
+  const TruncMasks<F> masks = correlations_.trunc_masks(n, bits);
+  // y = x + 2^(k-1) lies in [0, 2^k); c = y + r < p does not wrap and hides y statistically.
+  const F offset = power_of_two<F>(value_bits_ - 1);
+  std::vector<F> masked(n);
+  for (std::size_t i = 0; i < n; ++i) masked[i] = x.values[i] + masks.r[i] + offset;
+  const auto c = open({std::move(masked)}, step);
+  std::vector<F> public_part(n), result(n);
+  const F unshift = power_of_two<F>(value_bits_ - 1 - bits);
+  for (std::size_t i = 0; i < n; ++i) {
+    public_part[i] = from_unsigned<F>(to_unsigned(c[i]) >> bits) - unshift;
+    result[i] = -masks.high[i];
+  }
+  return add_public({std::move(result)}, public_part);
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::less_than_zero(const Shares& x,
+                                                                 std::string_view step) {
+  const std::size_t n = x.size();
+  const auto width = static_cast<std::size_t>(value_bits_ - 1);
+  const BitMasks<F> masks = correlations_.bit_masks(n, width);
+  // y = x + 2^(k-1) in [0, 2^k); its top bit is 1 exactly when x >= 0.
+  const F offset = power_of_two<F>(value_bits_ - 1);
+  const F high_scale = power_of_two<F>(static_cast<int>(width));
+  std::vector<F> r_low(n), masked(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    F low(0);
+    for (std::size_t b = width; b-- > 0;) low = low + low + masks.bits[i * width + b];
+    r_low[i] = low;
+    masked[i] = x.values[i] + offset + low + high_scale * masks.high[i];
+  }
+  const auto c = open({std::move(masked)}, step);
+
+  // y mod 2^(k-1) = (c mod 2^(k-1)) - r_low + 2^(k-1) [c mod 2^(k-1) < r_low].
+  const u128 low_mask = (u128{1} << width) - 1;
+  std::vector<u128> c_low(n);
+  std::vector<F> c_low_elements(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    c_low[i] = to_unsigned(c[i]) & low_mask;
+    c_low_elements[i] = from_unsigned<F>(c_low[i]);
+  }
+  const Shares borrow = bit_less_than(*this, c_low, Shares{masks.bits}, width, step);
+  const F inverse_scale = inverse(high_scale);
+  std::vector<F> result(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    // top bit of y = (y - y mod 2^(k-1)) / 2^(k-1); less-than-zero = 1 - top bit.
+    const F y_share = x.values[i];  // the public offset and c_low are added below
+    const F y_low_share = high_scale * borrow.values[i] - r_low[i];
+    result[i] = -(y_share - y_low_share) * inverse_scale;
+  }
+  // Public parts: y adds `offset`, y mod 2^(k-1) adds c_low.
+  std::vector<F> public_part(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    public_part[i] = F(1) - (offset - c_low_elements[i]) * inverse_scale;
+  }
+  return add_public({std::move(result)}, public_part);
+}
+
+template class ShamirEngine<Fp61>;
+template class ShamirEngine<Fp127>;
+
+}  // namespace sm::mpc
