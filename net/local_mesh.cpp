@@ -22,10 +22,10 @@ class LocalHub {
     changed_.notify_all();
   }
 
-  // Waits for the next message from `from` to `to`; throws NetError if `from` failed or closed
-  // with nothing left to deliver, or the deadline passes.
-  Bytes pop(PartyId from, PartyId to, std::chrono::steady_clock::time_point deadline,
-            const Mesh& mesh, std::string_view step) {
+  // Waits for the next message from `from` to `to`. If `from` failed or closed with nothing left
+  // to deliver, or the deadline passes, returns nothing when `tolerant`, else throws NetError.
+  std::optional<Bytes> pop(PartyId from, PartyId to, std::chrono::steady_clock::time_point deadline,
+                           const Mesh& mesh, std::string_view step, bool tolerant) {
     std::unique_lock lock(mutex_);
     auto& queue = queues_[from * n_ + to];
     for (;;) {
@@ -35,6 +35,7 @@ class LocalHub {
         queue.pop_front();
         return message;
       }
+      if (tolerant && (failure_[from] || closed_[from])) return std::nullopt;
       if (failure_[from]) {
         throw NetError(mesh.describe(from) + " failed during step '" + std::string(step) +
                        "': " + *failure_[from]);
@@ -44,6 +45,7 @@ class LocalHub {
                        std::string(step) + "'");
       }
       if (changed_.wait_until(lock, deadline) == std::cv_status::timeout && queue.empty()) {
+        if (tolerant) return std::nullopt;
         throw NetError(mesh.describe(from) + " sent nothing before the receive deadline during step '" +
                        std::string(step) + "'");
       }
@@ -97,19 +99,35 @@ void LocalMesh::close() { hub_->close(self()); }
 
 void LocalMesh::abort(const std::string& reason) { hub_->fail(self(), reason); }
 
-std::vector<Bytes> LocalMesh::transfer(std::span<const Outgoing> sends,
-                                       std::span<const PartyId> receive_from,
-                                       std::string_view step) {
+std::vector<std::optional<Bytes>> LocalMesh::exchange(std::span<const Outgoing> sends,
+                                                      std::span<const PartyId> receive_from,
+                                                      std::string_view step, bool tolerant) {
   for (const auto& message : sends) {
     hub_->push(self(), message.to, Bytes(message.data.begin(), message.data.end()));
   }
   const auto deadline = std::chrono::steady_clock::now() + receive_timeout_;
-  std::vector<Bytes> received;
+  std::vector<std::optional<Bytes>> received;
   received.reserve(receive_from.size());
   for (PartyId from : receive_from) {
-    received.push_back(hub_->pop(from, self(), deadline, *this, step));
+    received.push_back(hub_->pop(from, self(), deadline, *this, step, tolerant));
   }
   return received;
+}
+
+std::vector<Bytes> LocalMesh::transfer(std::span<const Outgoing> sends,
+                                       std::span<const PartyId> receive_from,
+                                       std::string_view step) {
+  std::vector<Bytes> received;
+  for (auto& message : exchange(sends, receive_from, step, false)) {
+    received.push_back(std::move(*message));
+  }
+  return received;
+}
+
+std::vector<std::optional<Bytes>> LocalMesh::transfer_tolerant(
+    std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+    std::string_view step) {
+  return exchange(sends, receive_from, step, true);
 }
 
 }  // namespace sm::net

@@ -39,8 +39,14 @@ class LocalMesh final : public Mesh {
   std::vector<Bytes> transfer(std::span<const Outgoing> sends,
                               std::span<const PartyId> receive_from,
                               std::string_view step) override;
+  std::vector<std::optional<Bytes>> transfer_tolerant(std::span<const Outgoing> sends,
+                                                      std::span<const PartyId> receive_from,
+                                                      std::string_view step) override;
 
  private:
+  std::vector<std::optional<Bytes>> exchange(std::span<const Outgoing> sends,
+                                             std::span<const PartyId> receive_from,
+                                             std::string_view step, bool tolerant);
   std::shared_ptr<LocalHub> hub_;
   std::chrono::milliseconds receive_timeout_;
 };

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "net/errors.hpp"
+
 namespace sm::net {
 
 std::uint64_t MeshStats::bytes_sent() const {
@@ -31,14 +33,15 @@ MeshStats MeshStats::since(const MeshStats& earlier) const {
 Mesh::Mesh(PartyId self, std::vector<std::string> names) : self_(self), names_(std::move(names)) {
   if (self_ >= names_.size()) throw std::invalid_argument("Mesh: own id outside the party table");
   stats_.peers.resize(names_.size());
+  dropped_.assign(names_.size(), false);
 }
 
 std::string Mesh::describe(PartyId party) const {
   return "party " + std::to_string(party) + " (" + name(party) + ")";
 }
 
-std::vector<Bytes> Mesh::round(std::span<const Outgoing> sends,
-                               std::span<const PartyId> receive_from, std::string_view step) {
+void Mesh::check_round(std::span<const Outgoing> sends,
+                       std::span<const PartyId> receive_from) const {
   for (const auto& message : sends) {
     if (message.to >= size() || message.to == self_) {
       throw std::invalid_argument("Mesh::round: bad destination " + std::to_string(message.to));
@@ -49,19 +52,76 @@ std::vector<Bytes> Mesh::round(std::span<const Outgoing> sends,
       throw std::invalid_argument("Mesh::round: bad source " + std::to_string(from));
     }
   }
-  if (sends.empty() && receive_from.empty()) return {};
+}
 
-  std::vector<Bytes> received = transfer(sends, receive_from, step);
+void Mesh::count_round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+                       std::span<const std::optional<std::size_t>> received_sizes) {
   ++stats_.rounds;
   for (const auto& message : sends) {
+    if (dropped_[message.to]) continue;
     stats_.peers[message.to].bytes_sent += message.data.size();
     ++stats_.peers[message.to].messages_sent;
   }
   for (std::size_t i = 0; i < receive_from.size(); ++i) {
-    stats_.peers[receive_from[i]].bytes_received += received[i].size();
+    if (!received_sizes[i]) continue;
+    stats_.peers[receive_from[i]].bytes_received += *received_sizes[i];
     ++stats_.peers[receive_from[i]].messages_received;
   }
+}
+
+std::vector<Bytes> Mesh::round(std::span<const Outgoing> sends,
+                               std::span<const PartyId> receive_from, std::string_view step) {
+  check_round(sends, receive_from);
+  if (sends.empty() && receive_from.empty()) return {};
+  for (const auto& message : sends) require_present(message.to, step);
+  for (PartyId from : receive_from) require_present(from, step);
+  std::vector<Bytes> received = transfer(sends, receive_from, step);
+  std::vector<std::optional<std::size_t>> sizes;
+  for (const auto& message : received) sizes.push_back(message.size());
+  count_round(sends, receive_from, sizes);
   return received;
+}
+
+std::vector<std::optional<Bytes>> Mesh::round_tolerant(std::span<const Outgoing> sends,
+                                                       std::span<const PartyId> receive_from,
+                                                       std::string_view step) {
+  check_round(sends, receive_from);
+  if (sends.empty() && receive_from.empty()) return {};
+  std::vector<Outgoing> live_sends;
+  for (const auto& message : sends) {
+    if (!dropped_[message.to]) live_sends.push_back(message);
+  }
+  std::vector<std::optional<Bytes>> received(receive_from.size());
+  std::vector<PartyId> live_sources;
+  for (PartyId from : receive_from) {
+    if (!dropped_[from]) live_sources.push_back(from);
+  }
+  auto live_received = transfer_tolerant(live_sends, live_sources, step);
+  std::vector<std::optional<std::size_t>> sizes(receive_from.size());
+  for (std::size_t i = 0, k = 0; i < receive_from.size(); ++i) {
+    if (dropped_[receive_from[i]]) continue;
+    received[i] = std::move(live_received[k++]);
+    if (received[i]) sizes[i] = received[i]->size();
+  }
+  count_round(live_sends, receive_from, sizes);
+  for (std::size_t i = 0; i < receive_from.size(); ++i) {
+    if (!received[i]) dropped_[receive_from[i]] = true;
+  }
+  return received;
+}
+
+void Mesh::require_present(PartyId party, std::string_view step) const {
+  if (dropped_[party]) {
+    throw NetError(describe(party) + " dropped out earlier in the run; step '" +
+                   std::string(step) + "' needs it");
+  }
+}
+
+std::vector<std::optional<Bytes>> Mesh::transfer_tolerant(std::span<const Outgoing>,
+                                                          std::span<const PartyId>,
+                                                          std::string_view step) {
+  throw NetError("this transport cannot continue without dropped parties (step '" +
+                 std::string(step) + "')");
 }
 
 void Mesh::send(PartyId to, ByteView data, std::string_view step) {

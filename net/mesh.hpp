@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,6 +86,16 @@ class Mesh {
   // Sends the same message to every other party and receives theirs; result[self()] is `data`.
   std::vector<Bytes> broadcast(ByteView data, std::string_view step);
 
+  // Like round(), but tolerates peers that drop out: a peer that has disconnected, failed or
+  // stays silent past the receive deadline does not fail the run; its message is missing
+  // (nullopt) and it is marked dropped for the rest of the run. Sends to dropped peers are
+  // skipped. For protocols that survive dropouts (secure aggregation); round() still fails on a
+  // dropped peer.
+  std::vector<std::optional<Bytes>> round_tolerant(std::span<const Outgoing> sends,
+                                                   std::span<const PartyId> receive_from,
+                                                   std::string_view step);
+  bool dropped(PartyId party) const { return dropped_.at(party); }
+
   const MeshStats& stats() const { return stats_; }
 
   // Ends the run cleanly on this side: tells the peers, then closes every channel. Idempotent.
@@ -98,11 +109,22 @@ class Mesh {
   virtual std::vector<Bytes> transfer(std::span<const Outgoing> sends,
                                       std::span<const PartyId> receive_from,
                                       std::string_view step) = 0;
+  // The transport's tolerant round: same contract as round_tolerant(), without the accounting.
+  // Transports without dropout support keep this default, which throws NetError.
+  virtual std::vector<std::optional<Bytes>> transfer_tolerant(
+      std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+      std::string_view step);
 
  private:
+  void require_present(PartyId party, std::string_view step) const;
+  void check_round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from) const;
+  void count_round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+                   std::span<const std::optional<std::size_t>> received_sizes);
+
   PartyId self_;
   std::vector<std::string> names_;
   MeshStats stats_;
+  std::vector<bool> dropped_;
 };
 
 }  // namespace sm::net

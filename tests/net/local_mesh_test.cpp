@@ -136,3 +136,22 @@ TEST_CASE("session agreement names a different job", "[session]") {
   CHECK_THAT(messages[0], Catch::Contains("job is 'psi' here but 'aggregate' at party 1"));
   CHECK_THAT(messages[1], Catch::Contains("job is 'aggregate' here but 'psi' at party 0"));
 }
+
+TEST_CASE("a tolerant round skips a party that dropped out", "[local_mesh]") {
+  // Party 2 leaves after the first round; parties 0 and 1 go on without it.
+  run_parties(3, [](Mesh& mesh) {
+    mesh.broadcast(Bytes{1}, "first");
+    if (mesh.self() == 2) return;
+    const PartyId other = 1 - mesh.self();
+    const Bytes payload{static_cast<std::uint8_t>(10 + mesh.self())};
+    const std::vector<Outgoing> sends{{other, payload}, {2, payload}};
+    const std::vector<PartyId> from{other, 2};
+    const auto received = mesh.round_tolerant(sends, from, "tolerant");
+    REQUIRE(received[0] == Bytes{static_cast<std::uint8_t>(10 + other)});
+    CHECK_FALSE(received[1].has_value());
+    CHECK(mesh.dropped(2));
+    CHECK_FALSE(mesh.dropped(other));
+    CHECK(mesh.stats().peers[2].messages_received == 1);  // only the first round's
+    CHECK_THROWS_WITH(mesh.recv(2, "strict"), Catch::Contains("party 2 (party2) dropped out"));
+  });
+}
