@@ -1,0 +1,1196 @@
+#include "net/tls_mesh.hpp"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <array>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>  // before Boost.Asio: its C++20 awaitable.hpp uses std::exchange
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+
+#include "net/errors.hpp"
+#include "net/wire.hpp"
+
+namespace sm::net {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using ErrorCode = boost::system::error_code;
+using SslStream = ssl::stream<tcp::socket>;
+
+constexpr std::uint32_t kMagic = 0x31464d53;  // "SMF1" in little-endian byte order
+constexpr std::size_t kHeaderBytes = 24;      // magic u32, kind u32, sequence u64, length u64
+constexpr std::uint32_t kWireVersion = 1;
+constexpr std::size_t kControlLimit = 4096;    // largest hello, welcome or abort payload
+constexpr std::size_t kSmallFrame = 64 << 10;  // payloads up to this size are sent with the header
+constexpr std::size_t kChunk = 8 << 20;        // large payloads move in chunks: progress markers
+constexpr std::size_t kAbortReasonLimit = 1000;
+constexpr auto kHandshakeTimeout = std::chrono::milliseconds(10000);
+constexpr auto kFirstRetry = std::chrono::milliseconds(50);
+constexpr auto kMaxRetry = std::chrono::milliseconds(1000);
+constexpr auto kLinger = std::chrono::seconds(2);
+constexpr auto kShutdownTimeout = std::chrono::seconds(1);
+constexpr auto kAbortTimeout = std::chrono::milliseconds(500);
+
+enum class Kind : std::uint32_t { kHello = 1, kWelcome = 2, kData = 3, kBye = 4, kAbort = 5 };
+
+using Header = std::array<std::uint8_t, kHeaderBytes>;
+
+Header encode_header(Kind kind, std::uint64_t seq, std::uint64_t length) {
+  Header header{};
+  auto put = [&](std::size_t offset, std::uint64_t value, int width) {
+    for (int i = 0; i < width; ++i)
+      header[offset + i] = static_cast<std::uint8_t>(value >> (8 * i));
+  };
+  put(0, kMagic, 4);
+  put(4, static_cast<std::uint32_t>(kind), 4);
+  put(8, seq, 8);
+  put(16, length, 8);
+  return header;
+}
+
+std::uint64_t get_le(const Header& header, std::size_t offset, int width) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < width; ++i) value |= std::uint64_t{header[offset + i]} << (8 * i);
+  return value;
+}
+
+const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::kHello:
+      return "hello";
+    case Kind::kWelcome:
+      return "welcome";
+    case Kind::kData:
+      return "data";
+    case Kind::kBye:
+      return "bye";
+    case Kind::kAbort:
+      return "abort";
+  }
+  return "unknown";
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+  if (duration.count() % 1000 == 0) return std::to_string(duration.count() / 1000) + " s";
+  return std::to_string(duration.count()) + " ms";
+}
+
+// Text a peer sent, made safe to print.
+std::string printable(ByteView bytes) {
+  std::string text;
+  for (std::uint8_t byte : bytes.first(std::min(bytes.size(), kAbortReasonLimit))) {
+    text.push_back(byte >= 0x20 && byte < 0x7f ? static_cast<char>(byte) : '?');
+  }
+  return text;
+}
+
+std::string openssl_error() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
+std::string io_error_text(const ErrorCode& ec) {
+  if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+    return "the connection ended without a goodbye";
+  }
+  if (ec == asio::error::connection_reset) return "connection reset";
+  return ec.message();
+}
+
+// The CN entries and DNS subject alternative names of a certificate, exactly as encoded.
+std::vector<std::string> certificate_names(X509* cert) {
+  std::vector<std::string> names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+      if (name->type != GEN_DNS) continue;
+      const ASN1_STRING* text = name->d.dNSName;
+      names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                         static_cast<std::size_t>(ASN1_STRING_length(text)));
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); index >= 0;
+       index = X509_NAME_get_index_by_NID(subject, NID_commonName, index)) {
+    unsigned char* utf8 = nullptr;
+    const int length =
+        ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
+    if (length < 0) continue;
+    names.emplace_back(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(length));
+    OPENSSL_free(utf8);
+  }
+  return names;
+}
+
+std::string list_names(const std::vector<std::string>& names) {
+  if (names.empty()) return "no name";
+  std::string text;
+  for (const auto& name : names)
+    text += (text.empty() ? "'" : ", '") +
+            printable({reinterpret_cast<const std::uint8_t*>(name.data()), name.size()}) + "'";
+  return text;
+}
+
+std::string hex_fingerprint(const std::array<std::uint8_t, 32>& digest) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string text = "sha256:";
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    if (i > 0) text.push_back(':');
+    text.push_back(kHex[digest[i] >> 4]);
+    text.push_back(kHex[digest[i] & 15]);
+  }
+  return text;
+}
+
+std::array<std::uint8_t, 32> certificate_fingerprint(X509* cert) {
+  std::array<std::uint8_t, 32> digest{};
+  unsigned int length = 0;
+  if (X509_digest(cert, EVP_sha256(), digest.data(), &length) != 1 || length != digest.size()) {
+    throw NetError("cannot compute a certificate fingerprint: " + openssl_error());
+  }
+  return digest;
+}
+
+std::vector<std::string> party_names(const TlsConfig& config) {
+  if (config.parties.size() < 2) throw ConfigError("the party table needs at least 2 parties");
+  if (config.self >= config.parties.size()) {
+    throw ConfigError("own id " + std::to_string(config.self) + " is not in the party table");
+  }
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < config.parties.size(); ++i) {
+    const auto& entry = config.parties[i];
+    if (entry.id != i)
+      throw ConfigError("party table entry " + std::to_string(i) + " has id " +
+                        std::to_string(entry.id));
+    if (entry.name.empty()) throw ConfigError("party " + std::to_string(i) + " has no name");
+    if (std::find(names.begin(), names.end(), entry.name) != names.end()) {
+      throw ConfigError("party name '" + entry.name + "' appears twice in the party table");
+    }
+    names.push_back(entry.name);
+  }
+  return names;
+}
+
+}  // namespace
+
+// One TCP+TLS connection: first an attempt (handshake and hello), then an established channel.
+// Touched only on the I/O thread.
+struct Conn {
+  Conn(asio::io_context& io, ssl::context& ctx) : stream(io, ctx), timer(io) {}
+
+  struct Write {
+    Bytes owned;    // the header, followed by the payload when it is small
+    ByteView data;  // a large payload, sent after `owned` without copying
+    std::function<void(const ErrorCode&)> done;
+  };
+
+  SslStream stream;
+  asio::steady_timer timer;     // handshake deadline, then linger and shutdown deadlines
+  std::string remote;           // "address:port"
+  std::optional<PartyId> peer;  // the party dialed, or the one the certificate names
+  std::string refusal;          // why our verify callback refused the peer's certificate
+  bool timed_out = false;
+  bool established = false;
+  bool closed = false;
+  bool closing = false;  // close(): bye queued
+
+  Header read_header{};
+  Kind read_kind = Kind::kData;
+  Bytes read_payload;
+  std::uint64_t read_seq = 0;
+  bool reading = false;
+  bool bye_received = false;
+
+  std::deque<Write> writes;
+  bool writing = false;
+  std::uint64_t write_seq = 0;
+  bool bye_sent = false;
+};
+
+class TlsMesh::Engine {
+ public:
+  Engine(const TlsConfig& config, sm::Logger& log, const Mesh& mesh);
+  ~Engine();
+
+  void establish();
+  std::vector<Bytes> transfer(std::span<const Outgoing> sends,
+                              std::span<const PartyId> receive_from, std::string_view step);
+  void close();
+
+ private:
+  struct PeerState {
+    std::deque<Bytes> inbox;
+    bool connected = false;
+    bool bye = false;
+    std::size_t writes_pending = 0;
+    Clock::time_point rx_activity{};
+    Clock::time_point tx_activity{};
+  };
+  // The first failure; `peer` is set when a peer caused it (the message then names the step).
+  struct Failure {
+    std::optional<PartyId> peer;
+    std::string detail;
+  };
+  using ReadDone = std::function<void(const ErrorCode&, const std::string& malformed)>;
+  using WriteDone = std::function<void(const ErrorCode&)>;
+
+  void load_credentials();
+  void listen();
+  std::chrono::milliseconds handshake_timeout() const;
+
+  // I/O thread.
+  void run_io();
+  std::shared_ptr<Conn> make_conn();
+  void accept_next();
+  void on_accepted(const std::shared_ptr<Conn>& conn);
+  void on_server_handshake(const std::shared_ptr<Conn>& conn);
+  void on_hello(const std::shared_ptr<Conn>& conn, PartyId peer);
+  void refuse(const std::shared_ptr<Conn>& conn, const std::string& reason);
+  void dial(PartyId peer);
+  void on_dialed(const std::shared_ptr<Conn>& conn);
+  void on_welcome(const std::shared_ptr<Conn>& conn);
+  void dial_failed(const std::shared_ptr<Conn>& conn, const std::string& reason, bool warn);
+  bool verify_peer(Conn& conn, bool preverified, ssl::verify_context& context);
+  std::optional<std::string> check_fingerprint(Conn& conn, PartyId peer);
+  std::string handshake_failure(const Conn& conn, const ErrorCode& ec) const;
+  void arm_handshake_timer(const std::shared_ptr<Conn>& conn);
+  void register_link(const std::shared_ptr<Conn>& conn, PartyId peer);
+  void read_frame(const std::shared_ptr<Conn>& conn, ReadDone done);
+  void read_payload(const std::shared_ptr<Conn>& conn, std::size_t offset, ReadDone done);
+  void read_next(const std::shared_ptr<Conn>& conn);
+  void on_frame(const std::shared_ptr<Conn>& conn, const ErrorCode& ec,
+                const std::string& malformed);
+  void enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload, WriteDone done);
+  void start_write(const std::shared_ptr<Conn>& conn);
+  void write_body(const std::shared_ptr<Conn>& conn, std::size_t offset, const ErrorCode& ec);
+  void send_data(const Outgoing& message);
+  void on_data_written(PartyId peer, const ErrorCode& ec);
+  void note_activity(const Conn& conn, bool received);
+  void peer_failed(PartyId peer, const std::string& detail);
+  void teardown(const std::string& reason);
+  void goodbye_all();
+  void maybe_finish(const std::shared_ptr<Conn>& conn);
+  void close_conn(const std::shared_ptr<Conn>& conn);
+
+  // Caller thread, with mutex_ held.
+  [[noreturn]] void fail(std::unique_lock<std::mutex>& lock, const std::string& message);
+  std::string failure_message(const Failure& failure, std::string_view step) const;
+  void stop_io();
+
+  const TlsConfig config_;
+  sm::Logger& log_;
+  const Mesh& mesh_;
+
+  asio::io_context io_;  // first: destroyed after every I/O object below
+  ssl::context ctx_;
+  tcp::acceptor acceptor_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+
+  // I/O thread only.
+  std::vector<std::shared_ptr<Conn>> links_;  // by PartyId
+  std::set<std::shared_ptr<Conn>> attempts_;
+  std::vector<std::unique_ptr<asio::steady_timer>> retry_timers_;
+  std::vector<std::chrono::milliseconds> backoff_;
+  bool tearing_down_ = false;
+  bool closing_all_ = false;
+
+  // Shared between the I/O thread and the caller, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<PeerState> peers_;
+  std::vector<std::string> last_dial_error_;
+  std::size_t connected_ = 0;
+  std::size_t open_links_ = 0;
+  std::optional<Failure> failure_;
+  std::string final_message_;  // the error already thrown to the caller
+  bool closed_ = false;
+};
+
+TlsMesh::Engine::Engine(const TlsConfig& config, sm::Logger& log, const Mesh& mesh)
+    : config_(config),
+      log_(log),
+      mesh_(mesh),
+      ctx_(ssl::context::tls),
+      acceptor_(io_),
+      links_(config.parties.size()),
+      peers_(config.parties.size()),
+      last_dial_error_(config.parties.size(), "no attempt finished yet") {
+  load_credentials();
+  listen();
+  for (std::size_t i = 0; i < config_.parties.size(); ++i) {
+    retry_timers_.push_back(std::make_unique<asio::steady_timer>(io_));
+  }
+  backoff_.assign(config_.parties.size(), kFirstRetry);
+}
+
+TlsMesh::Engine::~Engine() { close(); }
+
+void TlsMesh::Engine::load_credentials() {
+  SSL_CTX* native = ctx_.native_handle();
+  ERR_clear_error();
+  SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
+  SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION);
+  SSL_CTX_clear_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_num_tickets(native, 0);
+  if (SSL_CTX_set_ciphersuites(
+          native, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") !=
+      1) {
+    throw NetError("cannot configure the TLS 1.3 cipher suites: " + openssl_error());
+  }
+  const auto check_file = [](const std::filesystem::path& path, const char* what) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw ConfigError("cannot read the " + std::string(what) + " file " + path.string() +
+                        ": no such file");
+    }
+  };
+  check_file(config_.certificate, "certificate");
+  check_file(config_.private_key, "private key");
+  check_file(config_.ca_certificate, "CA certificate");
+  if (SSL_CTX_use_certificate_chain_file(native, config_.certificate.c_str()) != 1) {
+    throw ConfigError("cannot load the certificate file " + config_.certificate.string() + ": " +
+                      openssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, config_.private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw ConfigError("cannot load the private key file " + config_.private_key.string() + ": " +
+                      openssl_error());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    throw ConfigError("the private key file " + config_.private_key.string() +
+                      " does not match the certificate file " + config_.certificate.string());
+  }
+  if (SSL_CTX_load_verify_locations(native, config_.ca_certificate.c_str(), nullptr) != 1) {
+    throw ConfigError("cannot load the CA certificate file " + config_.ca_certificate.string() +
+                      ": " + openssl_error());
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+}
+
+void TlsMesh::Engine::listen() {
+  const auto& own = config_.parties[config_.self];
+  const std::string where = config_.listen_address + ":" + std::to_string(own.port);
+  ErrorCode ec;
+  const auto address = asio::ip::make_address(config_.listen_address, ec);
+  if (ec) throw ConfigError("listen address '" + config_.listen_address + "' is not an IP address");
+  const tcp::endpoint endpoint(address, own.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw NetError("cannot listen on " + where + ": " + ec.message());
+}
+
+std::chrono::milliseconds TlsMesh::Engine::handshake_timeout() const {
+  return std::min<std::chrono::milliseconds>(kHandshakeTimeout, config_.connect_timeout);
+}
+
+void TlsMesh::Engine::establish() {
+  const auto deadline = Clock::now() + config_.connect_timeout;
+  work_.emplace(io_.get_executor());
+  thread_ = std::thread([this] { run_io(); });
+  asio::post(io_, [this] {
+    if (config_.self + 1 < config_.parties.size()) {
+      accept_next();
+    } else {
+      acceptor_.close();
+    }
+    for (PartyId peer = 0; peer < config_.self; ++peer) dial(peer);
+  });
+  log_.info("listening on " + config_.listen_address + ":" +
+            std::to_string(config_.parties[config_.self].port) + ", connecting to " +
+            std::to_string(config_.parties.size() - 1) + " parties");
+
+  std::unique_lock lock(mutex_);
+  const std::size_t wanted = config_.parties.size() - 1;
+  changed_.wait_until(lock, deadline, [&] { return connected_ == wanted || failure_; });
+  if (failure_) fail(lock, failure_message(*failure_, "connection setup"));
+  if (connected_ == wanted) {
+    log_.info("connected to all " + std::to_string(wanted) + " parties");
+    return;
+  }
+  std::string missing;
+  for (PartyId peer = 0; peer < config_.parties.size(); ++peer) {
+    if (peer == config_.self || peers_[peer].connected) continue;
+    const auto& entry = config_.parties[peer];
+    missing += missing.empty() ? "" : "; ";
+    if (peer < config_.self) {
+      missing += mesh_.describe(peer) + " at " + entry.host + ":" + std::to_string(entry.port) +
+                 " could not be reached (last attempt: " + last_dial_error_[peer] + ")";
+    } else {
+      missing += mesh_.describe(peer) + " never connected to us";
+    }
+  }
+  fail(lock,
+       "could not connect within " + format_duration(config_.connect_timeout) + ": " + missing);
+}
+
+void TlsMesh::Engine::run_io() {
+  for (;;) {
+    try {
+      io_.run();
+      return;
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard lock(mutex_);
+        if (!failure_) failure_ = Failure{std::nullopt, std::string("network thread: ") + e.what()};
+      }
+      changed_.notify_all();
+      teardown(std::string("network thread: ") + e.what());
+    }
+  }
+}
+
+std::shared_ptr<Conn> TlsMesh::Engine::make_conn() { return std::make_shared<Conn>(io_, ctx_); }
+
+// ---- Accepting side ----------------------------------------------------------------------
+
+void TlsMesh::Engine::accept_next() {
+  auto conn = make_conn();
+  acceptor_.async_accept(conn->stream.lowest_layer(), [this, conn](const ErrorCode& ec) {
+    if (!acceptor_.is_open() || tearing_down_ || closing_all_) return;
+    if (ec) {
+      log_.warn("accepting a connection failed: " + ec.message());
+    } else {
+      on_accepted(conn);
+    }
+    accept_next();
+  });
+}
+
+void TlsMesh::Engine::on_accepted(const std::shared_ptr<Conn>& conn) {
+  ErrorCode ec;
+  const auto endpoint = conn->stream.lowest_layer().remote_endpoint(ec);
+  conn->remote = ec ? "an unknown address"
+                    : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  conn->stream.lowest_layer().set_option(tcp::no_delay(true), ec);
+  attempts_.insert(conn);
+  arm_handshake_timer(conn);
+  conn->stream.set_verify_callback([this, raw = conn.get()](bool ok, ssl::verify_context& context) {
+    return verify_peer(*raw, ok, context);
+  });
+  conn->stream.async_handshake(ssl::stream_base::server, [this, conn](const ErrorCode& ec) {
+    if (ec) return refuse(conn, handshake_failure(*conn, ec));
+    on_server_handshake(conn);
+  });
+}
+
+void TlsMesh::Engine::on_server_handshake(const std::shared_ptr<Conn>& conn) {
+  X509* cert = SSL_get0_peer_certificate(conn->stream.native_handle());
+  if (cert == nullptr) return refuse(conn, "it presented no certificate");
+  const auto names = certificate_names(cert);
+  std::optional<PartyId> peer;
+  for (const auto& entry : config_.parties) {
+    if (std::find(names.begin(), names.end(), entry.name) == names.end()) continue;
+    if (peer)
+      return refuse(conn, "its certificate names several parties (" + list_names(names) + ")");
+    peer = entry.id;
+  }
+  if (!peer) {
+    return refuse(conn, "its certificate names " + list_names(names) + ", no party of ours");
+  }
+  if (auto mismatch = check_fingerprint(*conn, *peer)) return refuse(conn, *mismatch);
+  if (*peer == config_.self) return refuse(conn, "it presented our own certificate");
+  if (*peer < config_.self) {
+    return refuse(conn, "its certificate names " + mesh_.describe(*peer) +
+                            ", which has a lower id: we dial it, it must not dial us");
+  }
+  if (links_[*peer]) return refuse(conn, mesh_.describe(*peer) + " is already connected");
+  read_frame(conn, [this, conn, peer = *peer](const ErrorCode& ec, const std::string& malformed) {
+    if (!malformed.empty()) return refuse(conn, "it sent a malformed hello: " + malformed);
+    if (ec) return refuse(conn, handshake_failure(*conn, ec));
+    on_hello(conn, peer);
+  });
+}
+
+void TlsMesh::Engine::on_hello(const std::shared_ptr<Conn>& conn, PartyId peer) {
+  if (conn->read_kind != Kind::kHello) {
+    return refuse(conn, "it sent a frame other than hello first");
+  }
+  std::uint32_t version = 0;
+  std::uint64_t claimed = 0;
+  std::uint64_t target = 0;
+  try {
+    ByteReader reader(conn->read_payload, "hello");
+    version = reader.u32();
+    claimed = reader.u64();
+    target = reader.u64();
+    reader.expect_end();
+  } catch (const ProtocolError& e) {
+    return refuse(conn, e.what());
+  }
+  if (version != kWireVersion) {
+    return refuse(conn, "it speaks wire version " + std::to_string(version) + ", we speak " +
+                            std::to_string(kWireVersion));
+  }
+  if (claimed != peer) {
+    return refuse(conn, "its certificate names " + mesh_.describe(peer) +
+                            " but it claims to be party " + std::to_string(claimed));
+  }
+  if (target != config_.self) {
+    return refuse(conn, "it believes it dialed party " + std::to_string(target) + ", but we are " +
+                            mesh_.describe(config_.self));
+  }
+  if (links_[peer]) return refuse(conn, mesh_.describe(peer) + " is already connected");
+  register_link(conn, peer);
+  ByteWriter welcome;
+  welcome.u32(kWireVersion);
+  welcome.u64(config_.self);
+  welcome.u64(peer);
+  const Bytes payload = welcome.take();
+  enqueue(conn, Kind::kWelcome, payload, [this, peer](const ErrorCode& ec) {
+    if (ec && !tearing_down_ && !closing_all_) {
+      peer_failed(peer, "disconnected while joining (" + io_error_text(ec) + ")");
+    }
+  });
+}
+
+void TlsMesh::Engine::refuse(const std::shared_ptr<Conn>& conn, const std::string& reason) {
+  attempts_.erase(conn);
+  close_conn(conn);
+  if (tearing_down_ || closing_all_) return;
+  log_.warn("refused connection from " + conn->remote + ": " + reason);
+}
+
+// ---- Dialing side ------------------------------------------------------------------------
+
+void TlsMesh::Engine::dial(PartyId peer) {
+  if (tearing_down_ || closing_all_ || links_[peer]) return;
+  auto conn = make_conn();
+  conn->peer = peer;
+  attempts_.insert(conn);
+  const auto& entry = config_.parties[peer];
+  conn->remote = entry.host + ":" + std::to_string(entry.port);
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  resolver->async_resolve(
+      entry.host, std::to_string(entry.port),
+      [this, conn, resolver](const ErrorCode& ec, const tcp::resolver::results_type& results) {
+        if (conn->closed) return;
+        if (ec) return dial_failed(conn, "cannot resolve the host: " + ec.message(), true);
+        asio::async_connect(conn->stream.lowest_layer(), results,
+                            [this, conn](const ErrorCode& ec, const tcp::endpoint&) {
+                              if (conn->closed) return;
+                              if (ec) return dial_failed(conn, ec.message(), false);
+                              on_dialed(conn);
+                            });
+      });
+}
+
+void TlsMesh::Engine::on_dialed(const std::shared_ptr<Conn>& conn) {
+  ErrorCode ignored;
+  conn->stream.lowest_layer().set_option(tcp::no_delay(true), ignored);
+  arm_handshake_timer(conn);
+  conn->stream.set_verify_callback([this, raw = conn.get()](bool ok, ssl::verify_context& context) {
+    return verify_peer(*raw, ok, context);
+  });
+  conn->stream.async_handshake(ssl::stream_base::client, [this, conn](const ErrorCode& ec) {
+    if (ec) return dial_failed(conn, handshake_failure(*conn, ec), true);
+    if (auto mismatch = check_fingerprint(*conn, *conn->peer)) {
+      return dial_failed(conn, *mismatch, true);
+    }
+    ByteWriter hello;
+    hello.u32(kWireVersion);
+    hello.u64(config_.self);
+    hello.u64(*conn->peer);
+    const Bytes payload = hello.take();
+    enqueue(conn, Kind::kHello, payload, [](const ErrorCode&) {});
+    read_frame(conn, [this, conn](const ErrorCode& ec, const std::string& malformed) {
+      if (!malformed.empty()) return dial_failed(conn, "malformed welcome: " + malformed, true);
+      if (ec == asio::error::eof || ec == ssl::error::stream_truncated ||
+          ec == asio::error::connection_reset) {
+        return dial_failed(conn, "it closed the connection instead of welcoming us (see its log)",
+                           true);
+      }
+      if (ec) return dial_failed(conn, handshake_failure(*conn, ec), true);
+      on_welcome(conn);
+    });
+  });
+}
+
+void TlsMesh::Engine::on_welcome(const std::shared_ptr<Conn>& conn) {
+  const PartyId peer = *conn->peer;
+  if (conn->read_kind != Kind::kWelcome) {
+    return dial_failed(conn, "it sent a frame other than welcome", true);
+  }
+  try {
+    ByteReader reader(conn->read_payload, "welcome");
+    const std::uint32_t version = reader.u32();
+    const std::uint64_t from = reader.u64();
+    const std::uint64_t to = reader.u64();
+    reader.expect_end();
+    if (version != kWireVersion || from != peer || to != config_.self) {
+      return dial_failed(conn,
+                         "its welcome does not match (version " + std::to_string(version) +
+                             ", from " + std::to_string(from) + ", to " + std::to_string(to) + ")",
+                         true);
+    }
+  } catch (const ProtocolError& e) {
+    return dial_failed(conn, e.what(), true);
+  }
+  register_link(conn, peer);
+}
+
+void TlsMesh::Engine::dial_failed(const std::shared_ptr<Conn>& conn, const std::string& reason,
+                                  bool warn) {
+  const PartyId peer = *conn->peer;
+  attempts_.erase(conn);
+  close_conn(conn);
+  if (tearing_down_ || closing_all_) return;
+  {
+    std::lock_guard lock(mutex_);
+    last_dial_error_[peer] = reason;
+  }
+  const std::string message = "could not connect to " + mesh_.describe(peer) + " at " +
+                              conn->remote + ": " + reason + "; retrying";
+  if (warn) {
+    log_.warn(message);
+  } else {
+    log_.debug(message);
+  }
+  auto& timer = *retry_timers_[peer];
+  timer.expires_after(backoff_[peer]);
+  backoff_[peer] = std::min(backoff_[peer] * 2, kMaxRetry);
+  timer.async_wait([this, peer](const ErrorCode& ec) {
+    if (!ec) dial(peer);
+  });
+}
+
+// ---- Authentication helpers ----------------------------------------------------------------
+
+bool TlsMesh::Engine::verify_peer(Conn& conn, bool preverified, ssl::verify_context& context) {
+  X509_STORE_CTX* store = context.native_handle();
+  if (!preverified) {
+    if (conn.refusal.empty()) {
+      conn.refusal = std::string("its certificate does not verify against our CA (") +
+                     X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)) + ")";
+    }
+    return false;
+  }
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return true;
+  const auto names = certificate_names(X509_STORE_CTX_get_current_cert(store));
+  const auto named = [&](const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  if (conn.peer) {  // dialing: the certificate must name the party we dialed
+    const auto& expected = config_.parties[*conn.peer].name;
+    if (named(expected)) return true;
+    conn.refusal = "its certificate names " + list_names(names) + ", not '" + expected + "'";
+    return false;
+  }
+  for (const auto& entry : config_.parties) {
+    if (named(entry.name)) return true;
+  }
+  conn.refusal = "its certificate names " + list_names(names) + ", no party of ours";
+  return false;
+}
+
+std::optional<std::string> TlsMesh::Engine::check_fingerprint(Conn& conn, PartyId peer) {
+  const auto& pinned = config_.parties[peer].fingerprint;
+  if (!pinned) return std::nullopt;
+  X509* cert = SSL_get0_peer_certificate(conn.stream.native_handle());
+  if (cert == nullptr) return "it presented no certificate";
+  const auto actual = certificate_fingerprint(cert);
+  if (actual == *pinned) return std::nullopt;
+  return "its certificate for " + mesh_.describe(peer) + " has fingerprint " +
+         hex_fingerprint(actual) + ", but the configuration pins " + hex_fingerprint(*pinned);
+}
+
+std::string TlsMesh::Engine::handshake_failure(const Conn& conn, const ErrorCode& ec) const {
+  if (conn.timed_out) {
+    return "no TLS handshake and hello within " + format_duration(handshake_timeout());
+  }
+  if (!conn.refusal.empty()) return conn.refusal;
+  if (ec.category() == asio::error::get_ssl_category())
+    return "TLS handshake failed: " + ec.message();
+  return io_error_text(ec);
+}
+
+void TlsMesh::Engine::arm_handshake_timer(const std::shared_ptr<Conn>& conn) {
+  conn->timer.expires_after(handshake_timeout());
+  conn->timer.async_wait([this, conn](const ErrorCode& ec) {
+    if (ec || conn->established || conn->closed) return;
+    conn->timed_out = true;
+    close_conn(conn);
+  });
+}
+
+void TlsMesh::Engine::register_link(const std::shared_ptr<Conn>& conn, PartyId peer) {
+  attempts_.erase(conn);
+  conn->timer.cancel();
+  conn->established = true;
+  conn->peer = peer;
+  links_[peer] = conn;
+  bool accepted_all = true;
+  for (PartyId other = config_.self + 1; other < config_.parties.size(); ++other) {
+    accepted_all = accepted_all && links_[other] != nullptr;
+  }
+  if (accepted_all) {
+    ErrorCode ignored;
+    acceptor_.close(ignored);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    peers_[peer].connected = true;
+    peers_[peer].rx_activity = Clock::now();
+    ++connected_;
+    ++open_links_;
+  }
+  changed_.notify_all();
+  log_.debug("connected to " + mesh_.describe(peer) + " (" + conn->remote + ")");
+  read_next(conn);
+}
+
+// ---- Frames ------------------------------------------------------------------------------
+
+void TlsMesh::Engine::read_frame(const std::shared_ptr<Conn>& conn, ReadDone done) {
+  conn->reading = true;
+  asio::async_read(conn->stream, asio::buffer(conn->read_header),
+                   [this, conn, done = std::move(done)](const ErrorCode& ec, std::size_t) mutable {
+                     if (ec) {
+                       conn->reading = false;
+                       return done(ec, "");
+                     }
+                     const Header& header = conn->read_header;
+                     const auto kind = static_cast<Kind>(get_le(header, 4, 4));
+                     const std::uint64_t seq = get_le(header, 8, 8);
+                     const std::uint64_t length = get_le(header, 16, 8);
+                     std::string malformed;
+                     std::uint64_t limit = kControlLimit;
+                     if (kind == Kind::kData) limit = config_.max_frame_bytes;
+                     if (kind == Kind::kBye) limit = 0;
+                     if (get_le(header, 0, 4) != kMagic) {
+                       malformed = "the bytes are not a SecretMesh frame (bad magic)";
+                     } else if (kind < Kind::kHello || kind > Kind::kAbort) {
+                       malformed = "unknown frame kind " + std::to_string(get_le(header, 4, 4));
+                     } else if (seq != conn->read_seq) {
+                       malformed = "frame number " + std::to_string(seq) + " where " +
+                                   std::to_string(conn->read_seq) +
+                                   " was expected (the stream is out of step)";
+                     } else if (length > limit) {
+                       malformed = "it announced a " + std::string(kind_name(kind)) + " frame of " +
+                                   std::to_string(length) + " bytes, more than the limit of " +
+                                   std::to_string(limit) + " bytes";
+                     }
+                     if (!malformed.empty()) {
+                       conn->reading = false;
+                       return done(ec, malformed);
+                     }
+                     ++conn->read_seq;
+                     conn->read_kind = kind;
+                     conn->read_payload = Bytes(static_cast<std::size_t>(length));
+                     read_payload(conn, 0, std::move(done));
+                   });
+}
+
+void TlsMesh::Engine::read_payload(const std::shared_ptr<Conn>& conn, std::size_t offset,
+                                   ReadDone done) {
+  if (offset == conn->read_payload.size()) {
+    conn->reading = false;
+    return done(ErrorCode(), "");
+  }
+  if (offset > 0) note_activity(*conn, true);
+  const std::size_t size = std::min(kChunk, conn->read_payload.size() - offset);
+  asio::async_read(
+      conn->stream, asio::buffer(conn->read_payload.data() + offset, size),
+      [this, conn, offset, size, done = std::move(done)](const ErrorCode& ec, std::size_t) mutable {
+        if (ec) {
+          conn->reading = false;
+          return done(ec, "");
+        }
+        read_payload(conn, offset + size, std::move(done));
+      });
+}
+
+void TlsMesh::Engine::read_next(const std::shared_ptr<Conn>& conn) {
+  read_frame(conn, [this, conn](const ErrorCode& ec, const std::string& malformed) {
+    on_frame(conn, ec, malformed);
+  });
+}
+
+void TlsMesh::Engine::on_frame(const std::shared_ptr<Conn>& conn, const ErrorCode& ec,
+                               const std::string& malformed) {
+  if (conn->closed) return;
+  const bool intact = !ec && malformed.empty();
+  if (tearing_down_) {  // drain until the peer closes, so our abort is not lost to a reset
+    return intact ? read_next(conn) : close_conn(conn);
+  }
+  const PartyId peer = *conn->peer;
+  if (conn->closing) {  // we are saying goodbye: late data is dropped, a bye lets us shut down
+    if (intact && conn->read_kind == Kind::kData) return read_next(conn);
+    if (intact && conn->read_kind == Kind::kBye) {
+      conn->bye_received = true;
+      return maybe_finish(conn);
+    }
+    return close_conn(conn);
+  }
+  if (!malformed.empty()) return peer_failed(peer, "sent a malformed frame: " + malformed);
+  if (ec) return peer_failed(peer, "disconnected (" + io_error_text(ec) + ")");
+  const Kind kind = conn->read_kind;
+  switch (kind) {
+    case Kind::kData: {
+      {
+        std::lock_guard lock(mutex_);
+        peers_[peer].inbox.push_back(std::move(conn->read_payload));
+        peers_[peer].rx_activity = Clock::now();
+      }
+      changed_.notify_all();
+      return read_next(conn);
+    }
+    case Kind::kBye: {
+      conn->bye_received = true;
+      {
+        std::lock_guard lock(mutex_);
+        peers_[peer].bye = true;
+      }
+      changed_.notify_all();
+      return;
+    }
+    case Kind::kAbort:
+      return peer_failed(peer, "aborted the run: " + printable(conn->read_payload));
+    case Kind::kHello:
+    case Kind::kWelcome:
+      break;
+  }
+  peer_failed(peer, std::string("sent an unexpected ") + kind_name(kind) + " frame");
+}
+
+void TlsMesh::Engine::enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload,
+                              WriteDone done) {
+  if (conn->closed) return done(asio::error::operation_aborted);
+  const Header header = encode_header(kind, conn->write_seq++, payload.size());
+  Conn::Write write;
+  const bool small = payload.size() <= kSmallFrame;
+  write.owned.resize(kHeaderBytes + (small ? payload.size() : 0));
+  std::copy(header.begin(), header.end(), write.owned.begin());
+  if (small) {
+    std::copy(payload.begin(), payload.end(), write.owned.begin() + kHeaderBytes);
+  } else {
+    write.data = payload;
+  }
+  write.done = std::move(done);
+  conn->writes.push_back(std::move(write));
+  start_write(conn);
+}
+
+void TlsMesh::Engine::start_write(const std::shared_ptr<Conn>& conn) {
+  if (conn->writing || conn->writes.empty()) return;
+  conn->writing = true;
+  asio::async_write(conn->stream, asio::buffer(conn->writes.front().owned),
+                    [this, conn](const ErrorCode& ec, std::size_t) { write_body(conn, 0, ec); });
+}
+
+void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t offset,
+                                 const ErrorCode& ec) {
+  const ByteView data = conn->writes.front().data;
+  if (!ec && offset < data.size()) {
+    if (offset > 0) note_activity(*conn, false);
+    const std::size_t size = std::min(kChunk, data.size() - offset);
+    asio::async_write(conn->stream, asio::buffer(data.data() + offset, size),
+                      [this, conn, offset, size](const ErrorCode& ec, std::size_t) {
+                        write_body(conn, offset + size, ec);
+                      });
+    return;
+  }
+  std::deque<Conn::Write> finished;
+  if (ec) {
+    finished.swap(conn->writes);
+  } else {
+    finished.push_back(std::move(conn->writes.front()));
+    conn->writes.pop_front();
+  }
+  conn->writing = false;
+  for (auto& write : finished) write.done(ec);
+  if (!ec) start_write(conn);
+}
+
+void TlsMesh::Engine::send_data(const Outgoing& message) {
+  const auto& conn = links_[message.to];
+  WriteDone done = [this, peer = message.to](const ErrorCode& ec) { on_data_written(peer, ec); };
+  if (!conn || tearing_down_) return done(asio::error::operation_aborted);
+  enqueue(conn, Kind::kData, message.data, std::move(done));
+}
+
+void TlsMesh::Engine::on_data_written(PartyId peer, const ErrorCode& ec) {
+  {
+    std::lock_guard lock(mutex_);
+    --peers_[peer].writes_pending;
+    peers_[peer].tx_activity = Clock::now();
+  }
+  changed_.notify_all();
+  if (ec && !tearing_down_ && !closing_all_) {
+    peer_failed(peer, "disconnected while we were sending (" + io_error_text(ec) + ")");
+  }
+}
+
+void TlsMesh::Engine::note_activity(const Conn& conn, bool received) {
+  if (!conn.established) return;
+  std::lock_guard lock(mutex_);
+  auto& state = peers_[*conn.peer];
+  (received ? state.rx_activity : state.tx_activity) = Clock::now();
+}
+
+// ---- Failure and closing (I/O thread) ------------------------------------------------------
+
+void TlsMesh::Engine::peer_failed(PartyId peer, const std::string& detail) {
+  if (tearing_down_) return;
+  if (closing_all_) return close_conn(links_[peer]);
+  {
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_ = Failure{peer, detail};
+  }
+  changed_.notify_all();
+  log_.warn(mesh_.describe(peer) + " " + detail);
+  teardown(mesh_.describe(peer) + " " + detail);
+}
+
+void TlsMesh::Engine::teardown(const std::string& reason) {
+  if (tearing_down_) return;
+  tearing_down_ = true;
+  ErrorCode ignored;
+  acceptor_.close(ignored);
+  for (auto& timer : retry_timers_) timer->cancel();
+  for (const auto& attempt : attempts_) close_conn(attempt);
+  attempts_.clear();
+  std::string message = reason.substr(0, kAbortReasonLimit);
+  const Bytes payload(message.begin(), message.end());
+  for (const auto& conn : links_) {
+    if (!conn || conn->closed) continue;
+    if (conn->writing) {  // a frame is half sent: the abort could not follow it
+      close_conn(conn);
+      continue;
+    }
+    // The socket stays open until the peer closes or the timer fires: closing it at once could
+    // reset the connection before the peer has read the abort.
+    enqueue(conn, Kind::kAbort, payload, [this, conn](const ErrorCode& ec) {
+      if (ec) close_conn(conn);
+    });
+    conn->timer.expires_after(kAbortTimeout);
+    conn->timer.async_wait([this, conn](const ErrorCode& ec) {
+      if (!ec) close_conn(conn);
+    });
+  }
+}
+
+void TlsMesh::Engine::goodbye_all() {
+  closing_all_ = true;
+  ErrorCode ignored;
+  acceptor_.close(ignored);
+  for (auto& timer : retry_timers_) timer->cancel();
+  for (const auto& attempt : attempts_) close_conn(attempt);
+  attempts_.clear();
+  for (const auto& conn : links_) {
+    if (!conn || conn->closed) continue;
+    conn->closing = true;
+    enqueue(conn, Kind::kBye, {}, [this, conn](const ErrorCode& ec) {
+      conn->bye_sent = true;
+      if (ec) return close_conn(conn);
+      maybe_finish(conn);
+    });
+    conn->timer.expires_after(kLinger);
+    conn->timer.async_wait([this, conn](const ErrorCode& ec) {
+      if (!ec) close_conn(conn);
+    });
+  }
+}
+
+void TlsMesh::Engine::maybe_finish(const std::shared_ptr<Conn>& conn) {
+  if (conn->closed || !conn->bye_sent || conn->reading) return;
+  if (!conn->bye_received) {  // the peer ended the stream without a bye: nothing to shut down
+    return close_conn(conn);
+  }
+  conn->timer.expires_after(kShutdownTimeout);
+  conn->timer.async_wait([this, conn](const ErrorCode& ec) {
+    if (!ec) close_conn(conn);
+  });
+  conn->stream.async_shutdown([this, conn](const ErrorCode&) { close_conn(conn); });
+}
+
+void TlsMesh::Engine::close_conn(const std::shared_ptr<Conn>& conn) {
+  if (!conn || conn->closed) return;
+  conn->closed = true;
+  conn->timer.cancel();
+  ErrorCode ignored;
+  conn->stream.lowest_layer().close(ignored);
+  if (!conn->established) return;
+  {
+    std::lock_guard lock(mutex_);
+    --open_links_;
+  }
+  changed_.notify_all();
+}
+
+// ---- Caller side ---------------------------------------------------------------------------
+
+std::string TlsMesh::Engine::failure_message(const Failure& failure, std::string_view step) const {
+  if (!failure.peer) return failure.detail;
+  return mesh_.describe(*failure.peer) + " " + failure.detail + " during step '" +
+         std::string(step) + "'";
+}
+
+void TlsMesh::Engine::fail(std::unique_lock<std::mutex>& lock, const std::string& message) {
+  if (!failure_) failure_ = Failure{std::nullopt, message};
+  if (final_message_.empty()) final_message_ = message;
+  lock.unlock();
+  asio::post(io_, [this, message] { teardown(message); });
+  lock.lock();
+  // Our queued sends refer to the caller's buffers: wait until the I/O thread has let go of them.
+  changed_.wait_for(lock, std::chrono::seconds(10), [&] {
+    return std::all_of(peers_.begin(), peers_.end(),
+                       [](const PeerState& peer) { return peer.writes_pending == 0; });
+  });
+  throw NetError(message);
+}
+
+std::vector<Bytes> TlsMesh::Engine::transfer(std::span<const Outgoing> sends,
+                                             std::span<const PartyId> receive_from,
+                                             std::string_view step) {
+  std::unique_lock lock(mutex_);
+  if (!final_message_.empty()) {
+    throw NetError("the network failed earlier: " + final_message_);
+  }
+  if (closed_) throw NetError("the mesh was closed before step '" + std::string(step) + "'");
+  if (failure_) fail(lock, failure_message(*failure_, step));
+  const std::string step_text(step);
+  for (const auto& message : sends) {
+    if (peers_[message.to].bye) {
+      fail(lock,
+           mesh_.describe(message.to) + " closed the connection during step '" + step_text + "'");
+    }
+    if (message.data.size() > config_.max_frame_bytes) {
+      fail(lock, "a message of " + std::to_string(message.data.size()) + " bytes for " +
+                     mesh_.describe(message.to) + " exceeds the frame limit of " +
+                     std::to_string(config_.max_frame_bytes) + " bytes during step '" + step_text +
+                     "'");
+    }
+  }
+  const auto start = Clock::now();
+  for (const auto& message : sends) ++peers_[message.to].writes_pending;
+  if (!sends.empty()) {
+    lock.unlock();
+    asio::post(io_, [this, batch = std::vector<Outgoing>(sends.begin(), sends.end())] {
+      for (const auto& message : batch) send_data(message);
+    });
+    lock.lock();
+  }
+
+  const auto timeout = config_.receive_timeout;
+  std::vector<Bytes> received(receive_from.size());
+  std::vector<bool> got(receive_from.size(), false);
+  for (;;) {
+    if (failure_) fail(lock, failure_message(*failure_, step));
+    bool all_received = true;
+    for (std::size_t i = 0; i < receive_from.size(); ++i) {
+      if (got[i]) continue;
+      auto& peer = peers_[receive_from[i]];
+      if (!peer.inbox.empty()) {
+        received[i] = std::move(peer.inbox.front());
+        peer.inbox.pop_front();
+        got[i] = true;
+        continue;
+      }
+      all_received = false;
+      if (peer.bye) {
+        fail(lock, mesh_.describe(receive_from[i]) + " closed the connection during step '" +
+                       step_text + "'");
+      }
+    }
+    bool all_sent = true;
+    for (const auto& message : sends) all_sent = all_sent && peers_[message.to].writes_pending == 0;
+    if (all_received && all_sent) return received;
+
+    const auto now = Clock::now();
+    auto wake = Clock::time_point::max();
+    for (std::size_t i = 0; i < receive_from.size(); ++i) {
+      if (got[i]) continue;
+      const auto last = std::max(start, peers_[receive_from[i]].rx_activity);
+      if (now - last >= timeout) {
+        fail(lock, mesh_.describe(receive_from[i]) + " sent nothing for " +
+                       format_duration(timeout) + " during step '" + step_text + "'");
+      }
+      wake = std::min(wake, last + timeout);
+    }
+    for (const auto& message : sends) {
+      if (peers_[message.to].writes_pending == 0) continue;
+      const auto last = std::max(start, peers_[message.to].tx_activity);
+      if (now - last >= timeout) {
+        fail(lock, mesh_.describe(message.to) + " took none of our data for " +
+                       format_duration(timeout) + " during step '" + step_text + "'");
+      }
+      wake = std::min(wake, last + timeout);
+    }
+    changed_.wait_until(lock, wake);
+  }
+}
+
+void TlsMesh::Engine::close() {
+  {
+    std::unique_lock lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    if (thread_.joinable()) {
+      if (!failure_) {
+        lock.unlock();
+        asio::post(io_, [this] { goodbye_all(); });
+        lock.lock();
+      }
+      changed_.wait_for(lock, kLinger + kShutdownTimeout + std::chrono::seconds(2),
+                        [&] { return open_links_ == 0; });
+    }
+  }
+  stop_io();
+}
+
+void TlsMesh::Engine::stop_io() {
+  work_.reset();
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+// ---- TlsMesh -------------------------------------------------------------------------------
+
+TlsMesh::TlsMesh(const TlsConfig& config, sm::Logger& log)
+    : Mesh(config.self, party_names(config)) {
+  engine_ = std::make_unique<Engine>(config, log, *this);
+}
+
+std::unique_ptr<TlsMesh> TlsMesh::connect(const TlsConfig& config, sm::Logger& log) {
+  std::unique_ptr<TlsMesh> mesh(new TlsMesh(config, log));
+  mesh->engine_->establish();
+  return mesh;
+}
+
+TlsMesh::~TlsMesh() = default;
+
+void TlsMesh::close() { engine_->close(); }
+
+std::vector<Bytes> TlsMesh::transfer(std::span<const Outgoing> sends,
+                                     std::span<const PartyId> receive_from, std::string_view step) {
+  return engine_->transfer(sends, receive_from, step);
+}
+
+}  // namespace sm::net

@@ -1,0 +1,76 @@
+// TlsMesh: the Mesh over mutually authenticated TLS 1.3 on TCP, one process per party.
+//
+// Connecting. connect() listens on parties[self].port and builds the full mesh with one fixed
+// rule: a party dials every party with a lower id and accepts every party with a higher id.
+// Dials are retried with back-off until config.connect_timeout, so parties may start in any
+// order; a party still missing at the deadline makes connect() throw NetError naming it.
+//
+// Authentication. TLS 1.3 only; both sides present certificates and must chain to
+// config.ca_certificate. A peer is accepted only if its certificate names (CN or a DNS SAN,
+// compared exactly) the party the table lists for its id and, if PartyEntry::fingerprint is set,
+// its DER encoding has that SHA-256. The accepting side derives the peer's id from the
+// certificate alone; the dialer's hello must then claim that same id, and only a party that
+// should dial us (a higher id) may connect. Anything else (wrong CA, no certificate, unknown or
+// mismatching name, wrong direction, duplicate, garbage, a handshake that does not finish within
+// 10 s) is refused, logged as a warning with the remote address and the reason, and the mesh
+// keeps waiting for the real peer.
+//
+// Wire format. Every frame is a 24-byte header (magic "SMF1", kind, per-direction sequence
+// number, payload length; all little-endian) and its payload. Kinds: hello and welcome (the
+// connection check after the handshake), data (one message), bye (clean end) and abort (the
+// sender failed; the payload is its reason). A frame with a bad magic, kind or sequence number,
+// or a length above config.max_frame_bytes, ends the run before anything is allocated for it.
+//
+// Running. One I/O thread inside the mesh performs all socket work. It keeps a read pending on
+// every channel and files complete messages into a per-peer inbox, so a peer that disconnects
+// is noticed at once, even while the caller waits on another peer. transfer() queues the sends
+// on the I/O thread and waits for them and for the awaited messages; sends and receives proceed
+// concurrently, so no message size or order can deadlock. A receive fails when its peer has sent
+// nothing for config.receive_timeout (bytes of a large message still arriving count as activity).
+//
+// Errors. A peer that disconnects without a bye, aborts, sends a malformed frame, or stays
+// silent past the deadline makes the current (or next) round throw NetError naming the peer and
+// the step; the mesh then sends an abort frame to every other peer and closes every channel, so
+// they fail fast too. Every later call throws. Loading the key, certificate or CA fails with
+// ConfigError naming the file; a port that cannot be bound fails with NetError.
+//
+// Closing. close() sends a bye on every channel, waits briefly (at most ~3 s) for the peers'
+// byes, then shuts TLS down and closes the sockets. A peer that has read our bye and later needs
+// a message from us fails with "... closed the connection during step ...". The destructor closes.
+//
+// Thread-safety: as Mesh: one caller thread at a time. Cost: one I/O thread; a received message
+// is allocated once at its announced size and decrypted straight into it; sends are not copied
+// (except small ones, which are coalesced with their header into one TLS record).
+#pragma once
+
+#include <memory>
+
+#include "net/log.hpp"
+#include "net/mesh.hpp"
+#include "net/tls_config.hpp"
+
+namespace sm::net {
+
+class TlsMesh final : public Mesh {
+ public:
+  // Connects to every party of `config` (see above) and returns the ready mesh. `log` must
+  // outlive the mesh. Throws ConfigError (key material), NetError (a party missing at the
+  // connect deadline, or the port cannot be bound).
+  static std::unique_ptr<TlsMesh> connect(const TlsConfig& config, sm::Logger& log);
+
+  ~TlsMesh() override;
+  void close() override;
+
+ protected:
+  std::vector<Bytes> transfer(std::span<const Outgoing> sends,
+                              std::span<const PartyId> receive_from,
+                              std::string_view step) override;
+
+ private:
+  class Engine;  // the I/O machinery (net/tls_mesh.cpp)
+  TlsMesh(const TlsConfig& config, sm::Logger& log);
+
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace sm::net

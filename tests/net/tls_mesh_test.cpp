@@ -1,0 +1,528 @@
+// The TLS mesh over loopback: delivery and exact accounting for 2, 3 and 5 parties, refusal of
+// every kind of impostor (while the real party can still join), and the failure modes: a peer
+// killed mid-round, a silent peer, a party that never starts, an oversized frame, a peer that
+// closed, bad key material. Certificates come from scripts/gen-certs.sh, ports from the kernel.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "net/errors.hpp"
+#include "net/log.hpp"
+#include "net/tls_mesh.hpp"
+
+using namespace sm;
+using namespace sm::net;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh folder of demo key material made by scripts/gen-certs.sh, removed at exit.
+class CertDir {
+ public:
+  explicit CertDir(std::size_t n) {
+    char pattern[] = "/tmp/sm-tls-test-XXXXXX";
+    path_ = mkdtemp(pattern);
+    const std::string command = std::string(SM_SOURCE_DIR) + "/scripts/gen-certs.sh " +
+                                std::to_string(n) + " " + path_.string() + " 2>/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("gen-certs.sh failed");
+  }
+  ~CertDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  fs::path file(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+// Key material for up to 5 parties, and a second CA that nobody trusts.
+const CertDir& certs() {
+  static const CertDir dir(5);
+  return dir;
+}
+const CertDir& foreign_certs() {
+  static const CertDir dir(2);
+  return dir;
+}
+
+// Ports the kernel reports free right now.
+std::vector<std::uint16_t> free_ports(std::size_t n) {
+  std::vector<int> sockets;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot find a free port");
+    }
+    sockets.push_back(fd);
+    ports.push_back(ntohs(address.sin_port));
+  }
+  for (int fd : sockets) ::close(fd);
+  return ports;
+}
+
+// Configuration of party `self` among n parties on loopback, with party `key_of`'s key material.
+TlsConfig make_config(std::size_t n, PartyId self, const std::vector<std::uint16_t>& ports) {
+  TlsConfig config;
+  config.self = self;
+  for (PartyId i = 0; i < n; ++i) {
+    config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
+  }
+  const std::string own = "party" + std::to_string(self);
+  config.private_key = certs().file(own + ".key");
+  config.certificate = certs().file(own + ".crt");
+  config.ca_certificate = certs().file("ca.crt");
+  config.listen_address = "127.0.0.1";
+  config.connect_timeout = 20s;
+  config.receive_timeout = 20s;
+  return config;
+}
+
+std::vector<TlsConfig> make_configs(std::size_t n) {
+  const auto ports = free_ports(n);
+  std::vector<TlsConfig> configs;
+  for (PartyId i = 0; i < n; ++i) configs.push_back(make_config(n, i, ports));
+  return configs;
+}
+
+// Everything written to stderr (where Logger writes) between construction and text().
+class StderrCapture {
+ public:
+  StderrCapture() {
+    std::fflush(stderr);
+    file_ = std::tmpfile();
+    saved_ = dup(STDERR_FILENO);
+    dup2(fileno(file_), STDERR_FILENO);
+  }
+  ~StderrCapture() { restore(); }
+  std::string text() {
+    restore();
+    std::rewind(file_);
+    std::ostringstream out;
+    char buffer[4096];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file_)) > 0;) {
+      out.write(buffer, static_cast<std::streamsize>(got));
+    }
+    return out.str();
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_;
+};
+
+// Runs fn(mesh) for every config on its own thread over a fresh TlsMesh (connect, fn, close)
+// and returns each party's error message, "" for success. Catch assertions are not thread-safe,
+// so fn reports mismatches by throwing.
+std::vector<std::string> run_tls(const std::vector<TlsConfig>& configs,
+                                 const std::function<void(TlsMesh&)>& fn) {
+  std::vector<std::string> errors(configs.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      Logger log("party" + std::to_string(configs[i].self), Logger::Level::kWarn);
+      try {
+        auto mesh = TlsMesh::connect(configs[i], log);
+        fn(*mesh);
+        mesh->close();
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return errors;
+}
+
+std::uint8_t pattern_byte(PartyId from, PartyId to, std::size_t i) {
+  return static_cast<std::uint8_t>(i * 31 + (i >> 12) + from * 7 + to);
+}
+
+Bytes pattern(PartyId from, PartyId to, std::size_t size) {
+  Bytes message(size);
+  for (std::size_t i = 0; i < size; ++i) message[i] = pattern_byte(from, to, i);
+  return message;
+}
+
+bool matches(const Bytes& message, PartyId from, PartyId to, std::size_t size) {
+  if (message.size() != size) return false;
+  for (std::size_t i = 0; i < size; ++i) {
+    if (message[i] != pattern_byte(from, to, i)) return false;
+  }
+  return true;
+}
+
+void expect(bool condition, const std::string& what) {
+  if (!condition) throw std::runtime_error("check failed: " + what);
+}
+
+// One message from party 0 to party 1 and back, to show a mesh works.
+void ping(TlsMesh& mesh) {
+  const auto all = mesh.broadcast(Bytes{static_cast<std::uint8_t>(mesh.self())}, "ping");
+  for (PartyId j = 0; j < mesh.size(); ++j) {
+    expect(all[j] == Bytes{static_cast<std::uint8_t>(j)}, "ping from party " + std::to_string(j));
+  }
+}
+
+// Runs party `impostor` (in this thread, with a short connect deadline) against the real parties
+// `real` (on threads), then starts the remaining real parties; returns the real parties' errors
+// and everything logged.
+struct ImpostorRun {
+  std::string impostor_error;
+  std::vector<std::string> errors;
+  std::string log;
+};
+
+ImpostorRun run_with_impostor(std::vector<TlsConfig> configs, const std::vector<PartyId>& first,
+                              const std::function<void()>& impostor) {
+  ImpostorRun result;
+  StderrCapture capture;
+  std::vector<TlsConfig> early;
+  std::vector<TlsConfig> late;
+  for (const auto& config : configs) {
+    (std::find(first.begin(), first.end(), config.self) != first.end() ? early : late)
+        .push_back(config);
+  }
+  std::vector<std::string> early_errors;
+  std::thread early_thread([&] { early_errors = run_tls(early, ping); });
+  std::this_thread::sleep_for(200ms);
+  try {
+    impostor();
+  } catch (const std::exception& e) {
+    result.impostor_error = e.what();
+  }
+  const auto late_errors = run_tls(late, ping);
+  early_thread.join();
+  result.errors = early_errors;
+  result.errors.insert(result.errors.end(), late_errors.begin(), late_errors.end());
+  result.log = capture.text();
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("TLS mesh delivers messages of every size in every direction", "[tls_mesh]") {
+  for (std::size_t n : {2u, 3u, 5u}) {
+    std::vector<std::size_t> sizes = {0, 1, std::size_t{1} << 20};
+    if (n <= 3) sizes.push_back(std::size_t{256} << 20);
+    std::vector<std::vector<MeshStats>> stats(n);
+    StderrCapture capture;
+    const auto errors = run_tls(make_configs(n), [&](TlsMesh& mesh) {
+      const PartyId self = mesh.self();
+      for (std::size_t size : sizes) {
+        const MeshStats before = mesh.stats();
+        std::vector<Bytes> out(n);
+        for (PartyId to = 0; to < n; ++to) {
+          if (to != self) out[to] = pattern(self, to, size);
+        }
+        const auto in = mesh.exchange_all(out, "exchange " + std::to_string(size));
+        for (PartyId from = 0; from < n; ++from) {
+          if (from == self) continue;
+          expect(matches(in[from], from, self, size),
+                 std::to_string(size) + " bytes from party " + std::to_string(from));
+        }
+        stats[self].push_back(mesh.stats().since(before));
+      }
+      // Parties finish at slightly different times: a normal ending must stay quiet.
+      std::this_thread::sleep_for(std::chrono::milliseconds(30 * self));
+    });
+    const std::string log = capture.text();
+    INFO(n << " parties");
+    for (const auto& error : errors) CHECK(error == "");
+    CHECK(log == "");
+    for (PartyId self = 0; self < n; ++self) {
+      REQUIRE(stats[self].size() == sizes.size());
+      for (std::size_t k = 0; k < sizes.size(); ++k) {
+        const MeshStats& round = stats[self][k];
+        CHECK(round.rounds == 1);
+        CHECK(round.bytes_sent() == (n - 1) * sizes[k]);
+        CHECK(round.bytes_received() == (n - 1) * sizes[k]);
+        for (PartyId peer = 0; peer < n; ++peer) {
+          const std::uint64_t expected = peer == self ? 0 : 1;
+          CHECK(round.peers[peer].messages_sent == expected);
+          CHECK(round.peers[peer].messages_received == expected);
+          CHECK(round.peers[peer].bytes_sent == expected * sizes[k]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("TLS mesh keeps the order of messages between two parties", "[tls_mesh]") {
+  const auto errors = run_tls(make_configs(2), [](TlsMesh& mesh) {
+    if (mesh.self() == 1) {
+      for (std::uint8_t i = 0; i < 50; ++i) mesh.send(0, Bytes(i, i), "ordered");
+    } else {
+      for (std::uint8_t i = 0; i < 50; ++i) expect(mesh.recv(1, "ordered") == Bytes(i, i), "order");
+      expect(mesh.stats().rounds == 50, "50 rounds");
+    }
+    mesh.broadcast(Bytes{}, "final");  // party 1 must not close before party 0 has read
+  });
+  CHECK(errors == std::vector<std::string>(2));
+}
+
+TEST_CASE("TLS mesh refuses a certificate from another CA", "[tls_mesh][refusal]") {
+  auto configs = make_configs(2);
+  const auto run = run_with_impostor(configs, {0}, [&] {
+    TlsConfig impostor = configs[1];
+    impostor.private_key = foreign_certs().file("party1.key");
+    impostor.certificate = foreign_certs().file("party1.crt");
+    impostor.connect_timeout = 1500ms;
+    Logger log("impostor", Logger::Level::kQuiet);
+    TlsMesh::connect(impostor, log);
+  });
+  CHECK_THAT(run.impostor_error, Catch::Contains("party 0 (party0)"));
+  CHECK(run.errors == std::vector<std::string>(2));
+  CHECK_THAT(run.log, Catch::Contains("[party0] warn: refused connection from 127.0.0.1:") &&
+                          Catch::Contains("does not verify against our CA"));
+}
+
+TEST_CASE("TLS mesh refuses party 2's certificate from a process configured as party 1",
+          "[tls_mesh][refusal]") {
+  auto configs = make_configs(3);
+  const auto run = run_with_impostor(configs, {0}, [&] {
+    TlsConfig impostor = configs[1];
+    impostor.private_key = certs().file("party2.key");
+    impostor.certificate = certs().file("party2.crt");
+    impostor.connect_timeout = 1500ms;
+    Logger log("impostor", Logger::Level::kQuiet);
+    TlsMesh::connect(impostor, log);
+  });
+  CHECK_THAT(run.impostor_error, Catch::Contains("could not connect"));
+  CHECK(run.errors == std::vector<std::string>(3));
+  CHECK_THAT(run.log, Catch::Contains("[party0] warn: refused connection from 127.0.0.1:") &&
+                          Catch::Contains("names party 2 (party2) but it claims to be party 1"));
+}
+
+TEST_CASE("TLS mesh refuses a dial in the wrong direction", "[tls_mesh][refusal]") {
+  // A process with party 0's key configured as party 2 dials party 1, which should dial party 0.
+  auto configs = make_configs(3);
+  const auto run = run_with_impostor(configs, {1}, [&] {
+    TlsConfig impostor = configs[2];
+    impostor.private_key = certs().file("party0.key");
+    impostor.certificate = certs().file("party0.crt");
+    impostor.connect_timeout = 1500ms;
+    Logger log("impostor", Logger::Level::kQuiet);
+    TlsMesh::connect(impostor, log);
+  });
+  CHECK(run.impostor_error != "");
+  CHECK(run.errors == std::vector<std::string>(3));
+  CHECK_THAT(run.log, Catch::Contains("[party1] warn: refused connection from 127.0.0.1:") &&
+                          Catch::Contains("names party 0 (party0), which has a lower id"));
+}
+
+TEST_CASE("TLS mesh refuses a plain TCP client writing garbage, and a silent one",
+          "[tls_mesh][refusal]") {
+  auto configs = make_configs(2);
+  int silent = -1;
+  const auto run = run_with_impostor(configs, {0}, [&] {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(configs[0].parties[0].port);
+    silent = socket(AF_INET, SOCK_STREAM, 0);  // connects and never writes: must not block
+    REQUIRE(connect(silent, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const std::string garbage = "GET / HTTP/1.1\r\nHost: party0\r\n\r\n" + std::string(3000, 'x');
+    REQUIRE(write(fd, garbage.data(), garbage.size()) > 0);
+    char buffer[256];
+    while (read(fd, buffer, sizeof buffer) > 0) {
+    }
+    ::close(fd);
+  });
+  ::close(silent);
+  CHECK(run.errors == std::vector<std::string>(2));
+  CHECK_THAT(run.log, Catch::Contains("[party0] warn: refused connection from 127.0.0.1:") &&
+                          Catch::Contains("TLS handshake failed"));
+}
+
+TEST_CASE("TLS mesh refuses openssl s_client without a client certificate", "[tls_mesh][refusal]") {
+  auto configs = make_configs(2);
+  int status = -1;
+  const auto run = run_with_impostor(configs, {0}, [&] {
+    const std::string command =
+        "openssl s_client -connect 127.0.0.1:" + std::to_string(configs[0].parties[0].port) +
+        " -CAfile " + certs().file("ca.crt").string() + " </dev/null >/dev/null 2>&1";
+    status = std::system(command.c_str());
+  });
+  CHECK(status != -1);
+  CHECK(run.errors == std::vector<std::string>(2));
+  CHECK_THAT(run.log, Catch::Contains("[party0] warn: refused connection from 127.0.0.1:") &&
+                          Catch::Contains("did not return a certificate"));
+}
+
+TEST_CASE("TLS mesh: a peer killed mid-round ends the run at the others, naming it",
+          "[tls_mesh][failure]") {
+  const auto configs = make_configs(3);
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // party 2: connects, then waits to be killed
+    Logger log("party2", Logger::Level::kQuiet);
+    try {
+      auto mesh = TlsMesh::connect(configs[2], log);
+      std::this_thread::sleep_for(30s);
+    } catch (...) {
+    }
+    _exit(0);
+  }
+  std::atomic<int> connected{0};
+  std::vector<std::string> errors(2);
+  std::vector<double> seconds(2);
+  std::vector<std::thread> threads;
+  for (PartyId i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      Logger log("party" + std::to_string(i), Logger::Level::kQuiet);
+      try {
+        auto mesh = TlsMesh::connect(configs[i], log);
+        ++connected;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+          // Party 0 waits on party 1 (which waits on party 2): it must still notice party 2.
+          mesh->recv(i == 0 ? 1 : 2, i == 0 ? "step waiting on 1" : "step waiting on 2");
+        } catch (...) {
+          seconds[i] =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          throw;
+        }
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  while (connected < 2) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(300ms);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  for (auto& thread : threads) thread.join();
+  CHECK_THAT(errors[0], Catch::Contains("party 2 (party2)") &&
+                            Catch::Contains("during step 'step waiting on 1'"));
+  CHECK_THAT(errors[1], Catch::Contains("party 2 (party2)") &&
+                            Catch::Contains("during step 'step waiting on 2'"));
+  CHECK(seconds[0] < 3.0);
+  CHECK(seconds[1] < 3.0);
+}
+
+TEST_CASE("TLS mesh: a silent peer hits the receive deadline", "[tls_mesh][failure]") {
+  auto configs = make_configs(2);
+  for (auto& config : configs) config.receive_timeout = 300ms;
+  std::string second;
+  const auto errors = run_tls(configs, [&](TlsMesh& mesh) {
+    if (mesh.self() == 1) {
+      std::this_thread::sleep_for(800ms);
+      return;
+    }
+    try {
+      mesh.recv(1, "silent step");
+    } catch (const NetError&) {
+      try {
+        mesh.recv(1, "next step");
+      } catch (const NetError& e) {
+        second = e.what();
+      }
+      throw;
+    }
+  });
+  CHECK(errors[0] == "party 1 (party1) sent nothing for 300 ms during step 'silent step'");
+  CHECK(errors[1] == "");
+  CHECK_THAT(second, Catch::Contains("failed earlier"));
+}
+
+TEST_CASE("TLS mesh: a party that never starts makes connect() give up naming it",
+          "[tls_mesh][failure]") {
+  auto configs = make_configs(2);
+  for (auto& config : configs) config.connect_timeout = 800ms;
+  Logger log("test", Logger::Level::kQuiet);
+  for (PartyId self : {0u, 1u}) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      TlsMesh::connect(configs[self], log);
+      FAIL("connect() succeeded alone");
+    } catch (const NetError& e) {
+      const std::string missing =
+          self == 0 ? "party 1 (party1) never connected to us" : "party 0 (party0) at 127.0.0.1:";
+      CHECK_THAT(e.what(),
+                 Catch::Contains("could not connect within 800 ms") && Catch::Contains(missing));
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CHECK(seconds >= 0.7);
+    CHECK(seconds < 3.0);
+  }
+}
+
+TEST_CASE("TLS mesh: an oversized frame ends the run with a clear error", "[tls_mesh][failure]") {
+  auto configs = make_configs(2);
+  configs[1].max_frame_bytes = std::size_t{1} << 20;
+  const auto errors = run_tls(configs, [](TlsMesh& mesh) {
+    if (mesh.self() == 0) {
+      mesh.send(1, Bytes((std::size_t{2} << 20) + 1, 7), "big send");
+      mesh.recv(1, "after big send");
+    } else {
+      mesh.recv(0, "big receive");
+    }
+  });
+  CHECK(errors[1] ==
+        "party 0 (party0) sent a malformed frame: it announced a data frame of 2097153 bytes, more "
+        "than the limit of 1048576 bytes during step 'big receive'");
+  CHECK_THAT(errors[0], Catch::Contains("party 1 (party1) aborted the run") &&
+                            Catch::Contains("after big send"));
+}
+
+TEST_CASE("TLS mesh: a peer that closed is reported when we need its message",
+          "[tls_mesh][failure]") {
+  const auto errors = run_tls(make_configs(2), [](TlsMesh& mesh) {
+    if (mesh.self() == 0) {
+      std::this_thread::sleep_for(200ms);
+      mesh.recv(1, "late step");
+    }
+  });
+  CHECK(errors[0] == "party 1 (party1) closed the connection during step 'late step'");
+  CHECK(errors[1] == "");
+}
+
+TEST_CASE("TLS mesh: unreadable key material is a ConfigError naming the file",
+          "[tls_mesh][config]") {
+  auto config = make_configs(2)[0];
+  Logger log("test", Logger::Level::kQuiet);
+  config.private_key = certs().file("missing.key");
+  CHECK_THROWS_AS(TlsMesh::connect(config, log), ConfigError);
+  CHECK_THROWS_WITH(TlsMesh::connect(config, log), Catch::Contains("missing.key"));
+  config.private_key = certs().file("party1.key");  // does not match party0.crt
+  CHECK_THROWS_WITH(TlsMesh::connect(config, log),
+                    Catch::Contains("party1.key") && Catch::Contains("mismatch"));
+  config = make_configs(2)[0];
+  config.ca_certificate = certs().file("party0.toml");
+  CHECK_THROWS_WITH(TlsMesh::connect(config, log), Catch::Contains("party0.toml"));
+}
