@@ -10,7 +10,8 @@
 //   random    0 rounds (each party samples its share).
 //   trunc     1 round, n elements to each peer; one TruncMasks element triple per value.
 //             Exact floor(x / 2^f) or one more (the borrow of the low f bits is not computed;
-//             error at most 1 unit in the last place, never a wrap) for |x| < 2^62 (Dalskov, Escudero and Keller, USENIX Security 2021).
+//             error at most 1 unit in the last place, never a wrap) for |x| < 2^62
+//             (Dalskov, Escudero and Keller, USENIX Security 2021).
 //   less_than_zero  1 + 6 + 1 rounds: open x + r (r from 64 dealer bits), then a comparison
 //             of public and shared 63-bit numbers (mpc/ops.hpp bit_less_than), then one XOR.
 #pragma once
