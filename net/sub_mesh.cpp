@@ -1,0 +1,65 @@
+#include "net/sub_mesh.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "net/errors.hpp"
+
+namespace sm::net {
+
+namespace {
+
+std::vector<std::string> member_names(const Mesh& parent, std::span<const PartyId> members) {
+  std::vector<std::string> names;
+  names.reserve(members.size());
+  for (PartyId id : members) names.push_back(parent.name(id));
+  return names;
+}
+
+// Validates `members` and returns the parent's position among them.
+PartyId own_position(const Mesh& parent, std::span<const PartyId> members) {
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (members[k] >= parent.size()) {
+      throw ConfigError("sub-mesh: party id " + std::to_string(members[k]) +
+                        " is outside the party table (" + std::to_string(parent.size()) +
+                        " parties)");
+    }
+    if (std::find(members.begin(), members.begin() + k, members[k]) != members.begin() + k) {
+      throw ConfigError("sub-mesh: " + parent.describe(members[k]) + " is listed twice");
+    }
+  }
+  const auto self = std::find(members.begin(), members.end(), parent.self());
+  if (self == members.end()) {
+    throw ConfigError("sub-mesh: this party, " + parent.describe(parent.self()) +
+                      ", is not among the members");
+  }
+  return static_cast<PartyId>(self - members.begin());
+}
+
+}  // namespace
+
+SubMesh::SubMesh(Mesh& parent, std::span<const PartyId> members)
+    : SubMesh(parent, std::vector<PartyId>(members.begin(), members.end()),
+              own_position(parent, members)) {}
+
+SubMesh::SubMesh(Mesh& parent, std::vector<PartyId> members, PartyId self)
+    : Mesh(self, member_names(parent, members)), parent_(parent), members_(std::move(members)) {}
+
+void SubMesh::close() { closed_ = true; }
+
+std::vector<Bytes> SubMesh::transfer(std::span<const Outgoing> sends,
+                                     std::span<const PartyId> receive_from, std::string_view step) {
+  if (closed_) {
+    throw NetError("sub-mesh of " + describe(self()) + " used after close() in step '" +
+                   std::string(step) + "'");
+  }
+  std::vector<Outgoing> parent_sends;
+  parent_sends.reserve(sends.size());
+  for (const auto& message : sends) parent_sends.push_back({members_[message.to], message.data});
+  std::vector<PartyId> parent_sources;
+  parent_sources.reserve(receive_from.size());
+  for (PartyId from : receive_from) parent_sources.push_back(members_[from]);
+  return parent_.round(parent_sends, parent_sources, step);
+}
+
+}  // namespace sm::net
