@@ -14,7 +14,9 @@
 
 namespace sm::mpc {
 
-using u128 = unsigned __int128;
+// 128-bit integers (a GCC extension, marked so for -Wpedantic).
+__extension__ typedef unsigned __int128 u128;
+__extension__ typedef __int128 i128;
 
 class Fp61 {
  public:
@@ -89,7 +91,7 @@ class Fp127 {
   }
   static constexpr Fp127 from_int(std::int64_t value) {
     return value >= 0 ? Fp127(static_cast<u128>(value))
-                      : Fp127(kModulus - static_cast<u128>(-static_cast<__int128>(value)));
+                      : Fp127(kModulus - static_cast<u128>(-static_cast<i128>(value)));
   }
   static constexpr Fp127 from_random_bits(std::uint64_t low, std::uint64_t high) {
     const u128 v = ((static_cast<u128>(high) << 64) | low) & kModulus;
@@ -106,8 +108,8 @@ class Fp127 {
     return negative ? -m : m;
   }
   // The signed value as a 128-bit integer (always fits).
-  constexpr __int128 to_int128() const {
-    return v_ > kModulus / 2 ? -static_cast<__int128>(kModulus - v_) : static_cast<__int128>(v_);
+  constexpr i128 to_int128() const {
+    return v_ > kModulus / 2 ? -static_cast<i128>(kModulus - v_) : static_cast<i128>(v_);
   }
 
   friend constexpr Fp127 operator+(Fp127 a, Fp127 b) {

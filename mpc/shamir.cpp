@@ -10,18 +10,16 @@ namespace sm::mpc {
 
 namespace {
 
-// The Lagrange basis polynomials of points 1..m evaluated at x.
+// The Lagrange basis polynomials of the given points evaluated at x.
 template <class F>
-std::vector<F> lagrange_at(std::size_t m, F x) {
-  std::vector<F> basis(m);
-  for (std::size_t i = 0; i < m; ++i) {
+std::vector<F> lagrange_at(std::span<const F> points, F x) {
+  std::vector<F> basis(points.size());
+  for (std::size_t i = 0; i < points.size(); ++i) {
     F numerator(1), denominator(1);
-    const F xi = ShamirCodec<F>::point(i);
-    for (std::size_t j = 0; j < m; ++j) {
+    for (std::size_t j = 0; j < points.size(); ++j) {
       if (j == i) continue;
-      const F xj = ShamirCodec<F>::point(j);
-      numerator *= x - xj;
-      denominator *= xi - xj;
+      numerator *= x - points[j];
+      denominator *= points[i] - points[j];
     }
     basis[i] = numerator * inverse(denominator);
   }
@@ -38,10 +36,26 @@ ShamirCodec<F>::ShamirCodec(std::size_t parties, std::size_t degree)
                                 std::to_string(degree) + ", " + std::to_string(parties) +
                                 " parties)");
   }
-  at_zero_ = lagrange_at(degree + 1, F(0));
-  for (std::size_t party = degree + 1; party < parties; ++party) {
-    at_others_.push_back(lagrange_at(degree + 1, point(party)));
+  std::vector<std::size_t> everyone(parties);
+  for (std::size_t i = 0; i < parties; ++i) everyone[i] = i;
+  all_parties_ = make_plan(everyone);
+}
+
+template <class F>
+typename ShamirCodec<F>::Plan ShamirCodec<F>::make_plan(std::span<const std::size_t> holders) const {
+  if (holders.size() < degree_ + 1) {
+    throw std::invalid_argument("Shamir reconstruction needs " + std::to_string(degree_ + 1) +
+                                " shares, got " + std::to_string(holders.size()));
   }
+  Plan plan;
+  plan.holders.assign(holders.begin(), holders.end());
+  std::vector<F> points;
+  for (std::size_t i = 0; i <= degree_; ++i) points.push_back(point(holders[i]));
+  plan.at_zero = lagrange_at<F>(points, F(0));
+  for (std::size_t i = degree_ + 1; i < holders.size(); ++i) {
+    plan.at_others.push_back(lagrange_at<F>(points, point(holders[i])));
+  }
+  return plan;
 }
 
 template <class F>
@@ -71,9 +85,42 @@ std::vector<F> ShamirCodec<F>::reconstruct(std::span<const std::vector<F>> share
   std::vector<F> secrets(count);
   for (std::size_t i = 0; i <= degree_; ++i) {
     if (shares[i].size() != count) throw std::invalid_argument("Shamir shares of unequal length");
-    const F lambda = at_zero_[i];
+    const F lambda = all_parties_.at_zero[i];
     const auto& column = shares[i];
     for (std::size_t k = 0; k < count; ++k) secrets[k] += lambda * column[k];
+  }
+  return secrets;
+}
+
+template <class F>
+std::vector<F> ShamirCodec<F>::interpolate_checked(const Plan& plan,
+                                                   std::span<const std::vector<F>> shares,
+                                                   std::span<const std::string> party_names) const {
+  if (shares.size() != plan.holders.size()) throw std::invalid_argument("one share per holder");
+  const std::size_t count = shares[0].size();
+  for (const auto& column : shares) {
+    if (column.size() != count) throw std::invalid_argument("Shamir shares of unequal length");
+  }
+  for (std::size_t h = degree_ + 1; h < plan.holders.size(); ++h) {
+    const auto& basis = plan.at_others[h - degree_ - 1];
+    for (std::size_t k = 0; k < count; ++k) {
+      F expected(0);
+      for (std::size_t i = 0; i <= degree_; ++i) expected += basis[i] * shares[i][k];
+      if (!(expected == shares[h][k])) {
+        throw ProtocolError("inconsistent Shamir shares at element " + std::to_string(k) +
+                            ": the share of " + party_names[plan.holders[h]] +
+                            " does not lie on the polynomial of degree " +
+                            std::to_string(degree_) + " through the shares of " +
+                            party_names[plan.holders[0]] + " .. " +
+                            party_names[plan.holders[degree_]] +
+                            " (one of them is wrong); the run is aborted");
+      }
+    }
+  }
+  std::vector<F> secrets(count);
+  for (std::size_t i = 0; i <= degree_; ++i) {
+    const F lambda = plan.at_zero[i];
+    for (std::size_t k = 0; k < count; ++k) secrets[k] += lambda * shares[i][k];
   }
   return secrets;
 }
@@ -82,25 +129,14 @@ template <class F>
 std::vector<F> ShamirCodec<F>::reconstruct_checked(std::span<const std::vector<F>> shares,
                                                    std::span<const std::string> party_names) const {
   if (shares.size() != parties_) throw std::invalid_argument("need every party's Shamir share");
-  const std::size_t count = shares[0].size();
-  for (std::size_t party = degree_ + 1; party < parties_; ++party) {
-    const auto& basis = at_others_[party - degree_ - 1];
-    const auto& actual = shares[party];
-    if (actual.size() != count) throw std::invalid_argument("Shamir shares of unequal length");
-    for (std::size_t k = 0; k < count; ++k) {
-      F expected(0);
-      for (std::size_t i = 0; i <= degree_; ++i) expected += basis[i] * shares[i][k];
-      if (!(expected == actual[k])) {
-        throw ProtocolError("inconsistent Shamir shares at element " + std::to_string(k) +
-                            ": the share of " + party_names[party] +
-                            " does not lie on the polynomial of degree " +
-                            std::to_string(degree_) + " through the shares of " +
-                            party_names[0] + " .. " + party_names[degree_] +
-                            " (one of them is wrong); the run is aborted");
-      }
-    }
-  }
-  return reconstruct(shares);
+  return interpolate_checked(all_parties_, shares, party_names);
+}
+
+template <class F>
+std::vector<F> ShamirCodec<F>::reconstruct_from(std::span<const std::size_t> holders,
+                                                std::span<const std::vector<F>> shares,
+                                                std::span<const std::string> party_names) const {
+  return interpolate_checked(make_plan(holders), shares, party_names);
 }
 
 template class ShamirCodec<Fp61>;

@@ -43,14 +43,28 @@ class ShamirCodec {
   std::vector<F> reconstruct_checked(std::span<const std::vector<F>> shares,
                                      std::span<const std::string> party_names) const;
 
-  // Lagrange coefficients for interpolating at 0 from parties 0..degree().
-  std::span<const F> zero_coefficients() const { return at_zero_; }
+  // The secrets from the shares of a subset of parties (shares[i] is held by holders[i], at
+  // least degree() + 1 of them): interpolated from the first degree() + 1, after checking that
+  // the others lie on the same polynomial. For runs where some parties dropped out.
+  std::vector<F> reconstruct_from(std::span<const std::size_t> holders,
+                                  std::span<const std::vector<F>> shares,
+                                  std::span<const std::string> party_names) const;
 
  private:
+  // How to interpolate from a set of holders: the Lagrange basis of the first degree() + 1
+  // holders' points at 0 and at every further holder's point.
+  struct Plan {
+    std::vector<std::size_t> holders;
+    std::vector<F> at_zero;                 // [degree + 1]
+    std::vector<std::vector<F>> at_others;  // [holder index - degree - 1][i]
+  };
+  Plan make_plan(std::span<const std::size_t> holders) const;
+  std::vector<F> interpolate_checked(const Plan& plan, std::span<const std::vector<F>> shares,
+                                     std::span<const std::string> party_names) const;
+
   std::size_t parties_;
   std::size_t degree_;
-  std::vector<F> at_zero_;                 // [degree + 1]
-  std::vector<std::vector<F>> at_others_;  // [party - degree - 1][i]: basis i at that party's point
+  Plan all_parties_;  // holders 0 .. parties - 1
 };
 
 }  // namespace sm::mpc

@@ -1,0 +1,592 @@
+#include "protocols/aggregate.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "mpc/mersenne.hpp"
+#include "mpc/ring64.hpp"
+#include "mpc/serialize.hpp"
+#include "mpc/shamir.hpp"
+#include "net/errors.hpp"
+#include "net/wire.hpp"
+#include "protocols/discrete_gaussian.hpp"
+
+namespace sm::proto {
+
+namespace {
+
+using mpc::Fp61;
+using mpc::Ring64;
+using net::Bytes;
+using net::PartyId;
+
+// One flag byte per party.
+using PartySet = std::vector<std::uint8_t>;
+
+std::vector<PartyId> members(const PartySet& set) {
+  std::vector<PartyId> out;
+  for (PartyId p = 0; p < set.size(); ++p) {
+    if (set[p]) out.push_back(p);
+  }
+  return out;
+}
+
+std::string list_parties(const net::Mesh& mesh, const std::vector<PartyId>& parties) {
+  std::string text;
+  for (PartyId p : parties) text += (text.empty() ? "" : ", ") + mesh.describe(p);
+  return text.empty() ? "none" : text;
+}
+
+std::vector<PartyId> peers_of(const net::Mesh& mesh) {
+  std::vector<PartyId> peers;
+  for (PartyId p = 0; p < mesh.size(); ++p) {
+    if (p != mesh.self()) peers.push_back(p);
+  }
+  return peers;
+}
+
+// The leader's decision after the parties reported in: which parties are included and which
+// are still present, or why the run cannot go on.
+struct Decision {
+  bool ok = true;
+  std::string reason;
+  PartySet included, present;
+};
+
+Bytes encode(const Decision& decision) {
+  net::ByteWriter out;
+  out.u32(decision.ok ? 1 : 0);
+  out.string(decision.reason);
+  out.bytes(decision.included);
+  out.bytes(decision.present);
+  return out.take();
+}
+
+Decision decode_decision(net::ByteView bytes, std::size_t parties, const std::string& sender) {
+  net::ByteReader in(bytes, "aggregation decision from " + sender);
+  Decision decision;
+  decision.ok = in.u32() == 1;
+  decision.reason = in.string();
+  const auto included = in.bytes(parties);
+  const auto present = in.bytes(parties);
+  decision.included.assign(included.begin(), included.end());
+  decision.present.assign(present.begin(), present.end());
+  in.expect_end();
+  return decision;
+}
+
+// The leader announces the decision to every present party; the others wait for it. Returns
+// the decision at every party, or throws ProtocolError with the leader's reason.
+Decision announce(net::Mesh& mesh, PartyId leader, Decision decision, std::string_view step) {
+  if (mesh.self() == leader) {
+    const Bytes message = encode(decision);
+    std::vector<net::Outgoing> sends;
+    for (PartyId p : members(decision.present)) {
+      if (p != leader) sends.push_back({p, message});
+    }
+    mesh.round_tolerant(sends, {}, step);
+  } else {
+    const PartyId from[] = {leader};
+    auto received = mesh.round_tolerant({}, from, step);
+    if (!received[0]) {
+      throw ProtocolError("the aggregation leader " + mesh.describe(leader) +
+                          " dropped out; no sum can be produced");
+    }
+    decision = decode_decision(*received[0], mesh.size(), mesh.describe(leader));
+  }
+  if (!decision.ok) throw ProtocolError(decision.reason);
+  return decision;
+}
+
+// The leader's check that enough parties remain.
+Decision decide(const net::Mesh& mesh, PartySet included, PartySet present,
+                std::size_t threshold) {
+  Decision decision{true, "", std::move(included), std::move(present)};
+  const auto remaining = members(decision.present);
+  if (remaining.size() < threshold + 1) {
+    std::vector<PartyId> gone;
+    for (PartyId p = 0; p < mesh.size(); ++p) {
+      if (!decision.present[p]) gone.push_back(p);
+    }
+    decision.ok = false;
+    decision.reason = "only " + std::to_string(remaining.size()) +
+                      " parties remain but the sum needs " + std::to_string(threshold + 1) +
+                      "; dropped out: " + list_parties(mesh, gone);
+  }
+  return decision;
+}
+
+AggregationResult result_from(const Decision& decision) {
+  AggregationResult result;
+  result.included = members(decision.included);
+  for (PartyId p = 0; p < decision.present.size(); ++p) {
+    if (!decision.present[p]) result.dropped.push_back(p);
+  }
+  return result;
+}
+
+// ---- threshold ---------------------------------------------------------------------------------
+
+AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int64_t> values,
+                                std::size_t threshold, const std::vector<PartyId>& outputs) {
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = mesh.size(), d = values.size();
+  const PartyId self = mesh.self(), leader = outputs.front();
+  const mpc::ShamirCodec<Fp61> codec(n, threshold);
+  const auto peers = peers_of(mesh);
+
+  std::vector<Fp61> secrets(d);
+  for (std::size_t i = 0; i < d; ++i) secrets[i] = Fp61::from_int(values[i]);
+  mpc::Prg randomness = session.prg().private_stream();
+  auto shares = codec.share(secrets, randomness);
+
+  // Round 1: every party deals its shares.
+  std::vector<net::Outgoing> sends;
+  for (PartyId p : peers) sends.push_back({p, mpc::as_bytes<Fp61>(shares[p])});
+  const auto dealt = mesh.round_tolerant(sends, peers, "aggregate: shares");
+  std::vector<std::optional<std::vector<Fp61>>> held(n);
+  held[self] = std::move(shares[self]);
+  PartySet holding(n, 0);
+  holding[self] = 1;
+  for (std::size_t k = 0; k < peers.size(); ++k) {
+    if (!dealt[k]) continue;
+    held[peers[k]] = mpc::from_bytes<Fp61>(*dealt[k], d, mesh.describe(peers[k]), "aggregate: shares");
+    holding[peers[k]] = 1;
+  }
+
+  // Round 2: every party tells the leader whose shares it holds.
+  Decision decision;
+  if (self == leader) {
+    const auto reports = mesh.round_tolerant({}, peers, "aggregate: report");
+    PartySet included = holding, present(n, 0);
+    present[self] = 1;
+    for (std::size_t k = 0; k < peers.size(); ++k) {
+      if (!reports[k] || reports[k]->size() != n) continue;
+      present[peers[k]] = 1;
+      for (PartyId p = 0; p < n; ++p) included[p] &= (*reports[k])[p];
+    }
+    decision = decide(mesh, std::move(included), std::move(present), threshold);
+  } else {
+    const net::Outgoing report{leader, holding};
+    mesh.round_tolerant({&report, 1}, {}, "aggregate: report");
+  }
+  // Round 3: the leader announces the included set.
+  decision = announce(mesh, leader, std::move(decision), "aggregate: included set");
+  AggregationResult result = result_from(decision);
+
+  // Round 4: present parties send their share of the sum to the output parties.
+  std::vector<Fp61> sum_share(d);
+  for (PartyId p : result.included) {
+    for (std::size_t i = 0; i < d; ++i) sum_share[i] += (*held[p])[i];
+  }
+  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
+  sends.clear();
+  for (PartyId p : outputs) {
+    if (p != self && decision.present[p]) sends.push_back({p, mpc::as_bytes<Fp61>(sum_share)});
+  }
+  std::vector<PartyId> holders_to_hear;
+  if (is_output) {
+    for (PartyId p : members(decision.present)) {
+      if (p != self) holders_to_hear.push_back(p);
+    }
+  }
+  const auto sums = mesh.round_tolerant(sends, holders_to_hear, "aggregate: sum shares");
+  if (!is_output) return result;
+
+  std::vector<std::size_t> holders{self};
+  std::vector<std::vector<Fp61>> columns{sum_share};
+  for (std::size_t k = 0; k < holders_to_hear.size(); ++k) {
+    if (!sums[k]) continue;
+    holders.push_back(holders_to_hear[k]);
+    columns.push_back(mpc::from_bytes<Fp61>(*sums[k], d, mesh.describe(holders_to_hear[k]),
+                                            "aggregate: sum shares"));
+  }
+  if (holders.size() < threshold + 1) {
+    throw ProtocolError("only " + std::to_string(holders.size()) +
+                        " shares of the sum arrived but " + std::to_string(threshold + 1) +
+                        " are needed; parties dropped out at the last step");
+  }
+  std::vector<std::string> names;
+  for (PartyId p = 0; p < n; ++p) names.push_back(mesh.describe(p));
+  const auto total = codec.reconstruct_from(holders, columns, names);
+  std::vector<std::int64_t> out(d);
+  for (std::size_t i = 0; i < d; ++i) out[i] = total[i].to_int();
+  result.sum = std::move(out);
+  return result;
+}
+
+// ---- masked ------------------------------------------------------------------------------------
+
+constexpr std::size_t kChunkBytes = 7;  // 56 bits fit below 2^61 - 1
+constexpr std::size_t kKeyBytes = crypto_scalarmult_BYTES;
+constexpr std::size_t kKeyChunks = (kKeyBytes + kChunkBytes - 1) / kChunkBytes;
+constexpr std::size_t kSeedChunks = (sizeof(mpc::Seed) + kChunkBytes - 1) / kChunkBytes;
+
+std::vector<Fp61> pack(net::ByteView bytes) {
+  std::vector<Fp61> out;
+  for (std::size_t at = 0; at < bytes.size(); at += kChunkBytes) {
+    std::uint64_t word = 0;
+    for (std::size_t b = 0; b < kChunkBytes && at + b < bytes.size(); ++b) {
+      word |= std::uint64_t{bytes[at + b]} << (8 * b);
+    }
+    out.push_back(Fp61(word));
+  }
+  return out;
+}
+
+// Inverse of pack(); throws ProtocolError when a reconstructed chunk is out of range.
+Bytes unpack(std::span<const Fp61> chunks, std::size_t size) {
+  Bytes out(size);
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    const std::uint64_t word = chunks[c].value();
+    if (word >> (8 * kChunkBytes)) throw ProtocolError("a reconstructed mask seed is malformed");
+    for (std::size_t b = 0; b < kChunkBytes && c * kChunkBytes + b < size; ++b) {
+      out[c * kChunkBytes + b] = static_cast<std::uint8_t>(word >> (8 * b));
+    }
+  }
+  return out;
+}
+
+using PublicKey = std::array<std::uint8_t, crypto_scalarmult_BYTES>;
+using SecretKey = std::array<std::uint8_t, crypto_scalarmult_SCALARBYTES>;
+
+// The pairwise mask seed of parties a and b: BLAKE2b of their X25519 shared secret, both public
+// keys and the run nonce.
+mpc::Seed pair_seed(const SecretKey& mine, const PublicKey& theirs, const PublicKey& low,
+                    const PublicKey& high, net::ByteView nonce) {
+  std::array<std::uint8_t, crypto_scalarmult_BYTES> shared{};
+  if (crypto_scalarmult(shared.data(), mine.data(), theirs.data()) != 0) {
+    throw ProtocolError("a party's X25519 public key is invalid");
+  }
+  crypto_generichash_state state;
+  mpc::Seed seed{};
+  crypto_generichash_init(&state, nullptr, 0, seed.size());
+  crypto_generichash_update(&state, shared.data(), shared.size());
+  crypto_generichash_update(&state, low.data(), low.size());
+  crypto_generichash_update(&state, high.data(), high.size());
+  crypto_generichash_update(&state, nonce.data(), nonce.size());
+  crypto_generichash_final(&state, seed.data(), seed.size());
+  return seed;
+}
+
+// target += sign * PRG(seed) over Z_2^64.
+void add_mask(std::vector<Ring64>& target, const mpc::Seed& seed, bool subtract) {
+  mpc::Prg prg(seed);
+  const auto mask = prg.sample<Ring64>(target.size());
+  if (subtract) {
+    for (std::size_t i = 0; i < target.size(); ++i) target[i] -= mask[i];
+  } else {
+    for (std::size_t i = 0; i < target.size(); ++i) target[i] += mask[i];
+  }
+}
+
+AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t> values,
+                             std::size_t threshold, const std::vector<PartyId>& outputs) {
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = mesh.size(), d = values.size();
+  const PartyId self = mesh.self(), leader = outputs.front();
+  const mpc::ShamirCodec<Fp61> codec(n, threshold);
+  const auto peers = peers_of(mesh);
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+
+  // A fresh run nonce for domain separation: the common PRG stream is the same everywhere.
+  mpc::Seed nonce{};
+  session.prg().common_stream().fill(nonce);
+
+  // Round 1: public key to everyone, Shamir shares of the secret key and self-mask seed.
+  SecretKey secret_key{};
+  PublicKey public_key{};
+  randombytes_buf(secret_key.data(), secret_key.size());
+  crypto_scalarmult_base(public_key.data(), secret_key.data());
+  const mpc::Seed self_seed = mpc::random_seed();
+  std::vector<Fp61> secrets = pack(secret_key);
+  const auto seed_chunks = pack(self_seed);
+  secrets.insert(secrets.end(), seed_chunks.begin(), seed_chunks.end());
+  mpc::Prg randomness = session.prg().private_stream();
+  const auto key_shares = codec.share(secrets, randomness);
+
+  std::vector<Bytes> round1(n);
+  std::vector<net::Outgoing> sends;
+  for (PartyId p : peers) {
+    round1[p].assign(public_key.begin(), public_key.end());
+    const auto share_bytes = mpc::as_bytes<Fp61>(key_shares[p]);
+    round1[p].insert(round1[p].end(), share_bytes.begin(), share_bytes.end());
+    sends.push_back({p, round1[p]});
+  }
+  const auto keys_in = mesh.round_tolerant(sends, peers, "aggregate: keys");
+  std::vector<std::optional<PublicKey>> public_keys(n);
+  std::vector<std::optional<std::vector<Fp61>>> held(n);  // shares of others' key and seed
+  public_keys[self] = public_key;
+  PartySet keyed(n, 0);
+  keyed[self] = 1;
+  for (std::size_t k = 0; k < peers.size(); ++k) {
+    if (!keys_in[k]) continue;
+    const PartyId p = peers[k];
+    const Bytes& message = *keys_in[k];
+    if (message.size() != kKeyBytes + secrets.size() * Fp61::kBytes) {
+      throw ProtocolError("malformed key message from " + mesh.describe(p));
+    }
+    PublicKey key;
+    std::copy_n(message.begin(), kKeyBytes, key.begin());
+    public_keys[p] = key;
+    held[p] = mpc::from_bytes<Fp61>(net::ByteView(message).subspan(kKeyBytes), secrets.size(),
+                                    mesh.describe(p), "aggregate: keys");
+    keyed[p] = 1;
+  }
+
+  // Round 2: the masked vector (and whose keys we used) to the aggregator.
+  auto masked_vector = [&](PartyId owner, const SecretKey& key, const PartySet& with) {
+    std::vector<Ring64> y(d);
+    for (std::size_t i = 0; i < d; ++i) y[i] = Ring64::from_int(values[i]);
+    add_mask(y, self_seed, false);
+    for (PartyId p = 0; p < n; ++p) {
+      if (p == owner || !with[p]) continue;
+      const auto& low = owner < p ? *public_keys[owner] : *public_keys[p];
+      const auto& high = owner < p ? *public_keys[p] : *public_keys[owner];
+      add_mask(y, pair_seed(key, *public_keys[p], low, high, nonce), owner > p);
+    }
+    return y;
+  };
+  std::vector<Ring64> own_masked = masked_vector(self, secret_key, keyed);
+
+  Decision decision;
+  std::vector<std::optional<std::vector<Ring64>>> masked(n);
+  std::vector<PartySet> key_sets(n);
+  if (self == leader) {
+    const auto arrived = mesh.round_tolerant({}, peers, "aggregate: masked vectors");
+    PartySet present(n, 0);
+    present[self] = 1;
+    masked[self] = std::move(own_masked);
+    key_sets[self] = keyed;
+    for (std::size_t k = 0; k < peers.size(); ++k) {
+      if (!arrived[k]) continue;
+      const PartyId p = peers[k];
+      if (arrived[k]->size() != n + d * Ring64::kBytes) {
+        throw ProtocolError("malformed masked vector from " + mesh.describe(p));
+      }
+      key_sets[p].assign(arrived[k]->begin(), arrived[k]->begin() + n);
+      masked[p] = mpc::from_bytes<Ring64>(net::ByteView(*arrived[k]).subspan(n), d,
+                                          mesh.describe(p), "aggregate: masked vectors");
+      present[p] = 1;
+    }
+    // Parties whose vectors arrived must have used each other's keys.
+    for (PartyId a : members(present)) {
+      for (PartyId b : members(present)) {
+        if (a != b && key_sets[a][b] != key_sets[b][a]) {
+          throw ProtocolError(mesh.describe(a) + " and " + mesh.describe(b) +
+                              " disagree on whether they exchanged keys; the run is aborted");
+        }
+      }
+    }
+    decision = decide(mesh, present, present, threshold);
+  } else {
+    Bytes message = keyed;
+    const auto y_bytes = mpc::as_bytes<Ring64>(own_masked);
+    message.insert(message.end(), y_bytes.begin(), y_bytes.end());
+    const net::Outgoing send{leader, message};
+    mesh.round_tolerant({&send, 1}, {}, "aggregate: masked vectors");
+  }
+  // Round 3: the aggregator announces whose vectors arrived.
+  decision = announce(mesh, leader, std::move(decision), "aggregate: included set");
+  AggregationResult result = result_from(decision);
+
+  // Round 4: per other party, the self-mask share if its vector arrived, else the key share;
+  // and our own self-mask seed in the clear (our vector is included anyway).
+  auto unmasking_message = [&] {
+    net::ByteWriter out;
+    out.bytes(self_seed);
+    for (PartyId p = 0; p < n; ++p) {
+      if (p == self || !held[p]) {
+        out.u32(0);
+        continue;
+      }
+      const bool included = decision.included[p];
+      out.u32(included ? 1 : 2);
+      const auto& all = *held[p];
+      const std::span<const Fp61> part = included
+                                             ? std::span<const Fp61>(all).subspan(kKeyChunks)
+                                             : std::span<const Fp61>(all).first(kKeyChunks);
+      out.bytes(mpc::as_bytes<Fp61>(part));
+    }
+    return out.take();
+  };
+  std::optional<std::vector<std::int64_t>> sum;
+  if (self == leader) {
+    std::vector<PartyId> helpers;
+    for (PartyId p : members(decision.present)) {
+      if (p != self) helpers.push_back(p);
+    }
+    const auto answers = mesh.round_tolerant({}, helpers, "aggregate: unmasking shares");
+    // shares_of[p] / holders_of[p]: the shares received for p's self-mask or key.
+    std::vector<std::vector<std::vector<Fp61>>> shares_of(n);
+    std::vector<std::vector<std::size_t>> holders_of(n);
+    std::vector<std::optional<mpc::Seed>> self_seeds(n);
+    self_seeds[self] = self_seed;
+    auto file_share = [&](PartyId owner, PartyId holder, std::vector<Fp61> share) {
+      shares_of[owner].push_back(std::move(share));
+      holders_of[owner].push_back(holder);
+    };
+    for (PartyId p = 0; p < n; ++p) {
+      if (p == self || !held[p]) continue;
+      const auto& all = *held[p];
+      file_share(p, self, decision.included[p]
+                              ? std::vector<Fp61>(all.begin() + kKeyChunks, all.end())
+                              : std::vector<Fp61>(all.begin(), all.begin() + kKeyChunks));
+    }
+    for (std::size_t k = 0; k < helpers.size(); ++k) {
+      if (!answers[k]) continue;
+      const PartyId from = helpers[k];
+      net::ByteReader in(*answers[k], "unmasking shares from " + mesh.describe(from));
+      mpc::Seed seed;
+      const auto seed_bytes = in.bytes(seed.size());
+      std::copy(seed_bytes.begin(), seed_bytes.end(), seed.begin());
+      self_seeds[from] = seed;
+      for (PartyId p = 0; p < n; ++p) {
+        const std::uint32_t kind = in.u32();
+        if (kind == 0) continue;
+        const std::size_t count = kind == 1 ? kSeedChunks : kKeyChunks;
+        file_share(p, from,
+                   mpc::from_bytes<Fp61>(in.bytes(count * Fp61::kBytes), count,
+                                         mesh.describe(from), "aggregate: unmasking shares"));
+      }
+      in.expect_end();
+    }
+    std::vector<std::string> names;
+    for (PartyId p = 0; p < n; ++p) names.push_back(mesh.describe(p));
+    auto reconstruct = [&](PartyId owner, std::size_t size) {
+      if (holders_of[owner].size() < threshold + 1) {
+        throw ProtocolError("too few parties remain to remove the masks of " +
+                            mesh.describe(owner) + " (" + std::to_string(holders_of[owner].size()) +
+                            " shares, " + std::to_string(threshold + 1) + " needed)");
+      }
+      return unpack(codec.reconstruct_from(holders_of[owner], shares_of[owner], names), size);
+    };
+
+    std::vector<Ring64> total(d);
+    for (PartyId u : result.included) {
+      const auto& y = *masked[u];
+      for (std::size_t i = 0; i < d; ++i) total[i] += y[i];
+      if (!self_seeds[u]) {
+        const Bytes seed = reconstruct(u, sizeof(mpc::Seed));
+        self_seeds[u].emplace();
+        std::copy(seed.begin(), seed.end(), self_seeds[u]->begin());
+      }
+      add_mask(total, *self_seeds[u], true);
+    }
+    // Pairwise masks between an included party u and a party v that dropped before sending.
+    for (PartyId v = 0; v < n; ++v) {
+      if (decision.included[v]) continue;
+      bool used = false;
+      for (PartyId u : result.included) used = used || key_sets[u][v];
+      if (!used) continue;
+      const Bytes key_bytes = reconstruct(v, kKeyBytes);
+      SecretKey key;
+      std::copy(key_bytes.begin(), key_bytes.end(), key.begin());
+      for (PartyId u : result.included) {
+        if (!key_sets[u][v]) continue;
+        const auto& low = u < v ? *public_keys[u] : *public_keys[v];
+        const auto& high = u < v ? *public_keys[v] : *public_keys[u];
+        add_mask(total, pair_seed(key, *public_keys[u], low, high, nonce), u < v);
+      }
+    }
+    std::vector<std::int64_t> out(d);
+    for (std::size_t i = 0; i < d; ++i) out[i] = total[i].to_int();
+    sum = std::move(out);
+  } else {
+    const Bytes message = unmasking_message();
+    const net::Outgoing send{leader, message};
+    mesh.round_tolerant({&send, 1}, {}, "aggregate: unmasking shares");
+  }
+
+  // Round 5: the aggregator sends the sum to the other output parties.
+  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
+  if (self == leader) {
+    sends.clear();
+    const auto bytes = net::ByteView(reinterpret_cast<const std::uint8_t*>(sum->data()), d * 8);
+    for (PartyId p : outputs) {
+      if (p != self && decision.present[p]) sends.push_back({p, bytes});
+    }
+    mesh.round_tolerant(sends, {}, "aggregate: result");
+    result.sum = std::move(sum);
+  } else if (is_output) {
+    const PartyId from[] = {leader};
+    const auto received = mesh.round_tolerant({}, from, "aggregate: result");
+    if (!received[0]) {
+      throw ProtocolError("the aggregator " + mesh.describe(leader) +
+                          " dropped out before sending the sum");
+    }
+    const auto ring = mpc::from_bytes<Ring64>(*received[0], d, mesh.describe(leader),
+                                              "aggregate: result");
+    std::vector<std::int64_t> out(d);
+    for (std::size_t i = 0; i < d; ++i) out[i] = ring[i].to_int();
+    result.sum = std::move(out);
+  }
+  return result;
+}
+
+}  // namespace
+
+std::int64_t max_abs_input(std::size_t parties) {
+  return (std::int64_t{1} << 59) / static_cast<std::int64_t>(std::max<std::size_t>(parties, 1));
+}
+
+void agree_on_shape(net::Mesh& mesh, std::size_t rows, std::size_t cols) {
+  net::ByteWriter out;
+  out.u64(rows);
+  out.u64(cols);
+  const auto shapes = mesh.broadcast(out.take(), "compare input shapes");
+  bool same = true;
+  std::string listing;
+  for (PartyId p = 0; p < mesh.size(); ++p) {
+    net::ByteReader in(shapes[p], "input shape from " + mesh.describe(p));
+    const std::uint64_t r = in.u64(), c = in.u64();
+    same = same && r == rows && c == cols;
+    listing += (p ? "; " : "") + mesh.describe(p) + " has " + std::to_string(r) + " x " +
+               std::to_string(c);
+  }
+  if (!same) {
+    throw InputError("the parties' inputs differ in shape, nothing was exchanged: " + listing);
+  }
+}
+
+AggregationResult secure_sum(mpc::Session& session, std::span<const std::int64_t> input,
+                             const AggregationOptions& options) {
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = mesh.size();
+  if (options.threshold < 1 || options.threshold >= n) {
+    throw ConfigError("the threshold must lie between 1 and " + std::to_string(n - 1) + " for " +
+                      std::to_string(n) + " parties");
+  }
+  std::vector<PartyId> outputs = options.output_parties;
+  if (outputs.empty()) {
+    for (PartyId p = 0; p < n; ++p) outputs.push_back(p);
+  }
+  for (PartyId p : outputs) {
+    if (p >= n) throw ConfigError("output party " + std::to_string(p) + " does not exist");
+  }
+
+  std::vector<std::int64_t> values(input.begin(), input.end());
+  if (options.noise_sigma > 0) {
+    mpc::Prg prg = session.prg().private_stream();
+    const double sigma = options.noise_sigma / std::sqrt(static_cast<double>(n));
+    const auto noise = sample_discrete_gaussian(prg, sigma, values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] += noise[i];
+  }
+  const std::int64_t limit = max_abs_input(n);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] > limit || values[i] < -limit) {
+      throw InputError("value " + std::to_string(i) + " (" + std::to_string(values[i]) +
+                       " in encoded units, noise included) exceeds the limit +-" +
+                       std::to_string(limit) + " for " + std::to_string(n) + " parties");
+    }
+  }
+  return options.protocol == AggregationProtocol::kThreshold
+             ? threshold_sum(session, values, options.threshold, outputs)
+             : masked_sum(session, values, options.threshold, outputs);
+}
+
+}  // namespace sm::proto

@@ -1,0 +1,76 @@
+// Secure aggregation: the element-wise sum of N parties' integer vectors, revealed only to the
+// output parties, tolerant of parties that drop out.
+//
+// Inputs are int64 vectors of one length d (apps/ encodes decimals in fixed point first); every
+// |value| must stay below max_abs_input(N) so that the sum cannot wrap (InputError otherwise).
+// Two protocols, both semi-honest:
+//
+// Threshold (Shamir over F_(2^61-1), degree t): every party shares its vector with every other
+// party; each party adds the shares it holds; the output parties reconstruct the sum from any
+// t + 1 sum shares (checking the others lie on the same polynomial). A party that drops out after
+// its shares went out is still counted; up to N - t - 1 parties may drop out. Any t parties
+// together learn nothing beyond the sum. Rounds: 4 (share; report who sent to the leader;
+// leader announces the included set; sum shares to the outputs). Elements sent per party:
+// d (N - 1) + d per output party + O(N); 8 bytes each.
+//
+// Masked (Bonawitz et al., CCS 2017, run among the parties with the first output party as the
+// aggregator): each party derives a pairwise mask seed with every other party from X25519 key
+// agreement (libsodium), adds the PRG expansions of the pairwise masks (which cancel in the sum)
+// and of a private self-mask to its vector in Z_2^64, and sends only that masked vector to the
+// aggregator. The X25519 secret key and the self-mask seed are Shamir-shared (degree t) up
+// front, so that the aggregator can remove the masks of a party that drops out before sending
+// (its pairwise masks, from its reconstructed key) and of one that sends and then drops out (its
+// self-mask): the sum covers exactly the parties whose masked vector reached the aggregator.
+// Every honest party reveals, per other party, either its self-mask share or its key share,
+// never both, so no single vector is ever unmasked. Rounds: 5. Bytes per party: 8 d to the
+// aggregator + O(N) (expansion ~1); the aggregator receives 8 d (N - 1) and sends 8 d per other
+// output party.
+//
+// In both, fewer than t + 1 remaining parties, or the aggregator (leader) dropping out, end the
+// run at every remaining party with ProtocolError naming the parties that dropped.
+//
+// Differential privacy: with noise_sigma > 0 every party adds discrete Gaussian noise of
+// standard deviation noise_sigma / sqrt(N) to its vector before anything leaves it
+// (protocols/discrete_gaussian.hpp), so the revealed sum carries noise of standard deviation
+// noise_sigma (less if parties dropped out before sending).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "mpc/session.hpp"
+#include "net/mesh.hpp"
+
+namespace sm::proto {
+
+enum class AggregationProtocol { kThreshold, kMasked };
+
+struct AggregationOptions {
+  AggregationProtocol protocol = AggregationProtocol::kThreshold;
+  // Shamir degree t: any t parties learn nothing; t + 1 must remain. 1 <= t < N.
+  std::size_t threshold = 1;
+  // Who learns the sum (the first one is the leader / aggregator); empty means every party.
+  std::vector<net::PartyId> output_parties;
+  double noise_sigma = 0;  // total discrete Gaussian noise, in input units; 0 for none
+};
+
+struct AggregationResult {
+  std::optional<std::vector<std::int64_t>> sum;  // at the output parties only
+  std::vector<net::PartyId> included;            // whose vectors the sum covers
+  std::vector<net::PartyId> dropped;             // who dropped out during the run
+};
+
+// The largest |value| (input plus noise) a party may contribute with N parties.
+std::int64_t max_abs_input(std::size_t parties);
+
+// One round in which the parties compare the shapes of their inputs; throws InputError at every
+// party, naming each party and its shape, unless all agree.
+void agree_on_shape(net::Mesh& mesh, std::size_t rows, std::size_t cols);
+
+// Runs the chosen protocol; every party calls it with its vector (all of one length).
+AggregationResult secure_sum(mpc::Session& session, std::span<const std::int64_t> input,
+                             const AggregationOptions& options);
+
+}  // namespace sm::proto

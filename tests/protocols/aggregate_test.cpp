@@ -1,0 +1,266 @@
+// Secure aggregation against the plaintext sum: both protocols, several party counts, edge
+// values, dropouts at each step, output restricted to some parties, and differential privacy.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "net/errors.hpp"
+#include "net/local_mesh.hpp"
+#include "protocols/aggregate.hpp"
+#include "protocols/discrete_gaussian.hpp"
+#include "tests/support/crashing_mesh.hpp"
+
+using namespace sm;
+using namespace sm::proto;
+
+namespace {
+
+std::vector<std::vector<std::int64_t>> random_inputs(std::size_t parties, std::size_t d,
+                                                     std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const std::int64_t limit = max_abs_input(parties);
+  std::uniform_int_distribution<std::int64_t> value(-limit, limit);
+  std::vector<std::vector<std::int64_t>> inputs(parties, std::vector<std::int64_t>(d));
+  for (auto& row : inputs) {
+    for (auto& v : row) v = value(rng);
+  }
+  // Edge values in the first columns: the limits, zero, +-1.
+  const std::int64_t edges[] = {limit, -limit, 0, 1, -1};
+  for (std::size_t p = 0; p < parties; ++p) {
+    for (std::size_t i = 0; i < std::min<std::size_t>(d, 5); ++i) inputs[p][i] = edges[i];
+  }
+  return inputs;
+}
+
+std::vector<std::int64_t> plain_sum(const std::vector<std::vector<std::int64_t>>& inputs,
+                                    const std::vector<net::PartyId>& who) {
+  std::vector<std::int64_t> sum(inputs[0].size(), 0);
+  for (net::PartyId p : who) {
+    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += inputs[p][i];
+  }
+  return sum;
+}
+
+std::vector<net::PartyId> everyone(std::size_t n) {
+  std::vector<net::PartyId> all(n);
+  for (std::size_t i = 0; i < n; ++i) all[i] = i;
+  return all;
+}
+
+// Runs secure_sum at every party; parties listed in `crash_after` crash after that many rounds
+// of the protocol (counted from the first round of secure_sum).
+std::vector<std::optional<AggregationResult>> run_sum(
+    const std::vector<std::vector<std::int64_t>>& inputs, AggregationOptions options,
+    std::map<net::PartyId, std::size_t> crash_after = {}) {
+  const std::size_t n = inputs.size();
+  return net::run_parties(n, [&](net::Mesh& mesh) -> std::optional<AggregationResult> {
+    mpc::PrgState seeds = mpc::PrgState::establish(mesh);
+    auto crash = crash_after.find(mesh.self());
+    if (crash == crash_after.end()) {
+      mpc::Session session(mesh, std::move(seeds));
+      return secure_sum(session, inputs[mesh.self()], options);
+    }
+    test::CrashingMesh crashing(mesh, crash->second);
+    mpc::Session session(crashing, std::move(seeds));
+    try {
+      secure_sum(session, inputs[mesh.self()], options);
+    } catch (const test::PartyCrashed&) {
+    }
+    return std::nullopt;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("the sum equals the plaintext sum exactly", "[aggregate]") {
+  for (auto protocol : {AggregationProtocol::kThreshold, AggregationProtocol::kMasked}) {
+    for (std::size_t n : {2u, 3u, 5u, 10u}) {
+      const auto inputs = random_inputs(n, 257, n * 31 + static_cast<int>(protocol));
+      AggregationOptions options;
+      options.protocol = protocol;
+      options.threshold = (n - 1) / 2 > 0 ? (n - 1) / 2 : 1;
+      const auto results = run_sum(inputs, options);
+      const auto expected = plain_sum(inputs, everyone(n));
+      for (const auto& result : results) {
+        REQUIRE(result->sum.has_value());
+        CHECK(*result->sum == expected);
+        CHECK(result->included == everyone(n));
+        CHECK(result->dropped.empty());
+      }
+    }
+  }
+}
+
+TEST_CASE("only the output parties learn the sum", "[aggregate]") {
+  for (auto protocol : {AggregationProtocol::kThreshold, AggregationProtocol::kMasked}) {
+    const auto inputs = random_inputs(4, 16, 99);
+    AggregationOptions options;
+    options.protocol = protocol;
+    options.output_parties = {2, 0};
+    const auto results = run_sum(inputs, options);
+    CHECK(*results[0]->sum == plain_sum(inputs, everyone(4)));
+    CHECK(*results[2]->sum == plain_sum(inputs, everyone(4)));
+    CHECK_FALSE(results[1]->sum.has_value());
+    CHECK_FALSE(results[3]->sum.has_value());
+  }
+}
+
+TEST_CASE("threshold: parties that drop out after sending their shares are still counted",
+          "[aggregate][dropout]") {
+  const auto inputs = random_inputs(5, 64, 5);
+  AggregationOptions options;
+  options.threshold = 2;
+  for (const auto& crashing : std::vector<std::map<net::PartyId, std::size_t>>{
+           {{3, 1}}, {{3, 1}, {4, 1}}}) {
+    const auto results = run_sum(inputs, options, crashing);
+    for (net::PartyId p = 0; p < 5; ++p) {
+      if (crashing.contains(p)) continue;
+      REQUIRE(results[p]->sum.has_value());
+      CHECK(*results[p]->sum == plain_sum(inputs, everyone(5)));
+      CHECK(results[p]->dropped.size() == crashing.size());
+    }
+  }
+}
+
+TEST_CASE("threshold: a party that drops out before sending is left out", "[aggregate][dropout]") {
+  const auto inputs = random_inputs(5, 8, 6);
+  AggregationOptions options;
+  options.threshold = 2;
+  const auto results = run_sum(inputs, options, {{4, 0}});
+  for (net::PartyId p = 0; p < 4; ++p) {
+    CHECK(*results[p]->sum == plain_sum(inputs, {0, 1, 2, 3}));
+    CHECK(results[p]->included == std::vector<net::PartyId>{0, 1, 2, 3});
+  }
+}
+
+TEST_CASE("masked: the sum covers exactly the parties whose masked vectors arrived",
+          "[aggregate][dropout]") {
+  const auto inputs = random_inputs(5, 64, 7);
+  AggregationOptions options;
+  options.protocol = AggregationProtocol::kMasked;
+  options.threshold = 2;
+  // Crash after the key round (before sending the masked vector): left out, masks removed.
+  // Crash after sending the masked vector: included, self-mask rebuilt from shares.
+  struct Case {
+    std::map<net::PartyId, std::size_t> crashing;
+    std::vector<net::PartyId> included;
+  };
+  for (const auto& c : std::vector<Case>{{{{3, 1}}, {0, 1, 2, 4}},
+                                         {{{3, 1}, {4, 1}}, {0, 1, 2}},
+                                         {{{4, 2}}, {0, 1, 2, 3, 4}},
+                                         {{{3, 1}, {4, 2}}, {0, 1, 2, 4}}}) {
+    const auto results = run_sum(inputs, options, c.crashing);
+    for (net::PartyId p = 0; p < 5; ++p) {
+      if (c.crashing.contains(p)) continue;
+      REQUIRE(results[p]->sum.has_value());
+      CHECK(*results[p]->sum == plain_sum(inputs, c.included));
+      CHECK(results[p]->included == c.included);
+    }
+  }
+}
+
+TEST_CASE("too many dropouts end the run at every survivor naming who dropped",
+          "[aggregate][dropout]") {
+  for (auto protocol : {AggregationProtocol::kThreshold, AggregationProtocol::kMasked}) {
+    const auto inputs = random_inputs(5, 8, 8);
+    AggregationOptions options;
+    options.protocol = protocol;
+    options.threshold = 2;
+    std::vector<std::string> errors(5);
+    net::run_parties(5, [&](net::Mesh& mesh) {
+      mpc::PrgState seeds = mpc::PrgState::establish(mesh);
+      if (mesh.self() >= 2) {
+        test::CrashingMesh crashing(mesh, 1);
+        mpc::Session doomed(crashing, std::move(seeds));
+        try {
+          secure_sum(doomed, inputs[mesh.self()], options);
+        } catch (const test::PartyCrashed&) {
+        }
+        return;
+      }
+      mpc::Session session(mesh, std::move(seeds));
+      try {
+        secure_sum(session, inputs[mesh.self()], options);
+      } catch (const ProtocolError& e) {
+        errors[mesh.self()] = e.what();
+      }
+    });
+    for (net::PartyId p : {0u, 1u}) {
+      CHECK_THAT(errors[p], Catch::Contains("only 2 parties remain but the sum needs 3") &&
+                                Catch::Contains("party 2 (party2)") &&
+                                Catch::Contains("party 4 (party4)"));
+    }
+  }
+}
+
+TEST_CASE("inputs of different shapes are refused before anything is exchanged", "[aggregate]") {
+  std::vector<std::string> errors(3);
+  net::run_parties(3, [&](net::Mesh& mesh) {
+    try {
+      agree_on_shape(mesh, 10, mesh.self() == 1 ? 3 : 2);
+    } catch (const InputError& e) {
+      errors[mesh.self()] = e.what();
+    }
+  });
+  for (const auto& error : errors) {
+    CHECK_THAT(error, Catch::Contains("party 1 (party1) has 10 x 3") &&
+                          Catch::Contains("party 0 (party0) has 10 x 2"));
+  }
+}
+
+TEST_CASE("values beyond the limit are refused", "[aggregate]") {
+  std::vector<std::vector<std::int64_t>> inputs(3, std::vector<std::int64_t>{1, 2});
+  inputs[1][1] = max_abs_input(3) + 1;
+  REQUIRE_THROWS_AS(run_sum(inputs, {}), InputError);
+}
+
+TEST_CASE("discrete Gaussian noise has the configured variance", "[dp]") {
+  // A fixed seed: 200,000 samples; the sample variance of N_Z(0, sigma^2) is within a few
+  // standard errors (sd of the variance estimate ~ sigma^2 sqrt(2 / n)).
+  for (double sigma : {0.8, 3.0, 250.0}) {
+    mpc::Prg prg(mpc::Seed{9}, static_cast<std::uint64_t>(sigma * 10));
+    const std::size_t n = 200000;
+    const auto samples = sample_discrete_gaussian(prg, sigma, n);
+    double mean = 0, variance = 0;
+    for (auto s : samples) mean += static_cast<double>(s);
+    mean /= n;
+    for (auto s : samples) variance += (s - mean) * (s - mean);
+    variance /= n - 1;
+    const double expected = sigma * sigma;  // exact for the discrete Gaussian up to < 1e-6 here
+    CHECK(std::fabs(mean) < 5 * sigma / std::sqrt(static_cast<double>(n)));
+    CHECK(std::fabs(variance - expected) < 5 * expected * std::sqrt(2.0 / n) + 0.01);
+  }
+}
+
+TEST_CASE("noise is calibrated from epsilon and delta", "[dp]") {
+  // rho-zCDP with rho = Delta^2 / (2 sigma^2) must give back epsilon at the calibrated sigma.
+  const DpParameters parameters{0.5, 1e-5, 1000.0};
+  const double sigma = calibrated_sigma(parameters);
+  const double rho = parameters.l2_sensitivity * parameters.l2_sensitivity / (2 * sigma * sigma);
+  CHECK(rho + 2 * std::sqrt(rho * std::log(1 / parameters.delta)) ==
+        Approx(parameters.epsilon).epsilon(1e-9));
+  CHECK_THROWS(calibrated_sigma({0, 1e-5, 1}));
+  CHECK_THROWS(calibrated_sigma({1, 1.5, 1}));
+}
+
+TEST_CASE("with noise the revealed sum differs from the exact sum by the configured scale",
+          "[dp][aggregate]") {
+  const std::size_t d = 4000;
+  std::vector<std::vector<std::int64_t>> inputs(3, std::vector<std::int64_t>(d, 1000));
+  AggregationOptions options;
+  options.noise_sigma = 50;
+  const auto results = run_sum(inputs, options);
+  const auto& sum = *results[0]->sum;
+  double variance = 0;
+  std::size_t differing = 0;
+  for (auto v : sum) {
+    variance += (v - 3000.0) * (v - 3000.0);
+    differing += v != 3000;
+  }
+  variance /= d;
+  CHECK(differing > d * 9 / 10);
+  CHECK(std::fabs(variance - 2500) < 5 * 2500 * std::sqrt(2.0 / d));
+  CHECK(*results[1]->sum == sum);
+}
