@@ -1,0 +1,517 @@
+#include "mpc/dealer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "mpc/elements.hpp"
+#include "mpc/serialize.hpp"
+#include "net/errors.hpp"
+#include "net/log.hpp"
+
+namespace sm::mpc {
+
+namespace {
+
+// ---- the wire ------------------------------------------------------------------------------
+
+// "SMDEALR1": the hello's magic, which is also the protocol's version.
+constexpr std::uint64_t kHelloMagic = 0x31524c4145444d53;
+
+enum class Kind : std::uint64_t {
+  kTriples = 1,     // p1 = n
+  kMatrix = 2,      // p1 = rows, p2 = inner, p3 = cols
+  kTrunc = 3,       // p1 = n, p2 = frac_bits
+  kBitMasks = 4,    // p1 = n, p2 = width
+  kRandomBits = 5,  // p1 = n
+  kDone = 6,
+};
+
+struct Request {
+  Kind kind;
+  std::uint64_t p1 = 0, p2 = 0, p3 = 0;
+};
+
+constexpr std::size_t kRequestBytes = 4 * sizeof(std::uint64_t);
+
+net::Bytes encode_words(std::span<const std::uint64_t> words) {
+  net::Bytes bytes(words.size() * sizeof(std::uint64_t));
+  if (!words.empty()) std::memcpy(bytes.data(), words.data(), bytes.size());
+  return bytes;
+}
+
+std::vector<std::uint64_t> decode_words(net::ByteView bytes) {
+  std::vector<std::uint64_t> words(bytes.size() / sizeof(std::uint64_t));
+  if (!words.empty()) std::memcpy(words.data(), bytes.data(), words.size() * sizeof(std::uint64_t));
+  return words;
+}
+
+net::Bytes encode(const Request& request) {
+  const std::array<std::uint64_t, 4> words{static_cast<std::uint64_t>(request.kind), request.p1,
+                                           request.p2, request.p3};
+  return encode_words(words);
+}
+
+// The hello party 0 sends with the set-up: magic, the number of compute parties, their ids, the
+// dealer's id; the dealer checks it against its own view.
+net::Bytes encode_hello(std::span<const net::PartyId> compute_parties, net::PartyId dealer) {
+  std::vector<std::uint64_t> words{kHelloMagic, compute_parties.size()};
+  words.insert(words.end(), compute_parties.begin(), compute_parties.end());
+  words.push_back(dealer);
+  return encode_words(words);
+}
+
+const char* step_name(Kind kind) {
+  switch (kind) {
+    case Kind::kTriples:
+      return "dealer: triples";
+    case Kind::kMatrix:
+      return "dealer: matrix triple";
+    case Kind::kTrunc:
+      return "dealer: truncation masks";
+    case Kind::kBitMasks:
+      return "dealer: bit masks";
+    case Kind::kRandomBits:
+      return "dealer: random bits";
+    case Kind::kDone:
+      return "dealer: done";
+  }
+  return "dealer: unknown request";
+}
+
+// ---- batches: random components from the seeds, derived ones from the dealer ----------------
+
+// The components of a batch, in stream order: random ones (uniform; every party's share from its
+// seed), then derived ones (party 0's share is the dealer's correction).
+struct Layout {
+  std::vector<std::size_t> random;
+  std::vector<std::size_t> derived;
+
+  std::uint64_t total() const {
+    std::uint64_t sum = 0;
+    for (auto size : random) sum += size;
+    for (auto size : derived) sum += size;
+    return sum;
+  }
+  std::uint64_t derived_total() const {
+    std::uint64_t sum = 0;
+    for (auto size : derived) sum += size;
+    return sum;
+  }
+};
+
+constexpr int kComponentBits = 4;  // at most 16 components per batch
+
+// The PRG stream of component `component` of batch `batch`.
+std::uint64_t stream_of(std::uint64_t batch, std::size_t component) {
+  return (batch << kComponentBits) | component;
+}
+
+// a * b, or nullopt if it exceeds the batch limit (so no product below can overflow).
+std::optional<std::uint64_t> bounded_product(std::uint64_t a, std::uint64_t b) {
+  if (b != 0 && a > kMaxDealerBatchElements / b) return std::nullopt;
+  return a * b;
+}
+
+// The layout of a valid request, or a description of what is wrong with it.
+struct Checked {
+  Layout layout;
+  std::string problem;
+};
+
+Checked check(const Request& request) {
+  const std::uint64_t limit = kMaxDealerBatchElements;
+  auto too_large = [&] {
+    return Checked{{}, "batch of more than " + std::to_string(limit) + " elements"};
+  };
+  auto unused_zero = [&](bool p2, bool p3) {
+    return (p2 || request.p2 == 0) && (p3 || request.p3 == 0);
+  };
+  switch (request.kind) {
+    case Kind::kTriples: {
+      if (!unused_zero(false, false)) return {{}, "triples take one parameter"};
+      if (request.p1 > limit / 3) return too_large();
+      const std::size_t n = request.p1;
+      return {{{n, n}, {n}}, {}};
+    }
+    case Kind::kMatrix: {
+      const auto a = bounded_product(request.p1, request.p2);
+      const auto b = bounded_product(request.p2, request.p3);
+      const auto c = bounded_product(request.p1, request.p3);
+      if (!a || !b || !c || *a + *b + *c > limit) return too_large();
+      return {{{*a, *b}, {*c}}, {}};
+    }
+    case Kind::kTrunc: {
+      if (!unused_zero(true, false)) return {{}, "truncation masks take two parameters"};
+      if (request.p2 > 63) return {{}, "frac_bits " + std::to_string(request.p2) + " not in 0..63"};
+      if (request.p1 > limit / 3) return too_large();
+      const std::size_t n = request.p1;
+      return {{{n}, {n, n}}, {}};
+    }
+    case Kind::kBitMasks: {
+      if (!unused_zero(true, false)) return {{}, "bit masks take two parameters"};
+      if (request.p2 < 1 || request.p2 > 64) {
+        return {{}, "width " + std::to_string(request.p2) + " not in 1..64"};
+      }
+      const auto bits = bounded_product(request.p1, request.p2);
+      if (!bits) return too_large();
+      return {{{}, {*bits}}, {}};
+    }
+    case Kind::kRandomBits: {
+      if (!unused_zero(false, false)) return {{}, "random bits take one parameter"};
+      if (request.p1 > limit) return too_large();
+      return {{{}, {request.p1}}, {}};
+    }
+    case Kind::kDone:
+      if (request.p1 != 0 || !unused_zero(false, false)) return {{}, "done takes no parameters"};
+      return {};
+  }
+  return {{}, "unknown request kind " + std::to_string(static_cast<std::uint64_t>(request.kind))};
+}
+
+// Uniform bits (0 or 1) from `prg`, one keystream bit each.
+void sample_bits(Prg& prg, std::span<Ring64> out) {
+  constexpr std::size_t kChunkBytes = 4096;
+  std::array<std::uint8_t, kChunkBytes> bytes;
+  for (std::size_t done = 0; done < out.size();) {
+    const std::size_t count = std::min(kChunkBytes * 8, out.size() - done);
+    prg.fill(std::span(bytes.data(), (count + 7) / 8));
+    for (std::size_t k = 0; k < count; ++k) {
+      out[done + k] = Ring64((bytes[k / 8] >> (k % 8)) & 1u);
+    }
+    done += count;
+  }
+}
+
+// The derived components' plaintext values from the random components' plaintext values and
+// the dealer's private PRG: the only part of the dealer that depends on the kind.
+void derive(const Request& request, const std::vector<std::vector<Ring64>>& random,
+            Prg& dealer_private, std::vector<std::vector<Ring64>>& derived) {
+  switch (request.kind) {
+    case Kind::kTriples: {
+      const auto& a = random[0];
+      const auto& b = random[1];
+      auto& c = derived[0];
+      for (std::size_t i = 0; i < c.size(); ++i) c[i] = a[i] * b[i];
+      return;
+    }
+    case Kind::kMatrix:
+      derived[0] = matmul_plain<Ring64>(random[0], random[1], request.p1, request.p2, request.p3);
+      return;
+    case Kind::kTrunc: {
+      const int frac_bits = static_cast<int>(request.p2);
+      const auto& r = random[0];
+      auto& high = derived[0];
+      auto& msb = derived[1];
+      for (std::size_t i = 0; i < r.size(); ++i) {
+        const std::uint64_t v = r[i].value();
+        high[i] = Ring64((v & ~(std::uint64_t{1} << 63)) >> frac_bits);
+        msb[i] = Ring64(v >> 63);
+      }
+      return;
+    }
+    case Kind::kBitMasks:
+    case Kind::kRandomBits:
+      sample_bits(dealer_private, derived[0]);
+      return;
+    case Kind::kDone:
+      return;
+  }
+}
+
+// out += sign * (sum over `seeds` of their shares of `stream`), expanded chunk by chunk so the
+// keystream stays in cache.
+void accumulate_shares(std::span<Ring64> out, std::span<const Seed> seeds, std::uint64_t stream,
+                       bool subtract) {
+  std::vector<Prg> prgs;
+  prgs.reserve(seeds.size());
+  for (const Seed& seed : seeds) prgs.emplace_back(seed, stream);
+  constexpr std::size_t kChunk = 2048;
+  std::array<Ring64, kChunk> share;
+  for (std::size_t done = 0; done < out.size(); done += kChunk) {
+    const std::size_t count = std::min(kChunk, out.size() - done);
+    Ring64* target = out.data() + done;
+    for (Prg& prg : prgs) {
+      prg.sample_into(std::span(share.data(), count));
+      if (subtract) {
+        for (std::size_t i = 0; i < count; ++i) target[i] -= share[i];
+      } else {
+        for (std::size_t i = 0; i < count; ++i) target[i] += share[i];
+      }
+    }
+  }
+}
+
+// ---- arguments -------------------------------------------------------------------------------
+
+void check_parties(const net::Mesh& mesh, net::PartyId dealer,
+                   std::span<const net::PartyId> compute_parties) {
+  if (compute_parties.size() < 2) {
+    throw ConfigError("dealer: the additive engine needs at least 2 compute parties, got " +
+                      std::to_string(compute_parties.size()));
+  }
+  if (compute_parties.size() >= (std::size_t{1} << 32)) {
+    throw ConfigError("dealer: too many compute parties");
+  }
+  if (dealer >= mesh.size()) {
+    throw ConfigError("dealer: dealer id " + std::to_string(dealer) +
+                      " is outside the party table (" + std::to_string(mesh.size()) + " parties)");
+  }
+  for (std::size_t k = 0; k < compute_parties.size(); ++k) {
+    const net::PartyId id = compute_parties[k];
+    if (id >= mesh.size()) {
+      throw ConfigError("dealer: compute party id " + std::to_string(id) +
+                        " is outside the party table (" + std::to_string(mesh.size()) +
+                        " parties)");
+    }
+    if (id == dealer) {
+      throw ConfigError("dealer: " + mesh.describe(id) + " is both the dealer and a compute party");
+    }
+    if (std::find(compute_parties.begin(), compute_parties.begin() + k, id) !=
+        compute_parties.begin() + k) {
+      throw ConfigError("dealer: " + mesh.describe(id) + " is listed twice as a compute party");
+    }
+  }
+}
+
+}  // namespace
+
+// ---- the computing parties' side ---------------------------------------------------------------
+
+DealerClient::DealerClient(net::Mesh& full_mesh, net::PartyId dealer,
+                           std::span<const net::PartyId> compute_parties)
+    : mesh_(full_mesh), dealer_(dealer), uncaught_at_construction_(std::uncaught_exceptions()) {
+  check_parties(mesh_, dealer, compute_parties);
+  const auto self = std::find(compute_parties.begin(), compute_parties.end(), mesh_.self());
+  if (self == compute_parties.end()) {
+    throw ConfigError("dealer: " + mesh_.describe(mesh_.self()) +
+                      " builds a DealerClient but is not among the compute parties");
+  }
+  index_ = static_cast<std::size_t>(self - compute_parties.begin());
+
+  constexpr std::string_view kStep = "dealer: seeds";
+  net::Bytes seed_bytes;
+  if (index_ == 0) {
+    const net::Bytes hello = encode_hello(compute_parties, dealer_);
+    const net::Outgoing message{dealer_, hello};
+    seed_bytes = std::move(mesh_.round({&message, 1}, {&dealer_, 1}, kStep).front());
+  } else {
+    seed_bytes = mesh_.recv(dealer_, kStep);
+  }
+  if (seed_bytes.size() != seed_.size()) {
+    throw ProtocolError("malformed message from " + mesh_.describe(dealer_) + " in step '" +
+                        std::string(kStep) + "': expected a 16-byte seed, got " +
+                        std::to_string(seed_bytes.size()) + " bytes");
+  }
+  std::copy(seed_bytes.begin(), seed_bytes.end(), seed_.begin());
+}
+
+DealerClient::~DealerClient() {
+  if (finished_ || std::uncaught_exceptions() != uncaught_at_construction_) return;
+  try {
+    finish();
+  } catch (...) {
+    // The destructor must not throw; a dealer that is gone needs no "done".
+  }
+}
+
+void DealerClient::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (index_ != 0) return;
+  mesh_.send(dealer_, encode(Request{Kind::kDone}), step_name(Kind::kDone));
+}
+
+std::vector<std::vector<Ring64>> DealerClient::fetch(std::uint64_t kind, std::uint64_t p1,
+                                                     std::uint64_t p2, std::uint64_t p3) {
+  const Request request{static_cast<Kind>(kind), p1, p2, p3};
+  const std::string_view step = step_name(request.kind);
+  if (finished_) throw std::logic_error(std::string(step) + " requested after finish()");
+  Checked checked = check(request);
+  if (!checked.problem.empty()) {
+    throw std::invalid_argument(std::string(step) + ": " + checked.problem);
+  }
+  const Layout& layout = checked.layout;
+  const std::size_t components = layout.random.size() + layout.derived.size();
+  std::vector<std::vector<Ring64>> shares(components);
+  if (layout.total() == 0) {
+    for (std::size_t j = 0; j < layout.derived.size(); ++j) {
+      shares[layout.random.size() + j].resize(layout.derived[j]);
+    }
+    return shares;
+  }
+  const std::uint64_t batch = batch_++;
+
+  // Party 0's corrections first: the dealer needs the request before it can answer.
+  std::vector<Ring64> corrections;
+  if (index_ == 0) {
+    const net::Bytes request_bytes = encode(request);
+    const net::Outgoing message{dealer_, request_bytes};
+    const net::Bytes reply = std::move(mesh_.round({&message, 1}, {&dealer_, 1}, step).front());
+    corrections = from_bytes<Ring64>(reply, layout.derived_total(), mesh_.describe(dealer_), step);
+  }
+  for (std::size_t j = 0; j < layout.random.size(); ++j) {
+    shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(layout.random[j]);
+  }
+  std::size_t offset = 0;
+  for (std::size_t d = 0; d < layout.derived.size(); ++d) {
+    const std::size_t j = layout.random.size() + d;
+    const std::size_t size = layout.derived[d];
+    if (index_ == 0) {
+      shares[j].assign(corrections.begin() + offset, corrections.begin() + offset + size);
+      offset += size;
+    } else {
+      shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(size);
+    }
+  }
+  return shares;
+}
+
+Triples<Ring64> DealerClient::triples(std::size_t n) {
+  auto parts = fetch(static_cast<std::uint64_t>(Kind::kTriples), n, 0, 0);
+  return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+}
+
+MatrixTriple<Ring64> DealerClient::matrix_triple(std::size_t rows, std::size_t inner,
+                                                 std::size_t cols) {
+  auto parts = fetch(static_cast<std::uint64_t>(Kind::kMatrix), rows, inner, cols);
+  return {rows, inner, cols, std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+}
+
+TruncMasks<Ring64> DealerClient::trunc_masks(std::size_t n, int frac_bits) {
+  if (frac_bits < 0) throw std::invalid_argument("trunc_masks: frac_bits must be in 0..63");
+  auto parts =
+      fetch(static_cast<std::uint64_t>(Kind::kTrunc), n, static_cast<std::uint64_t>(frac_bits), 0);
+  return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+}
+
+BitMasks<Ring64> DealerClient::bit_masks(std::size_t n, std::size_t width) {
+  auto parts = fetch(static_cast<std::uint64_t>(Kind::kBitMasks), n, width, 0);
+  return {width, std::move(parts[0]), std::vector<Ring64>(n)};
+}
+
+std::vector<Ring64> DealerClient::random_bits(std::size_t n) {
+  return std::move(fetch(static_cast<std::uint64_t>(Kind::kRandomBits), n, 0, 0)[0]);
+}
+
+// ---- the dealer's side -------------------------------------------------------------------------
+
+DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> compute_parties,
+                         Logger* log) {
+  net::Mesh& mesh = full_mesh;
+  check_parties(mesh, mesh.self(), compute_parties);
+  const std::size_t parties = compute_parties.size();
+  const net::PartyId party0 = compute_parties[0];
+  const auto start = std::chrono::steady_clock::now();
+  const net::MeshStats before = mesh.stats();
+
+  // Set-up: a fresh seed to each compute party; party 0's hello in the same round.
+  std::vector<Seed> seeds(parties);
+  for (auto& seed : seeds) seed = random_seed();
+  const Seed private_seed = random_seed();
+  std::vector<net::Outgoing> seed_messages;
+  for (std::size_t i = 0; i < parties; ++i) {
+    seed_messages.push_back({compute_parties[i], net::ByteView(seeds[i].data(), seeds[i].size())});
+  }
+  const net::Bytes hello =
+      std::move(mesh.round(seed_messages, {&party0, 1}, "dealer: seeds").front());
+  if (hello != encode_hello(compute_parties, mesh.self())) {
+    throw ProtocolError("dealer: " + mesh.describe(party0) +
+                        " disagrees about the compute parties or the dealer (or speaks another "
+                        "dealer protocol version); check that every party uses the same party "
+                        "table");
+  }
+
+  const std::span<const Seed> other_seeds(seeds.data() + 1, parties - 1);
+  DealerStats stats;
+  for (std::uint64_t batch = 0;; ++batch) {
+    const net::Bytes bytes = mesh.recv(party0, "dealer: awaiting a request");
+    if (bytes.size() != kRequestBytes) {
+      throw ProtocolError("dealer: malformed request from " + mesh.describe(party0) + ": " +
+                          std::to_string(bytes.size()) + " bytes, expected " +
+                          std::to_string(kRequestBytes));
+    }
+    const auto words = decode_words(bytes);
+    const Request request{static_cast<Kind>(words[0]), words[1], words[2], words[3]};
+    Checked checked = check(request);
+    if (!checked.problem.empty()) {
+      throw ProtocolError("dealer: malformed request from " + mesh.describe(party0) + ": " +
+                          checked.problem);
+    }
+    if (request.kind == Kind::kDone) break;
+    const Layout& layout = checked.layout;
+    if (layout.total() == 0) {
+      throw ProtocolError("dealer: " + mesh.describe(party0) +
+                          " requested an empty batch, which is never sent");
+    }
+
+    // The random components' values: the sum of every party's share.
+    std::vector<std::vector<Ring64>> random(layout.random.size());
+    for (std::size_t j = 0; j < random.size(); ++j) {
+      random[j].assign(layout.random[j], Ring64());
+      accumulate_shares(random[j], seeds, stream_of(batch, j), false);
+    }
+    std::vector<std::vector<Ring64>> derived(layout.derived.size());
+    for (std::size_t d = 0; d < derived.size(); ++d) derived[d].resize(layout.derived[d]);
+    Prg dealer_private(private_seed, batch);
+    derive(request, random, dealer_private, derived);
+
+    // Party 0's corrections: each derived value minus the other parties' shares of it.
+    std::vector<Ring64> reply;
+    reply.reserve(layout.derived_total());
+    for (std::size_t d = 0; d < derived.size(); ++d) {
+      accumulate_shares(derived[d], other_seeds, stream_of(batch, random.size() + d), true);
+      reply.insert(reply.end(), derived[d].begin(), derived[d].end());
+    }
+    mesh.send(party0, as_bytes<Ring64>(reply), step_name(request.kind));
+
+    ++stats.batches;
+    switch (request.kind) {
+      case Kind::kTriples:
+        stats.triples += request.p1;
+        break;
+      case Kind::kMatrix:
+        ++stats.matrix_triples;
+        stats.matrix_elements += request.p1 * request.p3;
+        break;
+      case Kind::kTrunc:
+        stats.trunc_masks += request.p1;
+        break;
+      case Kind::kBitMasks:
+        stats.bit_masks += request.p1;
+        break;
+      case Kind::kRandomBits:
+        stats.random_bits += request.p1;
+        break;
+      case Kind::kDone:
+        break;
+    }
+    if (log != nullptr) {
+      log->debug(std::string(step_name(request.kind)) + ": batch " + std::to_string(batch) + ", " +
+                 std::to_string(layout.total()) + " elements, " +
+                 std::to_string(reply.size() * Ring64::kBytes) + " bytes to " +
+                 mesh.describe(party0));
+    }
+  }
+
+  const net::MeshStats used = mesh.stats().since(before);
+  stats.bytes_sent = used.bytes_sent();
+  stats.bytes_received = used.bytes_received();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (log != nullptr) {
+    log->info("dealer done: " + std::to_string(stats.batches) + " batches (" +
+              std::to_string(stats.triples) + " triples, " + std::to_string(stats.matrix_triples) +
+              " matrix triples, " + std::to_string(stats.trunc_masks) + " truncation masks, " +
+              std::to_string(stats.bit_masks) + " bit masks, " + std::to_string(stats.random_bits) +
+              " random bits), " + std::to_string(stats.bytes_sent) + " bytes sent, " +
+              std::to_string(stats.bytes_received) + " received");
+  }
+  return stats;
+}
+
+}  // namespace sm::mpc
