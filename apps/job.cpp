@@ -9,9 +9,7 @@ JobContext::~JobContext() = default;
 net::Mesh& JobContext::connect() {
   if (mesh_) throw std::logic_error("JobContext::connect called twice");
   const auto phase = report_.phase("connect");
-  log_.info("connecting to " + std::to_string(config_.tls.parties.size() - 1) + " peers");
   mesh_ = net::TlsMesh::connect(config_.tls, log_);
-  log_.info("connected to every party");
   return *mesh_;
 }
 

@@ -90,16 +90,15 @@ class PingJob final : public Job {
                         std::to_string(tls.max_frame_bytes) + ", the configuration's " +
                         "max_frame_mib)");
     }
+    payload_.assign(bytes_, 0);
+    for (std::size_t i = 0; i < payload_.size(); ++i) {
+      payload_[i] = static_cast<std::uint8_t>(i * 131 + 7);
+    }
     net::Mesh& mesh = context.connect();
     context.agree({"ping",
                    {{"bytes", std::to_string(bytes_)},
                     {"samples", std::to_string(samples_)},
                     {"soak_rounds", std::to_string(soak_rounds_)}}});
-
-    payload_.assign(bytes_, 0);
-    for (std::size_t i = 0; i < payload_.size(); ++i) {
-      payload_[i] = static_cast<std::uint8_t>(i * 131 + 7);
-    }
 
     std::vector<PeerResult> results;
     {
