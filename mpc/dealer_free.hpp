@@ -1,0 +1,173 @@
+// DealerFreeShamir<F>: correlated randomness for ShamirEngine<F> (F = Fp61 or Fp127) that the
+// N >= 3 parties generate among themselves, with no dealer and no trusted helper.
+//
+// What it provides (all shares are Shamir of degree t unless said otherwise, party i holding the
+// evaluation at x = i + 1, as in ShamirCodec):
+//   double_sharings(n)  n random double sharings ([r]_t, [r]_2t).
+//   triples(n)          Beaver triples, c = ab.
+//   matrix_triple(...)  a (rows x inner)(inner x cols) matrix triple, C = AB.
+//   random_bits(n)      n uniformly random bits in {0, 1}.
+//   trunc_masks(n, f)   r = sum_{i<f} 2^i b_i + 2^f h with random bits b_i and h a sum of N
+//                       values each party draws uniformly from [0, 2^(value_bits + 40 - f));
+//                       high = h = r >> f EXACTLY, so ShamirEngine::trunc's result is
+//                       floor(x / 2^f) + e with e in {0, 1} (never more), and
+//                       0 <= r < N * 2^(value_bits + 40).
+//   bit_masks(n, w)     n * w random bits, and high[k] a sum of N values each party draws
+//                       uniformly from [0, 2^40) (ShamirEngine::less_than_zero masks with
+//                       2^w * high).
+//
+// How (N parties, threshold t, 1 <= t, 2t < N; E = N - t; all vectorised, so the rounds of every
+// call are constant, independent of n):
+//   Dealing and extraction: Damgard and Nielsen, "Scalable and unconditionally secure multiparty
+//     computation", CRYPTO 2007. Every party deals random sharings of its own; the parties apply
+//     the fixed E x N Vandermonde matrix M[k][d] = (d + 1)^k to the N dealers' sharings and keep
+//     the E outputs, which are uniform and independent to any t parties (the columns of the
+//     honest dealers form an invertible Vandermonde matrix). Dealing is PRG-compressed: a
+//     polynomial is fixed by the dealer's own share, shares drawn from the PRG seed the dealer
+//     shares pairwise with the next parties (party d + 1, d + 2, ... mod N), and the fixed secret
+//     if any; only the remaining shares are sent:
+//       random degree-t sharing          seeds for t peers,      sent to N - 1 - t peers,
+//       degree-2t sharing, fixed secret  seeds for 2t - 1 peers, sent to N - 2t peers,
+//       degree-t sharing, fixed secret   seeds for t - 1 peers,  sent to N - t peers.
+//     A double sharing is a random degree-t sharing plus a degree-2t sharing of its secret.
+//   Triples: [a]_t, [b]_t from the extraction, [ab]_2t = [a]_t [b]_t locally, masked with
+//     [r]_2t and opened to a king (the batch is cut into N chunks, chunk k = elements
+//     [k n / N, (k + 1) n / N), whose king is party k; party k + j for j = 1..2t sends the
+//     king its shares of that chunk); the king reconstructs ab + r and sends it to everybody;
+//     [c]_t = (ab + r) - [r]_t. Matrix triples likewise, with [AB]_2t = [A]_t [B]_t locally,
+//     so communication is O(rows inner + inner cols + rows cols), never O(rows inner cols).
+//   Random bits: Damgard, Fitzi, Kiltz, Nielsen, Toft, "Unconditionally secure constant-rounds
+//     multi-party computation for equality, comparison, bits and exponentiation", TCC 2006.
+//     [r^2]_2t = [r]_t^2 + [0]_2t (a random degree-2t sharing of zero from the extraction, so
+//     the opened polynomial reveals r^2 and nothing else) is opened: chunk k is sent by parties
+//     k .. k + 2t to everybody. Then b = (r / sqrt(r^2) + 1) / 2 = (r (r^2)^((p-3)/4) + 1) / 2
+//     (p = 3 mod 4 for both Mersenne primes). An element with r^2 = 0 (probability 1/p) is
+//     replaced by a fresh bit from another random_bits call.
+//
+// Costs per call, elements SENT by one party (8 bytes for Fp61, 16 for Fp127), with n_k the size
+// of chunk k and slots(m) = ceil(m / E):
+//   double_sharings(n)       1 round;  slots(n) (2N - 1 - 3t)
+//   triples(n)               3 rounds; deal slots(2n) (N-1-t) + slots(n) (2N-1-3t), plus
+//                            sum_{k: 1 <= (self - k) mod N <= 2t} n_k (to the kings), plus
+//                            n_self (N - 1) (as king). For N | n and E | n:
+//                            n ((4N - 3 - 5t) / E + (N - 1 + 2t) / N): N = 3, t = 1: 10/3
+//                            elements per triple (26.7 bytes in Fp61, 53.3 in Fp127).
+//   matrix_triple(r, i, c)   3 rounds; as triples with slots(2n) replaced by slots(ri + ic) and
+//                            n = rc for the double sharings and kings.
+//   random_bits(n)           2 rounds; slots(n) (2N - 1 - 3t) plus (N - 1) sum_{k: self in
+//                            k..k+2t} n_k (for N | n: n (2t + 1)(N - 1) / N).
+//   trunc_masks(n, f)        2 rounds; random_bits(n f) plus n (N - t) (the h shares).
+//   bit_masks(n, w)          2 rounds; random_bits(n w) plus n (N - t).
+// A call with nothing to produce (n = 0) communicates nothing.
+//
+// Security: semi-honest parties, static corruption, honest majority. Any t colluding parties
+// learn nothing about the honest parties' shares: triples, matrix triples, double sharings and
+// bits are perfectly hidden (up to the PRG), the masks h and high hide statistically (2^-40 in
+// the engine's openings: each honest party's term alone is uniform over 2^(40 + ...) values).
+//
+// Ordering: the source communicates over session.mesh(). Every party must make the same calls
+// with the same arguments in the same order (an engine's operations do so), or the run ends
+// with ProtocolError / NetError (message lengths are checked) or wrong results.
+//
+// Errors: std::invalid_argument for bad parameters (at construction: N >= 3, 1 <= t, 2t < N,
+// value_bits + 40 + bit_width(N) + 2 <= F::kBits; per call: 1 <= f < value_bits + 40); NetError
+// and ProtocolError from the mesh and from malformed messages (naming the peer and the step).
+//
+// Not thread-safe (like the mesh). The session must outlive the source.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "mpc/correlations.hpp"
+#include "mpc/mersenne.hpp"
+#include "mpc/prg.hpp"
+#include "mpc/session.hpp"
+
+namespace sm::mpc {
+
+// This party's shares of random double sharings: low[k] of degree t and high[k] of degree 2t,
+// both of the same uniformly random secret r_k.
+template <class F>
+struct DoubleSharings {
+  std::vector<F> low, high;
+};
+
+template <class F>
+class DealerFreeShamir final : public CorrelationSource<F> {
+ public:
+  // Derives this source's PRG seeds from session.prg() (a private stream and one pairwise
+  // stream per peer, no communication). `value_bits` sizes the trunc and comparison masks as
+  // in ShamirEngine (use the engine's value_bits).
+  DealerFreeShamir(Session& session, std::size_t threshold, int value_bits);
+
+  std::size_t threshold() const { return threshold_; }
+  int value_bits() const { return value_bits_; }
+
+  DoubleSharings<F> double_sharings(std::size_t n);
+
+  Triples<F> triples(std::size_t n) override;
+  MatrixTriple<F> matrix_triple(std::size_t rows, std::size_t inner, std::size_t cols) override;
+  TruncMasks<F> trunc_masks(std::size_t n, int frac_bits) override;
+  BitMasks<F> bit_masks(std::size_t n, std::size_t width) override;
+  std::vector<F> random_bits(std::size_t n) override;
+
+ private:
+  // What one dealing round produces: `random` random degree-t sharings, `doubles` double
+  // sharings, `zeros` random degree-2t sharings of zero (all extracted), and `bounded` sums of
+  // the parties' values uniform in [0, 2^bounded_bits), shared at degree t.
+  struct Request {
+    std::size_t random = 0, doubles = 0, zeros = 0, bounded = 0;
+    int bounded_bits = 0;
+  };
+  struct Dealt {
+    std::vector<F> random, low, high, zeros, bounded;
+  };
+  // The Lagrange weights a dealer uses to complete its polynomials from the free points.
+  struct Completion {
+    std::size_t seeded = 0;             // peers at offsets 1..seeded get PRG shares
+    bool fixed = false;                 // the first free point is the secret at x = 0
+    std::vector<std::vector<F>> peers;  // [offset - seeded - 1][free point]
+    std::vector<F> secret;              // weights for x = 0 (random secrets only)
+  };
+  struct BitsAndBounded {
+    std::vector<F> bits, bounded;
+  };
+
+  Dealt deal(const Request& request, std::string_view step);
+  // Opens a degree-2t sharing through the kings (2 rounds).
+  std::vector<F> open_via_kings(std::span<const F> shares, std::string_view step);
+  // Opens a degree-2t sharing to everybody (1 round).
+  std::vector<F> open_to_all(std::span<const F> shares, std::string_view step);
+  BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
+  Completion make_completion(std::size_t seeded, bool fixed) const;
+  std::size_t chunk_begin(std::size_t n, std::size_t king) const;
+
+  Session& session_;
+  std::size_t parties_;
+  std::size_t threshold_;
+  int value_bits_;
+  Seed private_seed_;
+  std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
+  std::uint64_t batch_ = 0;
+  Completion random_t_, fixed_2t_, fixed_t_;
+  std::vector<std::vector<F>> vandermonde_;   // [output k][dealer d] = (d + 1)^k, k < N - t
+  std::vector<std::vector<F>> king_weights_;  // [k][j]: weight of party k + j, j <= 2t, at x = 0
+};
+
+// The local step of random_bits, exposed for tests: given this party's shares of r and the
+// opened squares c = r^2, the shares of b = (r c^((p-3)/4) + 1) / 2, and the indices where c is
+// zero (there the bit share is zero and must be replaced).
+template <class F>
+struct BitsFromSquares {
+  std::vector<F> bits;
+  std::vector<std::size_t> zero_squares;
+};
+
+template <class F>
+BitsFromSquares<F> bits_from_squares(std::span<const F> r_shares, std::span<const F> squares);
+
+}  // namespace sm::mpc
