@@ -6,12 +6,17 @@
 namespace sm::app {
 
 std::unique_ptr<Job> make_ping_job();
+std::unique_ptr<Job> make_aggregate_job();
 
 inline constexpr JobInfo kJobs[] = {
     {"ping",
      "Connectivity and link check: connects to every party over TLS, agrees on the session, "
      "then measures the round-trip time and throughput to each peer and prints a table.",
      &make_ping_job},
+    {"aggregate",
+     "Secure aggregation: the element-wise sum (or mean) of every party's vector, revealed only "
+     "to the output parties; tolerates parties dropping out; optional differential privacy.",
+     &make_aggregate_job},
 };
 
 }  // namespace sm::app

@@ -534,25 +534,6 @@ std::int64_t max_abs_input(std::size_t parties) {
   return (std::int64_t{1} << 59) / static_cast<std::int64_t>(std::max<std::size_t>(parties, 1));
 }
 
-void agree_on_shape(net::Mesh& mesh, std::size_t rows, std::size_t cols) {
-  net::ByteWriter out;
-  out.u64(rows);
-  out.u64(cols);
-  const auto shapes = mesh.broadcast(out.take(), "compare input shapes");
-  bool same = true;
-  std::string listing;
-  for (PartyId p = 0; p < mesh.size(); ++p) {
-    net::ByteReader in(shapes[p], "input shape from " + mesh.describe(p));
-    const std::uint64_t r = in.u64(), c = in.u64();
-    same = same && r == rows && c == cols;
-    listing += (p ? "; " : "") + mesh.describe(p) + " has " + std::to_string(r) + " x " +
-               std::to_string(c);
-  }
-  if (!same) {
-    throw InputError("the parties' inputs differ in shape, nothing was exchanged: " + listing);
-  }
-}
-
 AggregationResult secure_sum(mpc::Session& session, std::span<const std::int64_t> input,
                              const AggregationOptions& options) {
   net::Mesh& mesh = session.mesh();

@@ -65,10 +65,6 @@ struct AggregationResult {
 // The largest |value| (input plus noise) a party may contribute with N parties.
 std::int64_t max_abs_input(std::size_t parties);
 
-// One round in which the parties compare the shapes of their inputs; throws InputError at every
-// party, naming each party and its shape, unless all agree.
-void agree_on_shape(net::Mesh& mesh, std::size_t rows, std::size_t cols);
-
 // Runs the chosen protocol; every party calls it with its vector (all of one length).
 AggregationResult secure_sum(mpc::Session& session, std::span<const std::int64_t> input,
                              const AggregationOptions& options);

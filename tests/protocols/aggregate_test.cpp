@@ -195,21 +195,6 @@ TEST_CASE("too many dropouts end the run at every survivor naming who dropped",
   }
 }
 
-TEST_CASE("inputs of different shapes are refused before anything is exchanged", "[aggregate]") {
-  std::vector<std::string> errors(3);
-  net::run_parties(3, [&](net::Mesh& mesh) {
-    try {
-      agree_on_shape(mesh, 10, mesh.self() == 1 ? 3 : 2);
-    } catch (const InputError& e) {
-      errors[mesh.self()] = e.what();
-    }
-  });
-  for (const auto& error : errors) {
-    CHECK_THAT(error, Catch::Contains("party 1 (party1) has 10 x 3") &&
-                          Catch::Contains("party 0 (party0) has 10 x 2"));
-  }
-}
-
 TEST_CASE("values beyond the limit are refused", "[aggregate]") {
   std::vector<std::vector<std::int64_t>> inputs(3, std::vector<std::int64_t>{1, 2});
   inputs[1][1] = max_abs_input(3) + 1;
