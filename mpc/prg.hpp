@@ -4,8 +4,9 @@
 // A Prg's output is a pure function of (seed, stream, position): Prg(seed, stream) yields the
 // AES-CTR keystream under key `seed` with the 128-bit counter block (stream, position), so two
 // parties holding the same seed produce the same values, and different streams of one seed are
-// independent. Sampling consumes 16 bytes per element for every element type, so the position
-// after sampling n elements is known without looking at their values.
+// independent. Sampling consumes 8 bytes per Ring64 element (the element is those keystream
+// bytes, little-endian) and 16 bytes per element of the fields (see from_random_bits), so the
+// position after sampling n elements is known without looking at their values.
 //
 // PrgState holds a session's seeds: a private seed, one seed per peer shared only with that peer
 // (used for pseudo-random zero sharings and compressed input sharing), and one seed common to all
@@ -20,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "mpc/ring64.hpp"
 #include "net/mesh.hpp"
 
 namespace sm::mpc {
@@ -49,15 +51,19 @@ class Prg {
   }
   template <class E>
   void sample_into(std::span<E> out) {
-    constexpr std::size_t kChunk = 4096;
-    std::array<std::uint64_t, 2 * kChunk> words;
-    for (std::size_t done = 0; done < out.size();) {
-      const std::size_t count = std::min(kChunk, out.size() - done);
-      fill_bytes(std::as_writable_bytes(std::span(words.data(), 2 * count)));
-      for (std::size_t i = 0; i < count; ++i) {
-        out[done + i] = E::from_random_bits(words[2 * i], words[2 * i + 1]);
+    if constexpr (std::is_same_v<E, Ring64>) {
+      fill_bytes(std::as_writable_bytes(out));  // every 64-bit word is a uniform element
+    } else {
+      constexpr std::size_t kChunk = 4096;
+      std::array<std::uint64_t, 2 * kChunk> words;
+      for (std::size_t done = 0; done < out.size();) {
+        const std::size_t count = std::min(kChunk, out.size() - done);
+        fill_bytes(std::as_writable_bytes(std::span(words.data(), 2 * count)));
+        for (std::size_t i = 0; i < count; ++i) {
+          out[done + i] = E::from_random_bits(words[2 * i], words[2 * i + 1]);
+        }
+        done += count;
       }
-      done += count;
     }
   }
 
