@@ -190,24 +190,27 @@ void sample_bits(Prg& prg, std::span<Ring64> out) {
 
 // The derived components' plaintext values from the random components' plaintext values and
 // the dealer's private PRG: the only part of the dealer that depends on the kind.
-void derive(const Request& request, const std::vector<std::vector<Ring64>>& random,
-            Prg& dealer_private, std::vector<std::vector<Ring64>>& derived) {
+void derive(const Request& request, std::span<const std::span<Ring64>> random, Prg& dealer_private,
+            std::span<const std::span<Ring64>> derived) {
   switch (request.kind) {
     case Kind::kTriples: {
-      const auto& a = random[0];
-      const auto& b = random[1];
-      auto& c = derived[0];
-      for (std::size_t i = 0; i < c.size(); ++i) c[i] = a[i] * b[i];
+      const Ring64* a = random[0].data();
+      const Ring64* b = random[1].data();
+      Ring64* c = derived[0].data();
+      for (std::size_t i = 0; i < derived[0].size(); ++i) c[i] = a[i] * b[i];
       return;
     }
-    case Kind::kMatrix:
-      derived[0] = matmul_plain<Ring64>(random[0], random[1], request.p1, request.p2, request.p3);
+    case Kind::kMatrix: {
+      const auto product =
+          matmul_plain<Ring64>(random[0], random[1], request.p1, request.p2, request.p3);
+      std::copy(product.begin(), product.end(), derived[0].begin());
       return;
+    }
     case Kind::kTrunc: {
       const int frac_bits = static_cast<int>(request.p2);
-      const auto& r = random[0];
-      auto& high = derived[0];
-      auto& msb = derived[1];
+      const auto r = random[0];
+      const auto high = derived[0];
+      const auto msb = derived[1];
       for (std::size_t i = 0; i < r.size(); ++i) {
         const std::uint64_t v = r[i].value();
         high[i] = Ring64((v & ~(std::uint64_t{1} << 63)) >> frac_bits);
@@ -224,10 +227,13 @@ void derive(const Request& request, const std::vector<std::vector<Ring64>>& rand
   }
 }
 
-// out += sign * (sum over `seeds` of their shares of `stream`), expanded chunk by chunk so the
-// keystream stays in cache.
+// How accumulate_shares() combines the parties' shares with `out`.
+enum class Combine { kSum, kSubtract };
+
+// kSum: out = the sum over `seeds` of their shares of `stream`; kSubtract: out -= that sum.
+// Expanded chunk by chunk, so the keystream stays in the first-level cache.
 void accumulate_shares(std::span<Ring64> out, std::span<const Seed> seeds, std::uint64_t stream,
-                       bool subtract) {
+                       Combine combine) {
   std::vector<Prg> prgs;
   prgs.reserve(seeds.size());
   for (const Seed& seed : seeds) prgs.emplace_back(seed, stream);
@@ -236,9 +242,13 @@ void accumulate_shares(std::span<Ring64> out, std::span<const Seed> seeds, std::
   for (std::size_t done = 0; done < out.size(); done += kChunk) {
     const std::size_t count = std::min(kChunk, out.size() - done);
     Ring64* target = out.data() + done;
-    for (Prg& prg : prgs) {
-      prg.sample_into(std::span(share.data(), count));
-      if (subtract) {
+    for (std::size_t p = 0; p < prgs.size(); ++p) {
+      if (combine == Combine::kSum && p == 0) {
+        prgs[p].sample_into(std::span(target, count));
+        continue;
+      }
+      prgs[p].sample_into(std::span(share.data(), count));
+      if (combine == Combine::kSubtract) {
         for (std::size_t i = 0; i < count; ++i) target[i] -= share[i];
       } else {
         for (std::size_t i = 0; i < count; ++i) target[i] += share[i];
@@ -429,6 +439,7 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
 
   const std::span<const Seed> other_seeds(seeds.data() + 1, parties - 1);
   DealerStats stats;
+  std::vector<Ring64> random_buffer, reply;
   for (std::uint64_t batch = 0;; ++batch) {
     const net::Bytes bytes = mesh.recv(party0, "dealer: awaiting a request");
     if (bytes.size() != kRequestBytes) {
@@ -450,24 +461,30 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
                           " requested an empty batch, which is never sent");
     }
 
-    // The random components' values: the sum of every party's share.
-    std::vector<std::vector<Ring64>> random(layout.random.size());
-    for (std::size_t j = 0; j < random.size(); ++j) {
-      random[j].assign(layout.random[j], Ring64());
-      accumulate_shares(random[j], seeds, stream_of(batch, j), false);
+    // The random components' values: the sum of every party's share. The derived values are
+    // computed in the reply, and each becomes party 0's correction once the other parties'
+    // shares are subtracted. The buffers keep their capacity from batch to batch.
+    const auto compute_start = std::chrono::steady_clock::now();
+    std::size_t random_total = 0;
+    for (auto size : layout.random) random_total += size;
+    random_buffer.resize(random_total);
+    reply.resize(layout.derived_total());
+    std::vector<std::span<Ring64>> random, derived;
+    for (std::size_t j = 0, offset = 0; j < layout.random.size(); offset += layout.random[j++]) {
+      random.emplace_back(random_buffer.data() + offset, layout.random[j]);
+      accumulate_shares(random.back(), seeds, stream_of(batch, j), Combine::kSum);
     }
-    std::vector<std::vector<Ring64>> derived(layout.derived.size());
-    for (std::size_t d = 0; d < derived.size(); ++d) derived[d].resize(layout.derived[d]);
+    for (std::size_t d = 0, offset = 0; d < layout.derived.size(); offset += layout.derived[d++]) {
+      derived.emplace_back(reply.data() + offset, layout.derived[d]);
+    }
     Prg dealer_private(private_seed, batch);
     derive(request, random, dealer_private, derived);
-
-    // Party 0's corrections: each derived value minus the other parties' shares of it.
-    std::vector<Ring64> reply;
-    reply.reserve(layout.derived_total());
     for (std::size_t d = 0; d < derived.size(); ++d) {
-      accumulate_shares(derived[d], other_seeds, stream_of(batch, random.size() + d), true);
-      reply.insert(reply.end(), derived[d].begin(), derived[d].end());
+      accumulate_shares(derived[d], other_seeds, stream_of(batch, random.size() + d),
+                        Combine::kSubtract);
     }
+    stats.compute_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - compute_start).count();
     mesh.send(party0, as_bytes<Ring64>(reply), step_name(request.kind));
 
     ++stats.batches;

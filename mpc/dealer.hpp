@@ -137,6 +137,7 @@ struct DealerStats {
   std::uint64_t bytes_sent = 0;      // payload bytes to all compute parties, seeds included
   std::uint64_t bytes_received = 0;  // payload bytes from party 0
   double seconds = 0;                // wall time from the seeds to "done"
+  double compute_seconds = 0;        // of which expanding seeds and deriving values
 };
 
 // Runs the dealer on `full_mesh` for the computing parties `compute_parties` (their ids, in the

@@ -5,6 +5,10 @@
 // Parties record what they saw; the assertions run on the test's thread.
 #include <catch2/catch.hpp>
 
+#include <pthread.h>
+#include <time.h>
+
+#include <chrono>
 #include <cstring>
 #include <numeric>
 #include <optional>
@@ -495,4 +499,39 @@ TEST_CASE("dealer arguments are checked before anything is sent", "[dealer]") {
   }
   CHECK_THAT(errors[0][4], Catch::Contains("both the dealer and a compute party"));
   CHECK_THAT(errors[3][4], Catch::Contains("both the dealer and a compute party"));
+}
+
+// Throughput, printed, never asserted (hidden: run with `test_dealer "[.bench]"`). Three compute
+// parties and the dealer in one process; party 0 requests batches of triples back to back. The
+// dealer's CPU time (its thread's) is reported besides wall time, since the machine may be shared.
+TEST_CASE("dealer throughput", "[.bench]") {
+  constexpr std::size_t kBatch = std::size_t{1} << 20;
+  constexpr int kRounds = 20;
+  const auto compute = first_parties(3);
+  DealerStats dealer;
+  double dealer_cpu_seconds = 0;
+  auto thread_cpu_seconds = [] {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+  };
+  net::run_parties(4, [&](Mesh& mesh) {
+    if (mesh.self() == 3) {
+      pthread_setname_np(pthread_self(), "dealer");
+      const double start = thread_cpu_seconds();
+      dealer = serve_dealer(mesh, compute);
+      dealer_cpu_seconds = thread_cpu_seconds() - start;
+      return;
+    }
+    DealerClient client(mesh, 3, compute);
+    for (int k = 0; k < kRounds; ++k) client.triples(kBatch);
+  });
+  const double triples = static_cast<double>(kBatch) * kRounds;
+  WARN("dealer: " << dealer.triples << " triples in " << dealer.seconds << " s wall ("
+                  << triples / dealer.seconds / 1e6 << " M/s), " << dealer.compute_seconds
+                  << " s computing (" << triples / dealer.compute_seconds / 1e6 << " M/s), "
+                  << dealer_cpu_seconds << " s of CPU (" << triples / dealer_cpu_seconds / 1e6
+                  << " M/s per core); " << static_cast<double>(dealer.bytes_sent) / triples
+                  << " bytes sent per triple");
+  CHECK(dealer.triples == triples);
 }
