@@ -21,6 +21,7 @@
 #include <boost/asio/ssl.hpp>
 
 #include "net/errors.hpp"
+#include "net/tls_channel.hpp"
 #include "net/wire.hpp"
 
 namespace sm::net {
@@ -32,7 +33,6 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using ErrorCode = boost::system::error_code;
-using SslStream = ssl::stream<tcp::socket>;
 
 constexpr std::uint32_t kMagic = 0x31464d53;  // "SMF1" in little-endian byte order
 constexpr std::size_t kHeaderBytes = 24;      // magic u32, kind u32, sequence u64, length u64
@@ -200,7 +200,8 @@ std::vector<std::string> party_names(const TlsConfig& config) {
 // One TCP+TLS connection: first an attempt (handshake and hello), then an established channel.
 // Touched only on the I/O thread.
 struct Conn {
-  Conn(asio::io_context& io, ssl::context& ctx) : stream(io, ctx), timer(io) {}
+  Conn(asio::io_context& io, ssl::context& ctx)
+      : channel(std::make_shared<TlsChannel>(io, ctx.native_handle())), timer(io) {}
 
   struct Write {
     Bytes owned;    // the header, followed by the payload when it is small
@@ -208,7 +209,7 @@ struct Conn {
     std::function<void(const ErrorCode&)> done;
   };
 
-  SslStream stream;
+  std::shared_ptr<TlsChannel> channel;
   asio::steady_timer timer;     // handshake deadline, then linger and shutdown deadlines
   std::string remote;           // "address:port"
   std::optional<PartyId> peer;  // the party dialed, or the one the certificate names
@@ -274,7 +275,7 @@ class TlsMesh::Engine {
   void on_dialed(const std::shared_ptr<Conn>& conn);
   void on_welcome(const std::shared_ptr<Conn>& conn);
   void dial_failed(const std::shared_ptr<Conn>& conn, const std::string& reason, bool warn);
-  bool verify_peer(Conn& conn, bool preverified, ssl::verify_context& context);
+  bool verify_peer(Conn& conn, bool preverified, X509_STORE_CTX* store);
   std::optional<std::string> check_fingerprint(Conn& conn, PartyId peer);
   std::string handshake_failure(const Conn& conn, const ErrorCode& ec) const;
   void arm_handshake_timer(const std::shared_ptr<Conn>& conn);
@@ -429,11 +430,11 @@ void TlsMesh::Engine::establish() {
   std::unique_lock lock(mutex_);
   const std::size_t wanted = config_.parties.size() - 1;
   changed_.wait_until(lock, deadline, [&] { return connected_ == wanted || failure_; });
-  if (failure_) fail(lock, failure_message(*failure_, "connection setup"));
-  if (connected_ == wanted) {
+  if (connected_ == wanted) {  // a failure since then is reported by the first round
     log_.info("connected to all " + std::to_string(wanted) + " parties");
     return;
   }
+  if (failure_) fail(lock, failure_message(*failure_, "connection setup"));
   std::string missing;
   for (PartyId peer = 0; peer < config_.parties.size(); ++peer) {
     if (peer == config_.self || peers_[peer].connected) continue;
@@ -472,7 +473,7 @@ std::shared_ptr<Conn> TlsMesh::Engine::make_conn() { return std::make_shared<Con
 
 void TlsMesh::Engine::accept_next() {
   auto conn = make_conn();
-  acceptor_.async_accept(conn->stream.lowest_layer(), [this, conn](const ErrorCode& ec) {
+  acceptor_.async_accept(conn->channel->socket(), [this, conn](const ErrorCode& ec) {
     if (!acceptor_.is_open() || tearing_down_ || closing_all_) return;
     if (ec) {
       log_.warn("accepting a connection failed: " + ec.message());
@@ -485,23 +486,23 @@ void TlsMesh::Engine::accept_next() {
 
 void TlsMesh::Engine::on_accepted(const std::shared_ptr<Conn>& conn) {
   ErrorCode ec;
-  const auto endpoint = conn->stream.lowest_layer().remote_endpoint(ec);
+  const auto endpoint = conn->channel->socket().remote_endpoint(ec);
   conn->remote = ec ? "an unknown address"
                     : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  conn->stream.lowest_layer().set_option(tcp::no_delay(true), ec);
+  conn->channel->socket().set_option(tcp::no_delay(true), ec);
   attempts_.insert(conn);
   arm_handshake_timer(conn);
-  conn->stream.set_verify_callback([this, raw = conn.get()](bool ok, ssl::verify_context& context) {
-    return verify_peer(*raw, ok, context);
+  conn->channel->set_verify([this, raw = conn.get()](bool ok, X509_STORE_CTX* store) {
+    return verify_peer(*raw, ok, store);
   });
-  conn->stream.async_handshake(ssl::stream_base::server, [this, conn](const ErrorCode& ec) {
+  conn->channel->async_handshake(true, [this, conn](const ErrorCode& ec) {
     if (ec) return refuse(conn, handshake_failure(*conn, ec));
     on_server_handshake(conn);
   });
 }
 
 void TlsMesh::Engine::on_server_handshake(const std::shared_ptr<Conn>& conn) {
-  X509* cert = SSL_get0_peer_certificate(conn->stream.native_handle());
+  X509* cert = SSL_get0_peer_certificate(conn->channel->native_handle());
   if (cert == nullptr) return refuse(conn, "it presented no certificate");
   const auto names = certificate_names(cert);
   std::optional<PartyId> peer;
@@ -592,7 +593,7 @@ void TlsMesh::Engine::dial(PartyId peer) {
       [this, conn, resolver](const ErrorCode& ec, const tcp::resolver::results_type& results) {
         if (conn->closed) return;
         if (ec) return dial_failed(conn, "cannot resolve the host: " + ec.message(), true);
-        asio::async_connect(conn->stream.lowest_layer(), results,
+        asio::async_connect(conn->channel->socket(), results,
                             [this, conn](const ErrorCode& ec, const tcp::endpoint&) {
                               if (conn->closed) return;
                               if (ec) return dial_failed(conn, ec.message(), false);
@@ -603,12 +604,12 @@ void TlsMesh::Engine::dial(PartyId peer) {
 
 void TlsMesh::Engine::on_dialed(const std::shared_ptr<Conn>& conn) {
   ErrorCode ignored;
-  conn->stream.lowest_layer().set_option(tcp::no_delay(true), ignored);
+  conn->channel->socket().set_option(tcp::no_delay(true), ignored);
   arm_handshake_timer(conn);
-  conn->stream.set_verify_callback([this, raw = conn.get()](bool ok, ssl::verify_context& context) {
-    return verify_peer(*raw, ok, context);
+  conn->channel->set_verify([this, raw = conn.get()](bool ok, X509_STORE_CTX* store) {
+    return verify_peer(*raw, ok, store);
   });
-  conn->stream.async_handshake(ssl::stream_base::client, [this, conn](const ErrorCode& ec) {
+  conn->channel->async_handshake(false, [this, conn](const ErrorCode& ec) {
     if (ec) return dial_failed(conn, handshake_failure(*conn, ec), true);
     if (auto mismatch = check_fingerprint(*conn, *conn->peer)) {
       return dial_failed(conn, *mismatch, true);
@@ -682,8 +683,7 @@ void TlsMesh::Engine::dial_failed(const std::shared_ptr<Conn>& conn, const std::
 
 // ---- Authentication helpers ----------------------------------------------------------------
 
-bool TlsMesh::Engine::verify_peer(Conn& conn, bool preverified, ssl::verify_context& context) {
-  X509_STORE_CTX* store = context.native_handle();
+bool TlsMesh::Engine::verify_peer(Conn& conn, bool preverified, X509_STORE_CTX* store) {
   if (!preverified) {
     if (conn.refusal.empty()) {
       conn.refusal = std::string("its certificate does not verify against our CA (") +
@@ -712,7 +712,7 @@ bool TlsMesh::Engine::verify_peer(Conn& conn, bool preverified, ssl::verify_cont
 std::optional<std::string> TlsMesh::Engine::check_fingerprint(Conn& conn, PartyId peer) {
   const auto& pinned = config_.parties[peer].fingerprint;
   if (!pinned) return std::nullopt;
-  X509* cert = SSL_get0_peer_certificate(conn.stream.native_handle());
+  X509* cert = SSL_get0_peer_certificate(conn.channel->native_handle());
   if (cert == nullptr) return "it presented no certificate";
   const auto actual = certificate_fingerprint(cert);
   if (actual == *pinned) return std::nullopt;
@@ -769,42 +769,42 @@ void TlsMesh::Engine::register_link(const std::shared_ptr<Conn>& conn, PartyId p
 
 void TlsMesh::Engine::read_frame(const std::shared_ptr<Conn>& conn, ReadDone done) {
   conn->reading = true;
-  asio::async_read(conn->stream, asio::buffer(conn->read_header),
-                   [this, conn, done = std::move(done)](const ErrorCode& ec, std::size_t) mutable {
-                     if (ec) {
-                       conn->reading = false;
-                       return done(ec, "");
-                     }
-                     const Header& header = conn->read_header;
-                     const auto kind = static_cast<Kind>(get_le(header, 4, 4));
-                     const std::uint64_t seq = get_le(header, 8, 8);
-                     const std::uint64_t length = get_le(header, 16, 8);
-                     std::string malformed;
-                     std::uint64_t limit = kControlLimit;
-                     if (kind == Kind::kData) limit = config_.max_frame_bytes;
-                     if (kind == Kind::kBye) limit = 0;
-                     if (get_le(header, 0, 4) != kMagic) {
-                       malformed = "the bytes are not a SecretMesh frame (bad magic)";
-                     } else if (kind < Kind::kHello || kind > Kind::kAbort) {
-                       malformed = "unknown frame kind " + std::to_string(get_le(header, 4, 4));
-                     } else if (seq != conn->read_seq) {
-                       malformed = "frame number " + std::to_string(seq) + " where " +
-                                   std::to_string(conn->read_seq) +
-                                   " was expected (the stream is out of step)";
-                     } else if (length > limit) {
-                       malformed = "it announced a " + std::string(kind_name(kind)) + " frame of " +
-                                   std::to_string(length) + " bytes, more than the limit of " +
-                                   std::to_string(limit) + " bytes";
-                     }
-                     if (!malformed.empty()) {
-                       conn->reading = false;
-                       return done(ec, malformed);
-                     }
-                     ++conn->read_seq;
-                     conn->read_kind = kind;
-                     conn->read_payload = Bytes(static_cast<std::size_t>(length));
-                     read_payload(conn, 0, std::move(done));
-                   });
+  conn->channel->async_read(
+      conn->read_header.data(), conn->read_header.size(),
+      [this, conn, done = std::move(done)](const ErrorCode& ec) mutable {
+        if (ec) {
+          conn->reading = false;
+          return done(ec, "");
+        }
+        const Header& header = conn->read_header;
+        const auto kind = static_cast<Kind>(get_le(header, 4, 4));
+        const std::uint64_t seq = get_le(header, 8, 8);
+        const std::uint64_t length = get_le(header, 16, 8);
+        std::string malformed;
+        std::uint64_t limit = kControlLimit;
+        if (kind == Kind::kData) limit = config_.max_frame_bytes;
+        if (kind == Kind::kBye) limit = 0;
+        if (get_le(header, 0, 4) != kMagic) {
+          malformed = "the bytes are not a SecretMesh frame (bad magic)";
+        } else if (kind < Kind::kHello || kind > Kind::kAbort) {
+          malformed = "unknown frame kind " + std::to_string(get_le(header, 4, 4));
+        } else if (seq != conn->read_seq) {
+          malformed = "frame number " + std::to_string(seq) + " where " +
+                      std::to_string(conn->read_seq) + " was expected (the stream is out of step)";
+        } else if (length > limit) {
+          malformed = "it announced a " + std::string(kind_name(kind)) + " frame of " +
+                      std::to_string(length) + " bytes, more than the limit of " +
+                      std::to_string(limit) + " bytes";
+        }
+        if (!malformed.empty()) {
+          conn->reading = false;
+          return done(ec, malformed);
+        }
+        ++conn->read_seq;
+        conn->read_kind = kind;
+        conn->read_payload = Bytes(static_cast<std::size_t>(length));
+        read_payload(conn, 0, std::move(done));
+      });
 }
 
 void TlsMesh::Engine::read_payload(const std::shared_ptr<Conn>& conn, std::size_t offset,
@@ -815,9 +815,9 @@ void TlsMesh::Engine::read_payload(const std::shared_ptr<Conn>& conn, std::size_
   }
   if (offset > 0) note_activity(*conn, true);
   const std::size_t size = std::min(kChunk, conn->read_payload.size() - offset);
-  asio::async_read(
-      conn->stream, asio::buffer(conn->read_payload.data() + offset, size),
-      [this, conn, offset, size, done = std::move(done)](const ErrorCode& ec, std::size_t) mutable {
+  conn->channel->async_read(
+      conn->read_payload.data() + offset, size,
+      [this, conn, offset, size, done = std::move(done)](const ErrorCode& ec) mutable {
         if (ec) {
           conn->reading = false;
           return done(ec, "");
@@ -900,8 +900,9 @@ void TlsMesh::Engine::enqueue(const std::shared_ptr<Conn>& conn, Kind kind, Byte
 void TlsMesh::Engine::start_write(const std::shared_ptr<Conn>& conn) {
   if (conn->writing || conn->writes.empty()) return;
   conn->writing = true;
-  asio::async_write(conn->stream, asio::buffer(conn->writes.front().owned),
-                    [this, conn](const ErrorCode& ec, std::size_t) { write_body(conn, 0, ec); });
+  const Bytes& owned = conn->writes.front().owned;
+  conn->channel->async_write(owned.data(), owned.size(),
+                             [this, conn](const ErrorCode& ec) { write_body(conn, 0, ec); });
 }
 
 void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t offset,
@@ -910,10 +911,9 @@ void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t 
   if (!ec && offset < data.size()) {
     if (offset > 0) note_activity(*conn, false);
     const std::size_t size = std::min(kChunk, data.size() - offset);
-    asio::async_write(conn->stream, asio::buffer(data.data() + offset, size),
-                      [this, conn, offset, size](const ErrorCode& ec, std::size_t) {
-                        write_body(conn, offset + size, ec);
-                      });
+    conn->channel->async_write(
+        data.data() + offset, size,
+        [this, conn, offset, size](const ErrorCode& ec) { write_body(conn, offset + size, ec); });
     return;
   }
   std::deque<Conn::Write> finished;
@@ -1027,7 +1027,7 @@ void TlsMesh::Engine::maybe_finish(const std::shared_ptr<Conn>& conn) {
   conn->timer.async_wait([this, conn](const ErrorCode& ec) {
     if (!ec) close_conn(conn);
   });
-  conn->stream.async_shutdown([this, conn](const ErrorCode&) { close_conn(conn); });
+  conn->channel->async_shutdown([this, conn](const ErrorCode&) { close_conn(conn); });
 }
 
 void TlsMesh::Engine::close_conn(const std::shared_ptr<Conn>& conn) {
@@ -1035,7 +1035,7 @@ void TlsMesh::Engine::close_conn(const std::shared_ptr<Conn>& conn) {
   conn->closed = true;
   conn->timer.cancel();
   ErrorCode ignored;
-  conn->stream.lowest_layer().close(ignored);
+  conn->channel->close();
   if (!conn->established) return;
   {
     std::lock_guard lock(mutex_);
