@@ -5,15 +5,22 @@
 // Parties record what they saw; the assertions run on the test's thread.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <numeric>
 #include <optional>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "mpc/additive_engine.hpp"
 #include "mpc/dealer.hpp"
@@ -22,7 +29,9 @@
 #include "mpc/session.hpp"
 #include "net/errors.hpp"
 #include "net/local_mesh.hpp"
+#include "net/log.hpp"
 #include "net/sub_mesh.hpp"
+#include "net/tls_mesh.hpp"
 
 using namespace sm;
 using namespace sm::mpc;
@@ -534,4 +543,131 @@ TEST_CASE("dealer throughput", "[.bench]") {
                   << " M/s per core); " << static_cast<double>(dealer.bytes_sent) / triples
                   << " bytes sent per triple");
   CHECK(dealer.triples == triples);
+}
+
+namespace {
+
+// Demo key material for `n` parties from scripts/gen-certs.sh in a fresh folder, removed after.
+class CertDir {
+ public:
+  explicit CertDir(std::size_t n) {
+    char pattern[] = "/tmp/sm-dealer-test-XXXXXX";
+    const char* made = mkdtemp(pattern);
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = made;
+    const std::string command = std::string(SM_SOURCE_DIR) + "/scripts/gen-certs.sh " +
+                                std::to_string(n) + " " + path_.string() + " 2>/dev/null";
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("gen-certs.sh failed");
+  }
+  ~CertDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::filesystem::path file(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Loopback ports that are free right now.
+std::vector<std::uint16_t> free_ports(std::size_t n) {
+  std::vector<int> sockets;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot find a free port");
+    }
+    sockets.push_back(fd);
+    ports.push_back(ntohs(address.sin_port));
+  }
+  for (int fd : sockets) close(fd);
+  return ports;
+}
+
+}  // namespace
+
+TEST_CASE("dealer and two computing parties over TLS on loopback", "[dealer][tls]") {
+  constexpr std::size_t kParties = 3;  // compute parties 0 and 1, the dealer 2
+  const CertDir certs(kParties);
+  const auto ports = free_ports(kParties);
+  const std::vector<PartyId> compute{0, 1};
+  const std::vector<std::int64_t> xs{0, 1, -1, 123456, -98765, 1 << 20, -(1 << 25)};
+  const std::vector<std::int64_t> ys{5, -3, 7, -2, 0, -1, 9};
+  constexpr int kShift = 4;
+
+  struct Outcome {
+    std::string error;
+    std::vector<Ring64> product, truncated, negative;
+    net::PeerStats from_dealer;
+    DealerStats dealer;
+  };
+  std::vector<Outcome> outcomes(kParties);
+  std::vector<std::thread> threads;
+  for (PartyId self = 0; self < kParties; ++self) {
+    threads.emplace_back([&, self] {
+      Outcome& out = outcomes[self];
+      net::TlsConfig config;
+      config.self = self;
+      for (PartyId i = 0; i < kParties; ++i) {
+        config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
+      }
+      config.private_key = certs.file("party" + std::to_string(self) + ".key");
+      config.certificate = certs.file("party" + std::to_string(self) + ".crt");
+      config.ca_certificate = certs.file("ca.crt");
+      config.listen_address = "127.0.0.1";
+      config.connect_timeout = std::chrono::seconds(20);
+      config.receive_timeout = std::chrono::seconds(20);
+      Logger log("party" + std::to_string(self), Logger::Level::kWarn);
+      try {
+        auto mesh = net::TlsMesh::connect(config, log);
+        if (self == 2) {
+          out.dealer = serve_dealer(*mesh, compute, &log);
+        } else {
+          DealerClient client(*mesh, 2, compute);
+          net::SubMesh sub(*mesh, compute);
+          Session session = Session::establish(sub);
+          AdditiveEngine engine(session, client);
+          std::vector<Ring64> xv, yv;
+          for (auto v : xs) xv.push_back(Ring64::from_int(v));
+          for (auto v : ys) yv.push_back(Ring64::from_int(v));
+          const auto x = engine.input(0, xv, xv.size(), "input x");
+          const auto y = engine.input(1, yv, yv.size(), "input y");
+          out.product = engine.open(mul(engine, x, y), "open xy");
+          out.truncated = engine.open(engine.trunc(x, kShift, "trunc"), "open trunc");
+          out.negative = engine.open(engine.less_than_zero(y, "y < 0"), "open y < 0");
+          client.finish();
+          out.from_dealer = mesh->stats().peers[2];
+        }
+        mesh->close();
+      } catch (const std::exception& e) {
+        out.error = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  for (PartyId p = 0; p < kParties; ++p) {
+    CAPTURE(p);
+    REQUIRE(outcomes[p].error.empty());
+  }
+  for (PartyId p = 0; p < 2; ++p) {
+    const Outcome& o = outcomes[p];
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      CHECK(o.product[i].to_int() == xs[i] * ys[i]);
+      CHECK(o.truncated[i].to_int() >= (xs[i] >> kShift));
+      CHECK(o.truncated[i].to_int() <= (xs[i] >> kShift) + 1);
+      CHECK(o.negative[i].value() == (ys[i] < 0 ? 1u : 0u));
+    }
+  }
+  CHECK(outcomes[1].from_dealer.bytes_received == 16);
+  CHECK(outcomes[1].from_dealer.bytes_sent == 0);
+  CHECK(outcomes[0].from_dealer.bytes_received == outcomes[2].dealer.bytes_sent - 16);
+  CHECK(outcomes[2].dealer.trunc_masks == xs.size());
+  CHECK(outcomes[2].dealer.bit_masks == ys.size());
 }
