@@ -24,13 +24,15 @@ LocalDealerUnsafe<E>::LocalDealerUnsafe(const Seed& common_seed, net::PartyId se
 template <class E>
 std::vector<E> LocalDealerUnsafe<E>::split(const std::vector<E>& secrets) {
   if constexpr (std::is_same_v<E, Ring64>) {
-    std::vector<E> mine = secrets;
+    // Every party expands all N-1 pseudo-random shares, so that all parties' PRGs stay at the
+    // same position for the next batch.
+    std::vector<E> first = secrets, own;
     for (net::PartyId party = 1; party < parties_; ++party) {
-      const std::vector<E> share = prg_.sample<E>(secrets.size());
-      if (party == self_) return share;
-      for (std::size_t i = 0; i < secrets.size(); ++i) mine[i] -= share[i];
+      std::vector<E> share = prg_.sample<E>(secrets.size());
+      for (std::size_t i = 0; i < secrets.size(); ++i) first[i] -= share[i];
+      if (party == self_) own = std::move(share);
     }
-    return mine;  // party 0: the secret minus everybody else's share
+    return self_ == 0 ? first : own;  // party 0: the secret minus everybody else's share
   } else {
     return std::move(codec_->share(secrets, prg_)[self_]);
   }
