@@ -35,10 +35,108 @@ std::vector<F> lagrange_at(std::span<const F> xs, F y) {
   return basis;
 }
 
-// out[i] += w * x[i].
+// Reduces a 128-bit sum of products of Fp61 values.
+inline Fp61 reduce_wide(u128 v) {
+  const u128 once = (v & Fp61::kModulus) + (v >> 61);  // < 2^68
+  return Fp61::reduce(static_cast<std::uint64_t>((once & Fp61::kModulus) + (once >> 61)));
+}
+
+// Reduces lo + hi 2^64 (lo, hi < 2^127) modulo 2^127 - 1: hi 2^64 = (hi mod 2^63) 2^64 +
+// (hi >> 63) 2^127, and 2^127 = 1.
+inline Fp127 reduce_split(u128 lo, u128 hi) {
+  const u128 hi_low = hi & ((u128{1} << 63) - 1);
+  return Fp127::reduce(lo) + Fp127::reduce((hi_low << 64) + (hi >> 63));
+}
+
+constexpr std::uint64_t kSmallWeight = std::uint64_t{1} << 32;
+constexpr std::size_t kBlock = 64;
+
+// out[i] = sum_q weights[q] points[q][i] for i < length.
+// Fp61: 128-bit products summed without reduction, reduced once per output (and every 32 terms).
+// Fp127: weights w with w or -w below 2^32 (the Vandermonde rows, and many Lagrange weights for
+// small N) cost two word multiplications and no reduction; others a full field multiplication.
 template <class F>
-void add_scaled(std::span<F> out, F w, std::span<const F> x) {
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] += w * x[i];
+void combine(F* out, std::size_t length, std::span<const F> weights,
+             std::span<const F* const> points) {
+  if constexpr (std::is_same_v<F, Fp61>) {
+    std::array<u128, kBlock> acc;
+    for (std::size_t begin = 0; begin < length; begin += kBlock) {
+      const std::size_t size = std::min(kBlock, length - begin);
+      acc.fill(0);
+      for (std::size_t q = 0; q < points.size(); ++q) {
+        if (q > 0 && q % 32 == 0) {  // 32 products of 122 bits fit
+          for (std::size_t i = 0; i < size; ++i) acc[i] = reduce_wide(acc[i]).value();
+        }
+        const std::uint64_t w = weights[q].value();
+        const F* x = points[q] + begin;
+        for (std::size_t i = 0; i < size; ++i) acc[i] += static_cast<u128>(x[i].value()) * w;
+      }
+      for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_wide(acc[i]);
+    }
+  } else {
+    // Terms: (weight, +1 / -1 for a small weight or its negation, 0 for a general weight).
+    std::array<u128, kBlock> plus_lo, plus_hi, minus_lo, minus_hi;
+    std::array<F, kBlock> general;
+    for (std::size_t begin = 0; begin < length; begin += kBlock) {
+      const std::size_t size = std::min(kBlock, length - begin);
+      plus_lo.fill(0), plus_hi.fill(0), minus_lo.fill(0), minus_hi.fill(0);
+      general.fill(F(0));
+      for (std::size_t q = 0; q < points.size(); ++q) {
+        const F* x = points[q] + begin;
+        const u128 w = to_unsigned(weights[q]), minus_w = to_unsigned(-weights[q]);
+        if (w < kSmallWeight || minus_w < kSmallWeight) {
+          const bool positive = w < kSmallWeight;
+          const auto small = static_cast<std::uint64_t>(positive ? w : minus_w);
+          auto& lo = positive ? plus_lo : minus_lo;
+          auto& hi = positive ? plus_hi : minus_hi;
+          for (std::size_t i = 0; i < size; ++i) {
+            const u128 v = x[i].value();
+            lo[i] += static_cast<u128>(static_cast<std::uint64_t>(v)) * small;
+            hi[i] += static_cast<u128>(static_cast<std::uint64_t>(v >> 64)) * small;
+          }
+        } else {
+          for (std::size_t i = 0; i < size; ++i) general[i] += weights[q] * x[i];
+        }
+      }
+      for (std::size_t i = 0; i < size; ++i) {
+        out[begin + i] = general[i] + reduce_split(plus_lo[i], plus_hi[i]) -
+                         reduce_split(minus_lo[i], minus_hi[i]);
+      }
+    }
+  }
+}
+
+// Slots processed at a time while dealing and extracting (keeps the working set in cache).
+constexpr std::size_t kChunk = 2048;
+
+// Uniformly random elements from the PRG: 8 bytes each for Fp61 (uniform up to 2^-61, as
+// Fp61::from_random_bits), 16 for Fp127. Both parties of a seed draw the same values.
+template <class F>
+void sample_elements(Prg& prg, std::span<F> out) {
+  if constexpr (std::is_same_v<F, Fp61>) {
+    std::array<std::uint64_t, kChunk> words;
+    for (std::size_t done = 0; done < out.size();) {
+      const std::size_t count = std::min(kChunk, out.size() - done);
+      prg.fill({reinterpret_cast<std::uint8_t*>(words.data()), count * sizeof(std::uint64_t)});
+      for (std::size_t i = 0; i < count; ++i) out[done + i] = Fp61::from_random_bits(words[i], 0);
+      done += count;
+    }
+  } else {
+    prg.sample_into(out);
+  }
+}
+
+// Values uniform in [0, 2^bits), bits <= 127.
+template <class F>
+void sample_bounded_into(Prg& prg, std::span<F> out, int bits) {
+  std::array<u128, kChunk> words;
+  const u128 mask = (u128{1} << bits) - 1;
+  for (std::size_t done = 0; done < out.size();) {
+    const std::size_t count = std::min(kChunk, out.size() - done);
+    prg.fill({reinterpret_cast<std::uint8_t*>(words.data()), count * sizeof(u128)});
+    for (std::size_t i = 0; i < count; ++i) out[done + i] = from_unsigned<F>(words[i] & mask);
+    done += count;
+  }
 }
 
 // x^(2^k - 1), k >= 1, with k - 1 squarings and about 2 log2(k) multiplications:
@@ -186,55 +284,62 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
     return total;
   };
 
-  // shares[d][s]: this party's share of dealer d's sharings of section s.
-  std::vector<std::array<std::vector<F>, kSections>> shares(n_parties);
-
-  // Deal our own sharings.
+  // Deal our own sharings, kChunk slots at a time so the free points stay in cache.
+  std::array<std::vector<F>, kSections> own;
   std::vector<std::vector<F>> outgoing(n_parties);
   for (std::size_t offset = 1; offset < n_parties; ++offset) {
     outgoing[(self + offset) % n_parties].reserve(sent_to_offset(offset));
   }
-  Prg own(private_seed_, batch);
+  Prg own_prg(private_seed_, batch);
   std::vector<Prg> to_peer;  // [offset - 1]
   for (std::size_t offset = 1; offset < n_parties; ++offset) {
     const net::PartyId peer = (self + offset) % n_parties;
     to_peer.emplace_back(pair_seeds_[peer], pair_stream(batch, self, peer));
   }
+  std::vector<std::vector<F>> scratch(n_parties + 1, std::vector<F>(kChunk));
   std::vector<F> double_secrets;
+  std::vector<const F*> points;
+  std::vector<F*> targets;
   for (std::size_t s = 0; s < kSections; ++s) {
     const std::size_t count = counts[s];
     if (count == 0) continue;
     const Completion& c = *completion[s];
-    // free[0]: the fixed secret (if any); then the dealer's share; then the seeded peers'.
-    std::vector<std::vector<F>> free;
-    if (c.fixed) {
-      if (s == 2) {
-        free.push_back(std::move(double_secrets));
-      } else if (s == 3) {
-        free.emplace_back(count, F(0));
-      } else {
-        free.push_back(sample_bounded<F>(own, count, request.bounded_bits));
-      }
-    }
-    free.push_back(own.sample<F>(count));
-    for (std::size_t offset = 1; offset <= c.seeded; ++offset) {
-      free.push_back(to_peer[offset - 1].template sample<F>(count));
-    }
+    own[s].resize(count);
+    targets.clear();
     for (std::size_t offset = c.seeded + 1; offset < n_parties; ++offset) {
-      const auto& weights = c.peers[offset - c.seeded - 1];
       auto& out = outgoing[(self + offset) % n_parties];
-      const std::size_t begin = out.size();
-      out.resize(begin + count);
-      const std::span<F> target(out.data() + begin, count);
-      for (std::size_t q = 0; q < free.size(); ++q) add_scaled<F>(target, weights[q], free[q]);
+      out.resize(out.size() + count);
+      targets.push_back(out.data() + out.size() - count);
     }
-    if (s == 1) {
-      double_secrets.assign(count, F(0));
-      for (std::size_t q = 0; q < free.size(); ++q) {
-        add_scaled<F>(double_secrets, c.secret[q], free[q]);
+    if (s == 1) double_secrets.resize(count);
+    for (std::size_t begin = 0; begin < count; begin += kChunk) {
+      const std::size_t length = std::min(kChunk, count - begin);
+      // The free points: [the fixed secret], our own share, the seeded peers' shares. The zero
+      // secret of section 3 contributes nothing and is left out (its weight is unused).
+      points.clear();
+      std::size_t first_weight = 0;
+      if (c.fixed) {
+        if (s == 2) {
+          points.push_back(double_secrets.data() + begin);
+        } else if (s == 4) {
+          sample_bounded_into<F>(own_prg, std::span<F>(scratch[n_parties]).first(length),
+                                 request.bounded_bits);
+          points.push_back(scratch[n_parties].data());
+        } else {
+          first_weight = 1;
+        }
       }
+      sample_elements<F>(own_prg, std::span<F>(own[s]).subspan(begin, length));
+      points.push_back(own[s].data() + begin);
+      for (std::size_t offset = 1; offset <= c.seeded; ++offset) {
+        sample_elements<F>(to_peer[offset - 1], std::span<F>(scratch[offset]).first(length));
+        points.push_back(scratch[offset].data());
+      }
+      for (std::size_t t = 0; t < targets.size(); ++t) {
+        combine<F>(targets[t] + begin, length, std::span(c.peers[t]).subspan(first_weight), points);
+      }
+      if (s == 1) combine<F>(double_secrets.data() + begin, length, c.secret, points);
     }
-    shares[self][s] = std::move(free[c.fixed ? 1 : 0]);
   }
 
   // Send, and receive the other dealers' sharings.
@@ -243,43 +348,54 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   for (std::size_t offset = 1; offset < n_parties; ++offset) {
     const net::PartyId peer = (self + offset) % n_parties;
     if (!outgoing[peer].empty()) sends.push_back({peer, as_bytes<F>(outgoing[peer])});
-    // Our offset from dealer `peer` is n - offset.
+    // Our offset from dealer `peer` is N - offset.
     if (sent_to_offset(n_parties - offset) > 0) receive_from.push_back(peer);
   }
   const auto received = mesh.round(sends, receive_from, step);
-  for (std::size_t offset = 1; offset < n_parties; ++offset) {
-    const net::PartyId dealer = (self + offset) % n_parties;
-    const std::size_t my_offset = n_parties - offset;
-    std::vector<F> message;
-    const auto slot = std::find(receive_from.begin(), receive_from.end(), dealer);
-    if (slot != receive_from.end()) {
-      message = from_bytes<F>(received[slot - receive_from.begin()], sent_to_offset(my_offset),
-                              mesh.describe(dealer), step);
-    }
-    Prg from_dealer(pair_seeds_[dealer], pair_stream(batch, dealer, self));
-    std::size_t position = 0;
-    for (std::size_t s = 0; s < kSections; ++s) {
-      const std::size_t count = counts[s];
-      if (count == 0) continue;
-      if (my_offset <= completion[s]->seeded) {
-        shares[dealer][s] = from_dealer.template sample<F>(count);
-      } else {
-        shares[dealer][s].assign(message.begin() + position, message.begin() + position + count);
-        position += count;
-      }
-    }
+  std::vector<std::vector<F>> messages(n_parties);
+  for (std::size_t i = 0; i < receive_from.size(); ++i) {
+    const net::PartyId dealer = receive_from[i];
+    messages[dealer] =
+        from_bytes<F>(received[i], sent_to_offset((self + n_parties - dealer) % n_parties),
+                      mesh.describe(dealer), step);
+  }
+  std::vector<Prg> from_dealer;
+  for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
+    // Our own entry is a placeholder, never sampled.
+    from_dealer.emplace_back(pair_seeds_[dealer], pair_stream(batch, dealer, self));
   }
 
-  // Extract: output k of slot j is sum_d M[k][d] share_d[j], stored at k * slots + j.
+  // Extract: output k of slot j is sum_d M[k][d] share_d[j], stored at k * slots + j; the
+  // bounded section just sums the dealers' shares.
+  std::vector<std::size_t> position(n_parties, 0);  // read position in each dealer's message
+  const std::vector<std::vector<F>> sum_row{std::vector<F>(n_parties, F(1))};
   auto extract = [&](std::size_t s, std::size_t needed) {
     std::vector<F> out(needed);
     const std::size_t slots = counts[s];
-    for (std::size_t k = 0; k < per_slot && k * slots < needed; ++k) {
-      const std::size_t length = std::min(slots, needed - k * slots);
-      const std::span<F> target(out.data() + k * slots, length);
-      for (std::size_t d = 0; d < n_parties; ++d) {
-        add_scaled<F>(target, vandermonde_[k][d], std::span<const F>(shares[d][s]).first(length));
+    if (slots == 0) return out;
+    const auto& rows = s == 4 ? sum_row : vandermonde_;
+    std::vector<const F*> shares(n_parties);
+    for (std::size_t begin = 0; begin < slots; begin += kChunk) {
+      const std::size_t length = std::min(kChunk, slots - begin);
+      for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
+        const std::size_t offset = (self + n_parties - dealer) % n_parties;
+        if (dealer == self) {
+          shares[dealer] = own[s].data() + begin;
+        } else if (offset <= completion[s]->seeded) {
+          sample_elements<F>(from_dealer[dealer], std::span<F>(scratch[dealer]).first(length));
+          shares[dealer] = scratch[dealer].data();
+        } else {
+          shares[dealer] = messages[dealer].data() + position[dealer] + begin;
+        }
       }
+      for (std::size_t k = 0; k < rows.size() && k * slots + begin < needed; ++k) {
+        const std::size_t usable = std::min(length, needed - k * slots - begin);
+        combine<F>(out.data() + k * slots + begin, usable, rows[k], shares);
+      }
+    }
+    for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
+      const std::size_t offset = (self + n_parties - dealer) % n_parties;
+      if (dealer != self && offset > completion[s]->seeded) position[dealer] += slots;
     }
     return out;
   };
@@ -288,10 +404,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   dealt.low = extract(1, request.doubles);
   dealt.high = extract(2, request.doubles);
   dealt.zeros = extract(3, request.zeros);
-  dealt.bounded.assign(request.bounded, F(0));
-  for (std::size_t d = 0; d < n_parties && request.bounded > 0; ++d) {
-    add_scaled<F>(dealt.bounded, F(1), shares[d][4]);
-  }
+  dealt.bounded = extract(4, request.bounded);
   return dealt;
 }
 
@@ -322,13 +435,14 @@ std::vector<F> DealerFreeShamir<F>::open_via_kings(std::span<const F> shares,
   const auto from_helpers = mesh.round(sends, helper_ids, step);
   std::vector<F> opened_mine(mine.size());
   if (!mine.empty()) {
-    const auto& weights = king_weights_[self];
-    add_scaled<F>(opened_mine, weights[0], mine);
+    std::vector<std::vector<F>> theirs;
+    std::vector<const F*> points{mine.data()};
     for (std::size_t j = 1; j <= helpers; ++j) {
-      const auto theirs =
-          from_bytes<F>(from_helpers[j - 1], mine.size(), mesh.describe(helper_ids[j - 1]), step);
-      add_scaled<F>(opened_mine, weights[j], theirs);
+      theirs.push_back(
+          from_bytes<F>(from_helpers[j - 1], mine.size(), mesh.describe(helper_ids[j - 1]), step));
+      points.push_back(theirs.back().data());
     }
+    combine<F>(opened_mine.data(), mine.size(), king_weights_[self], points);
   }
 
   // Round 2: every king sends its opened chunk to everybody.
@@ -392,15 +506,15 @@ std::vector<F> DealerFreeShamir<F>::open_to_all(std::span<const F> shares, std::
   }
   std::vector<std::size_t> cursor(parties_, 0);
   std::vector<F> opened(n);
+  std::vector<const F*> points(senders);
   for (std::size_t k = 0; k < parties_; ++k) {
     const std::size_t begin = chunk_begin(n, k), size = chunk_begin(n, k + 1) - begin;
-    const std::span<F> target(opened.data() + begin, size);
     for (std::size_t j = 0; j < senders; ++j) {
       const net::PartyId party = (k + j) % parties_;
-      add_scaled<F>(target, king_weights_[k][j],
-                    std::span<const F>(contributions[party]).subspan(cursor[party], size));
+      points[j] = contributions[party].data() + cursor[party];
       cursor[party] += size;
     }
+    combine<F>(opened.data() + begin, size, king_weights_[k], points);
   }
   return opened;
 }
@@ -417,13 +531,13 @@ Triples<F> DealerFreeShamir<F>::triples(std::size_t n) {
   if (n == 0) return {};
   Dealt dealt = deal({.random = 2 * n, .doubles = n}, "dealer-free triples: deal");
   Triples<F> out;
-  out.a.assign(dealt.random.begin(), dealt.random.begin() + n);
   out.b.assign(dealt.random.begin() + n, dealt.random.end());
-  std::vector<F> masked(n);
-  for (std::size_t i = 0; i < n; ++i) masked[i] = out.a[i] * out.b[i] + dealt.high[i];
-  const auto opened = open_via_kings(masked, "dealer-free triples: open ab+r");
-  out.c.resize(n);
-  for (std::size_t i = 0; i < n; ++i) out.c[i] = opened[i] - dealt.low[i];
+  out.a = std::move(dealt.random);
+  out.a.resize(n);
+  std::vector<F>& masked = dealt.high;  // [ab + r]_2t, in place
+  for (std::size_t i = 0; i < n; ++i) masked[i] += out.a[i] * out.b[i];
+  out.c = open_via_kings(masked, "dealer-free triples: open ab+r");
+  for (std::size_t i = 0; i < n; ++i) out.c[i] -= dealt.low[i];
   return out;
 }
 
