@@ -1169,6 +1169,18 @@ void TlsMesh::Engine::stop_io() {
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+  // The I/O thread is gone: close what is left and run the aborted operations' handlers here,
+  // so that queued writes release their connections (a write holds its connection alive).
+  tearing_down_ = true;
+  ErrorCode ignored;
+  acceptor_.close(ignored);
+  for (auto& timer : retry_timers_) timer->cancel();
+  for (const auto& conn : links_) close_conn(conn);
+  for (const auto& attempt : attempts_) close_conn(attempt);
+  attempts_.clear();
+  io_.restart();
+  while (io_.poll() > 0) {
+  }
 }
 
 // ---- TlsMesh -------------------------------------------------------------------------------
