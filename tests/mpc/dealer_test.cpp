@@ -303,7 +303,7 @@ TEST_CASE("the additive engine over a sub-mesh with the dealer agrees with plain
   }
 }
 
-TEST_CASE("the destructor ends the dealer's service; finish() is final", "[dealer]") {
+TEST_CASE("the destructor ends the dealer's service, and finish() is final", "[dealer]") {
   std::optional<std::string> after_finish;
   auto [results, dealer] = run_with_dealer(3, [&](DealerClient& client, Mesh& mesh) {
     client.triples(10);
