@@ -74,33 +74,55 @@ void combine(F* out, std::size_t length, std::span<const F> weights,
       for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_wide(acc[i]);
     }
   } else {
-    // Terms: (weight, +1 / -1 for a small weight or its negation, 0 for a general weight).
     std::array<u128, kBlock> plus_lo, plus_hi, minus_lo, minus_hi;
     std::array<F, kBlock> general;
+    // Classify the weights once: small (w < 2^32), small negated (-w < 2^32), or general.
+    enum class Kind { kPlus, kMinus, kGeneral };
+    std::vector<Kind> kinds(points.size());
+    std::vector<std::uint64_t> small(points.size(), 0);
+    bool any_minus = false, any_general = false;
+    for (std::size_t q = 0; q < points.size(); ++q) {
+      const u128 w = to_unsigned(weights[q]), minus_w = to_unsigned(-weights[q]);
+      if (w < kSmallWeight) {
+        kinds[q] = Kind::kPlus;
+        small[q] = static_cast<std::uint64_t>(w);
+      } else if (minus_w < kSmallWeight) {
+        kinds[q] = Kind::kMinus;
+        small[q] = static_cast<std::uint64_t>(minus_w);
+        any_minus = true;
+      } else {
+        kinds[q] = Kind::kGeneral;
+        any_general = true;
+      }
+    }
     for (std::size_t begin = 0; begin < length; begin += kBlock) {
       const std::size_t size = std::min(kBlock, length - begin);
-      plus_lo.fill(0), plus_hi.fill(0), minus_lo.fill(0), minus_hi.fill(0);
-      general.fill(F(0));
+      plus_lo.fill(0), plus_hi.fill(0);
+      if (any_minus) minus_lo.fill(0), minus_hi.fill(0);
+      if (any_general) general.fill(F(0));
       for (std::size_t q = 0; q < points.size(); ++q) {
         const F* x = points[q] + begin;
-        const u128 w = to_unsigned(weights[q]), minus_w = to_unsigned(-weights[q]);
-        if (w < kSmallWeight || minus_w < kSmallWeight) {
-          const bool positive = w < kSmallWeight;
-          const auto small = static_cast<std::uint64_t>(positive ? w : minus_w);
-          auto& lo = positive ? plus_lo : minus_lo;
-          auto& hi = positive ? plus_hi : minus_hi;
-          for (std::size_t i = 0; i < size; ++i) {
-            const u128 v = x[i].value();
-            lo[i] += static_cast<u128>(static_cast<std::uint64_t>(v)) * small;
-            hi[i] += static_cast<u128>(static_cast<std::uint64_t>(v >> 64)) * small;
-          }
-        } else {
+        if (kinds[q] == Kind::kGeneral) {
           for (std::size_t i = 0; i < size; ++i) general[i] += weights[q] * x[i];
+          continue;
+        }
+        auto& lo = kinds[q] == Kind::kPlus ? plus_lo : minus_lo;
+        auto& hi = kinds[q] == Kind::kPlus ? plus_hi : minus_hi;
+        const std::uint64_t w = small[q];
+        for (std::size_t i = 0; i < size; ++i) {
+          const u128 v = x[i].value();
+          lo[i] += static_cast<u128>(static_cast<std::uint64_t>(v)) * w;
+          hi[i] += static_cast<u128>(static_cast<std::uint64_t>(v >> 64)) * w;
         }
       }
-      for (std::size_t i = 0; i < size; ++i) {
-        out[begin + i] = general[i] + reduce_split(plus_lo[i], plus_hi[i]) -
-                         reduce_split(minus_lo[i], minus_hi[i]);
+      for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_split(plus_lo[i], plus_hi[i]);
+      if (any_minus) {
+        for (std::size_t i = 0; i < size; ++i) {
+          out[begin + i] -= reduce_split(minus_lo[i], minus_hi[i]);
+        }
+      }
+      if (any_general) {
+        for (std::size_t i = 0; i < size; ++i) out[begin + i] += general[i];
       }
     }
   }

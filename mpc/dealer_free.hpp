@@ -60,10 +60,15 @@
 //   bit_masks(n, w)          2 rounds; random_bits(n w) plus n (N - t).
 // A call with nothing to produce (n = 0) communicates nothing.
 //
-// Security: semi-honest parties, static corruption, honest majority. Any t colluding parties
-// learn nothing about the honest parties' shares: triples, matrix triples, double sharings and
-// bits are perfectly hidden (up to the PRG), the masks h and high hide statistically (2^-40 in
-// the engine's openings: each honest party's term alone is uniform over 2^(40 + ...) values).
+// Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
+// parties learn nothing about the values behind the shares (a, b, c, A, B, C, r, the bits): their
+// view is independent of them, perfectly up to the security of the PRG (AES-128-CTR) that expands
+// the pairwise seeds. The openings reveal only ab + r and AB + R (uniform, r unknown to them) and
+// r^2 (r and -r have the same square, so the bit stays hidden); every opened degree-2t
+// polynomial is randomised (by [r]_2t or [0]_2t) so that it reveals its value and nothing else.
+// The masks h and high are sums in which each honest party's term is uniform over
+// 2^(value_bits + 40 - f) resp. 2^40 values and unknown to the others, so the engine's masked
+// openings are statistically hidden (distance 2^-40).
 //
 // Ordering: the source communicates over session.mesh(). Every party must make the same calls
 // with the same arguments in the same order (an engine's operations do so), or the run ends
