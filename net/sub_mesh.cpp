@@ -47,19 +47,38 @@ SubMesh::SubMesh(Mesh& parent, std::vector<PartyId> members, PartyId self)
 
 void SubMesh::close() { closed_ = true; }
 
-std::vector<Bytes> SubMesh::transfer(std::span<const Outgoing> sends,
-                                     std::span<const PartyId> receive_from, std::string_view step) {
+void SubMesh::check_open(std::string_view step) const {
   if (closed_) {
     throw NetError("sub-mesh of " + describe(self()) + " used after close() in step '" +
                    std::string(step) + "'");
   }
+}
+
+std::vector<Outgoing> SubMesh::to_parent(std::span<const Outgoing> sends) const {
   std::vector<Outgoing> parent_sends;
   parent_sends.reserve(sends.size());
   for (const auto& message : sends) parent_sends.push_back({members_[message.to], message.data});
-  std::vector<PartyId> parent_sources;
-  parent_sources.reserve(receive_from.size());
-  for (PartyId from : receive_from) parent_sources.push_back(members_[from]);
-  return parent_.round(parent_sends, parent_sources, step);
+  return parent_sends;
+}
+
+std::vector<PartyId> SubMesh::to_parent(std::span<const PartyId> parties) const {
+  std::vector<PartyId> parent_ids;
+  parent_ids.reserve(parties.size());
+  for (PartyId party : parties) parent_ids.push_back(members_[party]);
+  return parent_ids;
+}
+
+std::vector<Bytes> SubMesh::transfer(std::span<const Outgoing> sends,
+                                     std::span<const PartyId> receive_from, std::string_view step) {
+  check_open(step);
+  return parent_.round(to_parent(sends), to_parent(receive_from), step);
+}
+
+std::vector<std::optional<Bytes>> SubMesh::transfer_tolerant(std::span<const Outgoing> sends,
+                                                             std::span<const PartyId> receive_from,
+                                                             std::string_view step) {
+  check_open(step);
+  return parent_.round_tolerant(to_parent(sends), to_parent(receive_from), step);
 }
 
 }  // namespace sm::net

@@ -8,8 +8,10 @@
 //
 // Every round is forwarded to the parent as one round with the ids translated, so both meshes
 // count it: the SubMesh's stats() cover the traffic among the members made through it, the
-// parent's cover everything. Errors are the parent's (NetError naming the peer by its parent id
-// and name). No thread, no buffer: a SubMesh costs nothing beyond the parent's round.
+// parent's cover everything. Tolerant rounds (round_tolerant) are forwarded as tolerant rounds
+// of the parent, so a member that drops out is marked dropped in both meshes. Errors are the
+// parent's (NetError naming the peer by its parent id and name). No thread, no buffer: a SubMesh
+// costs nothing beyond the parent's round.
 //
 // Closing: the parent owns the channels, and other users of the parent (the dealer link) may
 // still need them, so close() only ends this view: later rounds through it throw NetError, and
@@ -19,6 +21,7 @@
 // time calls the SubMesh, and not concurrently with other calls on the parent.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -41,8 +44,15 @@ class SubMesh final : public Mesh {
   std::vector<Bytes> transfer(std::span<const Outgoing> sends,
                               std::span<const PartyId> receive_from,
                               std::string_view step) override;
+  std::vector<std::optional<Bytes>> transfer_tolerant(std::span<const Outgoing> sends,
+                                                      std::span<const PartyId> receive_from,
+                                                      std::string_view step) override;
 
  private:
+  void check_open(std::string_view step) const;
+  std::vector<Outgoing> to_parent(std::span<const Outgoing> sends) const;
+  std::vector<PartyId> to_parent(std::span<const PartyId> parties) const;
+
   SubMesh(Mesh& parent, std::vector<PartyId> members, PartyId self);
 
   Mesh& parent_;

@@ -163,3 +163,38 @@ TEST_CASE("a member that fails is named by the sub-mesh's error", "[sub_mesh]") 
   CHECK_THAT(*error_at_member0, Catch::Contains("party 2 (party2)"));
   CHECK_THAT(*error_at_member0, Catch::Contains("wait for member"));
 }
+
+TEST_CASE("a tolerant round over a sub-mesh skips a member that dropped out", "[sub_mesh]") {
+  // Members are parent parties {3, 1, 2} (sub ids 0, 1, 2); parent party 2 (sub id 2) leaves
+  // after the first round, and parent party 0, not a member, only watches.
+  const std::vector<PartyId> members{3, 1, 2};
+  struct Seen {
+    std::optional<Bytes> from_other, from_leaver;
+    bool sub_dropped = false, parent_dropped = false;
+  };
+  auto seen = run_parties(4, [&](Mesh& mesh) {
+    Seen s;
+    if (mesh.self() == 0) return s;
+    SubMesh sub(mesh, members);
+    sub.broadcast(Bytes{1}, "first");
+    if (sub.self() == 2) return s;
+    const PartyId other = 1 - sub.self();
+    const Bytes payload{static_cast<std::uint8_t>(20 + sub.self())};
+    const std::vector<Outgoing> sends{{other, payload}, {2, payload}};
+    const std::vector<PartyId> from{other, 2};
+    auto received = sub.round_tolerant(sends, from, "tolerant");
+    s.from_other = std::move(received[0]);
+    s.from_leaver = std::move(received[1]);
+    s.sub_dropped = sub.dropped(2);
+    s.parent_dropped = mesh.dropped(2);
+    return s;
+  });
+  for (PartyId parent : {PartyId{3}, PartyId{1}}) {
+    const PartyId sub_self = parent == 3 ? 0 : 1;
+    REQUIRE(seen[parent].from_other.has_value());
+    CHECK(*seen[parent].from_other == Bytes{static_cast<std::uint8_t>(20 + (1 - sub_self))});
+    CHECK_FALSE(seen[parent].from_leaver.has_value());
+    CHECK(seen[parent].sub_dropped);
+    CHECK(seen[parent].parent_dropped);
+  }
+}
