@@ -77,7 +77,7 @@ class PrgState {
  public:
   // Establishes the seeds with one round over `mesh`: each party sends every higher-numbered
   // party a fresh pairwise seed, and every party a contribution to the common seed.
-  // Cost: 1 round, 32 bytes to each peer.
+  // Cost: 1 round; 16 bytes to each peer, plus 16 more to each higher-numbered peer.
   static PrgState establish(net::Mesh& mesh);
   // Seeds derived deterministically from `master` (for reproducible tests): party i's private
   // seed, the pair (i, j)'s seed and the common seed are functions of master.
