@@ -1,0 +1,325 @@
+// Properties of the sharing schemes themselves:
+//   - shares reveal nothing on their own: for a fixed secret, one additive share (any N-1 of
+//     them), and any t Shamir shares, are uniformly distributed (chi-square tests at
+//     significance 1e-6 on fixed seeds), while the same statistics reject N additive shares and
+//     t+1 Shamir shares, which determine the secret;
+//   - an inconsistent Shamir share at an opening ends the run at every party with a clear
+//     ProtocolError, and open_to's target detects it;
+//   - FixedPoint::encode rejects NaN, infinities and out-of-range values with InputError.
+#include <catch2/catch.hpp>
+#include <limits>
+#include <string>
+
+#include "mpc/ops.hpp"
+#include "mpc/shamir.hpp"
+#include "tests/support/oracle.hpp"
+
+namespace sm::mpc {
+namespace {
+
+using test::u128;
+
+constexpr double kSignificance = 1e-6;
+constexpr std::size_t kSamples = 16000;
+
+template <class E>
+std::vector<std::uint64_t> histogram(std::span<const E> values, std::size_t buckets) {
+  std::vector<std::uint64_t> counts(buckets);
+  for (const E v : values) ++counts[test::bucket_of(v, buckets)];
+  return counts;
+}
+
+// Joint buckets of several share vectors: `per_axis` buckets on each.
+template <class E>
+std::vector<std::uint64_t> joint_histogram(const std::vector<const std::vector<E>*>& columns,
+                                           std::size_t per_axis) {
+  std::size_t cells = 1;
+  for (std::size_t i = 0; i < columns.size(); ++i) cells *= per_axis;
+  std::vector<std::uint64_t> counts(cells);
+  for (std::size_t k = 0; k < columns[0]->size(); ++k) {
+    std::size_t cell = 0;
+    for (const auto* column : columns)
+      cell = cell * per_axis + test::bucket_of((*column)[k], per_axis);
+    ++counts[cell];
+  }
+  return counts;
+}
+
+TEST_CASE("the chi-square p-value matches published critical values", "[sharing]") {
+  // Upper critical values of the chi-square distribution (NIST/SEMATECH e-Handbook, 1.3.6.7.4).
+  struct Row {
+    double degrees, statistic, p;
+  };
+  for (const Row row : {Row{1, 3.841, 0.05}, Row{3, 11.345, 0.01}, Row{15, 24.996, 0.05},
+                        Row{15, 30.578, 0.01}, Row{100, 124.342, 0.05}, Row{100, 135.807, 0.01}}) {
+    CAPTURE(row.degrees, row.statistic);
+    CHECK(test::gamma_q(row.degrees / 2, row.statistic / 2) == Approx(row.p).epsilon(2e-3));
+  }
+  // A fair and a visibly loaded die.
+  const std::vector<std::uint64_t> fair{1000, 1000, 1000, 1000, 1000, 1000};
+  const std::vector<std::uint64_t> loaded{1000, 1000, 1000, 1000, 1000, 1300};
+  CHECK(test::chi_square_uniform(fair).p_value == Approx(1.0));
+  CHECK(test::chi_square_uniform(loaded).p_value < kSignificance);
+}
+
+TEST_CASE("a single additive share, and any N-1 jointly, are uniform; all N are not", "[sharing]") {
+  const Ring64 secret = Ring64::from_int(123456789);
+  for (const std::size_t parties : {2, 3, 5}) {
+    CAPTURE(parties);
+    // The owner shares the same secret kSamples times through AdditiveEngine::input: every
+    // element uses fresh pairwise PRG output.
+    const std::vector<Ring64> secrets(kSamples, secret);
+    const auto shares = test::run_engine_seeded<AdditiveEngine>(
+        parties, test::seed_from(parties), [&](AdditiveEngine& en) {
+          const bool owner = en.session().self() == 0;
+          return en
+              .input(0, owner ? std::span<const Ring64>(secrets) : std::span<const Ring64>(),
+                     kSamples, "input")
+              .values;
+        });
+    for (std::size_t j = 0; j < parties; ++j) {
+      CAPTURE(j);
+      CHECK(test::chi_square_uniform(histogram<Ring64>(shares[j], 16)).p_value > kSignificance);
+    }
+    // Pairs of shares, when they are fewer than N: 16 x 16 buckets.
+    if (parties >= 3) {
+      for (std::size_t i = 0; i < parties; ++i) {
+        for (std::size_t j = i + 1; j < parties; ++j) {
+          CAPTURE(i, j);
+          const auto joint = joint_histogram<Ring64>({&shares[i], &shares[j]}, 16);
+          CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
+        }
+      }
+    }
+    // The same statistic sees through all N shares: they sum to the secret.
+    if (parties <= 3) {
+      std::vector<const std::vector<Ring64>*> all;
+      for (const auto& s : shares) all.push_back(&s);
+      const auto joint = joint_histogram<Ring64>(all, parties == 2 ? 16 : 8);
+      CHECK(test::chi_square_uniform(joint).p_value < kSignificance);
+    }
+    std::vector<Ring64> sums(kSamples);
+    for (std::size_t k = 0; k < kSamples; ++k) {
+      for (const auto& s : shares) sums[k] += s[k];
+    }
+    CHECK(sums == secrets);
+    CHECK(test::chi_square_uniform(histogram<Ring64>(sums, 16)).p_value < kSignificance);
+  }
+}
+
+// Lagrange coefficients at 0 for the points 1..m, computed with the oracle's arithmetic.
+template <class F>
+std::vector<u128> lagrange_at_zero(std::size_t m) {
+  auto power = [](u128 a, u128 e) {
+    u128 r = 1;
+    for (; e != 0; e >>= 1, a = test::mul_mod<F>(a, a)) {
+      if (e & 1) r = test::mul_mod<F>(r, a);
+    }
+    return r;
+  };
+  std::vector<u128> lambda(m);
+  for (std::size_t i = 1; i <= m; ++i) {
+    u128 num = 1, den = 1;
+    for (std::size_t j = 1; j <= m; ++j) {
+      if (j == i) continue;
+      num = test::mul_mod<F>(num, j);
+      den = test::mul_mod<F>(den, test::sub_mod<F>(j, i));
+    }
+    lambda[i - 1] = test::mul_mod<F>(num, power(den, test::modulus<F>() - 2));
+  }
+  return lambda;
+}
+
+TEMPLATE_TEST_CASE("any t Shamir shares are uniform; t+1 are not", "[sharing]", Fp61, Fp127) {
+  using F = TestType;
+  const F secret = test::elem<F>(-987654321);
+  for (const std::size_t parties : {3, 5, 7}) {
+    const std::size_t t = test::threshold_for(parties);
+    CAPTURE(parties, t);
+    // kSamples sharings of the same secret through ShamirCodec::share, each on its own PRG
+    // stream; shares[j][k] is party j's share in sharing k.
+    const ShamirCodec<F> codec(parties, t);
+    std::vector<std::vector<F>> shares(parties, std::vector<F>(kSamples));
+    const std::vector<F> one{secret};
+    for (std::size_t k = 0; k < kSamples; ++k) {
+      Prg prg(test::seed_from(parties), k);
+      const auto sharing = codec.share(one, prg);
+      for (std::size_t j = 0; j < parties; ++j) shares[j][k] = sharing[j][0];
+    }
+    for (std::size_t j = 0; j < parties; ++j) {
+      CAPTURE(j);
+      CHECK(test::chi_square_uniform(histogram<F>(shares[j], 16)).p_value > kSignificance);
+    }
+    // Pairs within any t parties (t >= 2): 16 x 16 buckets.
+    if (t >= 2) {
+      for (std::size_t i = 0; i < parties; ++i) {
+        for (std::size_t j = i + 1; j < parties; ++j) {
+          CAPTURE(i, j);
+          const auto joint = joint_histogram<F>({&shares[i], &shares[j]}, 16);
+          CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
+        }
+      }
+    }
+    if (t >= 3) {
+      const auto joint = joint_histogram<F>({&shares[0], &shares[3], &shares[6]}, 8);
+      CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
+    }
+    // With t = 1, two shares lie on a line through the secret: the pair's buckets are far
+    // from uniform.
+    if (t == 1) {
+      const auto joint = joint_histogram<F>({&shares[0], &shares[1]}, 16);
+      CHECK(test::chi_square_uniform(joint).p_value < kSignificance);
+    }
+    // The interpolation of parties 0..t's shares at 0 is the secret: a function of t+1 shares
+    // that does not look uniform at all. The same combination of only t shares (the first t
+    // coefficients) is uniform.
+    const auto lambda = lagrange_at_zero<F>(t + 1);
+    std::vector<F> from_t_plus_1(kSamples), from_t(kSamples);
+    for (std::size_t k = 0; k < kSamples; ++k) {
+      u128 sum = 0;
+      for (std::size_t i = 0; i <= t; ++i) {
+        if (i == t) from_t[k] = test::from_rep<F>(sum);
+        sum = test::add_mod<F>(sum, test::mul_mod<F>(lambda[i], test::rep(shares[i][k])));
+      }
+      from_t_plus_1[k] = test::from_rep<F>(sum);
+    }
+    CHECK(from_t_plus_1 == std::vector<F>(kSamples, secret));
+    CHECK(test::chi_square_uniform(histogram<F>(from_t_plus_1, 16)).p_value < kSignificance);
+    CHECK(test::chi_square_uniform(histogram<F>(from_t, 16)).p_value > kSignificance);
+  }
+}
+
+// How one party's run ended.
+struct Outcome {
+  enum Kind { kOk, kProtocolError, kNetError, kOther } kind = kOk;
+  std::string message;
+  bool got_values = false;
+};
+
+template <class F, class Fn>
+std::vector<Outcome> outcomes(std::size_t parties, Fn fn) {
+  using En = ShamirEngine<F>;
+  return test::run_engine_seeded<En>(parties, test::seed_from(99), [&](En& en) {
+    Outcome out;
+    try {
+      out.got_values = fn(en);
+    } catch (const ProtocolError& e) {
+      out = {Outcome::kProtocolError, e.what()};
+    } catch (const NetError& e) {
+      out = {Outcome::kNetError, e.what()};
+    } catch (const std::exception& e) {
+      out = {Outcome::kOther, e.what()};
+    }
+    return out;
+  });
+}
+
+TEMPLATE_TEST_CASE("an inconsistent Shamir share at an open ends the run at every party",
+                   "[sharing]", Fp61, Fp127) {
+  using F = TestType;
+  using En = ShamirEngine<F>;
+  const std::vector<F> values{F(10), F(20), F(30), F(40), F(50)};
+  for (const std::size_t parties : {5, 7}) {
+    // A party of the interpolation set (0) and one that is checked against it (the last).
+    for (const net::PartyId cheater : {net::PartyId{0}, net::PartyId{parties - 1}}) {
+      CAPTURE(parties, cheater);
+      auto open_with_bad_share = [&](En& en) {
+        const net::PartyId self = en.session().self();
+        auto x = en.input(1, self == 1 ? std::span<const F>(values) : std::span<const F>(),
+                          values.size(), "input");
+        if (self == cheater) x.values[3] += F(1);
+        en.open(x, "open x");
+        return true;
+      };
+      const auto results = outcomes<F>(parties, open_with_bad_share);
+      for (net::PartyId party = 0; party < parties; ++party) {
+        CAPTURE(party, results[party].message);
+        CHECK(results[party].kind != Outcome::kOk);
+        CHECK(results[party].kind != Outcome::kOther);
+        if (party != cheater) {
+          CHECK(results[party].kind == Outcome::kProtocolError);
+          CHECK_THAT(results[party].message,
+                     Catch::Contains("inconsistent Shamir shares at element 3") &&
+                         Catch::Contains("the run is aborted"));
+        }
+      }
+      // Uncaught, the error ends the whole run with the same ProtocolError.
+      bool run_ended = false;
+      try {
+        test::run_engine_seeded<En>(parties, test::seed_from(1), open_with_bad_share);
+      } catch (const ProtocolError& e) {
+        run_ended = true;
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("inconsistent Shamir shares at element 3"));
+      }
+      CHECK(run_ended);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("open_to's target detects an inconsistent share", "[sharing]", Fp61, Fp127) {
+  using F = TestType;
+  using En = ShamirEngine<F>;
+  constexpr std::size_t kParties = 5;
+  const std::vector<F> values{F(1), F(2), F(3)};
+  for (const net::PartyId target : {net::PartyId{0}, net::PartyId{4}}) {
+    const net::PartyId cheater = target == 0 ? 4 : 1;
+    CAPTURE(target, cheater);
+    const auto results = outcomes<F>(kParties, [&](En& en) {
+      const net::PartyId self = en.session().self();
+      auto x = en.input(2, self == 2 ? std::span<const F>(values) : std::span<const F>(),
+                        values.size(), "input");
+      if (self == cheater) x.values[0] -= F(5);
+      return en.open_to(target, x, "open_to").has_value();
+    });
+    for (net::PartyId party = 0; party < kParties; ++party) {
+      CAPTURE(party, results[party].message);
+      if (party == target) {
+        CHECK(results[party].kind == Outcome::kProtocolError);
+        CHECK_THAT(results[party].message,
+                   Catch::Contains("inconsistent Shamir shares at element 0"));
+      } else {
+        // The others only send: they finish, with nothing.
+        CHECK(results[party].kind == Outcome::kOk);
+        CHECK_FALSE(results[party].got_values);
+      }
+    }
+  }
+  // Without a bad share the same opening succeeds at the target only.
+  const auto honest = outcomes<F>(kParties, [&](En& en) {
+    const net::PartyId self = en.session().self();
+    const auto x = en.input(2, self == 2 ? std::span<const F>(values) : std::span<const F>(),
+                            values.size(), "input");
+    const auto opened = en.open_to(0, x, "open_to");
+    if (opened && *opened != values) throw std::logic_error("open_to gave wrong values");
+    return opened.has_value();
+  });
+  for (net::PartyId party = 0; party < kParties; ++party) {
+    CAPTURE(party, honest[party].message);
+    CHECK(honest[party].kind == Outcome::kOk);
+    CHECK(honest[party].got_values == (party == 0));
+  }
+}
+
+TEST_CASE("FixedPoint::encode rejects NaN, infinities and out-of-range values", "[sharing]") {
+  for (const FixedPoint fixed : {FixedPoint{}, FixedPoint{5, 16}, FixedPoint{20, 52}}) {
+    CAPTURE(fixed.frac_bits, fixed.value_bits);
+    const double max = fixed.max_value();
+    const double ulp = std::ldexp(1.0, -fixed.frac_bits);
+    for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(), max, -max, 2 * max, -2 * max,
+                             1e300, -1e300, max - ulp / 4}) {
+      CAPTURE(bad);
+      CHECK_THROWS_AS(fixed.encode(bad), InputError);
+    }
+    CHECK_THROWS_WITH(fixed.encode(max), Catch::Contains("outside the fixed-point range"));
+    // The largest values inside the range encode exactly.
+    const auto top = static_cast<std::int64_t>(std::ldexp(1.0, fixed.value_bits - 1)) - 1;
+    CHECK(fixed.encode(max - ulp) == top);
+    CHECK(fixed.encode(-(max - ulp)) == -top);
+    CHECK(fixed.encode(0.0) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace sm::mpc
