@@ -27,23 +27,73 @@ int channel_index() {
 
 }  // namespace
 
+// The BIO type through which OpenSSL reads and writes the channel's buffers (created once).
+static BIO_METHOD* channel_bio_method(int (*read)(BIO*, char*, int),
+                                      int (*write)(BIO*, const char*, int),
+                                      long (*ctrl)(BIO*, int, long, void*)) {
+  static BIO_METHOD* const method = [&] {
+    BIO_METHOD* created =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "secretmesh channel");
+    if (created == nullptr) return created;
+    BIO_meth_set_read(created, read);
+    BIO_meth_set_write(created, write);
+    BIO_meth_set_ctrl(created, ctrl);
+    BIO_meth_set_create(created, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return created;
+  }();
+  return method;
+}
+
 TlsChannel::TlsChannel(asio::io_context& io, SSL_CTX* context)
-    : io_(io),
-      socket_(io),
-      ssl_(SSL_new(context)),
-      input_(BIO_new(BIO_s_mem())),
-      output_(BIO_new(BIO_s_mem())),
-      in_buffer_(kReadBatch) {
-  if (ssl_ == nullptr || input_ == nullptr || output_ == nullptr) {
+    : io_(io), socket_(io), ssl_(SSL_new(context)), input_(kReadBatch) {
+  BIO_METHOD* method = channel_bio_method(&bio_read, &bio_write, &bio_ctrl);
+  BIO* bio = method == nullptr ? nullptr : BIO_new(method);
+  if (ssl_ == nullptr || bio == nullptr) {
     SSL_free(ssl_);
-    BIO_free(input_);
-    BIO_free(output_);
+    BIO_free(bio);
     throw NetError("cannot create a TLS connection: OpenSSL is out of memory");
   }
-  BIO_set_mem_eof_return(input_, -1);  // no ciphertext yet means "retry", not end of stream
-  BIO_set_mem_eof_return(output_, -1);
-  SSL_set_bio(ssl_, input_, output_);  // ssl_ owns both BIOs from here on
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_, bio, bio);  // ssl_ owns the BIO from here on
   SSL_set_ex_data(ssl_, channel_index(), this);
+}
+
+int TlsChannel::bio_read(BIO* bio, char* data, int size) {
+  auto* self = static_cast<TlsChannel*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  const std::size_t available = self->input_end_ - self->input_begin_;
+  if (available == 0) {  // no ciphertext yet: OpenSSL retries after the next fill()
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  const std::size_t count = std::min(available, static_cast<std::size_t>(size));
+  std::copy_n(self->input_.data() + self->input_begin_, count, data);
+  self->input_begin_ += count;
+  return static_cast<int>(count);
+}
+
+int TlsChannel::bio_write(BIO* bio, const char* data, int size) {
+  auto* self = static_cast<TlsChannel*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  self->output_.insert(self->output_.end(), data, data + size);
+  return size;
+}
+
+long TlsChannel::bio_ctrl(BIO* bio, int command, long, void*) {
+  auto* self = static_cast<TlsChannel*>(BIO_get_data(bio));
+  switch (command) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_PENDING:
+      return static_cast<long>(self->input_end_ - self->input_begin_);
+    case BIO_CTRL_WPENDING:
+      return static_cast<long>(self->output_.size());
+    default:
+      return 0;
+  }
 }
 
 TlsChannel::~TlsChannel() { SSL_free(ssl_); }
@@ -118,7 +168,7 @@ void TlsChannel::read_step(std::uint8_t* data, std::size_t size, Handler done) {
     }
     const bool want_input = SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ;
     const ErrorCode error = want_input ? ErrorCode() : ssl_error(result);
-    if (!socket_writing_ && BIO_ctrl_pending(output_) > 0) {  // e.g. an alert or a key update
+    if (!socket_writing_ && !output_.empty()) {  // e.g. an alert or a key update
       drain_loop([](const ErrorCode&) {});
     }
     if (!want_input) return complete(std::move(done), error);
@@ -161,12 +211,18 @@ void TlsChannel::close() {
 }
 
 void TlsChannel::fill(std::function<void(const ErrorCode&)> then) {
+  // Keep the unread tail (OpenSSL normally takes everything before it asks for more).
+  std::copy(input_.begin() + static_cast<std::ptrdiff_t>(input_begin_),
+            input_.begin() + static_cast<std::ptrdiff_t>(input_end_), input_.begin());
+  input_end_ -= input_begin_;
+  input_begin_ = 0;
+  if (input_end_ == input_.size()) input_.resize(input_.size() * 2);
   socket_.async_read_some(
-      asio::buffer(in_buffer_),
+      asio::buffer(input_.data() + input_end_, input_.size() - input_end_),
       [self = shared_from_this(), then = std::move(then)](const ErrorCode& ec, std::size_t got) {
         if (ec == asio::error::eof) return then(asio::ssl::error::stream_truncated);
         if (ec) return then(ec);
-        BIO_write(self->input_, self->in_buffer_.data(), static_cast<int>(got));
+        self->input_end_ += got;
         then(ErrorCode());
       });
 }
@@ -182,15 +238,14 @@ void TlsChannel::drain(Handler then) {
 }
 
 void TlsChannel::drain_loop(Handler then) {
-  const std::size_t pending = BIO_ctrl_pending(output_);
-  if (pending == 0) {
+  if (output_.empty()) {
     socket_writing_ = false;
     return complete(std::move(then), {});
   }
   socket_writing_ = true;
-  out_buffer_.resize(pending);
-  BIO_read(output_, out_buffer_.data(), static_cast<int>(pending));
-  asio::async_write(socket_, asio::buffer(out_buffer_),
+  sending_.clear();
+  sending_.swap(output_);  // OpenSSL may append to output_ while the socket writes sending_
+  asio::async_write(socket_, asio::buffer(sending_),
                     [self = shared_from_this(), then = std::move(then)](const ErrorCode& ec,
                                                                         std::size_t) mutable {
                       if (ec) {
