@@ -46,7 +46,6 @@ Outcome classify(const std::exception_ptr& error) {
 
 struct CommonOptions {
   std::string config;
-  Logger::Level log_level = Logger::Level::kInfo;
   std::string report;
 };
 
@@ -103,10 +102,11 @@ int run(int argc, char** argv) {
                                                        {"warn", Logger::Level::kWarn},
                                                        {"error", Logger::Level::kError},
                                                        {"quiet", Logger::Level::kQuiet}};
-  app.add_option("--log-level", options.log_level,
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
                  "Least severe log messages written to stderr: debug, info, warn, error or quiet.")
-      ->transform(CLI::CheckedTransformer(levels, CLI::ignore_case))
-      ->default_str("info");
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}, CLI::ignore_case))
+      ->capture_default_str();
   app.add_option("--report", options.report,
                  "Write a JSON summary of the run to this file (job, status, seconds per phase, "
                  "bytes sent and received per peer, rounds), also when the run fails. Written "
@@ -119,6 +119,7 @@ int run(int argc, char** argv) {
     jobs.push_back(info.make());
     CLI::App* command = app.add_subcommand(std::string(info.name), std::string(info.description));
     command->fallthrough();  // common options may also follow the job's name
+    command->footer("Common options (--config, --log-level, --report): see mpc-party --help.");
     jobs.back()->add_options(*command);
     commands.push_back(command);
   }
@@ -128,7 +129,7 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? static_cast<int>(ExitCode::kOk) : static_cast<int>(ExitCode::kUsage);
   }
-  log.set_level(options.log_level);
+  log.set_level(levels.at(log_level));
 
   try {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
