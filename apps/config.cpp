@@ -37,7 +37,8 @@ const std::set<std::string, std::less<>> kTopKeys = {"id",
                                                      "listen_address",
                                                      "max_frame_mib",
                                                      "party"};
-const std::set<std::string, std::less<>> kPartyKeys = {"id", "name", "host", "port", "fingerprint"};
+const std::set<std::string, std::less<>> kPartyKeys = {"id",   "name",        "host",
+                                                        "port", "fingerprint", "role"};
 
 struct X509Deleter {
   void operator()(X509* x) const { X509_free(x); }
@@ -166,6 +167,7 @@ class Loader {
     }
     tls.self = static_cast<net::PartyId>(self);
     config.name = tls.parties[tls.self].name;
+    config.dealer = dealer(root);
 
     check_key_material(root, tls);
     return config;
@@ -244,6 +246,36 @@ class Loader {
            "must be more than 0 and at most " + std::to_string(kMaxTimeoutSeconds) + " seconds");
     }
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000 + 0.5));
+  }
+
+  // The id of the party whose role is "dealer", if any; every other party computes, and at
+  // least 2 must. Runs after parties(), which checked the table's shape.
+  std::optional<net::PartyId> dealer(const toml::table& root) const {
+    const toml::array& array = *root.get("party")->as_array();
+    std::optional<net::PartyId> found;
+    for (std::size_t index = 0; index < array.size(); ++index) {
+      const toml::table& table = *array.get(index)->as_table();
+      const toml::node* role = table.get("role");
+      if (role == nullptr) continue;
+      const std::string prefix = "party[" + std::to_string(index) + "].";
+      const std::string text = string(*role, prefix + "role");
+      if (text == "compute") continue;
+      if (text != "dealer") {
+        fail(prefix + "role", role, "'" + text + "' is not a role (compute or dealer)");
+      }
+      if (found) fail(prefix + "role", role, "a second dealer; at most one party is the dealer");
+      found = static_cast<net::PartyId>(integer(table, "id", prefix, true).value());
+      if (*found != array.size() - 1) {
+        fail(prefix + "role", role,
+             "the dealer must have the highest id (" + std::to_string(array.size() - 1) +
+                 "), so that the computing parties are numbered 0.." +
+                 std::to_string(array.size() - 2) + " with or without it");
+      }
+    }
+    if (found && array.size() < 3) {
+      fail("party", root.get("party"), "with a dealer, at least 2 computing parties are required");
+    }
+    return found;
   }
 
   std::vector<net::PartyEntry> parties(const toml::table& root) const {

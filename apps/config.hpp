@@ -18,6 +18,9 @@
 //   host = "127.0.0.1"
 //   port = 7100
 //   fingerprint = "sha256:AB:..."   # optional: pin the SHA-256 of the party's certificate
+//   role = "dealer"                 # optional: "compute" (default) or "dealer" (at most one,
+//                                   # with the highest id: the additive engine's dealer, not a
+//                                   # computing party; only jobs with --scheme additive use it)
 //
 // Unknown keys are errors. Besides the syntax, load_party_config() checks that the key, the
 // certificate and the CA can be read, that the key matches the certificate, that the own and CA
@@ -28,8 +31,10 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/tls_config.hpp"
 
@@ -39,6 +44,16 @@ struct PartyConfig {
   std::filesystem::path file;  // the TOML file this was loaded from
   std::string name;            // this party's name, tls.parties[tls.self].name
   net::TlsConfig tls;          // paths in it are resolved against file's folder
+  std::optional<net::PartyId> dealer;  // the party with role "dealer", if any
+
+  // The computing parties' ids in table order (every party but the dealer).
+  std::vector<net::PartyId> compute_parties() const {
+    std::vector<net::PartyId> ids;
+    for (const auto& party : tls.parties) {
+      if (party.id != dealer) ids.push_back(party.id);
+    }
+    return ids;
+  }
 };
 
 // Reads and validates `file`. Throws ConfigError on any problem; never returns a partly valid

@@ -35,24 +35,34 @@ class JobContext {
   Logger& log() { return log_; }
   Report& report() { return report_; }
 
-  // Connects to every party of the configuration over TLS (report phase "connect") and returns
-  // the mesh, which this context owns. Throws NetError / PeerAuthError at the connect deadline.
-  net::Mesh& connect();
-  // Agrees with every party on the job and its public parameters (report phase "session"); the
-  // names of all parties are added as parameter "parties", so differing party tables are caught
-  // too. Throws ProtocolError naming every difference. Requires connect().
+  // Whether a job's mesh includes the configuration's dealer (role = "dealer"): only jobs on the
+  // additive engine need it; the others run without the dealer process.
+  enum class Dealer { kExclude, kInclude };
+
+  // Connects over TLS (report phase "connect") to the computing parties, and to the dealer if
+  // `dealer` is kInclude, and returns the mesh of the computing parties (a SubMesh when the
+  // dealer is in), which this context owns. At the dealer itself the full mesh is returned.
+  // Throws NetError / PeerAuthError at the connect deadline, ConfigError when the dealer is
+  // asked for but none is configured.
+  net::Mesh& connect(Dealer dealer = Dealer::kExclude);
+  // Agrees with every computing party on the job and its public parameters (report phase
+  // "session"); the names of all parties are added as parameter "parties", so differing party
+  // tables are caught too. Throws ProtocolError naming every difference. Requires connect().
   net::SessionInfo agree(net::SessionParams params);
   // Ends the run cleanly: closes the mesh (peers see a clean close, not a failure).
   void finish();
 
-  // The mesh if connect() succeeded, else nullptr.
+  // The TLS mesh (with the dealer, if included) if connect() succeeded, else nullptr.
   net::Mesh* mesh() { return mesh_.get(); }
+  // The mesh of the computing parties (see connect()), or nullptr before connect().
+  net::Mesh* compute_mesh() { return compute_mesh_ ? compute_mesh_.get() : mesh_.get(); }
 
  private:
   const PartyConfig& config_;
   Logger& log_;
   Report& report_;
   std::unique_ptr<net::Mesh> mesh_;
+  std::unique_ptr<net::Mesh> compute_mesh_;  // a SubMesh of mesh_ when the dealer is in it
 };
 
 class Job {

@@ -7,6 +7,7 @@ namespace sm::app {
 
 std::unique_ptr<Job> make_ping_job();
 std::unique_ptr<Job> make_aggregate_job();
+std::unique_ptr<Job> make_dealer_job();
 
 inline constexpr JobInfo kJobs[] = {
     {"ping",
@@ -17,6 +18,10 @@ inline constexpr JobInfo kJobs[] = {
      "Secure aggregation: the element-wise sum (or mean) of every party's vector, revealed only "
      "to the output parties; tolerates parties dropping out; optional differential privacy.",
      &make_aggregate_job},
+    {"dealer",
+     "Runs the dealer (the configuration's party with role = \"dealer\") for one run of the "
+     "computing parties on the additive engine, then exits. It never sees their data.",
+     &make_dealer_job},
 };
 
 }  // namespace sm::app
