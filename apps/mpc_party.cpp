@@ -6,6 +6,7 @@
 // "Exit codes"): CLI11 parse errors and ConfigError exit 2, InputError 3, NetError and
 // PeerAuthError 4, ProtocolError 5, anything else 1. Logs go to stderr, prefixed with the
 // party's name once the configuration is loaded; results go to stdout or output files.
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -129,7 +130,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? static_cast<int>(ExitCode::kOk) : static_cast<int>(ExitCode::kUsage);
   }
-  log.set_level(levels.at(log_level));
+  for (char& c : log_level) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  log.set_level(levels.at(log_level));  // IsMember above admits only keys of `levels`
 
   try {
     for (std::size_t i = 0; i < jobs.size(); ++i) {

@@ -165,6 +165,15 @@ TEST_CASE("usage and configuration errors exit 2 with the reason", "[mpc_party]"
                              Contains("key 'party[1].recieve_timeout_s'") &&
                              Contains("unknown key"));
   }
+  SECTION("log levels are case-insensitive; unknown ones are usage errors") {
+    sm::test::write_text(cluster.config(0), "id = 0\n");
+    auto upper = cluster.start(0, {"--log-level", "DEBUG", "ping"});
+    require_exit(*upper, seconds(10), 2);
+    CHECK_THAT(upper->err(), Contains("key 'private_key'") && Contains("missing"));
+    auto unknown = cluster.start(0, {"--log-level", "loud", "ping"});
+    require_exit(*unknown, seconds(10), 2);
+    CHECK_THAT(unknown->err(), Contains("--log-level"));
+  }
   SECTION("payload above the frame limit") {
     auto p = cluster.start(0, {"ping", "--bytes", "2GiB"});
     require_exit(*p, seconds(10), 2);
