@@ -14,6 +14,7 @@
 
 #include "apps/atomic_file.hpp"
 #include "apps/csv.hpp"
+#include "apps/fault_injection.hpp"
 #include "apps/input_check.hpp"
 #include "apps/jobs.hpp"
 #include "mpc/session.hpp"
@@ -117,6 +118,8 @@ class AggregateJob final : public Job {
                        "With --dp-epsilon: each party scales its vector down to this L2 norm "
                        "if it is longer (the sensitivity).")
         ->check(CLI::PositiveNumber);
+    // For the dropout tests only: exit abruptly after this many protocol rounds.
+    command.add_option("--exit-after-rounds", exit_after_rounds_)->group("");
   }
 
   void run(JobContext& context) override {
@@ -231,8 +234,15 @@ class AggregateJob final : public Job {
       const auto phase = context.report().phase("aggregate");
       log.info("summing " + std::to_string(encoded.size()) + " values with the " + protocol +
                " protocol (t = " + std::to_string(threshold) + ")");
-      mpc::Session session = mpc::Session::establish(mesh);
-      result = proto::secure_sum(session, encoded, options);
+      mpc::PrgState seeds = mpc::PrgState::establish(mesh);
+      if (exit_after_rounds_) {
+        ExitAfterRounds faulty(mesh, *exit_after_rounds_);
+        mpc::Session session(faulty, std::move(seeds));
+        result = proto::secure_sum(session, encoded, options);
+      } else {
+        mpc::Session session(mesh, std::move(seeds));
+        result = proto::secure_sum(session, encoded, options);
+      }
     }
     for (auto p : result.dropped) log.warn(mesh.describe(p) + " dropped out during the run");
 
@@ -292,6 +302,7 @@ class AggregateJob final : public Job {
   std::optional<double> epsilon_;
   double delta_ = 1e-6;
   std::optional<double> clip_;
+  std::optional<std::size_t> exit_after_rounds_;
 };
 
 }  // namespace

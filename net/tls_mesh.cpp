@@ -238,8 +238,12 @@ class TlsMesh::Engine {
   ~Engine();
 
   void establish();
-  std::vector<Bytes> transfer(std::span<const Outgoing> sends,
-                              std::span<const PartyId> receive_from, std::string_view step);
+  // One round (see Mesh::round). When `tolerant`, a peer that is gone, leaves or stays silent
+  // yields nullopt instead of failing the run, and from then on the failure of a peer no longer
+  // tears the mesh down: only rounds that need that peer fail (see TlsMesh::transfer_tolerant).
+  std::vector<std::optional<Bytes>> transfer(std::span<const Outgoing> sends,
+                                             std::span<const PartyId> receive_from,
+                                             std::string_view step, bool tolerant);
   void close();
 
  private:
@@ -247,6 +251,7 @@ class TlsMesh::Engine {
     std::deque<Bytes> inbox;
     bool connected = false;
     bool bye = false;
+    std::optional<std::string> gone;  // why the peer dropped out (dropout-tolerant runs only)
     std::size_t writes_pending = 0;
     Clock::time_point rx_activity{};
     Clock::time_point tx_activity{};
@@ -328,6 +333,7 @@ class TlsMesh::Engine {
   std::size_t connected_ = 0;
   std::size_t open_links_ = 0;
   std::optional<Failure> failure_;
+  bool tolerant_ = false;      // set by the first tolerant round; a peer failure then drops it
   std::string final_message_;  // the error already thrown to the caller
   bool closed_ = false;
 };
@@ -959,11 +965,22 @@ void TlsMesh::Engine::note_activity(const Conn& conn, bool received) {
 void TlsMesh::Engine::peer_failed(PartyId peer, const std::string& detail) {
   if (tearing_down_) return;
   if (closing_all_) return close_conn(links_[peer]);
+  bool dropped = false;
   {
     std::lock_guard lock(mutex_);
-    if (!failure_) failure_ = Failure{peer, detail};
+    if (tolerant_) {
+      if (peers_[peer].gone) return;  // already dropped; its closing socket reports again
+      peers_[peer].gone = detail;
+      dropped = true;
+    } else if (!failure_) {
+      failure_ = Failure{peer, detail};
+    }
   }
   changed_.notify_all();
+  if (dropped) {
+    log_.warn(mesh_.describe(peer) + " " + detail + "; continuing without it");
+    return close_conn(links_[peer]);
+  }
   log_.warn(mesh_.describe(peer) + " " + detail);
   teardown(mesh_.describe(peer) + " " + detail);
 }
@@ -1066,80 +1083,112 @@ void TlsMesh::Engine::fail(std::unique_lock<std::mutex>& lock, const std::string
   throw NetError(message);
 }
 
-std::vector<Bytes> TlsMesh::Engine::transfer(std::span<const Outgoing> sends,
-                                             std::span<const PartyId> receive_from,
-                                             std::string_view step) {
+std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
+    std::span<const Outgoing> sends, std::span<const PartyId> receive_from, std::string_view step,
+    bool tolerant) {
   std::unique_lock lock(mutex_);
   if (!final_message_.empty()) {
     throw NetError("the network failed earlier: " + final_message_);
   }
   if (closed_) throw NetError("the mesh was closed before step '" + std::string(step) + "'");
   if (failure_) fail(lock, failure_message(*failure_, step));
+  if (tolerant) tolerant_ = true;
   const std::string step_text(step);
+  // A peer that has left: tolerated (skipped) in a tolerant round, else the end of the run.
+  auto left = [&](PartyId peer) -> bool {
+    const auto& state = peers_[peer];
+    if (!state.gone && !state.bye) return false;
+    if (tolerant) return true;
+    fail(lock, mesh_.describe(peer) +
+                   (state.gone ? " dropped out earlier (" + *state.gone + ")"
+                               : std::string(" closed the connection")) +
+                   " during step '" + step_text + "'");
+  };
+  std::vector<Outgoing> live_sends;
   for (const auto& message : sends) {
-    if (peers_[message.to].bye) {
-      fail(lock,
-           mesh_.describe(message.to) + " closed the connection during step '" + step_text + "'");
-    }
+    if (left(message.to)) continue;
     if (message.data.size() > config_.max_frame_bytes) {
       fail(lock, "a message of " + std::to_string(message.data.size()) + " bytes for " +
                      mesh_.describe(message.to) + " exceeds the frame limit of " +
                      std::to_string(config_.max_frame_bytes) + " bytes during step '" + step_text +
                      "'");
     }
+    live_sends.push_back(message);
   }
   const auto start = Clock::now();
-  for (const auto& message : sends) ++peers_[message.to].writes_pending;
-  if (!sends.empty()) {
+  for (const auto& message : live_sends) ++peers_[message.to].writes_pending;
+  if (!live_sends.empty()) {
     lock.unlock();
-    asio::post(io_, [this, batch = std::vector<Outgoing>(sends.begin(), sends.end())] {
+    asio::post(io_, [this, batch = live_sends] {
       for (const auto& message : batch) send_data(message);
     });
     lock.lock();
   }
 
   const auto timeout = config_.receive_timeout;
-  std::vector<Bytes> received(receive_from.size());
-  std::vector<bool> got(receive_from.size(), false);
+  std::vector<std::optional<Bytes>> received(receive_from.size());
+  std::vector<bool> settled(receive_from.size(), false);  // received, or left (tolerant)
   for (;;) {
     if (failure_) fail(lock, failure_message(*failure_, step));
     bool all_received = true;
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
-      if (got[i]) continue;
+      if (settled[i]) continue;
       auto& peer = peers_[receive_from[i]];
       if (!peer.inbox.empty()) {
         received[i] = std::move(peer.inbox.front());
         peer.inbox.pop_front();
-        got[i] = true;
+        settled[i] = true;
+        continue;
+      }
+      if (left(receive_from[i])) {
+        settled[i] = true;
         continue;
       }
       all_received = false;
-      if (peer.bye) {
-        fail(lock, mesh_.describe(receive_from[i]) + " closed the connection during step '" +
-                       step_text + "'");
-      }
     }
     bool all_sent = true;
-    for (const auto& message : sends) all_sent = all_sent && peers_[message.to].writes_pending == 0;
+    for (const auto& message : live_sends) {
+      all_sent = all_sent && peers_[message.to].writes_pending == 0;
+    }
     if (all_received && all_sent) return received;
 
     const auto now = Clock::now();
     auto wake = Clock::time_point::max();
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
-      if (got[i]) continue;
+      if (settled[i]) continue;
       const auto last = std::max(start, peers_[receive_from[i]].rx_activity);
       if (now - last >= timeout) {
-        fail(lock, mesh_.describe(receive_from[i]) + " sent nothing for " +
-                       format_duration(timeout) + " during step '" + step_text + "'");
+        const std::string silence = "sent nothing for " + format_duration(timeout);
+        if (!tolerant) {
+          fail(lock, mesh_.describe(receive_from[i]) + " " + silence + " during step '" +
+                         step_text + "'");
+        }
+        const PartyId silent = receive_from[i];
+        peers_[silent].gone = silence;
+        settled[i] = true;
+        lock.unlock();
+        log_.warn(mesh_.describe(silent) + " " + silence + "; continuing without it");
+        asio::post(io_, [this, silent] { close_conn(links_[silent]); });
+        lock.lock();
+        continue;
       }
       wake = std::min(wake, last + timeout);
     }
-    for (const auto& message : sends) {
+    for (const auto& message : live_sends) {
       if (peers_[message.to].writes_pending == 0) continue;
       const auto last = std::max(start, peers_[message.to].tx_activity);
       if (now - last >= timeout) {
-        fail(lock, mesh_.describe(message.to) + " took none of our data for " +
-                       format_duration(timeout) + " during step '" + step_text + "'");
+        const std::string stall = "took none of our data for " + format_duration(timeout);
+        if (!tolerant || peers_[message.to].gone) {
+          fail(lock, mesh_.describe(message.to) + " " + stall + " during step '" + step_text + "'");
+        }
+        const PartyId stalled = message.to;
+        peers_[stalled].gone = stall;
+        lock.unlock();
+        log_.warn(mesh_.describe(stalled) + " " + stall + "; continuing without it");
+        asio::post(io_, [this, stalled] { close_conn(links_[stalled]); });
+        lock.lock();
+        continue;
       }
       wake = std::min(wake, last + timeout);
     }
@@ -1200,9 +1249,20 @@ TlsMesh::~TlsMesh() = default;
 
 void TlsMesh::close() { engine_->close(); }
 
+std::vector<std::optional<Bytes>> TlsMesh::transfer_tolerant(
+    std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+    std::string_view step) {
+  return engine_->transfer(sends, receive_from, step, true);
+}
+
 std::vector<Bytes> TlsMesh::transfer(std::span<const Outgoing> sends,
                                      std::span<const PartyId> receive_from, std::string_view step) {
-  return engine_->transfer(sends, receive_from, step);
+  std::vector<Bytes> received;
+  received.reserve(receive_from.size());
+  for (auto& message : engine_->transfer(sends, receive_from, step, false)) {
+    received.push_back(std::move(*message));
+  }
+  return received;
 }
 
 }  // namespace sm::net

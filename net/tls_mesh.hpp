@@ -65,6 +65,13 @@ class TlsMesh final : public Mesh {
   std::vector<Bytes> transfer(std::span<const Outgoing> sends,
                               std::span<const PartyId> receive_from,
                               std::string_view step) override;
+  // Dropout-tolerant rounds (Mesh::round_tolerant). The first one switches the mesh to
+  // tolerating dropouts for the rest of the run: a peer that disconnects, aborts or stays silent
+  // is then closed and marked dropped (logged as a warning) instead of ending the run, and only
+  // rounds that need it (ordinary ones) fail. Before that switch, failures end the run as above.
+  std::vector<std::optional<Bytes>> transfer_tolerant(std::span<const Outgoing> sends,
+                                                      std::span<const PartyId> receive_from,
+                                                      std::string_view step) override;
 
  private:
   class Engine;  // the I/O machinery (net/tls_mesh.cpp)
