@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
 #include <memory>
 
@@ -379,5 +380,19 @@ TEST_CASE("key material must fit together and be valid now", "[config]") {
   SECTION("own pinned fingerprint does not match") {
     f.edit("port = 7100", "port = 7100\nfingerprint = \"" + std::string(64, '0') + "\"");
     f.expect_error({"key 'party[0].fingerprint'", "does not have the pinned fingerprint"});
+  }
+}
+
+TEST_CASE("the configurations written by scripts/gen-certs.sh load", "[config]") {
+  sm::test::TempDir dir;
+  const std::string command =
+      std::string(SM_GEN_CERTS) + " 3 '" + dir.path().string() + "' 2>/dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const PartyConfig config =
+        load_party_config(dir.path() / ("party" + std::to_string(i) + ".toml"));
+    CHECK(config.tls.self == i);
+    CHECK(config.name == "party" + std::to_string(i));
+    CHECK(config.tls.parties.size() == 3);
   }
 }
