@@ -1,0 +1,411 @@
+#include "protocols/psi.hpp"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+
+#include "net/errors.hpp"
+#include "net/wire.hpp"
+#include "protocols/psi_okvs.hpp"
+
+namespace sm::proto {
+
+namespace {
+
+using net::Bytes;
+using net::PartyId;
+
+constexpr std::size_t kPoint = crypto_core_ristretto255_BYTES;  // 32
+constexpr std::size_t kBatch = std::size_t{1} << 14;            // items per progress report
+constexpr std::string_view kDomain = "SecretMesh PSI v1";
+
+using Point = std::array<std::uint8_t, kPoint>;
+using Scalar = std::array<std::uint8_t, crypto_core_ristretto255_SCALARBYTES>;
+
+// Runs body(begin, end) over [0, n) on `threads` threads, in batches of kBatch items per thread,
+// reporting progress after each batch; rethrows the first failure.
+template <class Body>
+void parallel_for(std::size_t n, std::size_t threads, const PsiOptions& options,
+                  std::string_view step, Body body) {
+  for (std::size_t start = 0; start < n;) {
+    const std::size_t end = std::min(n, start + kBatch * threads);
+    const std::size_t share = (end - start + threads - 1) / threads;
+    std::vector<std::exception_ptr> errors(threads);
+    std::vector<std::thread> workers;
+    for (std::size_t t = 1; t < threads; ++t) {
+      const std::size_t b = std::min(end, start + t * share);
+      const std::size_t e = std::min(end, b + share);
+      if (b >= e) break;
+      workers.emplace_back([&, t, b, e] {
+        try {
+          body(b, e);
+        } catch (...) {
+          errors[t] = std::current_exception();
+        }
+      });
+    }
+    try {
+      body(start, std::min(end, start + share));
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
+    for (auto& worker : workers) worker.join();
+    for (const auto& error : errors) {
+      if (error) std::rethrow_exception(error);
+    }
+    start = end;
+    if (options.progress) options.progress(step, start, n);
+  }
+}
+
+// A uniform index in [0, bound) from the private stream (rejection sampling).
+std::size_t uniform_below(mpc::Prg& prg, std::size_t bound) {
+  const std::uint64_t limit = ~std::uint64_t{0} - (~std::uint64_t{0} % bound);
+  for (;;) {
+    std::uint64_t value;
+    prg.fill(std::span(reinterpret_cast<std::uint8_t*>(&value), sizeof value));
+    if (value < limit) return static_cast<std::size_t>(value % bound);
+  }
+}
+
+// A uniformly random permutation (Fisher-Yates).
+std::vector<std::size_t> random_permutation(std::size_t n, mpc::Prg& prg) {
+  std::vector<std::size_t> perm(n);
+  for (std::size_t i = 0; i < n; ++i) perm[i] = i;
+  for (std::size_t i = n; i > 1; --i) std::swap(perm[i - 1], perm[uniform_below(prg, i)]);
+  return perm;
+}
+
+std::vector<Point> to_points(const Bytes& bytes, std::size_t expected, const std::string& sender,
+                             std::string_view what) {
+  if (bytes.size() % kPoint != 0 || (expected != SIZE_MAX && bytes.size() / kPoint != expected)) {
+    throw ProtocolError("malformed " + std::string(what) + " from " + sender + ": " +
+                        std::to_string(bytes.size()) + " bytes");
+  }
+  std::vector<Point> points(bytes.size() / kPoint);
+  if (!points.empty()) std::memcpy(points.data(), bytes.data(), bytes.size());
+  return points;
+}
+
+Bytes to_bytes(const std::vector<Point>& points) {
+  Bytes bytes(points.size() * kPoint);
+  if (!points.empty()) std::memcpy(bytes.data(), points.data(), bytes.size());
+  return bytes;
+}
+
+// Raises every point to `key` in place; ProtocolError naming `sender` for an invalid point.
+void blind(std::vector<Point>& points, const Scalar& key, std::size_t threads,
+           const PsiOptions& options, std::string_view step, const std::string& sender) {
+  std::atomic<bool> invalid{false};
+  parallel_for(points.size(), threads, options, step, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      if (crypto_scalarmult_ristretto255(points[i].data(), key.data(), points[i].data()) != 0) {
+        invalid = true;
+      }
+    }
+  });
+  if (invalid) {
+    throw ProtocolError("a blinded set from " + sender +
+                        " holds an element that is not a valid ristretto255 point");
+  }
+}
+
+// BLAKE2b-128 of every tag: the OKVS keys and the zero sharing's PRF inputs.
+std::vector<Block> digests(const std::vector<Point>& tags, std::size_t threads,
+                           const PsiOptions& options) {
+  std::vector<Block> out(tags.size());
+  parallel_for(
+      tags.size(), threads, options, "digesting tags", [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) {
+          crypto_generichash(out[i].data(), out[i].size(), tags[i].data(), kPoint, nullptr, 0);
+        }
+      });
+  return out;
+}
+
+// z_self(T) = XOR over peers l of AES_(s_self,l)(digest(T)).
+std::vector<Block> zero_shares(const std::vector<Block>& keys, const std::vector<Block>& pairwise,
+                               PartyId self) {
+  std::vector<Block> out(keys.size(), Block{});
+  std::vector<Block> encrypted(keys.size());
+  for (PartyId l = 0; l < pairwise.size(); ++l) {
+    if (l == self || keys.empty()) continue;
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                        &EVP_CIPHER_CTX_free);
+    int length = 0;
+    const std::size_t total = keys.size() * sizeof(Block);
+    std::size_t done = 0;
+    bool ok = ctx && EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, pairwise[l].data(),
+                                        nullptr) == 1;
+    ok = ok && EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1;
+    constexpr std::size_t kChunk = std::size_t{1} << 24;
+    while (ok && done < total) {
+      const std::size_t count = std::min(kChunk, total - done);
+      ok = EVP_EncryptUpdate(ctx.get(), encrypted.front().data() + done, &length,
+                             keys.front().data() + done, static_cast<int>(count)) == 1 &&
+           static_cast<std::size_t>(length) == count;
+      done += count;
+    }
+    if (!ok) throw std::runtime_error("AES-128-ECB failed in the PSI zero sharing");
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      for (std::size_t b = 0; b < sizeof(Block); ++b) out[i][b] ^= encrypted[i][b];
+    }
+  }
+  return out;
+}
+
+void validate(const mpc::Session& session, const PsiOptions& options) {
+  const std::size_t n = session.parties();
+  if (n < 2) throw ConfigError("private set intersection needs at least 2 parties");
+  std::vector<bool> seen(n, false);
+  for (PartyId p : options.output_parties) {
+    if (p >= n || seen[p]) {
+      throw ConfigError("PSI output parties must be distinct ids below " + std::to_string(n));
+    }
+    seen[p] = true;
+  }
+  if (options.mode == PsiMode::kAlign && !options.output_parties.empty()) {
+    throw ConfigError(
+        "PSI align mode gives every party its aligned rows; it takes no output "
+        "parties");
+  }
+}
+
+std::vector<PartyId> output_parties(const PsiOptions& options, std::size_t n) {
+  if (!options.output_parties.empty()) return options.output_parties;
+  std::vector<PartyId> all(n);
+  for (PartyId p = 0; p < n; ++p) all[p] = p;
+  return all;
+}
+
+Bytes encode_items(const std::vector<std::string>& items) {
+  net::ByteWriter out;
+  out.u64(items.size());
+  for (const auto& item : items) out.string(item);
+  return out.take();
+}
+
+std::vector<std::string> decode_items(const Bytes& bytes, const std::string& sender) {
+  net::ByteReader in(bytes, "PSI result from " + sender);
+  const std::uint64_t count = in.u64();
+  if (count > bytes.size() / 4) throw ProtocolError("malformed PSI result from " + sender);
+  std::vector<std::string> items(count);
+  for (auto& item : items) item = in.string();
+  in.expect_end();
+  return items;
+}
+
+}  // namespace
+
+PsiResult psi(mpc::Session& session, std::span<const std::string> items,
+              const PsiOptions& options) {
+  validate(session, options);
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  {
+    std::unordered_set<std::string_view> distinct;
+    for (const auto& item : items) {
+      if (!distinct.insert(item).second) {
+        throw InputError("PSI items must be distinct; '" + item + "' appears twice");
+      }
+    }
+  }
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = mesh.size();
+  const PartyId self = mesh.self();
+  const PartyId next = (self + 1) % n;
+  const PartyId prev = (self + n - 1) % n;
+  const auto outputs = output_parties(options, n);
+  const PartyId leader = outputs.front();
+  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
+  const std::size_t threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  // Randomness: the secret scalar, the shuffles, the pairwise PRF keys, the hash domain.
+  Scalar key;
+  crypto_core_ristretto255_scalar_random(key.data());
+  mpc::Prg shuffle_prg = session.prg().private_stream();
+  std::vector<Block> pairwise(n);
+  for (PartyId l = 0; l < n; ++l) {
+    if (l != self) session.prg().pairwise_stream(l).fill(pairwise[l]);
+  }
+  std::array<std::uint8_t, 32> common;
+  session.prg().common_stream().fill(common);
+
+  // Step 1: hash, blind and shuffle the own set, then pass every set around the ring.
+  crypto_hash_sha512_state prefix;
+  crypto_hash_sha512_init(&prefix);
+  crypto_hash_sha512_update(&prefix, reinterpret_cast<const unsigned char*>(kDomain.data()),
+                            kDomain.size());
+  crypto_hash_sha512_update(&prefix, options.nonce.data(), options.nonce.size());
+  crypto_hash_sha512_update(&prefix, common.data(), common.size());
+  const std::vector<std::size_t> perm = random_permutation(items.size(), shuffle_prg);
+  std::vector<Point> current(items.size());
+  std::atomic<bool> degenerate{false};
+  parallel_for(
+      items.size(), threads, options, "hashing and blinding own items",
+      [&](std::size_t begin, std::size_t end) {
+        std::array<unsigned char, crypto_hash_sha512_BYTES> digest;
+        for (std::size_t i = begin; i < end; ++i) {
+          crypto_hash_sha512_state state = prefix;
+          const std::string& item = items[perm[i]];
+          crypto_hash_sha512_update(&state, reinterpret_cast<const unsigned char*>(item.data()),
+                                    item.size());
+          crypto_hash_sha512_final(&state, digest.data());
+          Point hashed;
+          crypto_core_ristretto255_from_hash(hashed.data(), digest.data());
+          if (crypto_scalarmult_ristretto255(current[i].data(), key.data(), hashed.data()) != 0) {
+            degenerate = true;
+          }
+        }
+      });
+  if (degenerate) throw ProtocolError("an item hashed to the identity of ristretto255");
+
+  PsiResult result;
+  result.set_sizes.assign(n, 0);
+  result.set_sizes[self] = items.size();
+  std::vector<Point> tags;
+  for (std::size_t r = 1; r <= n; ++r) {
+    const Bytes out = to_bytes(current);
+    current.clear();
+    current.shrink_to_fit();
+    const net::Outgoing send{next, out};
+    const PartyId owner = (self + n - r) % n;
+    const std::string step = "psi ring hop " + std::to_string(r);
+    Bytes in = std::move(mesh.round(std::span(&send, 1), std::span(&prev, 1), step).front());
+    if (r == n) {
+      tags = to_points(in, items.size(), mesh.describe(prev), "own tags");
+      break;
+    }
+    current = to_points(in, SIZE_MAX, mesh.describe(prev), "blinded set");
+    result.set_sizes[owner] = current.size();
+    blind(current, key, threads, options, "blinding the set of party " + std::to_string(owner),
+          mesh.describe(prev));
+    if (options.mode == PsiMode::kCardinality && owner == leader && r == n - 1) {
+      const auto reshuffle = random_permutation(current.size(), shuffle_prg);
+      std::vector<Point> shuffled(current.size());
+      for (std::size_t i = 0; i < current.size(); ++i) shuffled[i] = current[reshuffle[i]];
+      current = std::move(shuffled);
+    }
+  }
+  sodium_memzero(key.data(), key.size());
+
+  // Steps 2-4: zero shares keyed by the tags; OKVS to the leader; the leader's membership test.
+  const std::vector<Block> keys = digests(tags, threads, options);
+  tags.clear();
+  tags.shrink_to_fit();
+  const std::vector<Block> shares = zero_shares(keys, pairwise, self);
+  std::vector<std::size_t> common_positions;  // leader: positions in `keys` of common tags
+  if (self != leader) {
+    const Bytes table = okvs_encode(keys, shares, shuffle_prg).serialize();
+    const net::Outgoing send{leader, table};
+    mesh.round(std::span(&send, 1), {}, "psi key-value store");
+  } else {
+    std::vector<PartyId> others;
+    for (PartyId p = 0; p < n; ++p) {
+      if (p != self) others.push_back(p);
+    }
+    const auto tables = mesh.round({}, others, "psi key-value store");
+    std::vector<Okvs> stores;
+    for (std::size_t k = 0; k < others.size(); ++k) {
+      const std::size_t limit = 2 * okvs_cells(result.set_sizes[others[k]]) + 3;
+      stores.push_back(Okvs::deserialize(tables[k], limit, mesh.describe(others[k])));
+    }
+    std::vector<std::uint8_t> member(keys.size(), 0);
+    parallel_for(keys.size(), threads, options, "testing membership",
+                 [&](std::size_t begin, std::size_t end) {
+                   for (std::size_t i = begin; i < end; ++i) {
+                     Block sum = shares[i];
+                     for (const Okvs& store : stores) {
+                       const Block value = store.decode(keys[i]);
+                       for (std::size_t b = 0; b < sum.size(); ++b) sum[b] ^= value[b];
+                     }
+                     member[i] = sum == Block{};
+                   }
+                 });
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (member[i]) common_positions.push_back(i);
+    }
+  }
+
+  // The output step.
+  std::vector<PartyId> receivers;
+  for (PartyId p : outputs) {
+    if (p != leader) receivers.push_back(p);
+  }
+  if (options.mode == PsiMode::kAlign) {
+    receivers.clear();
+    for (PartyId p = 0; p < n; ++p) {
+      if (p != leader) receivers.push_back(p);
+    }
+  }
+  Bytes message;
+  if (self == leader) {
+    if (options.mode == PsiMode::kIntersection) {
+      std::vector<std::string> common_items;
+      for (std::size_t i : common_positions) common_items.push_back(items[perm[i]]);
+      std::sort(common_items.begin(), common_items.end());
+      result.cardinality = common_items.size();
+      message = encode_items(common_items);
+      result.intersection = std::move(common_items);
+    } else if (options.mode == PsiMode::kCardinality) {
+      result.cardinality = common_positions.size();
+      net::ByteWriter out;
+      out.u64(common_positions.size());
+      message = out.take();
+    } else {
+      std::vector<Block> common_keys;
+      for (std::size_t i : common_positions) common_keys.push_back(keys[i]);
+      std::sort(common_keys.begin(), common_keys.end());
+      message.resize(common_keys.size() * sizeof(Block));
+      if (!common_keys.empty()) std::memcpy(message.data(), common_keys.data(), message.size());
+    }
+    std::vector<net::Outgoing> sends;
+    for (PartyId p : receivers) sends.push_back({p, message});
+    mesh.round(sends, {}, "psi result");
+  } else if (std::find(receivers.begin(), receivers.end(), self) != receivers.end()) {
+    message = std::move(mesh.round({}, std::span(&leader, 1), "psi result").front());
+    const std::string sender = mesh.describe(leader);
+    if (options.mode == PsiMode::kIntersection) {
+      result.intersection = decode_items(message, sender);
+      result.cardinality = result.intersection->size();
+    } else if (options.mode == PsiMode::kCardinality) {
+      net::ByteReader in(message, "PSI cardinality from " + sender);
+      result.cardinality = in.u64();
+      in.expect_end();
+    }
+  }
+  if (options.mode == PsiMode::kAlign) {
+    if (message.size() % sizeof(Block) != 0) {
+      throw ProtocolError("malformed PSI alignment from " + mesh.describe(leader));
+    }
+    std::vector<std::pair<Block, std::size_t>> index(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) index[i] = {keys[i], perm[i]};
+    std::sort(index.begin(), index.end());
+    std::vector<std::size_t> aligned;
+    for (std::size_t offset = 0; offset < message.size(); offset += sizeof(Block)) {
+      Block key_of_row;
+      std::memcpy(key_of_row.data(), message.data() + offset, sizeof(Block));
+      const auto it = std::lower_bound(index.begin(), index.end(),
+                                       std::pair<Block, std::size_t>{key_of_row, 0});
+      if (it == index.end() || it->first != key_of_row) {
+        throw ProtocolError("the PSI alignment from " + mesh.describe(leader) +
+                            " names a tag this party does not hold");
+      }
+      aligned.push_back(it->second);
+    }
+    result.cardinality = aligned.size();
+    result.aligned = std::move(aligned);
+  }
+  if (!is_output) result.cardinality.reset();
+  return result;
+}
+
+}  // namespace sm::proto

@@ -1,0 +1,284 @@
+// Private set intersection against the plaintext intersection: random sets with controlled
+// overlaps (items common to all, and items shared by only some parties, which must not count),
+// every mode, several party counts, edge sets, odd ids, restricted outputs, rounds and bytes
+// against the header's costs, and the OKVS on its own.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "net/errors.hpp"
+#include "net/local_mesh.hpp"
+#include "protocols/psi.hpp"
+#include "protocols/psi_okvs.hpp"
+
+using namespace sm;
+using namespace sm::proto;
+
+namespace {
+
+using Sets = std::vector<std::vector<std::string>>;
+
+// N sets: `common` items in every set, plus for every pair of parties `pairwise` items held by
+// that pair only (and, for N >= 3, by no third party), plus `own` items private to each party;
+// shuffled.
+Sets overlapping_sets(std::size_t parties, std::size_t common, std::size_t pairwise,
+                      std::size_t own, std::uint64_t seed) {
+  Sets sets(parties);
+  for (std::size_t i = 0; i < common; ++i) {
+    for (auto& set : sets) set.push_back("common-" + std::to_string(i));
+  }
+  for (std::size_t a = 0; a < parties; ++a) {
+    for (std::size_t b = a + 1; b < parties && parties > 2; ++b) {
+      for (std::size_t i = 0; i < pairwise; ++i) {
+        const std::string item =
+            "pair-" + std::to_string(a) + "-" + std::to_string(b) + "-" + std::to_string(i);
+        sets[a].push_back(item);
+        sets[b].push_back(item);
+      }
+    }
+    for (std::size_t i = 0; i < own; ++i) {
+      sets[a].push_back("own-" + std::to_string(a) + "-" + std::to_string(i));
+    }
+  }
+  std::mt19937_64 rng(seed);
+  for (auto& set : sets) std::shuffle(set.begin(), set.end(), rng);
+  return sets;
+}
+
+// The oracle: the plaintext intersection, sorted bytewise.
+std::vector<std::string> plain_intersection(const Sets& sets) {
+  std::set<std::string> common(sets[0].begin(), sets[0].end());
+  for (std::size_t p = 1; p < sets.size(); ++p) {
+    const std::set<std::string> other(sets[p].begin(), sets[p].end());
+    std::set<std::string> kept;
+    std::set_intersection(common.begin(), common.end(), other.begin(), other.end(),
+                          std::inserter(kept, kept.end()));
+    common = std::move(kept);
+  }
+  return {common.begin(), common.end()};
+}
+
+struct Run {
+  PsiResult result;
+  net::MeshStats stats;
+};
+
+std::vector<Run> run_psi(const Sets& sets, PsiOptions options) {
+  options.threads = 2;
+  return net::run_parties(sets.size(), [&](net::Mesh& mesh) {
+    mpc::Session session(mesh, mpc::PrgState::establish(mesh));
+    const auto before = mesh.stats();
+    PsiResult result = psi(session, sets[mesh.self()], options);
+    return Run{std::move(result), mesh.stats().since(before)};
+  });
+}
+
+void check_intersection(const Sets& sets, const std::vector<net::PartyId>& outputs = {}) {
+  PsiOptions options;
+  options.output_parties = outputs;
+  const auto expected = plain_intersection(sets);
+  const auto runs = run_psi(sets, options);
+  for (net::PartyId p = 0; p < sets.size(); ++p) {
+    INFO("party " << p);
+    const bool output =
+        outputs.empty() || std::find(outputs.begin(), outputs.end(), p) != outputs.end();
+    const PsiResult& result = runs[p].result;
+    if (output) {
+      REQUIRE(result.intersection);
+      CHECK(*result.intersection == expected);
+      CHECK(result.cardinality == expected.size());
+    } else {
+      CHECK_FALSE(result.intersection);
+      CHECK_FALSE(result.cardinality);
+    }
+    CHECK_FALSE(result.aligned);
+    for (net::PartyId q = 0; q < sets.size(); ++q) CHECK(result.set_sizes[q] == sets[q].size());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the intersection equals the plaintext intersection", "[psi]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    check_intersection(overlapping_sets(n, 37, 11, 60, n));
+  }
+}
+
+TEST_CASE("edge sets: empty, single, identical, disjoint", "[psi]") {
+  for (std::size_t n : {2u, 3u}) {
+    INFO(n << " parties");
+    SECTION("all empty") { check_intersection(Sets(n)); }
+    SECTION("one party empty") {
+      Sets sets = overlapping_sets(n, 5, 2, 3, 1);
+      sets[n - 1].clear();
+      check_intersection(sets);
+    }
+    SECTION("the leader empty") {
+      Sets sets = overlapping_sets(n, 5, 2, 3, 2);
+      sets[0].clear();
+      check_intersection(sets);
+    }
+    SECTION("a single common item") { check_intersection(Sets(n, {"only"})); }
+    SECTION("single items that differ") {
+      Sets sets(n);
+      for (std::size_t p = 0; p < n; ++p) sets[p] = {"item" + std::to_string(p)};
+      check_intersection(sets);
+    }
+    SECTION("identical sets") { check_intersection(Sets(n, overlapping_sets(1, 0, 0, 50, 3)[0])); }
+    SECTION("disjoint sets") { check_intersection(overlapping_sets(n, 0, 0, 40, 4)); }
+  }
+}
+
+TEST_CASE("ids are exact byte strings: unicode, long, look-alikes", "[psi]") {
+  const std::string long_id(10000, 'x');
+  Sets sets = {{"Zürich", "東京", "naïve", long_id, "a,b", "quote\"d", std::string("nul\0byte", 8),
+                "A", "e\xcc\x81"},
+               {"Zurich", "東京", "naïve", long_id, "a,b", "quote\"d", std::string("nul\0byte", 8),
+                "a", "\xc3\xa9", long_id + "y"},
+               {"Zürich", "東京", "naïve", long_id, "a,b", "quote\"d", std::string("nul\0byte", 8),
+                "A", "e\xcc\x81", "Zurich"}};
+  check_intersection(sets);
+  CHECK(plain_intersection(sets).size() == 6);
+}
+
+TEST_CASE("only the output parties learn the result; any party may lead", "[psi]") {
+  const Sets sets = overlapping_sets(4, 20, 5, 30, 7);
+  check_intersection(sets, {2});
+  check_intersection(sets, {3, 1});
+  check_intersection(sets, {1, 0, 2, 3});
+}
+
+TEST_CASE("cardinality mode reveals only the count", "[psi]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    const Sets sets = overlapping_sets(n, 29, 9, 41, 10 + n);
+    PsiOptions options;
+    options.mode = PsiMode::kCardinality;
+    options.output_parties = {n - 1, 0};
+    const auto runs = run_psi(sets, options);
+    for (net::PartyId p = 0; p < n; ++p) {
+      const PsiResult& result = runs[p].result;
+      CHECK_FALSE(result.intersection);
+      CHECK_FALSE(result.aligned);
+      if (p == 0 || p == n - 1) {
+        CHECK(result.cardinality == plain_intersection(sets).size());
+      } else {
+        CHECK_FALSE(result.cardinality);
+      }
+    }
+  }
+}
+
+TEST_CASE("align mode: every party's common rows in one order", "[psi]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    const Sets sets = overlapping_sets(n, 31, 7, 23, 20 + n);
+    PsiOptions options;
+    options.mode = PsiMode::kAlign;
+    const auto runs = run_psi(sets, options);
+    const auto expected = plain_intersection(sets);
+    std::vector<std::string> first;
+    for (net::PartyId p = 0; p < n; ++p) {
+      const PsiResult& result = runs[p].result;
+      REQUIRE(result.aligned);
+      CHECK(result.cardinality == expected.size());
+      std::vector<std::string> rows;
+      for (std::size_t index : *result.aligned) rows.push_back(sets[p].at(index));
+      if (p == 0) first = rows;
+      CHECK(rows == first);
+      std::sort(rows.begin(), rows.end());
+      CHECK(rows == expected);
+    }
+  }
+  PsiOptions with_outputs;
+  with_outputs.mode = PsiMode::kAlign;
+  with_outputs.output_parties = {0};
+  CHECK_THROWS_AS(run_psi(Sets(2), with_outputs), ConfigError);
+}
+
+TEST_CASE("rounds and bytes match the header's costs", "[psi]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    const Sets sets = overlapping_sets(n, 13, 3, 17 + n, 30 + n);
+    std::size_t total = 0;
+    for (const auto& set : sets) total += set.size();
+    const auto common = plain_intersection(sets);
+    std::size_t result_bytes = 8;
+    for (const auto& item : common) result_bytes += 4 + item.size();
+    const auto runs = run_psi(sets, {});
+    for (net::PartyId p = 0; p < n; ++p) {
+      INFO("party " << p);
+      CHECK(runs[p].stats.rounds == n + 2);
+      std::uint64_t expected = 32 * total;
+      if (p != 0) expected += 16 + 16 * okvs_cells(sets[p].size());
+      if (p == 0) expected += (n - 1) * result_bytes;
+      CHECK(runs[p].stats.bytes_sent() == expected);
+    }
+  }
+}
+
+TEST_CASE("duplicate items are refused", "[psi]") {
+  CHECK_THROWS_AS(run_psi(Sets{{"a", "b", "a"}, {"a"}}, {}), InputError);
+}
+
+TEST_CASE("OKVS decodes every encoded key; other keys decode to unrelated values", "[psi][okvs]") {
+  mpc::Prg randomness(mpc::random_seed());
+  for (std::size_t n : {0u, 1u, 2u, 5u, 100u, 5000u}) {
+    INFO(n << " keys");
+    std::vector<Block> keys(n), values(n);
+    randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(keys.data()), n * 16));
+    randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(values.data()), n * 16));
+    const Okvs table = okvs_encode(keys, values, randomness);
+    CHECK(table.cells.size() >= okvs_cells(n));
+    const Okvs copy = Okvs::deserialize(table.serialize(), 4 * okvs_cells(n), "test");
+    for (std::size_t i = 0; i < n; ++i) REQUIRE(copy.decode(keys[i]) == values[i]);
+    if (n < 5000) continue;
+    // 2000 keys that were not encoded decode to 2000 distinct values, none an encoded value,
+    // with balanced bits (a fixed or structured value would fail these). Small tables have few
+    // cell combinations, so this is checked on the large one.
+    std::set<Block> seen(values.begin(), values.end());
+    std::size_t ones = 0;
+    for (std::size_t i = 0; i < 2000; ++i) {
+      Block other;
+      randomness.fill(other);
+      const Block value = copy.decode(other);
+      CHECK(seen.insert(value).second);
+      for (std::uint8_t byte : value) ones += static_cast<std::size_t>(__builtin_popcount(byte));
+    }
+    const double fraction = static_cast<double>(ones) / (2000.0 * 128);
+    CHECK(fraction > 0.49);
+    CHECK(fraction < 0.51);
+  }
+}
+
+TEST_CASE("an OKVS of the zero shares decodes at a non-member to fresh values each run",
+          "[psi][okvs]") {
+  // The same keys and values, encoded twice: the tables differ in every free cell, so what a
+  // non-member key decodes to carries no fixed value across runs.
+  mpc::Prg randomness(mpc::random_seed());
+  std::vector<Block> keys(64), values(64);
+  randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(keys.data()), 64 * 16));
+  randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(values.data()), 64 * 16));
+  const Okvs a = okvs_encode(keys, values, randomness);
+  const Okvs b = okvs_encode(keys, values, randomness);
+  Block outsider;
+  randomness.fill(outsider);
+  CHECK(a.decode(outsider) != b.decode(outsider));
+  for (std::size_t i = 0; i < keys.size(); ++i) CHECK(a.decode(keys[i]) == b.decode(keys[i]));
+}
+
+TEST_CASE("malformed OKVS messages are refused", "[psi][okvs]") {
+  Okvs table;
+  table.cells.resize(6);
+  const auto bytes = table.serialize();
+  CHECK_THROWS_AS(Okvs::deserialize(bytes, 3, "peer"), ProtocolError);
+  CHECK_THROWS_AS(Okvs::deserialize(net::ByteView(bytes).first(bytes.size() - 1), 9, "peer"),
+                  ProtocolError);
+  Okvs odd;
+  odd.cells.resize(4);
+  CHECK_THROWS_AS(Okvs::deserialize(odd.serialize(), 9, "peer"), ProtocolError);
+}
