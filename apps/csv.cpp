@@ -84,7 +84,7 @@ std::size_t CsvTable::column_index(std::string_view name) const {
                    "'; the columns are: " + (available.empty() ? "(none)" : available));
 }
 
-CsvTable read_csv(const std::filesystem::path& file, HeaderRule rule) {
+CsvTable read_csv(const std::filesystem::path& file, HeaderRule rule, EmptyRule empty) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError(file.string() + ": cannot be opened for reading");
   std::stringstream buffer;
@@ -122,7 +122,7 @@ CsvTable read_csv(const std::filesystem::path& file, HeaderRule rule) {
     table.rows.push_back(std::move(cells));
     table.lines.push_back(record_line);
   }
-  if (table.rows.empty()) {
+  if (table.rows.empty() && (table.header.empty() || empty == EmptyRule::kRefuse)) {
     throw InputError(file.string() + (table.header.empty() ? ": the file is empty"
                                                            : ": the file has no data rows"));
   }

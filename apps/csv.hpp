@@ -33,7 +33,11 @@ enum class HeaderRule {
   kDetect,    // the first row is a header if any of its cells is not a number
 };
 
-CsvTable read_csv(const std::filesystem::path& file, HeaderRule rule);
+// Whether a file with a header but no data rows is valid (an empty set for PSI) or an error.
+enum class EmptyRule { kRefuse, kAllow };
+
+CsvTable read_csv(const std::filesystem::path& file, HeaderRule rule,
+                  EmptyRule empty = EmptyRule::kRefuse);
 
 // A numeric cell: an exact integer when it is written as one, else a finite double.
 using Number = std::variant<std::int64_t, double>;
