@@ -1,0 +1,376 @@
+#include "protocols/logreg.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "mpc/ops.hpp"
+#include "net/errors.hpp"
+
+namespace sm::proto {
+
+namespace {
+
+// The sigmoid approximation as sum_k [z > c_k] (slope_k z + offset_k): each piece's difference
+// from the one below it.
+struct Breakpoint {
+  double at, slope, offset;
+};
+
+std::vector<Breakpoint> breakpoints(SigmoidKind kind) {
+  if (kind == SigmoidKind::kSecureMl3) return {{-0.5, 1.0, 0.5}, {0.5, -1.0, 0.5}};
+  return {{-4.0, 0.0625, 0.25}, {-1.6, 0.1525, 0.25}, {1.6, -0.1525, 0.25}, {4.0, -0.0625, 0.25}};
+}
+
+// round(v * 2^bits) as an element.
+template <class E>
+E fixed_const(double v, int bits) {
+  return E::from_int(std::llround(std::ldexp(v, bits)));
+}
+
+template <class S>
+S gather_rows(const S& matrix, std::size_t width, std::span<const std::size_t> rows) {
+  S out;
+  out.values.reserve(rows.size() * width);
+  for (std::size_t r : rows) {
+    const auto begin = matrix.values.begin() + static_cast<std::ptrdiff_t>(r * width);
+    out.values.insert(out.values.end(), begin, begin + static_cast<std::ptrdiff_t>(width));
+  }
+  return out;
+}
+
+template <class S>
+S transpose(const S& matrix, std::size_t rows, std::size_t cols) {
+  S out;
+  out.values.resize(matrix.values.size());
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) out.values[c * rows + r] = matrix.values[r * cols + c];
+  }
+  return out;
+}
+
+void check_data(const LogRegData& data, const LogRegLayout& layout, net::PartyId self,
+                bool need_labels) {
+  std::size_t rows = 0, cols = 0;
+  if (layout.partition == Partition::kVertical) {
+    if (layout.rows.size() != 1) throw InputError("vertical layout: expected one row count");
+    rows = layout.rows[0];
+    cols = layout.columns.at(self);
+  } else {
+    if (layout.columns.size() != 1)
+      throw InputError("horizontal layout: expected one column count");
+    rows = layout.rows.at(self);
+    cols = layout.columns[0];
+  }
+  if (data.features.size() != rows * cols) {
+    throw InputError("logistic regression: this party's data has " +
+                     std::to_string(data.features.size()) + " values, the layout says " +
+                     std::to_string(rows) + " x " + std::to_string(cols));
+  }
+  const bool holds_labels =
+      layout.partition == Partition::kHorizontal || layout.label_party == self;
+  if (need_labels && holds_labels && data.labels.size() != rows) {
+    throw InputError("logistic regression: " + std::to_string(data.labels.size()) + " labels for " +
+                     std::to_string(rows) + " rows");
+  }
+}
+
+// The shared n x D matrix (features and a column of ones), scale 2^f.
+template <mpc::Engine En>
+typename En::Shares share_features(En& engine, const LogRegData& data, const LogRegLayout& layout) {
+  using E = typename En::Element;
+  mpc::Session& session = engine.session();
+  const net::PartyId self = session.self();
+  const auto& fixed = session.fixed();
+  const std::size_t n = layout.total_rows(), d = layout.total_features(), width = d + 1;
+  const auto mine = mpc::encode_fixed<E>(fixed, data.features);
+  typename En::Shares x;
+  x.values.assign(n * width, E(0));
+  if (layout.partition == Partition::kVertical) {
+    std::size_t offset = 0;
+    for (net::PartyId p = 0; p < layout.columns.size(); ++p) {
+      const std::size_t cols = layout.columns[p];
+      const auto block =
+          engine.input(p, p == self ? std::span<const E>(mine) : std::span<const E>{}, n * cols,
+                       "logreg: share features");
+      for (std::size_t r = 0; r < n; ++r) {
+        for (std::size_t c = 0; c < cols; ++c) {
+          x.values[r * width + offset + c] = block.values[r * cols + c];
+        }
+      }
+      offset += cols;
+    }
+  } else {
+    std::size_t offset = 0;
+    for (net::PartyId p = 0; p < layout.rows.size(); ++p) {
+      const std::size_t rows = layout.rows[p];
+      const auto block =
+          engine.input(p, p == self ? std::span<const E>(mine) : std::span<const E>{}, rows * d,
+                       "logreg: share features");
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t c = 0; c < d; ++c) {
+          x.values[(offset + r) * width + c] = block.values[r * d + c];
+        }
+      }
+      offset += rows;
+    }
+  }
+  const std::vector<E> ones(n, fixed_const<E>(1.0, fixed.frac_bits));
+  const auto bias = engine.constant(ones);
+  for (std::size_t r = 0; r < n; ++r) x.values[r * width + d] = bias.values[r];
+  return x;
+}
+
+// The shared labels, scale 2^(3f).
+template <mpc::Engine En>
+typename En::Shares share_labels(En& engine, const LogRegData& data, const LogRegLayout& layout) {
+  using E = typename En::Element;
+  const net::PartyId self = engine.session().self();
+  const int bits = 3 * engine.session().fixed().frac_bits;
+  std::vector<E> mine(data.labels.size());
+  for (std::size_t i = 0; i < mine.size(); ++i) mine[i] = fixed_const<E>(data.labels[i], bits);
+  if (layout.partition == Partition::kVertical) {
+    const net::PartyId owner = layout.label_party;
+    return engine.input(owner, owner == self ? std::span<const E>(mine) : std::span<const E>{},
+                        layout.rows[0], "logreg: share labels");
+  }
+  typename En::Shares y;
+  for (net::PartyId p = 0; p < layout.rows.size(); ++p) {
+    y = mpc::concat(y, engine.input(p, p == self ? std::span<const E>(mine) : std::span<const E>{},
+                                    layout.rows[p], "logreg: share labels"));
+  }
+  return y;
+}
+
+// For logits z (scale 2^(2f)), every piece's difference slope_k z + offset_k (scale 2^(3f)),
+// k-major: multiplied by the bits [z > c_k] and summed over k, they give the sigmoid.
+template <mpc::Engine En>
+typename En::Shares piece_deltas(En& engine, const typename En::Shares& z2,
+                                 const std::vector<Breakpoint>& pieces) {
+  using E = typename En::Element;
+  const int f = engine.session().fixed().frac_bits;
+  typename En::Shares deltas;
+  for (const auto& piece : pieces) {
+    const auto term = mpc::scale(z2, fixed_const<E>(piece.slope, f));
+    deltas = mpc::concat(
+        deltas,
+        engine.add_public(term, std::vector<E>(z2.size(), fixed_const<E>(piece.offset, 3 * f))));
+  }
+  return deltas;
+}
+
+// Inputs of less_than_zero giving [z > c_k] for every piece (k-major).
+template <mpc::Engine En>
+typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
+                                const std::vector<Breakpoint>& pieces) {
+  using E = typename En::Element;
+  const int f = engine.session().fixed().frac_bits;
+  typename En::Shares tests;
+  for (const auto& piece : pieces) {
+    tests = mpc::concat(
+        tests, engine.add_public(mpc::neg(z2),
+                                 std::vector<E>(z2.size(), fixed_const<E>(piece.at, 2 * f))));
+  }
+  return tests;
+}
+
+// sum_k products[k * n + i], for n values.
+template <class S>
+S sum_pieces(const S& products, std::size_t pieces, std::size_t n) {
+  S out = mpc::slice(products, 0, n);
+  for (std::size_t k = 1; k < pieces; ++k) out = mpc::add(out, mpc::slice(products, k * n, n));
+  return out;
+}
+
+template <class S>
+S sum_all(const S& x) {
+  using E = typename S::Element;
+  E total(0);
+  for (const auto& v : x.values) total += v;
+  return S{{total}};
+}
+
+}  // namespace
+
+std::string_view sigmoid_name(SigmoidKind kind) {
+  return kind == SigmoidKind::kSecureMl3 ? "secureml3" : "piecewise5";
+}
+
+SigmoidKind parse_sigmoid(std::string_view name) {
+  if (name == "secureml3") return SigmoidKind::kSecureMl3;
+  if (name == "piecewise5") return SigmoidKind::kPiecewise5;
+  throw InputError("unknown sigmoid approximation '" + std::string(name) +
+                   "' (secureml3 or piecewise5)");
+}
+
+double sigmoid_approx(SigmoidKind kind, double z) {
+  double s = 0;
+  for (const auto& piece : breakpoints(kind)) {
+    if (z > piece.at) s += piece.slope * z + piece.offset;
+  }
+  return s;
+}
+
+double sigmoid_max_error(SigmoidKind kind) {
+  return kind == SigmoidKind::kSecureMl3 ? 0.3776 : 0.0184;
+}
+
+std::size_t LogRegLayout::total_rows() const {
+  return std::accumulate(rows.begin(), rows.end(), std::size_t{0});
+}
+
+std::size_t LogRegLayout::total_features() const {
+  return std::accumulate(columns.begin(), columns.end(), std::size_t{0});
+}
+
+std::vector<std::vector<std::size_t>> minibatches(const LogRegOptions& options) {
+  if (options.batch_size == 0) throw InputError("the batch size must be positive");
+  mpc::Prg prg(options.shuffle_seed, 0);
+  std::vector<std::vector<std::size_t>> batches;
+  const std::size_t n = options.train_rows.size();
+  for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+    std::vector<std::size_t> order = options.train_rows;
+    const auto draws = prg.sample<mpc::Ring64>(n);
+    for (std::size_t i = n; i > 1; --i) {
+      std::swap(order[i - 1], order[draws[i - 1].value() % i]);
+    }
+    for (std::size_t b = 0; b + options.batch_size <= n; b += options.batch_size) {
+      batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b),
+                           order.begin() + static_cast<std::ptrdiff_t>(b + options.batch_size));
+    }
+  }
+  return batches;
+}
+
+RowSplit split_rows(std::size_t rows, double test_fraction, const mpc::Seed& seed) {
+  if (!(test_fraction >= 0 && test_fraction < 1)) {
+    throw InputError("the test fraction must lie in [0, 1)");
+  }
+  std::vector<std::size_t> order(rows);
+  std::iota(order.begin(), order.end(), 0);
+  mpc::Prg prg(seed, 1);
+  const auto draws = prg.sample<mpc::Ring64>(rows);
+  for (std::size_t i = rows; i > 1; --i) std::swap(order[i - 1], order[draws[i - 1].value() % i]);
+  const auto test_count = static_cast<std::size_t>(std::llround(rows * test_fraction));
+  RowSplit split;
+  split.test.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(test_count));
+  split.train.assign(order.begin() + static_cast<std::ptrdiff_t>(test_count), order.end());
+  std::sort(split.test.begin(), split.test.end());
+  std::sort(split.train.begin(), split.train.end());
+  return split;
+}
+
+template <mpc::Engine En>
+LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data,
+                                              const LogRegLayout& layout,
+                                              const LogRegOptions& options) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  const int f = engine.session().fixed().frac_bits;
+  check_data(data, layout, engine.session().self(), true);
+  if (options.train_rows.size() < options.batch_size) {
+    throw InputError("the batch size " + std::to_string(options.batch_size) + " exceeds the " +
+                     std::to_string(options.train_rows.size()) + " training rows");
+  }
+  const std::size_t d = layout.total_features(), width = d + 1;
+  const auto pieces = breakpoints(options.sigmoid);
+  const std::size_t k = pieces.size();
+
+  const Shares x = share_features(engine, data, layout);
+  const Shares y = share_labels(engine, data, layout);
+
+  const std::size_t batch = options.batch_size;
+  const double eta = options.learning_rate / static_cast<double>(batch);
+  const std::vector<E> eta_vec(width, fixed_const<E>(eta, f));
+  std::vector<E> decay(width, fixed_const<E>(eta * options.l2, 2 * f));
+  decay[d] = E(0);
+
+  LogRegModel<Shares> model;
+  model.weights = engine.constant(std::vector<E>(width, E(0)));
+  const auto schedule = minibatches(options);
+  const std::size_t per_epoch = options.train_rows.size() / batch;
+  for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+    for (std::size_t it = 0; it < per_epoch; ++it) {
+      const auto& rows = schedule[epoch * per_epoch + it];
+      const Shares xb = gather_rows(x, width, rows);
+      const Shares yb = gather_rows(y, 1, rows);
+      const Shares z2 = mpc::matmul(engine, xb, model.weights, batch, width, 1, "logreg: X_B w");
+      const Shares bits =
+          engine.less_than_zero(piece_tests(engine, z2, pieces), "logreg: sigmoid pieces");
+      const Shares s = sum_pieces(
+          mpc::mul(engine, bits, piece_deltas(engine, z2, pieces), "logreg: sigmoid"), k, batch);
+      const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");
+      const Shares g =
+          mpc::matmul(engine, transpose(xb, batch, width), e, width, batch, 1, "logreg: X_B^T e");
+      const Shares step = mpc::add(mpc::scale(g, std::span<const E>(eta_vec)),
+                                   mpc::scale(model.weights, std::span<const E>(decay)));
+      model.weights = mpc::sub(model.weights, engine.trunc(step, 2 * f, "logreg: update"));
+      ++model.iterations;
+    }
+
+    // Epoch statistics: one forward pass over the training and test rows together.
+    const std::size_t n_train = options.train_rows.size(), n_test = options.test_rows.size();
+    std::vector<std::size_t> rows = options.train_rows;
+    rows.insert(rows.end(), options.test_rows.begin(), options.test_rows.end());
+    const Shares z2 = mpc::matmul(engine, gather_rows(x, width, rows), model.weights, rows.size(),
+                                  width, 1, "logreg: evaluate");
+    const Shares z_train = mpc::slice(z2, 0, n_train), z_test = mpc::slice(z2, n_train, n_test);
+    const Shares bits = engine.less_than_zero(
+        mpc::concat(piece_tests(engine, z_train, pieces), mpc::neg(z_test)), "logreg: evaluate");
+    const Shares y_train = gather_rows(y, 1, options.train_rows);
+    const Shares y_test = gather_rows(y, 1, options.test_rows);
+    const Shares products =
+        mpc::mul(engine, bits, mpc::concat(piece_deltas(engine, z_train, pieces), y_test),
+                 "logreg: evaluate");
+    const Shares residual = engine.trunc(
+        mpc::sub(sum_pieces(mpc::slice(products, 0, k * n_train), k, n_train), y_train), 2 * f,
+        "logreg: evaluate");
+    // correct = sum (1 - b - y + 2 b y), scale 2^(3f), with b = [z > 0].
+    const Shares b_test = mpc::slice(bits, k * n_train, n_test);
+    const Shares by = mpc::slice(products, k * n_train, n_test);
+    Shares correct = mpc::sub(mpc::add(mpc::scale(by, E(2)), mpc::neg(y_test)),
+                              mpc::scale(b_test, fixed_const<E>(1.0, 3 * f)));
+    correct = engine.add_public(sum_all(correct),
+                                std::vector<E>{fixed_const<E>(static_cast<double>(n_test), 3 * f)});
+    const Shares squared = mpc::dot(engine, residual, residual, "logreg: evaluate");
+    const auto opened = engine.open(mpc::concat(squared, correct), "logreg: epoch statistics");
+    EpochStats stats;
+    stats.epoch = epoch + 1;
+    stats.train_mse =
+        std::ldexp(static_cast<double>(opened[0].to_int()), -2 * f) / static_cast<double>(n_train);
+    if (n_test > 0) {
+      stats.test_accuracy =
+          std::ldexp(static_cast<double>(opened[1].to_int()), -3 * f) / static_cast<double>(n_test);
+    }
+    model.curve.push_back(stats);
+    if (options.progress) options.progress(stats);
+  }
+  return model;
+}
+
+template <mpc::Engine En>
+typename En::Shares logits(En& engine, const LogRegData& data, const LogRegLayout& layout,
+                           const typename En::Shares& weights) {
+  check_data(data, layout, engine.session().self(), false);
+  const std::size_t n = layout.total_rows(), width = layout.total_features() + 1;
+  if (weights.size() != width) {
+    throw InputError("the model has " + std::to_string(weights.size()) + " weights, the data " +
+                     std::to_string(width - 1) + " features and a bias");
+  }
+  const auto x = share_features(engine, data, layout);
+  const auto z2 = mpc::matmul(engine, x, weights, n, width, 1, "logreg: X w");
+  return engine.trunc(z2, engine.session().fixed().frac_bits, "logreg: X w");
+}
+
+#define SM_INSTANTIATE_LOGREG(En)                                                            \
+  template LogRegModel<En::Shares> train_logreg(En&, const LogRegData&, const LogRegLayout&, \
+                                                const LogRegOptions&);                       \
+  template En::Shares logits(En&, const LogRegData&, const LogRegLayout&, const En::Shares&);
+
+SM_INSTANTIATE_LOGREG(mpc::AdditiveEngine)
+SM_INSTANTIATE_LOGREG(mpc::ShamirEngine<mpc::Fp127>)
+
+#undef SM_INSTANTIATE_LOGREG
+
+}  // namespace sm::proto

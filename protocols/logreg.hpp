@@ -1,0 +1,144 @@
+// Joint logistic regression: mini-batch gradient descent on secret-shared weights in fixed point,
+// for data split vertically (parties hold different columns of the same rows, one of them the
+// label) or horizontally (parties hold different rows with the same columns and labels).
+// Written once against the Engine concept; instantiated for AdditiveEngine and
+// ShamirEngine<Fp127> in logreg.cpp. Follows SecureML (Mohassel and Zhang, S&P 2017), section
+// IV, with the data shared once and a fresh matrix triple per product (the baseline; the
+// masked-once optimisation of SecureML is not implemented here).
+//
+// Inputs are already standardised by the caller (apps/job_train_lr.cpp): features as doubles,
+// labels in {0, 1}. Each party inputs its block once: D = total feature count + 1 (the bias is
+// the weight of a public column of ones), n = total rows.
+//
+// One iteration on a mini-batch of B rows (f = FixedPoint::frac_bits, K breakpoints of the
+// sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
+//   z   = X_B w                                  matmul, (B x D)(D x 1), scale 2^(2f)
+//   b_k = [z > c_k]                              one less_than_zero on K B values
+//   s   = sum_k b_k (da_k z + db_k)              one mul on K B values, scale 2^(3f)
+//   e   = trunc(s - y, 2f)                       scale 2^f
+//   g   = X_B^T e                                matmul, (D x B)(B x 1), scale 2^(2f)
+//   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
+// Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the engine's less_than_zero (7 for
+// ShamirEngine<Fp127> with value_bits 64, 8 for AdditiveEngine): 12 and 13 rounds.
+// Elements each party sends to each peer per iteration: (B D + D) + (B + D B) for the two
+// matrix products (O(B D): fresh matrix triples), K B (comparison opening) + the comparison's
+// bit circuit, 2 K B (mul), B + D (truncations); times 8 (additive) or 16 (Fp127) bytes.
+// The data matrix and labels cost one input each at the start (Shamir: the owner sends its
+// n x d_p block to every peer once; additive: nothing).
+//
+// Fixed point: every truncation errs by at most one unit 2^-f (engine trunc); the weights
+// drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
+// the rounding of eta and of the sigmoid's coefficients to f bits (tests: <= 0.02 absolute on
+// breast cancer, f = 16). |x| must stay below 2^(value_bits - 3f - 2) / B for the
+// 3f-scaled intermediates (standardised features: far inside).
+//
+// Sigmoid approximations (max |approx - 1 / (1 + e^-z)| over all z):
+//   kSecureMl3   clamp(z + 1/2, 0, 1)  (SecureML): 0.378 (at z = +-1/2).
+//   kPiecewise5  0 below -4; 0.25 + z/16 on [-4, -1.6); 0.5 + 0.215 z on [-1.6, 1.6);
+//                0.75 + z/16 on [1.6, 4); 1 from 4: 0.0184 (minimax fit of the breakpoints).
+//
+// Revealed: per epoch, to every party, two scalars: the training mean squared error of the
+// approximate sigmoid output (Brier score, opened as one sum) and, with test rows, the number
+// of correct test predictions (opened as one sum). Nothing else is opened; the weights stay
+// secret-shared (the caller decides what to open, see reveal below). Row counts, column counts
+// and the label's owner are public. Mini-batch order comes from a public seed.
+// Semi-honest security of the engine (additive: N-1 of N with a non-colluding dealer; Shamir:
+// t < N/2).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "mpc/engine.hpp"
+#include "mpc/prg.hpp"
+#include "net/mesh.hpp"
+
+namespace sm::proto {
+
+enum class Partition { kVertical, kHorizontal };
+enum class SigmoidKind { kSecureMl3, kPiecewise5 };
+
+// "secureml3" / "piecewise5"; parse throws InputError for other names.
+std::string_view sigmoid_name(SigmoidKind kind);
+SigmoidKind parse_sigmoid(std::string_view name);
+// The approximation in plaintext, and its maximum error over all z (stated above).
+double sigmoid_approx(SigmoidKind kind, double z);
+double sigmoid_max_error(SigmoidKind kind);
+
+// Who holds what. Vertical: rows is the common row count, columns[p] party p's feature count,
+// label_party the label's owner. Horizontal: rows[p] party p's row count, one common feature
+// count columns (all parties hold labels). Global row order: vertical, the agreed order (the
+// caller sorts by id); horizontal, party 0's rows, then party 1's, ...
+// Global column order: party 0's columns, then party 1's, ... (vertical), then the bias.
+struct LogRegLayout {
+  Partition partition = Partition::kVertical;
+  std::vector<std::size_t> rows;     // vertical: one entry
+  std::vector<std::size_t> columns;  // horizontal: one entry
+  net::PartyId label_party = 0;      // vertical only
+
+  std::size_t total_rows() const;
+  std::size_t total_features() const;  // without the bias
+};
+
+// This party's standardised block, row-major (its rows x its columns), and its labels where it
+// holds them (vertical: the label party; horizontal: every party).
+struct LogRegData {
+  std::vector<double> features;
+  std::vector<double> labels;
+};
+
+struct EpochStats {
+  std::size_t epoch = 0;                // 1-based
+  double train_mse = 0;                 // mean of (sigmoid_approx(z) - y)^2 over the training rows
+  std::optional<double> test_accuracy;  // fraction correct on the test rows, if any
+};
+
+struct LogRegOptions {
+  std::size_t epochs = 10;
+  std::size_t batch_size = 32;
+  double learning_rate = 0.5;
+  double l2 = 0;
+  SigmoidKind sigmoid = SigmoidKind::kPiecewise5;
+  std::vector<std::size_t> train_rows;              // global row indices
+  std::vector<std::size_t> test_rows;               // may be empty
+  mpc::Seed shuffle_seed{};                         // public: the mini-batch order
+  std::function<void(const EpochStats&)> progress;  // called after each epoch, at every party
+};
+
+// The public mini-batch schedule: for each epoch, a permutation of train_rows drawn from
+// Prg(shuffle_seed) (Fisher-Yates on 8-byte draws, reduced modulo the range), cut into
+// floor(|train| / B) batches of B rows (the remainder is skipped that epoch).
+std::vector<std::vector<std::size_t>> minibatches(const LogRegOptions& options);
+
+// A fixed-seed split of 0..rows-1: the first round(rows * test_fraction) of a seeded
+// permutation are the test rows (both returned sorted).
+struct RowSplit {
+  std::vector<std::size_t> train, test;
+};
+RowSplit split_rows(std::size_t rows, double test_fraction, const mpc::Seed& seed);
+
+template <class Shares>
+struct LogRegModel {
+  Shares weights;  // D = features + 1 shares (bias last), scale 2^f
+  std::vector<EpochStats> curve;
+  std::size_t iterations = 0;
+};
+
+// Trains; every party calls it with its data and the same layout and options. Throws
+// InputError when the data does not match the layout (a local check: callers check across
+// parties first), errors of the engine otherwise.
+template <mpc::Engine En>
+LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data,
+                                              const LogRegLayout& layout,
+                                              const LogRegOptions& options);
+
+// The secret-shared logits z = X w + b of every row (global order, scale 2^f), for a model's
+// weight shares. Rounds: one matmul and one truncation (a fresh matrix triple: n x D).
+template <mpc::Engine En>
+typename En::Shares logits(En& engine, const LogRegData& data, const LogRegLayout& layout,
+                           const typename En::Shares& weights);
+
+}  // namespace sm::proto

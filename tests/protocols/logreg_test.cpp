@@ -1,0 +1,352 @@
+// Joint logistic regression against a plaintext Eigen run with the same hyperparameters, the
+// same mini-batches and the same sigmoid approximation, on the breast-cancer data split across
+// 3 parties vertically (columns 1-10 / 11-20 / 21-30, the label at party 2) and horizontally
+// (rows dealt round-robin), on both engines (and the dealer-free Shamir source).
+#include <catch2/catch.hpp>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "mpc/dealer_free.hpp"
+#include "mpc/ops.hpp"
+#include "net/errors.hpp"
+#include "protocols/logreg.hpp"
+#include "tests/support/engines.hpp"
+
+using namespace sm;
+using namespace sm::proto;
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::size_t kEpochs = 1;
+#else
+constexpr std::size_t kEpochs = 4;
+#endif
+constexpr std::size_t kParties = 3;
+constexpr double kWeightTolerance = 0.02;
+
+struct Dataset {
+  Eigen::MatrixXd x;  // standardised on the training rows
+  Eigen::VectorXd y;
+};
+
+// data/breast_cancer.csv: id, 30 features, label. Standardised with the training rows' mean and
+// population standard deviation (what the train-lr job does at each party).
+Dataset load(const std::vector<std::size_t>& train) {
+  std::ifstream in(SM_DATA_DIR "/breast_cancer.csv");
+  REQUIRE(in);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::vector<double>> rows;
+  while (std::getline(in, line)) {
+    std::stringstream cells(line);
+    std::string cell;
+    std::getline(cells, cell, ',');
+    std::vector<double> row;
+    while (std::getline(cells, cell, ',')) row.push_back(std::stod(cell));
+    rows.push_back(row);
+  }
+  Dataset data{Eigen::MatrixXd(rows.size(), 30), Eigen::VectorXd(rows.size())};
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (int c = 0; c < 30; ++c) data.x(r, c) = rows[r][c];
+    data.y(r) = rows[r][30];
+  }
+  for (int c = 0; c < 30; ++c) {
+    double sum = 0, squares = 0;
+    for (auto r : train) {
+      sum += data.x(r, c);
+      squares += data.x(r, c) * data.x(r, c);
+    }
+    const double mean = sum / train.size();
+    const double sd = std::sqrt(squares / train.size() - mean * mean);
+    data.x.col(c) = (data.x.col(c).array() - mean) / sd;
+  }
+  return data;
+}
+
+// The approximations, written out from the header's definitions.
+double approx(SigmoidKind kind, double z) {
+  if (kind == SigmoidKind::kSecureMl3) return std::clamp(z + 0.5, 0.0, 1.0);
+  if (z <= -4) return 0;
+  if (z <= -1.6) return 0.25 + z / 16;
+  if (z <= 1.6) return 0.5 + 0.215 * z;
+  if (z <= 4) return 0.75 + z / 16;
+  return 1;
+}
+
+// Plaintext mini-batch gradient descent; weights with the bias last.
+Eigen::VectorXd plain_train(const Dataset& data, const LogRegOptions& options) {
+  const Eigen::Index d = data.x.cols();
+  Eigen::MatrixXd x(data.x.rows(), d + 1);
+  x << data.x, Eigen::VectorXd::Ones(data.x.rows());
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(d + 1);
+  const double eta = options.learning_rate / options.batch_size;
+  for (const auto& batch : minibatches(options)) {
+    Eigen::MatrixXd xb(batch.size(), d + 1);
+    Eigen::VectorXd yb(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      xb.row(i) = x.row(batch[i]);
+      yb(i) = data.y(batch[i]);
+    }
+    const Eigen::VectorXd z = xb * w;
+    const Eigen::VectorXd s = z.unaryExpr([&](double v) { return approx(options.sigmoid, v); });
+    Eigen::VectorXd decay = options.l2 * w;
+    decay(d) = 0;
+    w -= eta * (xb.transpose() * (s - yb)) + eta * decay;
+  }
+  return w;
+}
+
+double accuracy(const Dataset& data, const Eigen::VectorXd& w,
+                const std::vector<std::size_t>& rows) {
+  std::size_t correct = 0;
+  for (auto r : rows) {
+    const double z = data.x.row(r).dot(w.head(data.x.cols())) + w(data.x.cols());
+    correct += (z > 0) == (data.y(r) == 1);
+  }
+  return static_cast<double>(correct) / rows.size();
+}
+
+struct Split {
+  LogRegLayout layout;
+  std::vector<LogRegData> parts;
+};
+
+Split vertical(const Dataset& data) {
+  Split split;
+  split.layout = {Partition::kVertical, {std::size_t(data.x.rows())}, {10, 10, 10}, 2};
+  for (std::size_t p = 0; p < kParties; ++p) {
+    LogRegData part;
+    for (Eigen::Index r = 0; r < data.x.rows(); ++r) {
+      for (int c = 0; c < 10; ++c) part.features.push_back(data.x(r, 10 * p + c));
+      if (p == 2) part.labels.push_back(data.y(r));
+    }
+    split.parts.push_back(part);
+  }
+  return split;
+}
+
+// Rows dealt round-robin; returns the global index of each dealt row in `order`.
+Split horizontal(const Dataset& data, std::vector<std::size_t>& order) {
+  Split split;
+  split.layout = {Partition::kHorizontal, {}, {30}, 0};
+  split.parts.resize(kParties);
+  for (std::size_t p = 0; p < kParties; ++p) {
+    std::size_t rows = 0;
+    for (Eigen::Index r = p; r < data.x.rows(); r += kParties, ++rows) {
+      for (int c = 0; c < 30; ++c) split.parts[p].features.push_back(data.x(r, c));
+      split.parts[p].labels.push_back(data.y(r));
+      order.push_back(r);
+    }
+    split.layout.rows.push_back(rows);
+  }
+  return split;
+}
+
+// Dataset rows re-ordered to the protocol's global order.
+Dataset reorder(const Dataset& data, const std::vector<std::size_t>& order) {
+  Dataset out{Eigen::MatrixXd(data.x.rows(), data.x.cols()), Eigen::VectorXd(data.y.size())};
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    out.x.row(i) = data.x.row(order[i]);
+    out.y(i) = data.y(order[i]);
+  }
+  return out;
+}
+
+struct SecureRun {
+  std::vector<double> weights;
+  std::vector<double> test_logits;
+  std::vector<EpochStats> curve;
+  std::uint64_t rounds = 0;
+  std::size_t iterations = 0;
+};
+
+template <class En>
+SecureRun train_and_predict(En& engine, const Split& split, const LogRegOptions& options) {
+  const auto self = engine.session().self();
+  const auto before = engine.session().mesh().stats().rounds;
+  const auto model = train_logreg(engine, split.parts[self], split.layout, options);
+  SecureRun run;
+  run.rounds = engine.session().mesh().stats().rounds - before;
+  run.iterations = model.iterations;
+  run.curve = model.curve;
+  const auto& fixed = engine.session().fixed();
+  using E = typename En::Element;
+  run.weights = mpc::decode_fixed<E>(fixed, engine.open(model.weights, "test: weights"));
+  const auto z = logits(engine, split.parts[self], split.layout, model.weights);
+  const auto opened = mpc::decode_fixed<E>(fixed, engine.open(z, "test: logits"));
+  for (auto r : options.test_rows) run.test_logits.push_back(opened[r]);
+  return run;
+}
+
+void check_against_plaintext(const Dataset& data, const LogRegOptions& options,
+                             const std::vector<SecureRun>& runs) {
+  const Eigen::VectorXd plain = plain_train(data, options);
+  const double plain_accuracy = accuracy(data, plain, options.test_rows);
+  for (const auto& run : runs) {
+    REQUIRE(run.weights.size() == std::size_t(plain.size()));
+    double worst = 0;
+    for (Eigen::Index i = 0; i < plain.size(); ++i) {
+      worst = std::max(worst, std::fabs(run.weights[i] - plain(i)));
+    }
+    const Eigen::VectorXd secure =
+        Eigen::Map<const Eigen::VectorXd>(run.weights.data(), plain.size());
+    const double secure_accuracy = accuracy(data, secure, options.test_rows);
+    INFO("plaintext test accuracy " << plain_accuracy << ", secure " << secure_accuracy
+                                    << ", max weight difference " << worst);
+    CHECK(worst <= kWeightTolerance);
+    CHECK(std::fabs(secure_accuracy - plain_accuracy) <= 0.01);
+    REQUIRE(run.curve.size() == options.epochs);
+    REQUIRE(run.curve.back().test_accuracy);
+    CHECK(std::fabs(*run.curve.back().test_accuracy - secure_accuracy) < 1e-9);
+    // The revealed mean squared error of the approximate sigmoid, against the plaintext one.
+    double mse = 0;
+    for (auto r : options.train_rows) {
+      const double z = data.x.row(r).dot(secure.head(data.x.cols())) + secure(data.x.cols());
+      mse += std::pow(approx(options.sigmoid, z) - data.y(r), 2);
+    }
+    CHECK(std::fabs(run.curve.back().train_mse - mse / options.train_rows.size()) < 1e-3);
+    // Prediction: the secure logits give the plaintext model's labels on the test rows.
+    std::size_t agree = 0;
+    for (std::size_t i = 0; i < options.test_rows.size(); ++i) {
+      const auto r = options.test_rows[i];
+      const double z = data.x.row(r).dot(plain.head(data.x.cols())) + plain(data.x.cols());
+      agree += (run.test_logits[i] > 0) == (z > 0);
+      CHECK(std::fabs(run.test_logits[i] - z) < 0.1);
+    }
+    CHECK(static_cast<double>(agree) / options.test_rows.size() >= 0.99);
+  }
+}
+
+LogRegOptions options_for(std::size_t rows, SigmoidKind sigmoid) {
+  LogRegOptions options;
+  const auto split = split_rows(rows, 0.2, mpc::Seed{42});
+  options.train_rows = split.train;
+  options.test_rows = split.test;
+  options.epochs = kEpochs;
+  options.batch_size = 32;
+  options.learning_rate = 1.0;
+  options.l2 = 0.01;
+  options.sigmoid = sigmoid;
+  options.shuffle_seed = mpc::Seed{9};
+  return options;
+}
+
+template <class En>
+std::vector<SecureRun> run_split(const Split& split, const LogRegOptions& options) {
+  return test::run_engine<En>(
+      kParties, [&](En& engine) { return train_and_predict(engine, split, options); });
+}
+
+}  // namespace
+
+TEST_CASE("split_rows and minibatches are seeded, disjoint and complete", "[logreg]") {
+  const auto split = split_rows(569, 0.2, mpc::Seed{42});
+  CHECK(split.test.size() == 114);
+  CHECK(split.train.size() == 455);
+  std::vector<std::size_t> all = split.train;
+  all.insert(all.end(), split.test.begin(), split.test.end());
+  std::sort(all.begin(), all.end());
+  for (std::size_t i = 0; i < all.size(); ++i) REQUIRE(all[i] == i);
+  CHECK(split_rows(569, 0.2, mpc::Seed{43}).test != split.test);
+  LogRegOptions options;
+  options.train_rows = split.train;
+  options.epochs = 2;
+  options.batch_size = 100;
+  const auto batches = minibatches(options);
+  REQUIRE(batches.size() == 8);
+  CHECK(batches[0] != batches[4]);
+  CHECK(minibatches(options) == batches);
+}
+
+TEST_CASE("the sigmoid approximations stay within their stated error", "[logreg]") {
+  for (auto kind : {SigmoidKind::kSecureMl3, SigmoidKind::kPiecewise5}) {
+    double worst = 0;
+    for (int i = -20000; i <= 20000; ++i) {
+      const double z = i / 1000.0;
+      CHECK(sigmoid_approx(kind, z) == Approx(approx(kind, z)).margin(1e-12));
+      worst = std::max(worst, std::fabs(sigmoid_approx(kind, z) - 1 / (1 + std::exp(-z))));
+    }
+    CHECK(worst <= sigmoid_max_error(kind));
+    CHECK(worst > sigmoid_max_error(kind) - 1e-3);
+    CHECK(parse_sigmoid(sigmoid_name(kind)) == kind);
+  }
+  CHECK_THROWS_AS(parse_sigmoid("tanh"), InputError);
+}
+
+TEST_CASE("vertical logistic regression matches plaintext on both engines", "[logreg]") {
+  const auto sigmoid = GENERATE(SigmoidKind::kPiecewise5, SigmoidKind::kSecureMl3);
+  const auto options = options_for(569, sigmoid);
+  const Dataset data = load(options.train_rows);
+  const Split split = vertical(data);
+  SECTION("additive") {
+    check_against_plaintext(data, options, run_split<mpc::AdditiveEngine>(split, options));
+  }
+  SECTION("shamir") {
+    const auto runs = run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options);
+    check_against_plaintext(data, options, runs);
+    // 12 rounds per iteration (matmul, 7 comparison, mul, trunc, matmul, trunc), 4 inputs (3
+    // feature blocks, the labels) at the start, and 12 per epoch's evaluation (matmul, 7, mul,
+    // trunc, dot, open).
+    CHECK(runs[0].rounds == 12 * runs[0].iterations + 4 + 12 * options.epochs);
+  }
+}
+
+TEST_CASE("horizontal logistic regression matches plaintext on both engines", "[logreg]") {
+  const auto options = options_for(569, SigmoidKind::kPiecewise5);
+  const Dataset original = load(options.train_rows);
+  std::vector<std::size_t> order;
+  const Split split = horizontal(original, order);
+  const Dataset data = reorder(original, order);
+  SECTION("additive") {
+    const auto runs = run_split<mpc::AdditiveEngine>(split, options);
+    check_against_plaintext(data, options, runs);
+    CHECK(runs[0].rounds == 13 * runs[0].iterations + 13 * options.epochs);
+  }
+  SECTION("shamir") {
+    check_against_plaintext(data, options,
+                            run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options));
+  }
+}
+
+TEST_CASE("vertical logistic regression with the dealer-free Shamir source", "[logreg]") {
+  auto options = options_for(569, SigmoidKind::kPiecewise5);
+  options.epochs = 1;
+  const Dataset data = load(options.train_rows);
+  const Split split = vertical(data);
+  using En = mpc::ShamirEngine<mpc::Fp127>;
+  const auto runs = net::run_parties(kParties, [&](net::Mesh& mesh) {
+    mpc::Session session = mpc::Session::establish(mesh);
+    mpc::DealerFreeShamir<mpc::Fp127> source(session, 1, En::kDefaultValueBits);
+    En engine(session, source, 1);
+    return train_and_predict(engine, split, options);
+  });
+  check_against_plaintext(data, options, runs);
+}
+
+TEST_CASE("logistic regression rejects data that does not match the layout", "[logreg]") {
+  auto options = options_for(569, SigmoidKind::kPiecewise5);
+  const Dataset data = load(options.train_rows);
+  Split split = vertical(data);
+  for (auto& part : split.parts) part.features.pop_back();
+  CHECK_THROWS_AS(test::run_engine<mpc::AdditiveEngine>(
+                      kParties,
+                      [&](mpc::AdditiveEngine& engine) {
+                        return train_logreg(engine, split.parts[engine.session().self()],
+                                            split.layout, options)
+                            .iterations;
+                      }),
+                  InputError);
+  options.batch_size = 1000;
+  CHECK_THROWS_AS(test::run_engine<mpc::AdditiveEngine>(
+                      kParties,
+                      [&](mpc::AdditiveEngine& engine) {
+                        return train_logreg(engine, vertical(data).parts[engine.session().self()],
+                                            split.layout, options)
+                            .iterations;
+                      }),
+                  InputError);
+}
