@@ -5,6 +5,22 @@
 //   mpc-bench net [--mib 256] [--parties 2,3] [--certs DIR]
 //     One exchange_all of --mib MiB to every peer among N parties (threads of this process) on
 //     loopback over TlsMesh, next to the same transfer over plain TCP sockets.
+//
+//   mpc-bench psi [--log-items 16,20] [--parties 2,3] [--overlap 0.5] [--threads T] [--certs DIR]
+//     Private set intersection (protocols/psi.hpp) of 2^k ids per party among N parties (threads
+//     of this process, TlsMesh on loopback): seconds, bytes, rounds, peak memory, next to the
+//     bound that ristretto255's scalar multiplication rate, measured in the same run, sets.
+//
+//   mpc-bench mul [--sizes 1000000,10000000] [--schemes additive,fp61,fp127] [--json FILE]
+//   mpc-bench matmul [--shapes 1000x1000x1,256x256x256] [--schemes ...] [--json FILE]
+//     Element-wise multiplication / one matrix product of secret-shared operands among 3
+//     computing parties, each a separate process with its own TlsMesh on loopback (plus a dealer
+//     process for the additive scheme); preprocessing (the correlations) and online phase
+//     (mul_with / matmul_with) timed apart, next to the plaintext operation on the same element
+//     type (and Eigen on doubles for matmul).
+//   mpc-bench aggregate [--values 1000000] [--parties 3,5,10] [--json FILE]
+//     secure_sum (threshold and masked protocols) among N party processes on loopback, next to
+//     an insecure baseline (raw vectors to party 0, the sum back), with the bytes' expansion.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,9 +42,17 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "apps/bench_mpc.hpp"
+#include "apps/bench_support.hpp"
+#include <sodium.h>
+
+#include "mpc/session.hpp"
 #include "net/errors.hpp"
 #include "net/log.hpp"
 #include "net/tls_mesh.hpp"
+#include "protocols/psi.hpp"
 
 namespace {
 
@@ -311,6 +335,458 @@ void run_net(const NetOptions& options) {
   if (options.certs.empty()) fs::remove_all(certs);
 }
 
+// ---- mul, matmul and aggregate suites: party processes over TLS (apps/bench_mpc.hpp) --------
+
+using sm::app::AggregateMode;
+using sm::app::BenchScheme;
+using sm::app::PhaseMeasure;
+
+// A party process that has not finished after this long is killed and the suite fails.
+constexpr std::chrono::seconds kPartyDeadline{3600};
+
+struct MulOptions {
+  std::vector<std::size_t> sizes = {1000000, 10000000};
+  std::vector<std::string> schemes = {"additive", "fp61", "fp127"};
+  std::size_t parties = 3;
+  std::string json;  // empty: no JSON
+};
+
+struct MatmulOptions {
+  std::vector<std::string> shapes = {"1000x1000x1", "256x256x256"};
+  std::vector<std::string> schemes = {"additive", "fp61", "fp127"};
+  std::size_t parties = 3;
+  std::string json;
+};
+
+struct AggregateOptions {
+  std::size_t values = 1000000;
+  std::vector<std::size_t> parties = {3, 5, 10};
+  std::string json;
+};
+
+BenchScheme parse_scheme(const std::string& name) {
+  if (name == "additive") return BenchScheme::kAdditive;
+  if (name == "fp61") return BenchScheme::kShamir61;
+  return BenchScheme::kShamir127;
+}
+
+// "RxIxC" -> {R, I, C}; ConfigError unless three positive numbers.
+std::array<std::size_t, 3> parse_shape(const std::string& text) {
+  std::array<std::size_t, 3> shape{};
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%zux%zux%zu%c", &shape[0], &shape[1], &shape[2], &tail) != 3 ||
+      shape[0] == 0 || shape[1] == 0 || shape[2] == 0) {
+    throw sm::ConfigError("--shapes: '" + text + "' is not ROWSxINNERxCOLS");
+  }
+  return shape;
+}
+
+nlohmann::json load_json(const std::array<double, 3>& load) { return {load[0], load[1], load[2]}; }
+
+// The phase `name` of every computing party's report, and their slowest() summary.
+struct PhaseOverParties {
+  std::vector<PhaseMeasure> parties;
+  PhaseMeasure summary;
+};
+
+PhaseOverParties collect_phase(const std::vector<nlohmann::json>& reports, const char* name) {
+  PhaseOverParties out;
+  for (const auto& report : reports) {
+    if (report.at("role") == "compute") {
+      out.parties.push_back(sm::app::phase_from_json(report.at("phases").at(name)));
+    }
+  }
+  out.summary = sm::app::slowest(out.parties);
+  return out;
+}
+
+PhaseMeasure add_phases(const PhaseMeasure& a, const PhaseMeasure& b) {
+  return {a.seconds + b.seconds, a.cpu_seconds + b.cpu_seconds, a.bytes_sent + b.bytes_sent,
+          a.bytes_received + b.bytes_received, a.rounds + b.rounds};
+}
+
+// One table row of the mul and matmul suites; `elements` scales bytes to bytes per element,
+// `min_bytes` is the protocol's minimum bytes sent per party for the row (0: none stated).
+nlohmann::json mpc_row(const std::string& label, const char* phase, const PhaseMeasure& m,
+                       double plain_seconds, std::size_t elements, double min_bytes) {
+  const double per_element = static_cast<double>(m.bytes_sent) / static_cast<double>(elements);
+  std::printf("%-34s  %-13s  %9.4f  %8.3f  %13llu  %13llu  %9.2f  %6llu  %10.3g  %9.1f",
+              label.c_str(), phase, m.seconds, m.cpu_seconds,
+              static_cast<unsigned long long>(m.bytes_sent),
+              static_cast<unsigned long long>(m.bytes_received), per_element,
+              static_cast<unsigned long long>(m.rounds), plain_seconds, m.seconds / plain_seconds);
+  nlohmann::json row = {{"case", label},
+                        {"phase", phase},
+                        {"seconds", m.seconds},
+                        {"cpu_seconds", m.cpu_seconds},
+                        {"bytes_sent_per_party", m.bytes_sent},
+                        {"bytes_received_per_party", m.bytes_received},
+                        {"bytes_sent_per_element", per_element},
+                        {"rounds", m.rounds},
+                        {"baseline_seconds", plain_seconds},
+                        {"ratio", m.seconds / plain_seconds}};
+  if (min_bytes > 0) {
+    std::printf("  %8.0f (%.2fx)", min_bytes / static_cast<double>(elements),
+                static_cast<double>(m.bytes_sent) / min_bytes);
+    row["min_bytes_sent_per_party"] = min_bytes;
+  }
+  std::printf("\n");
+  return row;
+}
+
+void print_mpc_header(const char* unit) {
+  std::printf("%-34s  %-13s  %9s  %8s  %13s  %13s  %9s  %6s  %10s  %9s  %s\n", "case", "phase",
+              "seconds", "cpu s", "sent/party", "recv/party", unit, "rounds", "plain s", "ratio",
+              "min B/elem (measured/min)");
+}
+
+// Runs `party_body(scheme, config)` for `computing` parties (+ the dealer) as processes and
+// returns their reports, with the dealer's report (if any) last.
+template <class Body>
+std::vector<nlohmann::json> run_scheme(BenchScheme scheme, std::size_t computing,
+                                       const sm::app::BenchCertificates& certs, Body body) {
+  const std::size_t count = sm::app::process_count(scheme, computing);
+  const auto ports = sm::app::free_loopback_ports(count);
+  return sm::app::run_in_processes(
+      count,
+      [&](PartyId self) { return body(scheme, sm::app::loopback_config(certs, self, ports)); },
+      kPartyDeadline);
+}
+
+nlohmann::json dealer_report(const std::vector<nlohmann::json>& reports) {
+  for (const auto& report : reports) {
+    if (report.at("role") == "dealer") return report.at("dealer");
+  }
+  return nullptr;
+}
+
+void print_dealer(const nlohmann::json& dealer) {
+  if (dealer.is_null()) return;
+  std::printf("%-34s  dealer process: sent %llu bytes in %llu batches, %.3f s computing\n", "",
+              dealer.at("bytes_sent").get<unsigned long long>(),
+              dealer.at("batches").get<unsigned long long>(),
+              dealer.at("compute_seconds").get<double>());
+}
+
+void finish_document(nlohmann::json& document, const std::string& file) {
+  document["load_average_after"] = load_json(sm::app::load_average());
+  std::printf("\nload average after: %s\n", sm::app::load_average_text().c_str());
+  if (!file.empty()) sm::app::write_json_file(file, document);
+}
+
+void run_mul(const MulOptions& options) {
+  const std::size_t n_parties = options.parties;
+  nlohmann::json document = {{"suite", "mul"},
+                             {"parties", n_parties},
+                             {"transport", "TLS 1.3 on loopback, one process per party"},
+                             {"load_average_before", load_json(sm::app::load_average())},
+                             {"rows", nlohmann::json::array()}};
+  std::printf(
+      "mul: element-wise products of two secret-shared vectors, %zu computing parties as\n"
+      "separate processes over TLS 1.3 on loopback (additive: + 1 dealer process)\n"
+      "load average before: %s\n"
+      "(seconds, cpu s: slowest party; sent/recv: payload bytes of the most loaded party; B/mul:\n"
+      " sent/party per product; plain s: median of 5 plaintext products of the same element type\n"
+      " in this process; ratio: seconds / plain s; min: Beaver with all-to-all opening sends\n"
+      " 2 (N-1) elements per product and party)\n\n",
+      n_parties, sm::app::load_average_text().c_str());
+  print_mpc_header("B/mul");
+  const sm::app::BenchCertificates certs(n_parties + 1);
+  for (const auto& scheme_name : options.schemes) {
+    const BenchScheme scheme = parse_scheme(scheme_name);
+    for (std::size_t n : options.sizes) {
+      const auto reports = run_scheme(
+          scheme, n_parties, certs,
+          [n](BenchScheme s, const sm::net::TlsConfig& c) { return sm::app::mul_party(s, c, n); });
+      const double plain = sm::app::plain_mul_seconds(scheme, n);
+      const auto pre = collect_phase(reports, "preprocessing");
+      const auto online = collect_phase(reports, "online");
+      const std::string label = sm::app::scheme_label(scheme) + ", n=" + std::to_string(n);
+      const double min_online =
+          2.0 * static_cast<double>((n_parties - 1) * n * sm::app::element_bytes(scheme));
+      auto rows = nlohmann::json::array(
+          {mpc_row(label, "preprocessing", pre.summary, plain, n, 0),
+           mpc_row(label, "online", online.summary, plain, n, min_online),
+           mpc_row(label, "total", add_phases(pre.summary, online.summary), plain, n, 0)});
+      const auto dealer = dealer_report(reports);
+      print_dealer(dealer);
+      for (auto& row : rows) {
+        row["scheme"] = sm::app::scheme_label(scheme);
+        row["n"] = n;
+        row["dealer"] = dealer;
+        document["rows"].push_back(row);
+      }
+      document["rows"].back()["parties_detail"] = reports;
+    }
+  }
+  finish_document(document, options.json);
+}
+
+void run_matmul(const MatmulOptions& options) {
+  const std::size_t n_parties = options.parties;
+  nlohmann::json document = {{"suite", "matmul"},
+                             {"parties", n_parties},
+                             {"transport", "TLS 1.3 on loopback, one process per party"},
+                             {"load_average_before", load_json(sm::app::load_average())},
+                             {"rows", nlohmann::json::array()}};
+  std::printf(
+      "matmul: one product of two secret-shared matrices (rows x inner)(inner x cols), %zu\n"
+      "computing parties as separate processes over TLS 1.3 on loopback (additive: + 1 dealer)\n"
+      "load average before: %s\n"
+      "(B/elem: sent/party per element of the two operands; plain s: median of 5 matmul_plain of\n"
+      " the same element type in this process; eigen s: the same product of doubles with Eigen;\n"
+      " min: a matrix triple opens both masked operands to every peer, (rows inner + inner cols)\n"
+      " (N-1) elements per party)\n\n",
+      n_parties, sm::app::load_average_text().c_str());
+  print_mpc_header("B/elem");
+  const sm::app::BenchCertificates certs(n_parties + 1);
+  for (const auto& shape_text : options.shapes) {
+    const auto [rows, inner, cols] = parse_shape(shape_text);
+    const double eigen = sm::app::eigen_matmul_seconds(rows, inner, cols);
+    const std::size_t operands = rows * inner + inner * cols;
+    for (const auto& scheme_name : options.schemes) {
+      const BenchScheme scheme = parse_scheme(scheme_name);
+      const auto reports = run_scheme(
+          scheme, n_parties, certs,
+          [rows = rows, inner = inner, cols = cols](BenchScheme s, const sm::net::TlsConfig& c) {
+            return sm::app::matmul_party(s, c, rows, inner, cols);
+          });
+      const double plain = sm::app::plain_matmul_seconds(scheme, rows, inner, cols);
+      const auto pre = collect_phase(reports, "preprocessing");
+      const auto online = collect_phase(reports, "online");
+      const std::string label = sm::app::scheme_label(scheme) + ", " + std::to_string(rows) + "x" +
+                                std::to_string(inner) + " * " + std::to_string(inner) + "x" +
+                                std::to_string(cols);
+      const double min_online =
+          static_cast<double>(operands * (n_parties - 1) * sm::app::element_bytes(scheme));
+      auto rows_json = nlohmann::json::array(
+          {mpc_row(label, "preprocessing", pre.summary, plain, operands, 0),
+           mpc_row(label, "online", online.summary, plain, operands, min_online),
+           mpc_row(label, "total", add_phases(pre.summary, online.summary), plain, operands, 0)});
+      const auto dealer = dealer_report(reports);
+      print_dealer(dealer);
+      std::printf("%-34s  eigen (doubles): %.5f s; online / eigen %.1f\n", "", eigen,
+                  online.summary.seconds / eigen);
+      for (auto& row : rows_json) {
+        row["scheme"] = sm::app::scheme_label(scheme);
+        row["shape"] = {rows, inner, cols};
+        row["eigen_double_seconds"] = eigen;
+        row["dealer"] = dealer;
+        document["rows"].push_back(row);
+      }
+      document["rows"].back()["parties_detail"] = reports;
+    }
+  }
+  finish_document(document, options.json);
+}
+
+void run_aggregate(const AggregateOptions& options) {
+  const std::size_t d = options.values;
+  const double raw_bytes = 8.0 * static_cast<double>(d);
+  nlohmann::json document = {{"suite", "aggregate"},
+                             {"values", d},
+                             {"transport", "TLS 1.3 on loopback, one process per party"},
+                             {"load_average_before", load_json(sm::app::load_average())},
+                             {"rows", nlohmann::json::array()}};
+  std::printf(
+      "aggregate: secure_sum of d = %zu int64 values per party, N parties as separate processes\n"
+      "over TLS 1.3 on loopback; every party learns the sum\n"
+      "load average before: %s\n"
+      "(seconds: slowest party; sent/party: most loaded party other than party 0 (the leader /\n"
+      " aggregator); expansion: bytes sent / 8 d raw input bytes; baseline: every party sends its\n"
+      " raw vector to party 0, which sends the sum back, measured in the same run)\n\n",
+      d, sm::app::load_average_text().c_str());
+  std::printf("%7s  %-16s  %9s  %8s  %13s  %9s  %13s  %9s  %6s  %10s  %7s\n", "parties", "protocol",
+              "seconds", "cpu s", "sent/party", "expansion", "party 0 sent", "expansion", "rounds",
+              "baseline s", "ratio");
+  const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
+  const sm::app::BenchCertificates certs(most);
+  for (std::size_t n : options.parties) {
+    double baseline = 0;
+    for (AggregateMode mode :
+         {AggregateMode::kPlainToLeader, AggregateMode::kThreshold, AggregateMode::kMasked}) {
+      const auto ports = sm::app::free_loopback_ports(n);
+      const auto reports = sm::app::run_in_processes(
+          n,
+          [&](PartyId self) {
+            return sm::app::aggregate_party(mode, sm::app::loopback_config(certs, self, ports), d);
+          },
+          kPartyDeadline);
+      const auto sum = collect_phase(reports, "sum");
+      const PhaseMeasure leader = sum.parties.at(0);
+      const PhaseMeasure others =
+          sm::app::slowest(std::span<const PhaseMeasure>(sum.parties).subspan(1));
+      if (mode == AggregateMode::kPlainToLeader) baseline = sum.summary.seconds;
+      const double ratio = sum.summary.seconds / baseline;
+      std::printf("%7zu  %-16s  %9.4f  %8.3f  %13llu  %9.3f  %13llu  %9.3f  %6llu  %10.4f  %7.2f\n",
+                  n, sm::app::aggregate_label(mode).c_str(), sum.summary.seconds,
+                  sum.summary.cpu_seconds, static_cast<unsigned long long>(others.bytes_sent),
+                  static_cast<double>(others.bytes_sent) / raw_bytes,
+                  static_cast<unsigned long long>(leader.bytes_sent),
+                  static_cast<double>(leader.bytes_sent) / raw_bytes,
+                  static_cast<unsigned long long>(sum.summary.rounds), baseline, ratio);
+      document["rows"].push_back(
+          {{"case", "N=" + std::to_string(n)},
+           {"phase", sm::app::aggregate_label(mode)},
+           {"parties", n},
+           {"seconds", sum.summary.seconds},
+           {"cpu_seconds", sum.summary.cpu_seconds},
+           {"bytes_sent_per_party", others.bytes_sent},
+           {"expansion", static_cast<double>(others.bytes_sent) / raw_bytes},
+           {"leader_bytes_sent", leader.bytes_sent},
+           {"leader_expansion", static_cast<double>(leader.bytes_sent) / raw_bytes},
+           {"rounds", sum.summary.rounds},
+           {"baseline_seconds", baseline},
+           {"ratio", ratio},
+           {"parties_detail", reports}});
+    }
+  }
+  finish_document(document, options.json);
+}
+
+// ---- psi suite -------------------------------------------------------------------------------
+
+struct PsiBenchOptions {
+  std::vector<std::size_t> log_items = {16, 20};
+  std::vector<std::size_t> parties = {2, 3};
+  double overlap = 0.5;
+  std::size_t threads = 0;  // per party; 0: every core
+  std::string certs;
+};
+
+// Single-thread rates of the group operations PSI is made of, measured now.
+struct GroupRates {
+  double scalar_mults = 0;  // crypto_scalarmult_ristretto255 per second
+  double hashes = 0;        // crypto_core_ristretto255_from_hash per second
+};
+
+GroupRates measure_group_rates() {
+  if (sodium_init() < 0) throw sm::ConfigError("libsodium failed to initialise");
+  std::array<unsigned char, 32> key, point;
+  std::array<unsigned char, 64> hash;
+  crypto_core_ristretto255_scalar_random(key.data());
+  randombytes_buf(hash.data(), hash.size());
+  crypto_core_ristretto255_from_hash(point.data(), hash.data());
+  GroupRates rates;
+  constexpr int kOps = 3000;
+  auto start = Clock::now();
+  for (int i = 0; i < kOps; ++i) {
+    if (crypto_scalarmult_ristretto255(point.data(), key.data(), point.data()) != 0) {
+      throw sm::ConfigError("ristretto255 scalar multiplication failed");
+    }
+  }
+  rates.scalar_mults = kOps / std::chrono::duration<double>(Clock::now() - start).count();
+  start = Clock::now();
+  for (int i = 0; i < kOps; ++i) {
+    hash[0] = static_cast<unsigned char>(i);
+    crypto_core_ristretto255_from_hash(point.data(), hash.data());
+  }
+  rates.hashes = kOps / std::chrono::duration<double>(Clock::now() - start).count();
+  return rates;
+}
+
+// N parties as threads of this process, each with its own TlsMesh on loopback, every party
+// holding `items` ids of which a fraction `overlap` is common to all; intersection mode, party 0
+// the only output party.
+void run_psi_bench(const PsiBenchOptions& options) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = options.threads ? options.threads : cores;
+  const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
+  const fs::path certs = options.certs.empty() ? demo_certificates(most) : fs::path(options.certs);
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("psi: intersection mode, parties as threads of this process, each with its own\n"
+              "TlsMesh on loopback and %zu threads for the group operations; %zu cores; load\n"
+              "average %.2f at the start. bound: total group operations / (cores x the\n"
+              "single-thread rates measured just before each row)\n\n",
+              threads, cores, load[0]);
+  std::printf("%7s  %9s  %9s  %9s  %9s  %14s  %6s  %8s  %10s  %8s  %6s\n", "parties", "items",
+              "common", "seconds", "cpu s", "bytes/party", "rounds", "peak MiB", "smult/s",
+              "bound s", "ratio");
+  for (std::size_t n : options.parties) {
+    for (std::size_t log_items : options.log_items) {
+      const std::size_t items = std::size_t{1} << log_items;
+      const auto common = static_cast<std::size_t>(options.overlap * static_cast<double>(items));
+      std::vector<std::vector<std::string>> sets(n);
+      for (PartyId p = 0; p < n; ++p) {
+        sets[p].reserve(items);
+        for (std::size_t i = 0; i < items; ++i) {
+          sets[p].push_back(i < common ? "common-" + std::to_string(i)
+                                       : "party" + std::to_string(p) + "-" + std::to_string(i));
+        }
+      }
+      const GroupRates rates = measure_group_rates();
+      const double total_items = static_cast<double>(n * items);
+      const double bound = (total_items * static_cast<double>(n) / rates.scalar_mults +
+                            total_items / rates.hashes) /
+                           static_cast<double>(cores);
+
+      const auto ports = free_ports(n);
+      std::vector<Measure> results(n);
+      std::vector<std::size_t> found(n, 0);
+      std::barrier ready(static_cast<std::ptrdiff_t>(n));
+      double cpu_start = 0;
+      double cpu_end = 0;
+      on_threads(n, [&](PartyId self) {
+        sm::net::TlsConfig config;
+        config.self = self;
+        for (PartyId i = 0; i < n; ++i) {
+          config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
+        }
+        config.private_key = certs / ("party" + std::to_string(self) + ".key");
+        config.certificate = certs / ("party" + std::to_string(self) + ".crt");
+        config.ca_certificate = certs / "ca.crt";
+        config.listen_address = "127.0.0.1";
+        config.receive_timeout = std::chrono::seconds(1800);
+        sm::Logger log("party" + std::to_string(self), sm::Logger::Level::kWarn);
+        auto mesh = sm::net::TlsMesh::connect(config, log);
+        sm::mpc::Session session = sm::mpc::Session::establish(*mesh);
+        sm::proto::PsiOptions psi_options;
+        psi_options.output_parties = {0};
+        psi_options.threads = threads;
+        mesh->broadcast(Bytes(1), "warm-up");
+        const auto before = mesh->stats();
+        ready.arrive_and_wait();
+        if (self == 0) cpu_start = process_cpu_seconds();
+        const auto start = Clock::now();
+        const auto result = sm::proto::psi(session, sets[self], psi_options);
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        ready.arrive_and_wait();
+        if (self == 0) cpu_end = process_cpu_seconds();
+        found[self] = result.cardinality.value_or(0);
+        const auto stats = mesh->stats().since(before);
+        results[self] = {seconds, 0, stats.bytes_sent(), stats.bytes_received(), stats.rounds};
+        mesh->broadcast(Bytes(1), "done");
+        mesh->close();
+      });
+      if (found[0] != common) {
+        throw sm::ProtocolError("psi bench: found " + std::to_string(found[0]) +
+                                " common items, expected " + std::to_string(common));
+      }
+      double seconds = 0;
+      std::uint64_t bytes = 0;
+      for (const auto& result : results) {
+        seconds = std::max(seconds, result.seconds);
+        bytes = std::max(bytes, result.bytes_sent);
+      }
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      std::printf("%7zu  %9s  %9zu  %9.2f  %9.2f  %14llu  %6llu  %8.0f  %10.0f  %8.2f  %6.2f\n", n,
+                  ("2^" + std::to_string(log_items)).c_str(), common, seconds,
+                  cpu_end - cpu_start, static_cast<unsigned long long>(bytes),
+                  static_cast<unsigned long long>(results[0].rounds),
+                  static_cast<double>(usage.ru_maxrss) / 1024.0, rates.scalar_mults, bound,
+                  seconds / bound);
+      std::fflush(stdout);
+    }
+  }
+  getloadavg(load, 3);
+  std::printf("\n(load average %.2f at the end; bytes/party: the most any party sent; peak MiB:\n"
+              " the process's maximum resident set so far, all parties together)\n",
+              load[0]);
+  if (options.certs.empty()) fs::remove_all(certs);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -323,9 +799,58 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::Range(2, 16));
   net_command->add_option("--certs", net.certs, "folder made by scripts/gen-certs.sh");
+
+  const auto schemes_option = [](CLI::App* command, std::vector<std::string>& schemes) {
+    command->add_option("--schemes", schemes, "additive (with a dealer), fp61, fp127 (Shamir)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"additive", "fp61", "fp127"}));
+  };
+  MulOptions mul;
+  auto* mul_command =
+      app.add_subcommand("mul", "element-wise multiplication, party processes over TLS");
+  mul_command->add_option("--sizes", mul.sizes, "vector lengths")
+      ->delimiter(',')
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  schemes_option(mul_command, mul.schemes);
+  mul_command->add_option("--parties", mul.parties, "computing parties")->check(CLI::Range(3, 16));
+  mul_command->add_option("--json", mul.json, "also write the figures to this JSON file");
+  MatmulOptions matmul;
+  auto* matmul_command = app.add_subcommand("matmul", "matrix product, party processes over TLS");
+  matmul_command->add_option("--shapes", matmul.shapes, "ROWSxINNERxCOLS products")->delimiter(',');
+  schemes_option(matmul_command, matmul.schemes);
+  matmul_command->add_option("--parties", matmul.parties, "computing parties")
+      ->check(CLI::Range(3, 16));
+  matmul_command->add_option("--json", matmul.json, "also write the figures to this JSON file");
+  AggregateOptions aggregate;
+  auto* aggregate_command =
+      app.add_subcommand("aggregate", "secure_sum next to plaintext sums, party processes");
+  aggregate_command->add_option("--values", aggregate.values, "values per party (d)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  aggregate_command->add_option("--parties", aggregate.parties, "party counts to measure")
+      ->delimiter(',')
+      ->check(CLI::Range(3, 32));
+  aggregate_command->add_option("--json", aggregate.json,
+                                "also write the figures to this JSON file");
+  PsiBenchOptions psi;
+  auto* psi_command =
+      app.add_subcommand("psi", "private set intersection next to the group operations' bound");
+  psi_command->add_option("--log-items", psi.log_items, "log2 of the ids per party")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 24));
+  psi_command->add_option("--parties", psi.parties, "party counts to measure")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 8));
+  psi_command->add_option("--overlap", psi.overlap, "fraction of the ids common to all")
+      ->check(CLI::Range(0.0, 1.0));
+  psi_command->add_option("--threads", psi.threads, "threads per party (default: every core)");
+  psi_command->add_option("--certs", psi.certs, "folder made by scripts/gen-certs.sh");
   CLI11_PARSE(app, argc, argv);
   try {
     if (*net_command) run_net(net);
+    if (*psi_command) run_psi_bench(psi);
+    if (*mul_command) run_mul(mul);
+    if (*matmul_command) run_matmul(matmul);
+    if (*aggregate_command) run_aggregate(aggregate);
   } catch (const sm::Error& e) {
     std::cerr << "mpc-bench: " << e.what() << "\n";
     return static_cast<int>(e.code());
