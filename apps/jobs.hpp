@@ -9,6 +9,8 @@ std::unique_ptr<Job> make_ping_job();
 std::unique_ptr<Job> make_aggregate_job();
 std::unique_ptr<Job> make_psi_job();
 std::unique_ptr<Job> make_dealer_job();
+std::unique_ptr<Job> make_train_lr_job();
+std::unique_ptr<Job> make_predict_job();
 
 inline constexpr JobInfo kJobs[] = {
     {"ping",
@@ -19,6 +21,14 @@ inline constexpr JobInfo kJobs[] = {
      "Secure aggregation: the element-wise sum (or mean) of every party's vector, revealed only "
      "to the output parties; tolerates parties dropping out; optional differential privacy.",
      &make_aggregate_job},
+    {"train-lr",
+     "Joint logistic regression on data split by columns (vertical) or rows (horizontal): "
+     "mini-batch gradient descent on secret-shared weights; writes the model (JSON) and its "
+     "training curve.",
+     &make_train_lr_job},
+    {"predict",
+     "Applies a train-lr model to the parties' rows; probabilities and labels go to one party.",
+     &make_predict_job},
     {"psi",
      "Private set intersection: the ids common to every party's CSV column (or only their number, "
      "or every party's common rows in one order), revealed only to the output parties.",
