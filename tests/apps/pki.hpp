@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/loopback.hpp"
+
 namespace sm::test {
 
 // A fresh folder under $TMPDIR (or /tmp), removed with its contents on destruction.
@@ -58,7 +60,6 @@ std::string read_text(const std::filesystem::path& file);
 std::string party_config(std::size_t self, const std::vector<std::uint16_t>& ports,
                          const std::string& extra_top_level = "");
 
-// Ports that were free a moment ago (bound to port 0 on 127.0.0.1, then released).
-std::vector<std::uint16_t> free_ports(std::size_t count);
+
 
 }  // namespace sm::test

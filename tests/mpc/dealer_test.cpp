@@ -32,6 +32,7 @@
 #include "net/log.hpp"
 #include "net/sub_mesh.hpp"
 #include "net/tls_mesh.hpp"
+#include "tests/support/loopback.hpp"
 
 using namespace sm;
 using namespace sm::mpc;
@@ -545,57 +546,10 @@ TEST_CASE("dealer throughput", "[.bench]") {
   CHECK(dealer.triples == triples);
 }
 
-namespace {
-
-// Demo key material for `n` parties from scripts/gen-certs.sh in a fresh folder, removed after.
-class CertDir {
- public:
-  explicit CertDir(std::size_t n) {
-    char pattern[] = "/tmp/sm-dealer-test-XXXXXX";
-    const char* made = mkdtemp(pattern);
-    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = made;
-    const std::string command = std::string(SM_SOURCE_DIR) + "/scripts/gen-certs.sh " +
-                                std::to_string(n) + " " + path_.string() + " 2>/dev/null";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("gen-certs.sh failed");
-  }
-  ~CertDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::filesystem::path file(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
-
-// Loopback ports that are free right now.
-std::vector<std::uint16_t> free_ports(std::size_t n) {
-  std::vector<int> sockets;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < n; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("cannot find a free port");
-    }
-    sockets.push_back(fd);
-    ports.push_back(ntohs(address.sin_port));
-  }
-  for (int fd : sockets) close(fd);
-  return ports;
-}
-
-}  // namespace
-
 TEST_CASE("dealer and two computing parties over TLS on loopback", "[dealer][tls]") {
   constexpr std::size_t kParties = 3;  // compute parties 0 and 1, the dealer 2
-  const CertDir certs(kParties);
-  const auto ports = free_ports(kParties);
+  const sm::test::DemoCerts certs(kParties);
+  const auto ports = sm::test::free_ports(kParties);
   const std::vector<PartyId> compute{0, 1};
   const std::vector<std::int64_t> xs{0, 1, -1, 123456, -98765, 1 << 20, -(1 << 25)};
   const std::vector<std::int64_t> ys{5, -3, 7, -2, 0, -1, 9};
@@ -612,17 +566,7 @@ TEST_CASE("dealer and two computing parties over TLS on loopback", "[dealer][tls
   for (PartyId self = 0; self < kParties; ++self) {
     threads.emplace_back([&, self] {
       Outcome& out = outcomes[self];
-      net::TlsConfig config;
-      config.self = self;
-      for (PartyId i = 0; i < kParties; ++i) {
-        config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
-      }
-      config.private_key = certs.file("party" + std::to_string(self) + ".key");
-      config.certificate = certs.file("party" + std::to_string(self) + ".crt");
-      config.ca_certificate = certs.file("ca.crt");
-      config.listen_address = "127.0.0.1";
-      config.connect_timeout = std::chrono::seconds(20);
-      config.receive_timeout = std::chrono::seconds(20);
+      const net::TlsConfig config = sm::test::loopback_config(certs, self, ports);
       Logger log("party" + std::to_string(self), Logger::Level::kWarn);
       try {
         auto mesh = net::TlsMesh::connect(config, log);

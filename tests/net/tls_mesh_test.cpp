@@ -25,6 +25,7 @@
 #include "net/errors.hpp"
 #include "net/log.hpp"
 #include "net/tls_mesh.hpp"
+#include "tests/support/loopback.hpp"
 
 using namespace sm;
 using namespace sm::net;
@@ -33,72 +34,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh folder of demo key material made by scripts/gen-certs.sh, removed at exit.
-class CertDir {
- public:
-  explicit CertDir(std::size_t n) {
-    char pattern[] = "/tmp/sm-tls-test-XXXXXX";
-    path_ = mkdtemp(pattern);
-    const std::string command = std::string(SM_SOURCE_DIR) + "/scripts/gen-certs.sh " +
-                                std::to_string(n) + " " + path_.string() + " 2>/dev/null";
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("gen-certs.sh failed");
-  }
-  ~CertDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path file(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using sm::test::DemoCerts;
+using sm::test::free_ports;
 
 // Key material for up to 5 parties, and a second CA that nobody trusts.
-const CertDir& certs() {
-  static const CertDir dir(5);
+const DemoCerts& certs() {
+  static const DemoCerts dir(5);
   return dir;
 }
-const CertDir& foreign_certs() {
-  static const CertDir dir(2);
+const DemoCerts& foreign_certs() {
+  static const DemoCerts dir(2);
   return dir;
 }
 
-// Ports the kernel reports free right now.
-std::vector<std::uint16_t> free_ports(std::size_t n) {
-  std::vector<int> sockets;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < n; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("cannot find a free port");
-    }
-    sockets.push_back(fd);
-    ports.push_back(ntohs(address.sin_port));
-  }
-  for (int fd : sockets) ::close(fd);
-  return ports;
-}
-
-// Configuration of party `self` among n parties on loopback, with party `key_of`'s key material.
 TlsConfig make_config(std::size_t n, PartyId self, const std::vector<std::uint16_t>& ports) {
-  TlsConfig config;
-  config.self = self;
-  for (PartyId i = 0; i < n; ++i) {
-    config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
-  }
-  const std::string own = "party" + std::to_string(self);
-  config.private_key = certs().file(own + ".key");
-  config.certificate = certs().file(own + ".crt");
-  config.ca_certificate = certs().file("ca.crt");
-  config.listen_address = "127.0.0.1";
-  config.connect_timeout = 20s;
-  config.receive_timeout = 20s;
-  return config;
+  std::vector<std::uint16_t> used(ports.begin(), ports.begin() + static_cast<long>(n));
+  return sm::test::loopback_config(certs(), self, used);
 }
 
 std::vector<TlsConfig> make_configs(std::size_t n) {

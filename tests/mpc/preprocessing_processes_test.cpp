@@ -1,0 +1,137 @@
+// Dealer and dealer-free preprocessing as separate processes over TLS on loopback: every party
+// is a forked process with its own TlsMesh; the parties open the correlations they produced and
+// check them algebraically (c = ab for triples and matrix triples, bits in {0, 1}, truncation
+// masks consistent). Opening correlations is only for this test: it reveals them.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "mpc/additive_engine.hpp"
+#include "mpc/dealer.hpp"
+#include "mpc/dealer_free.hpp"
+#include "mpc/ops.hpp"
+#include "mpc/shamir_engine.hpp"
+#include "net/log.hpp"
+#include "net/sub_mesh.hpp"
+#include "net/tls_mesh.hpp"
+#include "tests/support/loopback.hpp"
+
+using namespace sm;
+using namespace sm::mpc;
+
+namespace {
+
+// Runs body(party) in `n` forked processes; returns their exit codes (0: every check held).
+std::vector<int> run_processes(std::size_t n, const std::function<void(net::PartyId)>& body) {
+  std::vector<pid_t> children;
+  for (net::PartyId party = 0; party < n; ++party) {
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      int code = 0;
+      try {
+        body(party);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "party %zu: %s\n", party, e.what());
+        code = 1;
+      }
+      std::fflush(stderr);
+      ::_exit(code);
+    }
+    children.push_back(pid);
+  }
+  std::vector<int> codes;
+  for (pid_t pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    codes.push_back(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+  return codes;
+}
+
+void check(bool condition, const std::string& what) {
+  if (!condition) throw std::runtime_error("check failed: " + what);
+}
+
+// Opens every correlation kind produced by `engine`'s source and checks it.
+template <class En>
+void open_and_check(En& engine) {
+  using E = typename En::Element;
+  using S = typename En::Shares;
+  auto& source = engine.correlations();
+  const auto triples = source.triples(2000);
+  const auto a = engine.open(S{triples.a}, "open a");
+  const auto b = engine.open(S{triples.b}, "open b");
+  const auto c = engine.open(S{triples.c}, "open c");
+  for (std::size_t i = 0; i < a.size(); ++i) check(c[i] == a[i] * b[i], "triple c = ab");
+
+  const auto matrix = source.matrix_triple(7, 5, 3);
+  const auto ma = engine.open(S{matrix.a}, "open A");
+  const auto mb = engine.open(S{matrix.b}, "open B");
+  const auto mc = engine.open(S{matrix.c}, "open C");
+  check(mc == matmul_plain<E>(ma, mb, 7, 5, 3), "matrix triple C = AB");
+
+  const auto bits = engine.open(S{source.random_bits(1000)}, "open bits");
+  std::size_t ones = 0;
+  for (const auto& bit : bits) {
+    check(bit == E(0) || bit == E(1), "bit in {0, 1}");
+    ones += bit == E(1);
+  }
+  check(ones > 400 && ones < 600, "bits roughly balanced");
+
+  constexpr int kFrac = 12;
+  const auto masks = source.trunc_masks(500, kFrac);
+  const auto r = engine.open(S{masks.r}, "open r");
+  const auto high = engine.open(S{masks.high}, "open high");
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    const u128 value = to_unsigned(r[i]);
+    const u128 low_part = std::is_same_v<E, Ring64> ? value & ((u128{1} << 63) - 1) : value;
+    check(to_unsigned(high[i]) == low_part >> kFrac, "truncation mask high = r >> f");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("dealer-free Shamir preprocessing across three processes over TLS",
+          "[preprocessing][tls][processes]") {
+  const test::DemoCerts certs(3);
+  const auto ports = test::free_ports(3);
+  const auto codes = run_processes(3, [&](net::PartyId self) {
+    Logger log("party" + std::to_string(self), Logger::Level::kWarn);
+    auto mesh = net::TlsMesh::connect(test::loopback_config(certs, self, ports), log);
+    Session session = Session::establish(*mesh);
+    DealerFreeShamir<Fp127> source(session, 1, ShamirEngine<Fp127>::kDefaultValueBits);
+    ShamirEngine<Fp127> engine(session, source, 1);
+    open_and_check(engine);
+    mesh->close();
+  });
+  CHECK(codes == std::vector<int>{0, 0, 0});
+}
+
+TEST_CASE("the dealer serves three computing processes over TLS", "[preprocessing][tls][processes]") {
+  const test::DemoCerts certs(4);  // parties 0..2 compute, party 3 deals
+  const auto ports = test::free_ports(4);
+  const std::vector<net::PartyId> computing{0, 1, 2};
+  const auto codes = run_processes(4, [&](net::PartyId self) {
+    Logger log("party" + std::to_string(self), Logger::Level::kWarn);
+    auto mesh = net::TlsMesh::connect(test::loopback_config(certs, self, ports), log);
+    if (self == 3) {
+      const DealerStats stats = serve_dealer(*mesh, computing, &log);
+      check(stats.batches == 4, "the dealer served the four batches");
+    } else {
+      DealerClient source(*mesh, 3, computing);
+      net::SubMesh compute(*mesh, computing);
+      Session session = Session::establish(compute);
+      AdditiveEngine engine(session, source);
+      open_and_check(engine);
+      source.finish();
+    }
+    mesh->close();
+  });
+  CHECK(codes == std::vector<int>{0, 0, 0, 0});
+}
