@@ -6,6 +6,11 @@
 //     One exchange_all of --mib MiB to every peer among N parties (threads of this process) on
 //     loopback over TlsMesh, next to the same transfer over plain TCP sockets.
 //
+//   mpc-bench psi [--log-items 16,20] [--parties 2,3] [--overlap 0.5] [--threads T] [--certs DIR]
+//     Private set intersection (protocols/psi.hpp) of 2^k ids per party among N parties (threads
+//     of this process, TlsMesh on loopback): seconds, bytes, rounds, peak memory, next to the
+//     bound that ristretto255's scalar multiplication rate, measured in the same run, sets.
+//
 //   mpc-bench mul [--sizes 1000000,10000000] [--schemes additive,fp61,fp127] [--json FILE]
 //   mpc-bench matmul [--shapes 1000x1000x1,256x256x256] [--schemes ...] [--json FILE]
 //     Element-wise multiplication / one matrix product of secret-shared operands among 3
@@ -31,6 +36,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -41,9 +47,13 @@
 
 #include "apps/bench_mpc.hpp"
 #include "apps/bench_support.hpp"
+#include <sodium.h>
+
+#include "mpc/session.hpp"
 #include "net/errors.hpp"
 #include "net/log.hpp"
 #include "net/tls_mesh.hpp"
+#include "protocols/psi.hpp"
 
 namespace {
 
@@ -637,6 +647,160 @@ void run_aggregate(const AggregateOptions& options) {
   finish_document(document, options.json);
 }
 
+// ---- psi suite -------------------------------------------------------------------------------
+
+struct PsiBenchOptions {
+  std::vector<std::size_t> log_items = {16, 20};
+  std::vector<std::size_t> parties = {2, 3};
+  double overlap = 0.5;
+  std::size_t threads = 0;  // per party; 0: every core
+  std::string certs;
+};
+
+// Single-thread rates of the group operations PSI is made of, measured now in this thread's CPU
+// time (so that other load on the machine does not lower them).
+struct GroupRates {
+  double scalar_mults = 0;  // crypto_scalarmult_ristretto255 per second
+  double hashes = 0;        // crypto_core_ristretto255_from_hash per second
+};
+
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+GroupRates measure_group_rates() {
+  if (sodium_init() < 0) throw sm::ConfigError("libsodium failed to initialise");
+  std::array<unsigned char, 32> key, point;
+  std::array<unsigned char, 64> hash;
+  crypto_core_ristretto255_scalar_random(key.data());
+  randombytes_buf(hash.data(), hash.size());
+  crypto_core_ristretto255_from_hash(point.data(), hash.data());
+  GroupRates rates;
+  constexpr int kOps = 3000;
+  double start = thread_cpu_seconds();
+  for (int i = 0; i < kOps; ++i) {
+    if (crypto_scalarmult_ristretto255(point.data(), key.data(), point.data()) != 0) {
+      throw sm::ConfigError("ristretto255 scalar multiplication failed");
+    }
+  }
+  rates.scalar_mults = kOps / (thread_cpu_seconds() - start);
+  start = thread_cpu_seconds();
+  for (int i = 0; i < kOps; ++i) {
+    hash[0] = static_cast<unsigned char>(i);
+    crypto_core_ristretto255_from_hash(point.data(), hash.data());
+  }
+  rates.hashes = kOps / (thread_cpu_seconds() - start);
+  return rates;
+}
+
+// N parties as threads of this process, each with its own TlsMesh on loopback, every party
+// holding `items` ids of which a fraction `overlap` is common to all; intersection mode, party 0
+// the only output party.
+void run_psi_bench(const PsiBenchOptions& options) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = options.threads ? options.threads : cores;
+  const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
+  const fs::path certs = options.certs.empty() ? demo_certificates(most) : fs::path(options.certs);
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf(
+      "psi: intersection mode, parties as threads of this process, each with its own\n"
+      "TlsMesh on loopback and %zu threads for the group operations; %zu cores; load\n"
+      "average %.2f at the start. bound s: total group operations / (cores x the\n"
+      "single-thread rates, in CPU time, measured just before each row): the seconds on\n"
+      "an otherwise idle machine; ratio: seconds / bound; cpu ratio: CPU seconds of all\n"
+      "parties / (cores x bound), which other load on the machine does not inflate\n\n",
+      threads, cores, load[0]);
+  std::printf("%7s  %9s  %9s  %9s  %9s  %14s  %6s  %8s  %10s  %8s  %6s  %9s\n", "parties", "items",
+              "common", "seconds", "cpu s", "bytes/party", "rounds", "peak MiB", "smult/s",
+              "bound s", "ratio", "cpu ratio");
+  for (std::size_t n : options.parties) {
+    for (std::size_t log_items : options.log_items) {
+      const std::size_t items = std::size_t{1} << log_items;
+      const auto common = static_cast<std::size_t>(options.overlap * static_cast<double>(items));
+      std::vector<std::vector<std::string>> sets(n);
+      for (PartyId p = 0; p < n; ++p) {
+        sets[p].reserve(items);
+        for (std::size_t i = 0; i < items; ++i) {
+          sets[p].push_back(i < common ? "common-" + std::to_string(i)
+                                       : "party" + std::to_string(p) + "-" + std::to_string(i));
+        }
+      }
+      const GroupRates rates = measure_group_rates();
+      const double total_items = static_cast<double>(n * items);
+      const double bound =
+          (total_items * static_cast<double>(n) / rates.scalar_mults + total_items / rates.hashes) /
+          static_cast<double>(cores);
+
+      const auto ports = free_ports(n);
+      std::vector<Measure> results(n);
+      std::vector<std::size_t> found(n, 0);
+      std::barrier ready(static_cast<std::ptrdiff_t>(n));
+      double cpu_start = 0;
+      double cpu_end = 0;
+      on_threads(n, [&](PartyId self) {
+        sm::net::TlsConfig config;
+        config.self = self;
+        for (PartyId i = 0; i < n; ++i) {
+          config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
+        }
+        config.private_key = certs / ("party" + std::to_string(self) + ".key");
+        config.certificate = certs / ("party" + std::to_string(self) + ".crt");
+        config.ca_certificate = certs / "ca.crt";
+        config.listen_address = "127.0.0.1";
+        config.receive_timeout = std::chrono::seconds(1800);
+        sm::Logger log("party" + std::to_string(self), sm::Logger::Level::kWarn);
+        auto mesh = sm::net::TlsMesh::connect(config, log);
+        sm::mpc::Session session = sm::mpc::Session::establish(*mesh);
+        sm::proto::PsiOptions psi_options;
+        psi_options.output_parties = {0};
+        psi_options.threads = threads;
+        mesh->broadcast(Bytes(1), "warm-up");
+        const auto before = mesh->stats();
+        ready.arrive_and_wait();
+        if (self == 0) cpu_start = process_cpu_seconds();
+        const auto start = Clock::now();
+        const auto result = sm::proto::psi(session, sets[self], psi_options);
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        ready.arrive_and_wait();
+        if (self == 0) cpu_end = process_cpu_seconds();
+        found[self] = result.cardinality.value_or(0);
+        const auto stats = mesh->stats().since(before);
+        results[self] = {seconds, 0, stats.bytes_sent(), stats.bytes_received(), stats.rounds};
+        mesh->broadcast(Bytes(1), "done");
+        mesh->close();
+      });
+      if (found[0] != common) {
+        throw sm::ProtocolError("psi bench: found " + std::to_string(found[0]) +
+                                " common items, expected " + std::to_string(common));
+      }
+      double seconds = 0;
+      std::uint64_t bytes = 0;
+      for (const auto& result : results) {
+        seconds = std::max(seconds, result.seconds);
+        bytes = std::max(bytes, result.bytes_sent);
+      }
+      rusage usage{};
+      getrusage(RUSAGE_SELF, &usage);
+      std::printf(
+          "%7zu  %9s  %9zu  %9.2f  %9.2f  %14llu  %6llu  %8.0f  %10.0f  %8.2f  %6.2f  %9.2f\n", n,
+          ("2^" + std::to_string(log_items)).c_str(), common, seconds, cpu_end - cpu_start,
+          static_cast<unsigned long long>(bytes),
+          static_cast<unsigned long long>(results[0].rounds),
+          static_cast<double>(usage.ru_maxrss) / 1024.0, rates.scalar_mults, bound, seconds / bound,
+          (cpu_end - cpu_start) / (static_cast<double>(cores) * bound));
+      std::fflush(stdout);
+    }
+  }
+  getloadavg(load, 3);
+  std::printf(
+      "\n(load average %.2f at the end; bytes/party: the most any party sent; peak MiB:\n"
+      " the process's maximum resident set so far, all parties together)\n",
+      load[0]);
+  if (options.certs.empty()) fs::remove_all(certs);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -681,9 +845,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(3, 32));
   aggregate_command->add_option("--json", aggregate.json,
                                 "also write the figures to this JSON file");
+  PsiBenchOptions psi;
+  auto* psi_command =
+      app.add_subcommand("psi", "private set intersection next to the group operations' bound");
+  psi_command->add_option("--log-items", psi.log_items, "log2 of the ids per party")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 24));
+  psi_command->add_option("--parties", psi.parties, "party counts to measure")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 8));
+  psi_command->add_option("--overlap", psi.overlap, "fraction of the ids common to all")
+      ->check(CLI::Range(0.0, 1.0));
+  psi_command->add_option("--threads", psi.threads, "threads per party (default: every core)");
+  psi_command->add_option("--certs", psi.certs, "folder made by scripts/gen-certs.sh");
   CLI11_PARSE(app, argc, argv);
   try {
     if (*net_command) run_net(net);
+    if (*psi_command) run_psi_bench(psi);
     if (*mul_command) run_mul(mul);
     if (*matmul_command) run_matmul(matmul);
     if (*aggregate_command) run_aggregate(aggregate);
