@@ -286,8 +286,10 @@ TEMPLATE_TEST_CASE("ShamirEngine on dealer-free correlations agrees with plainte
   for (auto& v : bs) v = small(rng);
   zs[0] = 0;
   zs[1] = -1;
-  zs[2] = (std::int64_t{1} << (kBits - 1)) - 1;
-  zs[3] = -(std::int64_t{1} << (kBits - 1)) + 1;
+  // The extremes |z| = 2^(kBits - 1) - 1 (computed unsigned: kBits may be 64).
+  const auto extreme = static_cast<std::int64_t>((std::uint64_t{1} << (kBits - 1)) - 1);
+  zs[2] = extreme;
+  zs[3] = -extreme;
   const int frac = 5;
 
   auto encode = [](const std::vector<std::int64_t>& values) {
