@@ -167,6 +167,7 @@ nlohmann::json run_engine_party(BenchScheme scheme, const net::TlsConfig& config
   }
   report["party"] = config.self;
   mesh->close();
+  report["peak_rss_bytes"] = peak_rss_bytes();
   return report;
 }
 
@@ -305,7 +306,8 @@ nlohmann::json aggregate_party(AggregateMode mode, const net::TlsConfig& config,
   return {{"party", config.self},
           {"role", "compute"},
           {"phases", phases_json({{"sum", measure}})},
-          {"checked", checked}};
+          {"checked", checked},
+          {"peak_rss_bytes", peak_rss_bytes()}};
 }
 
 double plain_mul_seconds(BenchScheme scheme, std::size_t n) {

@@ -3,9 +3,12 @@
 // Each *_party function is what ONE party process runs (apps/bench_support.hpp forks them): it
 // builds its own TlsMesh from `config`, sets up the scheme, measures its phases with
 // measure_phase() (a barrier round first, not counted) and returns a JSON report:
-//   {"party": id, "role": "compute" | "dealer", "phases": {name: PhaseMeasure}, "checked": n}
-// where "checked" counts result elements compared with the plaintext result (party 0 checks; a
-// mismatch throws ProtocolError, so a wrong protocol never produces a figure).
+//   {"party": id, "role": "compute" | "dealer", "phases": {name: PhaseMeasure}, "checked": n,
+//    "peak_rss_bytes": the process's peak resident memory}
+// where "checked" counts result elements this party compared with the plaintext result after
+// the measured phases (mul, matmul: the first 1000 products / 8 rows, opened to every party;
+// aggregate: the whole sum, at party 0); a mismatch throws ProtocolError, so a wrong protocol
+// never produces a figure. The dealer's report has "dealer" (its DealerStats) instead of phases.
 //
 // Schemes. kAdditive: AdditiveEngine over Z_2^64 among config.parties.size() - 1 computing
 // parties; the LAST party of the table is the dealer (as apps/config.hpp's role = "dealer") and

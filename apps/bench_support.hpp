@@ -66,6 +66,13 @@ std::vector<nlohmann::json> run_in_processes(
 // CPU time of the whole calling process (all its threads), in seconds.
 double process_cpu_seconds();
 
+// The calling process's peak resident memory so far, in bytes (getrusage's ru_maxrss).
+std::uint64_t peak_rss_bytes();
+
+// The memory the system could give new work now without swapping (MemAvailable of
+// /proc/meminfo), in bytes; 0 if unknown.
+std::uint64_t available_memory_bytes();
+
 // The system's 1, 5 and 15 minute load averages.
 std::array<double, 3> load_average();
 std::string load_average_text();

@@ -344,6 +344,9 @@ using sm::app::PhaseMeasure;
 
 // A party process that has not finished after this long is killed and the suite fails.
 constexpr std::chrono::seconds kPartyDeadline{3600};
+// Peak resident memory of one mul party per byte of one n-element operand (measured 21 to 25:
+// operands, triples, masked and opened vectors, the mesh's message buffers; with a margin).
+constexpr double kMulMemoryPerElementByte = 26;
 
 struct MulOptions {
   std::vector<std::size_t> sizes = {1000000, 10000000};
@@ -461,12 +464,48 @@ nlohmann::json dealer_report(const std::vector<nlohmann::json>& reports) {
   return nullptr;
 }
 
-void print_dealer(const nlohmann::json& dealer) {
-  if (dealer.is_null()) return;
-  std::printf("%-34s  dealer process: sent %llu bytes in %llu batches, %.3f s computing\n", "",
-              dealer.at("bytes_sent").get<unsigned long long>(),
-              dealer.at("batches").get<unsigned long long>(),
-              dealer.at("compute_seconds").get<double>());
+std::uint64_t peak_rss(const std::vector<nlohmann::json>& reports) {
+  std::uint64_t most = 0;
+  for (const auto& report : reports) {
+    if (report.at("role") == "compute") {
+      most = std::max(most, report.at("peak_rss_bytes").get<std::uint64_t>());
+    }
+  }
+  return most;
+}
+
+// Prints the case's peak memory per party and what the dealer (if any) did.
+void print_case_notes(const std::vector<nlohmann::json>& reports) {
+  std::printf("%-34s  peak memory per party %.0f MB", "", peak_rss(reports) / 1e6);
+  const auto dealer = dealer_report(reports);
+  if (!dealer.is_null()) {
+    std::printf("; dealer process: sent %llu bytes in %llu batches, %.3f s computing",
+                dealer.at("bytes_sent").get<unsigned long long>(),
+                dealer.at("batches").get<unsigned long long>(),
+                dealer.at("compute_seconds").get<double>());
+  }
+  std::printf("\n");
+}
+
+// Why a case that needs about `bytes` of memory in all its processes together is skipped, or
+// an empty string if it fits: the machine is shared, so a case may take at most
+// kMemoryShare of the memory available now (running out would get other users' processes
+// killed).
+constexpr double kMemoryShare = 0.6;
+
+std::string memory_shortage(double bytes) {
+  const double available = static_cast<double>(sm::app::available_memory_bytes());
+  if (available == 0 || bytes <= kMemoryShare * available) return "";
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "skipped: needs about %.1f GB of memory in all, %.1f GB available now", bytes / 1e9,
+                available / 1e9);
+  return text;
+}
+
+nlohmann::json skipped_row(const std::string& label, const std::string& reason) {
+  std::printf("%-34s  %s\n", label.c_str(), reason.c_str());
+  return {{"case", label}, {"phase", "skipped"}, {"skipped", reason}};
 }
 
 void finish_document(nlohmann::json& document, const std::string& file) {
@@ -496,13 +535,20 @@ void run_mul(const MulOptions& options) {
   for (const auto& scheme_name : options.schemes) {
     const BenchScheme scheme = parse_scheme(scheme_name);
     for (std::size_t n : options.sizes) {
+      const std::string label = sm::app::scheme_label(scheme) + ", n=" + std::to_string(n);
+      const std::string shortage =
+          memory_shortage(kMulMemoryPerElementByte * static_cast<double>(n) *
+                          static_cast<double>(sm::app::element_bytes(scheme) * n_parties));
+      if (!shortage.empty()) {
+        document["rows"].push_back(skipped_row(label, shortage));
+        continue;
+      }
       const auto reports = run_scheme(
           scheme, n_parties, certs,
           [n](BenchScheme s, const sm::net::TlsConfig& c) { return sm::app::mul_party(s, c, n); });
       const double plain = sm::app::plain_mul_seconds(scheme, n);
       const auto pre = collect_phase(reports, "preprocessing");
       const auto online = collect_phase(reports, "online");
-      const std::string label = sm::app::scheme_label(scheme) + ", n=" + std::to_string(n);
       const double min_online =
           2.0 * static_cast<double>((n_parties - 1) * n * sm::app::element_bytes(scheme));
       auto rows = nlohmann::json::array(
@@ -510,11 +556,12 @@ void run_mul(const MulOptions& options) {
            mpc_row(label, "online", online.summary, plain, n, min_online),
            mpc_row(label, "total", add_phases(pre.summary, online.summary), plain, n, 0)});
       const auto dealer = dealer_report(reports);
-      print_dealer(dealer);
+      print_case_notes(reports);
       for (auto& row : rows) {
         row["scheme"] = sm::app::scheme_label(scheme);
         row["n"] = n;
         row["dealer"] = dealer;
+        row["peak_rss_bytes_per_party"] = peak_rss(reports);
         document["rows"].push_back(row);
       }
       document["rows"].back()["parties_detail"] = reports;
@@ -565,7 +612,7 @@ void run_matmul(const MatmulOptions& options) {
            mpc_row(label, "online", online.summary, plain, operands, min_online),
            mpc_row(label, "total", add_phases(pre.summary, online.summary), plain, operands, 0)});
       const auto dealer = dealer_report(reports);
-      print_dealer(dealer);
+      print_case_notes(reports);
       std::printf("%-34s  eigen (doubles): %.3g s; online / eigen %.1f\n", "", eigen,
                   online.summary.seconds / eigen);
       for (auto& row : rows_json) {
@@ -573,6 +620,7 @@ void run_matmul(const MatmulOptions& options) {
         row["shape"] = {rows, inner, cols};
         row["eigen_double_seconds"] = eigen;
         row["dealer"] = dealer;
+        row["peak_rss_bytes_per_party"] = peak_rss(reports);
         document["rows"].push_back(row);
       }
       document["rows"].back()["parties_detail"] = reports;
@@ -641,6 +689,7 @@ void run_aggregate(const AggregateOptions& options) {
            {"rounds", sum.summary.rounds},
            {"baseline_seconds", baseline},
            {"ratio", ratio},
+           {"peak_rss_bytes_per_party", peak_rss(reports)},
            {"parties_detail", reports}});
     }
   }

@@ -170,7 +170,8 @@ jq -n --argjson machine "$machine" --argjson suites "$suites_json" \
                  if $e >= 2 then ($m * pow(10; $e - 2) | round | tostring)
                  elif $e >= 0 then "\($d[0:$e+1]).\($d[$e+1:])"
                  else "0." + (if $e < -1 then "0" * (-$e - 1) else "" end) + $d end end;
-        def extra: if .expansion != null
+        def extra: if .skipped != null then .skipped
+                   elif .expansion != null
                      then "expansion \(.expansion | num) (party 0: \(.leader_expansion | num))"
                    elif .min_bytes_sent_per_party != null
                      then "\(.bytes_sent_per_party / .min_bytes_sent_per_party | num)x the minimum \(.min_bytes_sent_per_party | round) B"
@@ -178,7 +179,7 @@ jq -n --argjson machine "$machine" --argjson suites "$suites_json" \
         "| case | phase | seconds | cpu s | bytes sent/party | bytes recv/party | rounds | baseline s | ratio | notes |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
         (.suites[$s].rows[] |
-          "| \(.case) | \(.phase) | \(.seconds | num) | \(.cpu_seconds | num) | \(.bytes_sent_per_party) | \(.bytes_received_per_party // "") | \(.rounds) | \(.baseline_seconds | num) | \(.ratio | num) | \(extra) |"),
+          "| \(.case) | \(.phase) | \(.seconds | num) | \(.cpu_seconds | num) | \(.bytes_sent_per_party // "") | \(.bytes_received_per_party // "") | \(.rounds // "") | \(.baseline_seconds | num) | \(.ratio | num) | \(extra) |"),
         ""' "$run_dir/report.json"
     else
       printf '```text\n'
