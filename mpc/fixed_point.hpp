@@ -3,7 +3,12 @@
 // encode() rejects (InputError) NaN, infinities and values whose encoding would not fit in
 // `value_bits` signed bits, so nothing wraps silently; decode() is exact on the integer.
 // Multiplying two encoded values doubles the fractional bits; the engines' trunc() removes
-// frac_bits again (see each engine for its truncation error).
+// frac_bits again (see each engine for its truncation error). With the defaults (16 fractional
+// bits, 32 value bits: |x| < 32768 with a resolution of 2^-16) the product of any two encodable
+// values stays below 2^62, inside the truncation range of both the additive engine and
+// ShamirEngine<Fp127>; larger value_bits widen the input range, but then fixed_mul operands must
+// keep |a * b| * 2^(2 frac_bits) < 2^62 themselves. Fp61 supports fixed point only with
+// value_bits <= 16 (see ShamirEngine).
 #pragma once
 
 #include <cmath>
@@ -17,7 +22,7 @@ namespace sm::mpc {
 struct FixedPoint {
   int frac_bits = 16;
   // Encoded values must satisfy |x * 2^frac_bits| < 2^(value_bits - 1).
-  int value_bits = 48;
+  int value_bits = 32;
 
   double max_value() const { return std::ldexp(1.0, value_bits - 1 - frac_bits); }
 
