@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 namespace sm::mpc {
@@ -46,6 +48,27 @@ struct BitMasks {
   std::vector<E> bits, high;
 };
 
+// A persistent random matrix U (rows x cols, row-major) to mask a data matrix X once (SecureML,
+// Mohassel and Zhang, S&P 2017, section IV-B): the parties open X - U once; afterwards a product
+// of a row subset X_B with a shared vector needs only that vector opened under a fresh mask,
+// with a MaskedProducts correlation for U_B. `id` names U in later requests (its meaning is the
+// source's); U itself stays secret.
+template <class E>
+struct MaskedMatrix {
+  std::uint64_t id = 0;
+  std::size_t rows = 0, cols = 0;
+  std::vector<E> u;  // this party's shares of U
+};
+
+// For one row subset B of a MaskedMatrix U (U_B: the |B| x cols rows of U listed in B, in that
+// order): forward, fresh uniform v (cols) and z = U_B v (|B|); backward, fresh uniform vt (|B|)
+// and zt = U_B^T vt (cols). Then X_B w = E_B w + U_B (w - v) + z and
+// X_B^T e = E_B^T e + U_B^T (e - vt) + zt for E = X - U, with only w - v or e - vt opened.
+template <class E>
+struct MaskedProducts {
+  std::vector<E> v, z, vt, zt;
+};
+
 template <class E>
 class CorrelationSource {
  public:
@@ -56,6 +79,13 @@ class CorrelationSource {
   virtual BitMasks<E> bit_masks(std::size_t n, std::size_t width) = 0;
   // Shares of n uniformly random bits.
   virtual std::vector<E> random_bits(std::size_t n) = 0;
+  // A fresh random rows x cols matrix U, to be used with masked_products.
+  virtual MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) = 0;
+  // MaskedProducts for each row subset (indices < matrix.rows) of a matrix this source made,
+  // in order; all subsets in one batch (sources that communicate do so once per call). The
+  // correlation's size is O(|B| + cols) per subset, never O(|B| cols).
+  virtual std::vector<MaskedProducts<E>> masked_products(
+      const MaskedMatrix<E>& matrix, std::span<const std::vector<std::size_t>> subsets) = 0;
 };
 
 }  // namespace sm::mpc

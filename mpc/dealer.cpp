@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,9 @@ enum class Kind : std::uint64_t {
   kBitMasks = 4,    // p1 = n, p2 = width
   kRandomBits = 5,  // p1 = n
   kDone = 6,
+  kMaskedMatrix = 7,    // p1 = rows, p2 = cols
+  kMaskedProducts = 8,  // p1 = the matrix's batch, p2 = subsets, p3 = their total rows; then
+                        // a payload of p2 subset sizes and p3 row indices
 };
 
 struct Request {
@@ -80,6 +84,10 @@ const char* step_name(Kind kind) {
       return "dealer: random bits";
     case Kind::kDone:
       return "dealer: done";
+    case Kind::kMaskedMatrix:
+      return "dealer: masked matrix";
+    case Kind::kMaskedProducts:
+      return "dealer: masked products";
   }
   return "dealer: unknown request";
 }
@@ -124,7 +132,8 @@ struct Checked {
   std::string problem;
 };
 
-Checked check(const Request& request) {
+// `masked_cols`: the columns of the masked matrix a kMaskedProducts request names.
+Checked check(const Request& request, std::uint64_t masked_cols = 0) {
   const std::uint64_t limit = kMaxDealerBatchElements;
   auto too_large = [&] {
     return Checked{{}, "batch of more than " + std::to_string(limit) + " elements"};
@@ -170,6 +179,19 @@ Checked check(const Request& request) {
     case Kind::kDone:
       if (request.p1 != 0 || !unused_zero(false, false)) return {{}, "done takes no parameters"};
       return {};
+    case Kind::kMaskedMatrix: {
+      if (!unused_zero(true, false)) return {{}, "a masked matrix takes two parameters"};
+      const auto u = bounded_product(request.p1, request.p2);
+      if (!u) return too_large();
+      return {{{*u}, {}}, {}};
+    }
+    case Kind::kMaskedProducts: {
+      const auto v = bounded_product(request.p2, masked_cols);
+      if (!v || request.p2 > limit || request.p3 > limit || 2 * (*v + request.p3) > limit) {
+        return too_large();
+      }
+      return {{{*v, request.p3}, {request.p3, *v}}, {}};
+    }
   }
   return {{}, "unknown request kind " + std::to_string(static_cast<std::uint64_t>(request.kind))};
 }
@@ -223,7 +245,76 @@ void derive(const Request& request, std::span<const std::span<Ring64>> random, P
       sample_bits(dealer_private, derived[0]);
       return;
     case Kind::kDone:
+    case Kind::kMaskedMatrix:
+    case Kind::kMaskedProducts:  // derived in derive_masked_products
       return;
+  }
+}
+
+// A masked matrix as the dealer keeps it: U in the clear.
+struct StoredMatrix {
+  std::uint64_t rows = 0, cols = 0;
+  std::vector<Ring64> u;
+};
+
+// The subsets of a kMaskedProducts payload (p2 sizes, then p3 row indices), or a description
+// of what is wrong with it.
+struct Subsets {
+  std::vector<std::vector<std::size_t>> rows;
+  std::string problem;
+};
+
+Subsets parse_subsets(const Request& request, std::span<const std::uint64_t> payload,
+                      std::uint64_t matrix_rows) {
+  Subsets out;
+  if (request.p2 > payload.size() || request.p3 != payload.size() - request.p2) {
+    out.problem = "the payload does not match the subset counts";
+    return out;
+  }
+  std::size_t next = request.p2;
+  for (std::uint64_t k = 0; k < request.p2; ++k) {
+    const std::uint64_t size = payload[k];
+    if (size > payload.size() - next) {
+      out.problem = "subset sizes exceed the row indices";
+      return out;
+    }
+    std::vector<std::size_t> rows(payload.begin() + static_cast<std::ptrdiff_t>(next),
+                                  payload.begin() + static_cast<std::ptrdiff_t>(next + size));
+    for (std::size_t r : rows) {
+      if (r >= matrix_rows) {
+        out.problem = "row " + std::to_string(r) + " outside the masked matrix";
+        return out;
+      }
+    }
+    out.rows.push_back(std::move(rows));
+    next += size;
+  }
+  if (next != payload.size()) out.problem = "subset sizes do not add up to the row indices";
+  return out;
+}
+
+// z = U_B v and zt = U_B^T vt for every subset (v, vt, z, zt concatenated over the subsets).
+void derive_masked_products(const StoredMatrix& matrix,
+                            std::span<const std::vector<std::size_t>> subsets,
+                            std::span<const std::span<Ring64>> random,
+                            std::span<const std::span<Ring64>> derived) {
+  const std::size_t cols = matrix.cols;
+  std::size_t row_offset = 0;
+  for (std::size_t k = 0; k < subsets.size(); ++k) {
+    const Ring64* v = random[0].data() + k * cols;
+    Ring64* zt = derived[1].data() + k * cols;
+    std::fill(zt, zt + cols, Ring64(0));
+    for (std::size_t i = 0; i < subsets[k].size(); ++i) {
+      const Ring64* u_row = matrix.u.data() + subsets[k][i] * cols;
+      const Ring64 vt = random[1][row_offset + i];
+      Ring64 z(0);
+      for (std::size_t j = 0; j < cols; ++j) {
+        z += u_row[j] * v[j];
+        zt[j] += u_row[j] * vt;
+      }
+      derived[0][row_offset + i] = z;
+    }
+    row_offset += subsets[k].size();
   }
 }
 
@@ -338,11 +429,13 @@ void DealerClient::finish() {
 }
 
 std::vector<std::vector<Ring64>> DealerClient::fetch(std::uint64_t kind, std::uint64_t p1,
-                                                     std::uint64_t p2, std::uint64_t p3) {
+                                                     std::uint64_t p2, std::uint64_t p3,
+                                                     std::span<const std::uint64_t> payload,
+                                                     std::uint64_t masked_cols) {
   const Request request{static_cast<Kind>(kind), p1, p2, p3};
   const std::string_view step = step_name(request.kind);
   if (finished_) throw std::logic_error(std::string(step) + " requested after finish()");
-  Checked checked = check(request);
+  Checked checked = check(request, masked_cols);
   if (!checked.problem.empty()) {
     throw std::invalid_argument(std::string(step) + ": " + checked.problem);
   }
@@ -360,7 +453,9 @@ std::vector<std::vector<Ring64>> DealerClient::fetch(std::uint64_t kind, std::ui
   // Party 0's corrections first: the dealer needs the request before it can answer.
   std::vector<Ring64> corrections;
   if (index_ == 0) {
-    const net::Bytes request_bytes = encode(request);
+    net::Bytes request_bytes = encode(request);
+    const net::Bytes payload_bytes = encode_words(payload);
+    request_bytes.insert(request_bytes.end(), payload_bytes.begin(), payload_bytes.end());
     const net::Outgoing message{dealer_, request_bytes};
     const net::Bytes reply = std::move(mesh_.round({&message, 1}, {&dealer_, 1}, step).front());
     corrections = from_bytes<Ring64>(reply, layout.derived_total(), mesh_.describe(dealer_), step);
@@ -409,6 +504,44 @@ std::vector<Ring64> DealerClient::random_bits(std::size_t n) {
   return std::move(fetch(static_cast<std::uint64_t>(Kind::kRandomBits), n, 0, 0)[0]);
 }
 
+MaskedMatrix<Ring64> DealerClient::masked_matrix(std::size_t rows, std::size_t cols) {
+  const std::uint64_t id = batch_;
+  auto parts = fetch(static_cast<std::uint64_t>(Kind::kMaskedMatrix), rows, cols, 0);
+  return {id, rows, cols, std::move(parts[0])};
+}
+
+std::vector<MaskedProducts<Ring64>> DealerClient::masked_products(
+    const MaskedMatrix<Ring64>& matrix, std::span<const std::vector<std::size_t>> subsets) {
+  std::vector<std::uint64_t> payload;
+  std::size_t total_rows = 0;
+  for (const auto& rows : subsets) {
+    payload.push_back(rows.size());
+    total_rows += rows.size();
+  }
+  for (const auto& rows : subsets) {
+    for (std::size_t r : rows) {
+      if (r >= matrix.rows) throw std::invalid_argument("masked_products: row outside the matrix");
+      payload.push_back(r);
+    }
+  }
+  auto parts = fetch(static_cast<std::uint64_t>(Kind::kMaskedProducts), matrix.id, subsets.size(),
+                     total_rows, payload, matrix.cols);
+  // parts: v, vt (random), z, zt (derived), each concatenated over the subsets.
+  const std::size_t cols = matrix.cols;
+  std::vector<MaskedProducts<Ring64>> out(subsets.size());
+  for (std::size_t k = 0, row_offset = 0; k < subsets.size(); ++k) {
+    const std::size_t b = subsets[k].size();
+    const auto range = [](const std::vector<Ring64>& from, std::size_t begin, std::size_t count) {
+      return std::vector<Ring64>(from.begin() + static_cast<std::ptrdiff_t>(begin),
+                                 from.begin() + static_cast<std::ptrdiff_t>(begin + count));
+    };
+    out[k] = {range(parts[0], k * cols, cols), range(parts[2], row_offset, b),
+              range(parts[1], row_offset, b), range(parts[3], k * cols, cols)};
+    row_offset += b;
+  }
+  return out;
+}
+
 // ---- the dealer's side -------------------------------------------------------------------------
 
 DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> compute_parties,
@@ -440,16 +573,37 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
   const std::span<const Seed> other_seeds(seeds.data() + 1, parties - 1);
   DealerStats stats;
   std::vector<Ring64> random_buffer, reply;
+  std::map<std::uint64_t, StoredMatrix> matrices;  // by the batch that made them
   for (std::uint64_t batch = 0;; ++batch) {
     const net::Bytes bytes = mesh.recv(party0, "dealer: awaiting a request");
-    if (bytes.size() != kRequestBytes) {
+    if (bytes.size() < kRequestBytes || bytes.size() % sizeof(std::uint64_t) != 0) {
       throw ProtocolError("dealer: malformed request from " + mesh.describe(party0) + ": " +
                           std::to_string(bytes.size()) + " bytes, expected " +
                           std::to_string(kRequestBytes));
     }
     const auto words = decode_words(bytes);
     const Request request{static_cast<Kind>(words[0]), words[1], words[2], words[3]};
-    Checked checked = check(request);
+    const std::span<const std::uint64_t> payload(words.data() + 4, words.size() - 4);
+    const StoredMatrix* matrix = nullptr;
+    Subsets subsets;
+    if (request.kind == Kind::kMaskedProducts) {
+      const auto found = matrices.find(request.p1);
+      if (found == matrices.end()) {
+        throw ProtocolError("dealer: " + mesh.describe(party0) +
+                            " requested products of an unknown masked matrix");
+      }
+      matrix = &found->second;
+      subsets = parse_subsets(request, payload, matrix->rows);
+      if (!subsets.problem.empty()) {
+        throw ProtocolError("dealer: malformed request from " + mesh.describe(party0) + ": " +
+                            subsets.problem);
+      }
+    } else if (!payload.empty()) {
+      throw ProtocolError("dealer: malformed request from " + mesh.describe(party0) + ": " +
+                          std::to_string(bytes.size()) + " bytes, expected " +
+                          std::to_string(kRequestBytes));
+    }
+    Checked checked = check(request, matrix != nullptr ? matrix->cols : 0);
     if (!checked.problem.empty()) {
       throw ProtocolError("dealer: malformed request from " + mesh.describe(party0) + ": " +
                           checked.problem);
@@ -479,6 +633,11 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
     }
     Prg dealer_private(private_seed, batch);
     derive(request, random, dealer_private, derived);
+    if (request.kind == Kind::kMaskedProducts) {
+      derive_masked_products(*matrix, subsets.rows, random, derived);
+    } else if (request.kind == Kind::kMaskedMatrix) {
+      matrices[batch] = {request.p1, request.p2, {random[0].begin(), random[0].end()}};
+    }
     for (std::size_t d = 0; d < derived.size(); ++d) {
       accumulate_shares(derived[d], other_seeds, stream_of(batch, random.size() + d),
                         Combine::kSubtract);
@@ -504,6 +663,12 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
         break;
       case Kind::kRandomBits:
         stats.random_bits += request.p1;
+        break;
+      case Kind::kMaskedMatrix:
+        ++stats.masked_matrices;
+        break;
+      case Kind::kMaskedProducts:
+        stats.masked_products += request.p2;
         break;
       case Kind::kDone:
         break;

@@ -20,13 +20,18 @@
 //            from PRG(s_i) without any message; party 0 expands its shares of the random
 //            components from PRG(s_0) and, for the derived components, receives from the dealer
 //            the correction  value - sum_{i >= 1} share_i.  Only party 0 talks to the dealer:
-//            1 round (request out, corrections back), its request is 32 bytes, the reply is 8
-//            bytes per derived element:
+//            1 round (request out, corrections back), its request is 32 bytes (masked products:
+//            plus 8 per subset and per row), the reply is 8 bytes per derived element:
 //              triples(n)                 n           (c)
 //              matrix_triple(r, m, c)     r * c       (C; the dealer computes AB, O(r m c))
 //              trunc_masks(n, f)          2n          (high, msb)
 //              bit_masks(n, w)            n * w       (the bits; high is the trivial sharing of 0)
 //              random_bits(n)             n
+//              masked_matrix(r, c)        0           (U is random; the dealer keeps it, in
+//                                                      memory until "done", to derive products)
+//              masked_products(U, Bs)     sum |B| + c (z = U_B v, zt = U_B^T vt per subset; the
+//                                                      request carries the subsets' rows, 8
+//                                                      bytes per row: the public mini-batches)
 //            Parties i >= 1 receive exactly 16 bytes from the dealer in a whole run and send it
 //            nothing. Empty batches (n = 0) cost nothing and are not numbered.
 //   finish   party 0 sends "done"; serve_dealer() returns.
@@ -103,6 +108,11 @@ class DealerClient final : public CorrelationSource<Ring64> {
   // width in 1..64; high is all zeros (the trivial sharing of 0, as Z_2^64 needs no high part).
   BitMasks<Ring64> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<Ring64> random_bits(std::size_t n) override;
+  // id: the batch number of the request that made U (the dealer keeps U under it).
+  MaskedMatrix<Ring64> masked_matrix(std::size_t rows, std::size_t cols) override;
+  std::vector<MaskedProducts<Ring64>> masked_products(
+      const MaskedMatrix<Ring64>& matrix,
+      std::span<const std::vector<std::size_t>> subsets) override;
 
   // Ends the dealer's service: party 0 sends "done" (1 message, no reply awaited); a no-op for
   // the other parties. Idempotent; no batch may be requested afterwards (std::logic_error).
@@ -115,9 +125,12 @@ class DealerClient final : public CorrelationSource<Ring64> {
 
  private:
   // This party's shares of every component of the batch (kind, p1, p2, p3), random components
-  // first, then derived ones (see the protocol above).
+  // first, then derived ones (see the protocol above). `payload` follows the request (masked
+  // products: subset sizes and rows; `masked_cols` is then the masked matrix's columns).
   std::vector<std::vector<Ring64>> fetch(std::uint64_t kind, std::uint64_t p1, std::uint64_t p2,
-                                         std::uint64_t p3);
+                                         std::uint64_t p3,
+                                         std::span<const std::uint64_t> payload = {},
+                                         std::uint64_t masked_cols = 0);
 
   net::Mesh& mesh_;
   net::PartyId dealer_;
@@ -137,10 +150,12 @@ struct DealerStats {
   std::uint64_t trunc_masks = 0;
   std::uint64_t bit_masks = 0;  // masks (each of `width` bits)
   std::uint64_t random_bits = 0;
-  std::uint64_t bytes_sent = 0;      // payload bytes to all compute parties, seeds included
-  std::uint64_t bytes_received = 0;  // payload bytes from party 0
-  double seconds = 0;                // wall time from the seeds to "done"
-  double compute_seconds = 0;        // of which expanding seeds and deriving values
+  std::uint64_t masked_matrices = 0;
+  std::uint64_t masked_products = 0;  // row subsets
+  std::uint64_t bytes_sent = 0;       // payload bytes to all compute parties, seeds included
+  std::uint64_t bytes_received = 0;   // payload bytes from party 0
+  double seconds = 0;                 // wall time from the seeds to "done"
+  double compute_seconds = 0;         // of which expanding seeds and deriving values
 };
 
 // Runs the dealer on `full_mesh` for the computing parties `compute_parties` (their ids, in the

@@ -640,6 +640,68 @@ BitMasks<F> DealerFreeShamir<F>::bit_masks(std::size_t n, std::size_t width) {
   return {width, std::move(parts.bits), std::move(parts.bounded)};
 }
 
+template <class F>
+MaskedMatrix<F> DealerFreeShamir<F>::masked_matrix(std::size_t rows, std::size_t cols) {
+  MaskedMatrix<F> out{0, rows, cols, {}};
+  if (rows * cols == 0) return out;
+  out.u = deal({.random = rows * cols}, "dealer-free masked matrix: deal").random;
+  return out;
+}
+
+template <class F>
+std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
+    const MaskedMatrix<F>& matrix, std::span<const std::vector<std::size_t>> subsets) {
+  const std::size_t cols = matrix.cols;
+  if (matrix.u.size() != matrix.rows * cols) {
+    throw std::invalid_argument("masked_products: the matrix's shares do not match its shape");
+  }
+  std::size_t total = 0;
+  for (const auto& rows : subsets) {
+    for (std::size_t r : rows) {
+      if (r >= matrix.rows) throw std::invalid_argument("masked_products: row outside the matrix");
+    }
+    total += rows.size() + cols;
+  }
+  std::vector<MaskedProducts<F>> out(subsets.size());
+  if (total == 0) return out;
+  // Per subset, in the dealt vectors: v (cols) then vt (|B|); z (|B|) then zt (cols).
+  Dealt dealt = deal({.random = total, .doubles = total}, "dealer-free masked products: deal");
+  std::vector<F> masked = dealt.high;  // [U_B v + r]_2t, [U_B^T vt + r']_2t
+  for (std::size_t k = 0, offset = 0; k < subsets.size(); ++k) {
+    const auto& rows = subsets[k];
+    const F* v = dealt.random.data() + offset;
+    const F* vt = v + cols;
+    F* z = masked.data() + offset;
+    F* zt = z + rows.size();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const F* u_row = matrix.u.data() + rows[i] * cols;
+      F sum(0);
+      for (std::size_t j = 0; j < cols; ++j) {
+        sum += u_row[j] * v[j];
+        zt[j] += u_row[j] * vt[i];
+      }
+      z[i] += sum;
+    }
+    offset += rows.size() + cols;
+  }
+  const auto opened = open_via_kings(masked, "dealer-free masked products: open U_B v+r");
+  for (std::size_t k = 0, offset = 0; k < subsets.size(); ++k) {
+    const std::size_t b = subsets[k].size();
+    const auto at = [&](const std::vector<F>& from, std::size_t begin, std::size_t count) {
+      return std::vector<F>(from.begin() + static_cast<std::ptrdiff_t>(offset + begin),
+                            from.begin() + static_cast<std::ptrdiff_t>(offset + begin + count));
+    };
+    out[k].v = at(dealt.random, 0, cols);
+    out[k].vt = at(dealt.random, cols, b);
+    out[k].z = at(opened, 0, b);
+    out[k].zt = at(opened, b, cols);
+    for (std::size_t i = 0; i < b; ++i) out[k].z[i] -= dealt.low[offset + i];
+    for (std::size_t j = 0; j < cols; ++j) out[k].zt[j] -= dealt.low[offset + b + j];
+    offset += b + cols;
+  }
+  return out;
+}
+
 template class DealerFreeShamir<Fp61>;
 template class DealerFreeShamir<Fp127>;
 template BitsFromSquares<Fp61> bits_from_squares(std::span<const Fp61>, std::span<const Fp61>);

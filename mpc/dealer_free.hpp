@@ -15,6 +15,11 @@
 //   bit_masks(n, w)     n * w random bits, and high[k] a sum of N values each party draws
 //                       uniformly from [0, 2^40) (ShamirEngine::less_than_zero masks with
 //                       2^w * high).
+//   masked_matrix(r, c) a random r x c matrix U (extracted random sharings; id unused: U is
+//                       read from the argument of masked_products).
+//   masked_products     for each row subset B: random v, vt; [U_B v]_2t and [U_B^T vt]_2t
+//                       locally from the degree-t shares, reduced to degree t with double
+//                       sharings through the kings, as for matrix triples.
 //
 // How (N parties, threshold t, 1 <= t, 2t < N; E = N - t; all vectorised, so the rounds of every
 // call are constant, independent of n):
@@ -57,6 +62,10 @@
 //   random_bits(n)           2 rounds; slots(n) (2N - 1 - 3t) plus (N - 1) sum_{k: self in
 //                            k..k+2t} n_k (for N | n: n (2t + 1)(N - 1) / N).
 //   trunc_masks(n, f)        2 rounds; random_bits(n f) plus n (N - t) (the h shares).
+//   masked_matrix(r, c)      1 round; slots(r c) (N - 1 - t).
+//   masked_products(U, Bs)   3 rounds for all subsets together; as triples with slots(2n)
+//                            replaced by slots(m) and n = m, m = sum over the subsets of
+//                            (|B| + c): O(|B| + c) per subset, never O(|B| c).
 //   bit_masks(n, w)          2 rounds; random_bits(n w) plus n (N - t).
 // A call with nothing to produce (n = 0) communicates nothing.
 //
@@ -119,6 +128,9 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   TruncMasks<F> trunc_masks(std::size_t n, int frac_bits) override;
   BitMasks<F> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<F> random_bits(std::size_t n) override;
+  MaskedMatrix<F> masked_matrix(std::size_t rows, std::size_t cols) override;
+  std::vector<MaskedProducts<F>> masked_products(
+      const MaskedMatrix<F>& matrix, std::span<const std::vector<std::size_t>> subsets) override;
 
  private:
   // What one dealing round produces: `random` random degree-t sharings, `doubles` double

@@ -1,5 +1,7 @@
 #include "mpc/local_dealer.hpp"
 
+#include <stdexcept>
+
 #include "mpc/elements.hpp"
 #include "mpc/session.hpp"
 
@@ -87,6 +89,38 @@ BitMasks<E> LocalDealerUnsafe<E>::bit_masks(std::size_t n, std::size_t width) {
 template <class E>
 std::vector<E> LocalDealerUnsafe<E>::random_bits(std::size_t n) {
   return split(random_bit_values<E>(prg_, n));
+}
+
+template <class E>
+MaskedMatrix<E> LocalDealerUnsafe<E>::masked_matrix(std::size_t rows, std::size_t cols) {
+  matrices_.push_back(prg_.sample<E>(rows * cols));
+  return {matrices_.size() - 1, rows, cols, split(matrices_.back())};
+}
+
+template <class E>
+std::vector<MaskedProducts<E>> LocalDealerUnsafe<E>::masked_products(
+    const MaskedMatrix<E>& matrix, std::span<const std::vector<std::size_t>> subsets) {
+  if (matrix.id >= matrices_.size()) {
+    throw std::invalid_argument("masked_products: unknown masked matrix");
+  }
+  const std::vector<E>& u = matrices_[matrix.id];
+  const std::size_t cols = matrix.cols;
+  std::vector<MaskedProducts<E>> out;
+  for (const auto& rows : subsets) {
+    std::vector<E> ub;
+    ub.reserve(rows.size() * cols);
+    for (std::size_t r : rows) {
+      if (r >= matrix.rows) throw std::invalid_argument("masked_products: row outside the matrix");
+      ub.insert(ub.end(), u.begin() + static_cast<std::ptrdiff_t>(r * cols),
+                u.begin() + static_cast<std::ptrdiff_t>((r + 1) * cols));
+    }
+    const auto v = prg_.sample<E>(cols);
+    const auto vt = prg_.sample<E>(rows.size());
+    const auto z = matmul_plain<E>(ub, v, rows.size(), cols, 1);
+    const auto zt = matmul_plain<E>(vt, ub, 1, rows.size(), cols);
+    out.push_back({split(v), split(z), split(vt), split(zt)});
+  }
+  return out;
 }
 
 template class LocalDealerUnsafe<Ring64>;

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "mpc/correlations.hpp"
 #include "mpc/prg.hpp"
@@ -28,6 +30,10 @@ class LocalDealerUnsafe final : public CorrelationSource<E> {
   TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override;
   BitMasks<E> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<E> random_bits(std::size_t n) override;
+  // Keeps every U in the clear (ids are indices into that list), so that it can derive z and zt.
+  MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) override;
+  std::vector<MaskedProducts<E>> masked_products(
+      const MaskedMatrix<E>& matrix, std::span<const std::vector<std::size_t>> subsets) override;
 
  private:
   // This party's shares of `secrets`.
@@ -38,6 +44,7 @@ class LocalDealerUnsafe final : public CorrelationSource<E> {
   std::size_t parties_;
   std::optional<ShamirCodec<E>> codec_;  // fields only
   int value_bits_;
+  std::vector<std::vector<E>> matrices_;  // every U handed out, in the clear
 };
 
 }  // namespace sm::mpc

@@ -40,16 +40,6 @@ S gather_rows(const S& matrix, std::size_t width, std::span<const std::size_t> r
   return out;
 }
 
-template <class S>
-S transpose(const S& matrix, std::size_t rows, std::size_t cols) {
-  S out;
-  out.values.resize(matrix.values.size());
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < cols; ++c) out.values[c * rows + r] = matrix.values[r * cols + c];
-  }
-  return out;
-}
-
 void check_data(const LogRegData& data, const LogRegLayout& layout, net::PartyId self,
                 bool need_labels) {
   std::size_t rows = 0, cols = 0;
@@ -175,6 +165,54 @@ typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
   return tests;
 }
 
+// The masked data matrix (SecureML): U from the correlation source, E = X - U opened once.
+template <class E>
+struct MaskedData {
+  mpc::MaskedMatrix<E> mask;
+  std::vector<E> opened;  // E = X - U, n x width, public
+  std::size_t width = 0;
+};
+
+// X_rows w = E_rows w + U_rows (w - v) + z: opens w - v (width elements, 1 round).
+template <mpc::Engine En>
+typename En::Shares masked_times(En& engine, const MaskedData<typename En::Element>& data,
+                                 std::span<const std::size_t> rows, const typename En::Shares& w,
+                                 const mpc::MaskedProducts<typename En::Element>& products,
+                                 std::string_view step) {
+  using E = typename En::Element;
+  const std::size_t width = data.width;
+  const auto w_minus_v = engine.open(mpc::sub(w, typename En::Shares{products.v}), step);
+  typename En::Shares out{products.z};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const E* e_row = data.opened.data() + rows[i] * width;
+    const E* u_row = data.mask.u.data() + rows[i] * width;
+    E sum(0);
+    for (std::size_t j = 0; j < width; ++j) sum += e_row[j] * w.values[j] + u_row[j] * w_minus_v[j];
+    out.values[i] += sum;
+  }
+  return out;
+}
+
+// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt: opens e - vt (|rows| elements, 1 round).
+template <mpc::Engine En>
+typename En::Shares masked_transposed_times(
+    En& engine, const MaskedData<typename En::Element>& data, std::span<const std::size_t> rows,
+    const typename En::Shares& e, const mpc::MaskedProducts<typename En::Element>& products,
+    std::string_view step) {
+  using E = typename En::Element;
+  const std::size_t width = data.width;
+  const auto e_minus_vt = engine.open(mpc::sub(e, typename En::Shares{products.vt}), step);
+  typename En::Shares out{products.zt};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const E* e_row = data.opened.data() + rows[i] * width;
+    const E* u_row = data.mask.u.data() + rows[i] * width;
+    for (std::size_t j = 0; j < width; ++j) {
+      out.values[j] += e_row[j] * e.values[i] + u_row[j] * e_minus_vt[i];
+    }
+  }
+  return out;
+}
+
 // sum_k products[k * n + i], for n values.
 template <class S>
 S sum_pieces(const S& products, std::size_t pieces, std::size_t n) {
@@ -277,8 +315,28 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
   const auto pieces = breakpoints(options.sigmoid);
   const std::size_t k = pieces.size();
 
-  const Shares x = share_features(engine, data, layout);
   const Shares y = share_labels(engine, data, layout);
+  const auto schedule = minibatches(options);
+  const std::size_t per_epoch = options.train_rows.size() / options.batch_size;
+  std::vector<std::size_t> eval_rows = options.train_rows;
+  eval_rows.insert(eval_rows.end(), options.test_rows.begin(), options.test_rows.end());
+
+  // Set-up: the data matrix masked once (1 round, n x D elements), and every iteration's and
+  // every evaluation's masked products in one batch.
+  MaskedData<E> masked;
+  masked.width = width;
+  {
+    const Shares x = share_features(engine, data, layout);
+    masked.mask = engine.correlations().masked_matrix(layout.total_rows(), width);
+    masked.opened = engine.open(mpc::sub(x, Shares{masked.mask.u}), "logreg: open X - U");
+  }
+  std::vector<std::vector<std::size_t>> subsets;
+  for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+    subsets.insert(subsets.end(), schedule.begin() + static_cast<std::ptrdiff_t>(epoch * per_epoch),
+                   schedule.begin() + static_cast<std::ptrdiff_t>((epoch + 1) * per_epoch));
+    subsets.push_back(eval_rows);
+  }
+  const auto products = engine.correlations().masked_products(masked.mask, subsets);
 
   const std::size_t batch = options.batch_size;
   const double eta = options.learning_rate / static_cast<double>(batch);
@@ -288,21 +346,18 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
 
   LogRegModel<Shares> model;
   model.weights = engine.constant(std::vector<E>(width, E(0)));
-  const auto schedule = minibatches(options);
-  const std::size_t per_epoch = options.train_rows.size() / batch;
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
     for (std::size_t it = 0; it < per_epoch; ++it) {
       const auto& rows = schedule[epoch * per_epoch + it];
-      const Shares xb = gather_rows(x, width, rows);
+      const auto& masks = products[epoch * (per_epoch + 1) + it];
       const Shares yb = gather_rows(y, 1, rows);
-      const Shares z2 = mpc::matmul(engine, xb, model.weights, batch, width, 1, "logreg: X_B w");
+      const Shares z2 = masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
       const Shares bits =
           engine.less_than_zero(piece_tests(engine, z2, pieces), "logreg: sigmoid pieces");
       const Shares s = sum_pieces(
           mpc::mul(engine, bits, piece_deltas(engine, z2, pieces), "logreg: sigmoid"), k, batch);
       const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");
-      const Shares g =
-          mpc::matmul(engine, transpose(xb, batch, width), e, width, batch, 1, "logreg: X_B^T e");
+      const Shares g = masked_transposed_times(engine, masked, rows, e, masks, "logreg: X_B^T e");
       const Shares step = mpc::add(mpc::scale(g, std::span<const E>(eta_vec)),
                                    mpc::scale(model.weights, std::span<const E>(decay)));
       model.weights = mpc::sub(model.weights, engine.trunc(step, 2 * f, "logreg: update"));
@@ -311,10 +366,9 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
 
     // Epoch statistics: one forward pass over the training and test rows together.
     const std::size_t n_train = options.train_rows.size(), n_test = options.test_rows.size();
-    std::vector<std::size_t> rows = options.train_rows;
-    rows.insert(rows.end(), options.test_rows.begin(), options.test_rows.end());
-    const Shares z2 = mpc::matmul(engine, gather_rows(x, width, rows), model.weights, rows.size(),
-                                  width, 1, "logreg: evaluate");
+    const Shares z2 =
+        masked_times(engine, masked, eval_rows, model.weights,
+                     products[epoch * (per_epoch + 1) + per_epoch], "logreg: evaluate");
     const Shares z_train = mpc::slice(z2, 0, n_train), z_test = mpc::slice(z2, n_train, n_test);
     const Shares bits = engine.less_than_zero(
         mpc::concat(piece_tests(engine, z_train, pieces), mpc::neg(z_test)), "logreg: evaluate");

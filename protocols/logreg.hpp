@@ -3,8 +3,10 @@
 // label) or horizontally (parties hold different rows with the same columns and labels).
 // Written once against the Engine concept; instantiated for AdditiveEngine and
 // ShamirEngine<Fp127> in logreg.cpp. Follows SecureML (Mohassel and Zhang, S&P 2017), section
-// IV, with the data shared once and a fresh matrix triple per product (the baseline; the
-// masked-once optimisation of SecureML is not implemented here).
+// IV-B: the data matrix X (n x D) is shared once and masked once, E = X - U opened at set-up with
+// U from the correlation source's masked_matrix (mpc/correlations.hpp); every product of a
+// mini-batch's rows X_B with a shared vector then opens only that vector under a fresh mask
+// (masked_products: X_B w = E_B w + U_B (w - v) + z, X_B^T e = E_B^T e + U_B^T (e - vt) + zt).
 //
 // Inputs are already standardised by the caller (apps/job_train_lr.cpp): features as doubles,
 // labels in {0, 1}. Each party inputs its block once: D = total feature count + 1 (the bias is
@@ -12,19 +14,21 @@
 //
 // One iteration on a mini-batch of B rows (f = FixedPoint::frac_bits, K breakpoints of the
 // sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
-//   z   = X_B w                                  matmul, (B x D)(D x 1), scale 2^(2f)
+//   z   = X_B w                                  open w - v (D), scale 2^(2f)
 //   b_k = [z > c_k]                              one less_than_zero on K B values
 //   s   = sum_k b_k (da_k z + db_k)              one mul on K B values, scale 2^(3f)
 //   e   = trunc(s - y, 2f)                       scale 2^f
-//   g   = X_B^T e                                matmul, (D x B)(B x 1), scale 2^(2f)
+//   g   = X_B^T e                                open e - vt (B), scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the engine's less_than_zero (7 for
 // ShamirEngine<Fp127> with value_bits 64, 8 for AdditiveEngine): 12 and 13 rounds.
-// Elements each party sends to each peer per iteration: (B D + D) + (B + D B) for the two
-// matrix products (O(B D): fresh matrix triples), K B (comparison opening) + the comparison's
-// bit circuit, 2 K B (mul), B + D (truncations); times 8 (additive) or 16 (Fp127) bytes.
-// The data matrix and labels cost one input each at the start (Shamir: the owner sends its
-// n x d_p block to every peer once; additive: nothing).
+// Elements each party sends to each peer per iteration: D + B for the two masked products,
+// K B (comparison opening) + the comparison's bit circuit, 2 K B (mul), B + D (truncations):
+// O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
+// iteration too (dealer: B + D corrections to party 0; dealer-free: the reduction of U_B v).
+// Set-up: the data matrix and labels cost one input each (Shamir: the owner sends its n x d_p
+// block to every peer once; additive: nothing), then 1 round opening X - U (n D elements), and
+// one masked_products call for all iterations and evaluations (the schedule is public).
 //
 // Fixed point: every truncation errs by at most one unit 2^-f (engine trunc); the weights
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
