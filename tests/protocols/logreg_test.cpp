@@ -195,7 +195,7 @@ void check_against_plaintext(const Dataset& data, const LogRegOptions& options,
     const Eigen::VectorXd secure =
         Eigen::Map<const Eigen::VectorXd>(run.weights.data(), plain.size());
     const double secure_accuracy = accuracy(data, secure, options.test_rows);
-    INFO("plaintext test accuracy " << plain_accuracy << ", secure " << secure_accuracy
+    WARN("plaintext test accuracy " << plain_accuracy << ", secure " << secure_accuracy
                                     << ", max weight difference " << worst);
     CHECK(worst <= kWeightTolerance);
     CHECK(std::fabs(secure_accuracy - plain_accuracy) <= 0.01);
@@ -349,4 +349,48 @@ TEST_CASE("logistic regression rejects data that does not match the layout", "[l
                             .iterations;
                       }),
                   InputError);
+}
+
+TEST_CASE("per-iteration communication grows with B + D, not with B D", "[logreg][cost]") {
+  // Vertical breast cancer with the first 10 or all 30 features, batch 32, additive engine
+  // (8-byte elements): the bytes party 0 sends in a second epoch, which costs the same as the
+  // first (the sizes do not depend on the data). Per iteration, D enters only through the
+  // opening of w - v and the update's truncation (2 D elements to each peer), per epoch also
+  // through the evaluation's opening of w - v (D); fresh matrix triples would add 2 B D.
+  auto options = options_for(569, SigmoidKind::kPiecewise5);
+  const Dataset data = load(options.train_rows);
+  const std::size_t iterations = options.train_rows.size() / options.batch_size;
+  auto epoch_bytes = [&](int features) {
+    Split split;
+    const int per_party = features / 3;
+    split.layout = {Partition::kVertical,
+                    {std::size_t(data.x.rows())},
+                    {std::size_t(per_party), std::size_t(per_party), std::size_t(per_party)},
+                    2};
+    for (std::size_t p = 0; p < kParties; ++p) {
+      LogRegData part;
+      for (Eigen::Index r = 0; r < data.x.rows(); ++r) {
+        for (int c = 0; c < per_party; ++c) part.features.push_back(data.x(r, 10 * p + c));
+        if (p == 2) part.labels.push_back(data.y(r));
+      }
+      split.parts.push_back(part);
+    }
+    std::vector<std::uint64_t> sent;
+    for (std::size_t epochs : {1, 2}) {
+      auto opts = options;
+      opts.epochs = epochs;
+      sent.push_back(test::run_engine<mpc::AdditiveEngine>(kParties, [&](mpc::AdditiveEngine& e) {
+        const auto before = e.session().mesh().stats().bytes_sent();
+        train_logreg(e, split.parts[e.session().self()], split.layout, opts);
+        return e.session().mesh().stats().bytes_sent() - before;
+      })[0]);
+    }
+    return sent[1] - sent[0];
+  };
+  const std::uint64_t small = epoch_bytes(9), large = epoch_bytes(30);
+  WARN("bytes party 0 sends per epoch ("
+       << iterations << " iterations of batch 32): D = 10: " << small << ", D = 31: " << large
+       << "; per iteration " << small / iterations << " and " << large / iterations);
+  const std::uint64_t peers = kParties - 1, element = 8;
+  CHECK(large - small == (2 * iterations + 1) * (31 - 10) * peers * element);
 }
