@@ -15,12 +15,13 @@
 # both and uses an existing build. Key material is made on the first run (DIR/keys) and reused.
 # SM_BASE_PORT (default 7100) sets the ports of fresh key material (party i: base + i).
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 
 out=demo-output
 while [ $# -gt 0 ]; do
   case $1 in
-    --output) out=$2; shift 2 ;;
+    --output) out=$2; [[ $out = /* ]] || out="$caller/$out"; shift 2 ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
