@@ -10,6 +10,7 @@
 #   --out DIR    where the run's folder is created (default: bench-results/ in the repository)
 #   --build-dir  use the mpc-bench already built in BUILD (BUILD/apps/mpc-bench) instead of
 #                running scripts/build.sh first
+#   --render RUN rewrite RUN/report.md from RUN/report.json (no benchmark runs)
 #
 # Suites: net, mul, matmul, aggregate, and psi / lr when `mpc-bench --help` lists them. Suites
 # that accept --json contribute their figures to the reports; the others their printed tables.
@@ -26,6 +27,54 @@ cd "$(dirname "$0")/.."
 die() {
   echo "bench: $*" >&2
   exit 2
+}
+
+# Writes DIR/report.md from DIR/report.json: a table per suite with JSON figures, the printed
+# table otherwise.
+render_markdown() {
+  local dir=$1 suite
+  {
+    jq -r '.machine | "# SecretMesh benchmarks (\(.mode))\n\n" +
+      "- commit \(.commit), \(.date)\n- CPU: \(.cpu_model), \(.cores) cores, kernel \(.kernel)\n" +
+      "- Parties are processes on one machine, talking TLS 1.3 over loopback; figures of a" +
+      " loaded machine (see the load averages) are slower than on an idle one.\n"' \
+      "$dir/report.json"
+    for suite in $(jq -r '.suites | keys_unsorted[]' "$dir/report.json"); do
+      jq -r --arg s "$suite" '.suites[$s] |
+        "## \($s)\n\n`mpc-bench \($s) \(.run.arguments)`: \(.run.result), load average \(.run.load_average_before) before, \(.run.load_average_after) after\n"' \
+        "$dir/report.json"
+      if jq -e --arg s "$suite" '.suites[$s].rows' "$dir/report.json" >/dev/null; then
+        jq -r --arg s "$suite" '
+          def num: if . == null then "" elif . <= 0 then tostring else
+                   (log10 | floor) as $e | (. / pow(10; $e - 2) | round) as $m |
+                   ($m | tostring) as $d |
+                   if $e >= 2 then ($m * pow(10; $e - 2) | round | tostring)
+                   elif $e >= 0 then "\($d[0:$e+1]).\($d[$e+1:])"
+                   else "0." + (if $e < -1 then "0" * (-$e - 1) else "" end) + $d end end;
+          def extra: [if .skipped != null then .skipped else empty end,
+                      if .expansion != null
+                        then "expansion \(.expansion | num) (party 0: \(.leader_expansion | num))"
+                      else empty end,
+                      if .min_bytes_sent_per_party != null
+                        then "\(.bytes_sent_per_party / .min_bytes_sent_per_party | num)x the minimum \(.min_bytes_sent_per_party | round) B"
+                      else empty end,
+                      if .phase == "total" and .eigen_double_seconds != null
+                        then "Eigen (doubles) \(.eigen_double_seconds | num) s" else empty end,
+                      if (.phase == "total" or .expansion != null) and .peak_rss_bytes_per_party != null
+                        then "peak memory/party \(.peak_rss_bytes_per_party / 1e6 | round) MB"
+                      else empty end] | join("; ");
+          "| case | phase | seconds | cpu s | bytes sent/party | bytes recv/party | rounds | baseline s | ratio | notes |",
+          "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+          (.suites[$s].rows[] |
+            "| \(.case) | \(.phase) | \(.seconds | num) | \(.cpu_seconds | num) | \(.bytes_sent_per_party // "") | \(.bytes_received_per_party // "") | \(.rounds // "") | \(.baseline_seconds | num) | \(.ratio | num) | \(extra) |"),
+          ""' "$dir/report.json"
+      else
+        printf '```text\n'
+        jq -j --arg s "$suite" '.suites[$s].text' "$dir/report.json"
+        printf '```\n\n'
+      fi
+    done
+  } >"$dir/report.md"
 }
 
 mode=quick
@@ -51,8 +100,14 @@ while [ $# -gt 0 ]; do
       build_dir=$2
       shift
       ;;
+    --render)
+      [ $# -ge 2 ] || die "--render needs a run folder"
+      [ -s "$2/report.json" ] || die "$2/report.json does not exist"
+      render_markdown "$2"
+      exit 0
+      ;;
     -h | --help)
-      sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -151,43 +206,7 @@ done
 jq -n --argjson machine "$machine" --argjson suites "$suites_json" \
   '{machine: $machine, suites: $suites}' >"$run_dir/report.json"
 
-# report.md: a table per suite with JSON figures, the printed table otherwise.
-{
-  jq -r '.machine | "# SecretMesh benchmarks (\(.mode))\n\n" +
-    "- commit \(.commit), \(.date)\n- CPU: \(.cpu_model), \(.cores) cores, kernel \(.kernel)\n" +
-    "- Parties are processes on one machine, talking TLS 1.3 over loopback; figures of a" +
-    " loaded machine (see the load averages) are slower than on an idle one.\n"' \
-    "$run_dir/report.json"
-  for suite in "${suites[@]}"; do
-    jq -r --arg s "$suite" '.suites[$s] |
-      "## \($s)\n\n`mpc-bench \($s) \(.run.arguments)`: \(.run.result), load average \(.run.load_average_before) before, \(.run.load_average_after) after\n"' \
-      "$run_dir/report.json"
-    if jq -e --arg s "$suite" '.suites[$s].rows' "$run_dir/report.json" >/dev/null; then
-      jq -r --arg s "$suite" '
-        def num: if . == null then "" elif . <= 0 then tostring else
-                 (log10 | floor) as $e | (. / pow(10; $e - 2) | round) as $m |
-                 ($m | tostring) as $d |
-                 if $e >= 2 then ($m * pow(10; $e - 2) | round | tostring)
-                 elif $e >= 0 then "\($d[0:$e+1]).\($d[$e+1:])"
-                 else "0." + (if $e < -1 then "0" * (-$e - 1) else "" end) + $d end end;
-        def extra: if .skipped != null then .skipped
-                   elif .expansion != null
-                     then "expansion \(.expansion | num) (party 0: \(.leader_expansion | num))"
-                   elif .min_bytes_sent_per_party != null
-                     then "\(.bytes_sent_per_party / .min_bytes_sent_per_party | num)x the minimum \(.min_bytes_sent_per_party | round) B"
-                   else "" end;
-        "| case | phase | seconds | cpu s | bytes sent/party | bytes recv/party | rounds | baseline s | ratio | notes |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
-        (.suites[$s].rows[] |
-          "| \(.case) | \(.phase) | \(.seconds | num) | \(.cpu_seconds | num) | \(.bytes_sent_per_party // "") | \(.bytes_received_per_party // "") | \(.rounds // "") | \(.baseline_seconds | num) | \(.ratio | num) | \(extra) |"),
-        ""' "$run_dir/report.json"
-    else
-      printf '```text\n'
-      cat "$run_dir/$suite.txt"
-      printf '```\n\n'
-    fi
-  done
-} >"$run_dir/report.md"
+render_markdown "$run_dir"
 
 echo "bench: wrote $run_dir/report.md and $run_dir/report.json" >&2
 exit $status
