@@ -44,10 +44,10 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 
 #include "apps/bench_mpc.hpp"
 #include "apps/bench_support.hpp"
-#include <sodium.h>
 
 #include "mpc/session.hpp"
 #include "net/errors.hpp"
