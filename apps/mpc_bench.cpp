@@ -43,8 +43,8 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 #include "apps/bench_mpc.hpp"
 #include "apps/bench_support.hpp"
