@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "apps/config.hpp"
 
 #include <openssl/evp.h>
@@ -474,6 +475,29 @@ int hex_value(char c) {
 }
 
 }  // namespace
+
+std::vector<net::PartyId> parse_party_list(const PartyConfig& config, std::string_view list,
+                                           std::string_view option) {
+  std::vector<net::PartyId> parties;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    const std::string item(list.substr(start, comma - start));
+    start = comma + 1;
+    const auto it = std::find_if(config.tls.parties.begin(), config.tls.parties.end(),
+                                 [&](const net::PartyEntry& party) {
+                                   return party.name == item || std::to_string(party.id) == item;
+                                 });
+    if (it == config.tls.parties.end()) {
+      throw ConfigError(std::string(option) + ": no party named or numbered '" + item + "'");
+    }
+    if (std::find(parties.begin(), parties.end(), it->id) != parties.end()) {
+      throw ConfigError(std::string(option) + " names party '" + item + "' twice");
+    }
+    parties.push_back(it->id);
+  }
+  return parties;
+}
 
 bool parse_fingerprint(std::string_view text, std::array<std::uint8_t, 32>& out) {
   constexpr std::string_view kPrefix = "sha256:";

@@ -60,6 +60,11 @@ struct PartyConfig {
 // configuration.
 PartyConfig load_party_config(const std::filesystem::path& file);
 
+// The parties named in a comma-separated list of names or ids (e.g. an --output-to option), in
+// list order. Throws ConfigError for an unknown or repeated party.
+std::vector<net::PartyId> parse_party_list(const PartyConfig& config, std::string_view list,
+                                           std::string_view option);
+
 // Parses a certificate fingerprint: 64 hex digits, optionally prefixed by "sha256:" and
 // optionally with a colon between every two digits. Returns false on bad syntax.
 bool parse_fingerprint(std::string_view text, std::array<std::uint8_t, 32>& out);

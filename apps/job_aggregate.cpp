@@ -9,16 +9,17 @@
 // the same shape; a problem anywhere ends the run at every party with exit code 3.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 
 #include "apps/atomic_file.hpp"
 #include "apps/csv.hpp"
-#include "apps/fault_injection.hpp"
 #include "apps/input_check.hpp"
 #include "apps/jobs.hpp"
 #include "mpc/session.hpp"
 #include "net/errors.hpp"
+#include "net/round_budget_mesh.hpp"
 #include "protocols/aggregate.hpp"
 #include "protocols/discrete_gaussian.hpp"
 
@@ -62,23 +63,6 @@ LocalInput read_input(const std::string& path, double range) {
   return input;
 }
 
-// Parses --output-to: party names or ids, comma-separated.
-std::vector<net::PartyId> parse_parties(const PartyConfig& config, const std::string& text) {
-  std::vector<net::PartyId> parties;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    bool found = false;
-    for (const auto& party : config.tls.parties) {
-      if (party.name == item || std::to_string(party.id) == item) {
-        parties.push_back(party.id);
-        found = true;
-      }
-    }
-    if (!found) throw ConfigError("--output-to: no party named or numbered '" + item + "'");
-  }
-  return parties;
-}
 
 class AggregateJob final : public Job {
  public:
@@ -136,7 +120,7 @@ class AggregateJob final : public Job {
     if (dp && !clip_) throw ConfigError("--dp-epsilon needs --clip (the L2 norm bound)");
     if (!dp && clip_) throw ConfigError("--clip only applies with --dp-epsilon");
     const auto outputs = output_to_.empty() ? std::vector<net::PartyId>{}
-                                            : parse_parties(config, output_to_);
+                                            : parse_party_list(config, output_to_, "--output-to");
     const bool is_output =
         outputs.empty() || std::find(outputs.begin(), outputs.end(), self) != outputs.end();
     if (is_output && output_.empty()) {
@@ -236,7 +220,8 @@ class AggregateJob final : public Job {
                " protocol (t = " + std::to_string(threshold) + ")");
       mpc::PrgState seeds = mpc::PrgState::establish(mesh);
       if (exit_after_rounds_) {
-        ExitAfterRounds faulty(mesh, *exit_after_rounds_);
+        // As if killed: no goodbye to the peers.
+        net::RoundBudgetMesh faulty(mesh, *exit_after_rounds_, [](net::Mesh&) { std::_Exit(137); });
         mpc::Session session(faulty, std::move(seeds));
         result = proto::secure_sum(session, encoded, options);
       } else {

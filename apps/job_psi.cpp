@@ -77,26 +77,6 @@ LocalInput read_input(const std::string& path, const std::string& column) {
   return input;
 }
 
-// Parses --output-to: party names or ids, comma-separated.
-std::vector<net::PartyId> parse_parties(const PartyConfig& config, const std::string& text) {
-  std::vector<net::PartyId> parties;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    bool found = false;
-    for (const auto& party : config.tls.parties) {
-      if (party.name == item || std::to_string(party.id) == item) {
-        if (std::find(parties.begin(), parties.end(), party.id) != parties.end()) {
-          throw ConfigError("--output-to names party '" + item + "' twice");
-        }
-        parties.push_back(party.id);
-        found = true;
-      }
-    }
-    if (!found) throw ConfigError("--output-to: no party named or numbered '" + item + "'");
-  }
-  return parties;
-}
 
 class PsiJob final : public Job {
  public:
@@ -141,7 +121,7 @@ class PsiJob final : public Job {
           "own aligned rows");
     }
     const auto outputs =
-        output_to_.empty() ? std::vector<net::PartyId>{} : parse_parties(config, output_to_);
+        output_to_.empty() ? std::vector<net::PartyId>{} : parse_party_list(config, output_to_, "--output-to");
     const bool is_output =
         outputs.empty() || std::find(outputs.begin(), outputs.end(), self) != outputs.end();
     if (is_output && output_.empty()) {

@@ -10,12 +10,24 @@
 #include "net/local_mesh.hpp"
 #include "protocols/aggregate.hpp"
 #include "protocols/discrete_gaussian.hpp"
-#include "tests/support/crashing_mesh.hpp"
+#include "net/round_budget_mesh.hpp"
 
 using namespace sm;
 using namespace sm::proto;
 
 namespace {
+
+struct PartyCrashed : std::runtime_error {
+  PartyCrashed() : std::runtime_error("simulated crash") {}
+};
+
+// A party that crashes after `rounds` rounds: it closes its mesh and throws PartyCrashed.
+net::RoundBudgetMesh crashing_mesh(net::Mesh& mesh, std::size_t rounds) {
+  return net::RoundBudgetMesh(mesh, rounds, [](net::Mesh& inner) {
+    inner.close();
+    throw PartyCrashed();
+  });
+}
 
 std::vector<std::vector<std::int64_t>> random_inputs(std::size_t parties, std::size_t d,
                                                      std::uint64_t seed) {
@@ -62,11 +74,11 @@ std::vector<std::optional<AggregationResult>> run_sum(
       mpc::Session session(mesh, std::move(seeds));
       return secure_sum(session, inputs[mesh.self()], options);
     }
-    test::CrashingMesh crashing(mesh, crash->second);
+    net::RoundBudgetMesh crashing = crashing_mesh(mesh, crash->second);
     mpc::Session session(crashing, std::move(seeds));
     try {
       secure_sum(session, inputs[mesh.self()], options);
-    } catch (const test::PartyCrashed&) {
+    } catch (const PartyCrashed&) {
     }
     return std::nullopt;
   });
@@ -172,11 +184,11 @@ TEST_CASE("too many dropouts end the run at every survivor naming who dropped",
     net::run_parties(5, [&](net::Mesh& mesh) {
       mpc::PrgState seeds = mpc::PrgState::establish(mesh);
       if (mesh.self() >= 2) {
-        test::CrashingMesh crashing(mesh, 1);
+        net::RoundBudgetMesh crashing = crashing_mesh(mesh, 1);
         mpc::Session doomed(crashing, std::move(seeds));
         try {
           secure_sum(doomed, inputs[mesh.self()], options);
-        } catch (const test::PartyCrashed&) {
+        } catch (const PartyCrashed&) {
         }
         return;
       }
