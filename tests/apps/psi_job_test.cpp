@@ -113,7 +113,7 @@ TEST_CASE("three parties write the exact intersection of their CSV files", "[psi
   CHECK_THAT(run.processes[0]->err(), !Contains("duplicate"));
 }
 
-TEST_CASE("cardinality goes to the output parties only; align orders every party's rows",
+TEST_CASE("cardinality goes to the output parties only, align orders every party's rows",
           "[psi_job]") {
   const auto sets = random_sets(2);
   const auto common = intersection(sets);

@@ -145,7 +145,7 @@ TEST_CASE("ids are exact byte strings: unicode, long, look-alikes", "[psi]") {
   CHECK(plain_intersection(sets).size() == 6);
 }
 
-TEST_CASE("only the output parties learn the result; any party may lead", "[psi]") {
+TEST_CASE("only the output parties learn the result, and any party may lead", "[psi]") {
   const Sets sets = overlapping_sets(4, 20, 5, 30, 7);
   check_intersection(sets, {2});
   check_intersection(sets, {3, 1});
@@ -225,7 +225,7 @@ TEST_CASE("duplicate items are refused", "[psi]") {
   CHECK_THROWS_AS(run_psi(Sets{{"a", "b", "a"}, {"a"}}, {}), InputError);
 }
 
-TEST_CASE("OKVS decodes every encoded key; other keys decode to unrelated values", "[psi][okvs]") {
+TEST_CASE("OKVS decodes every encoded key, and other keys to unrelated values", "[psi][okvs]") {
   mpc::Prg randomness(mpc::random_seed());
   for (std::size_t n : {0u, 1u, 2u, 5u, 100u, 5000u}) {
     INFO(n << " keys");
