@@ -3,10 +3,6 @@
 // code 3 and no output anywhere.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -14,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/apps/pki.hpp"
+#include "tests/apps/process.hpp"
 
 using Catch::Matchers::Contains;
 
@@ -22,90 +18,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One mpc-party process with stdout / stderr in files; killed if still running when destroyed.
-class Process {
- public:
-  Process(const fs::path& folder, const std::string& label, std::vector<std::string> args)
-      : err_(folder / (label + ".err")) {
-    args.insert(args.begin(), SM_MPC_PARTY);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      const int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int out = ::open("/dev/null", O_WRONLY);
-      if (err < 0 || out < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(SM_MPC_PARTY, argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Process() {
-    if (!status_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
+using sm::test::Process;
 
-  int wait(std::chrono::seconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!status_ && std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    return status_ ? *status_ : -1;
-  }
-  std::string err() const { return sm::test::read_text(err_); }
-
- private:
-  fs::path err_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
-
-struct Cluster {
-  sm::test::TempDir dir;
-  std::vector<std::uint16_t> ports = sm::test::free_ports(3);
-
-  Cluster() {
-    sm::test::TestCa ca(dir.path());
-    for (std::size_t i = 0; i < 3; ++i) {
-      const std::string name = "party" + std::to_string(i);
-      ca.issue(name, {name, {name}});
-      sm::test::write_text(
-          config(i), sm::test::party_config(
-                         i, ports, "listen_address = \"127.0.0.1\"\nconnect_timeout_s = 20\n"));
-    }
-  }
-  fs::path config(std::size_t i) const {
-    return dir.path() / ("party" + std::to_string(i) + ".toml");
-  }
-  fs::path file(const std::string& name) const { return dir.path() / name; }
-
-  // Runs one job at the 3 parties; returns the exit codes, with each stderr in `errors`.
-  std::vector<int> run(const std::vector<std::vector<std::string>>& args,
-                       std::vector<std::string>& errors) const {
-    std::vector<std::unique_ptr<Process>> parties;
-    for (std::size_t i = 0; i < 3; ++i) {
-      std::vector<std::string> all = {"--config", config(i).string()};
-      all.insert(all.end(), args[i].begin(), args[i].end());
-      parties.push_back(std::make_unique<Process>(dir.path(), "party" + std::to_string(i), all));
-    }
-    std::vector<int> codes;
-    errors.clear();
-    for (auto& p : parties) {
-      codes.push_back(p->wait(std::chrono::seconds(120)));
-      errors.push_back(p->err());
-    }
-    return codes;
-  }
+// Three parties on loopback with a 20 s connect deadline.
+struct Cluster : sm::test::Cluster {
+  Cluster() : sm::test::Cluster(3, "connect_timeout_s = 20\n") {}
 };
 
 // The breast-cancer file split by columns: party p gets id and features 10p+1..10p+10, party 2

@@ -114,6 +114,22 @@ struct Cluster {
   std::filesystem::path config(std::size_t i) const {
     return dir.path() / ("party" + std::to_string(i) + ".toml");
   }
+  std::filesystem::path file(const std::string& name) const { return dir.path() / name; }
+  // Runs one job at every party (args[i] for party i) and waits for all; returns the exit codes
+  // (-1 for a party still running after `limit`) and puts each party's stderr in `errors`.
+  std::vector<int> run(const std::vector<std::vector<std::string>>& args,
+                       std::vector<std::string>& errors,
+                       Clock::duration limit = std::chrono::seconds(120)) const {
+    std::vector<std::unique_ptr<Process>> parties;
+    for (std::size_t i = 0; i < args.size(); ++i) parties.push_back(start(i, args[i]));
+    std::vector<int> codes;
+    errors.clear();
+    for (auto& party : parties) {
+      codes.push_back(party->wait(limit).value_or(-1));
+      errors.push_back(party->err());
+    }
+    return codes;
+  }
   std::unique_ptr<Process> start(std::size_t i, std::vector<std::string> job_args) const {
     std::vector<std::string> args = {"--config", config(i).string()};
     args.insert(args.end(), job_args.begin(), job_args.end());
