@@ -62,7 +62,7 @@ TEST_CASE("the chi-square p-value matches published critical values", "[sharing]
   CHECK(test::chi_square_uniform(loaded).p_value < kSignificance);
 }
 
-TEST_CASE("a single additive share, and any N-1 jointly, are uniform; all N are not", "[sharing]") {
+TEST_CASE("a single additive share, and any N-1 jointly, are uniform, but all N are not", "[sharing]") {
   const Ring64 secret = Ring64::from_int(123456789);
   for (const std::size_t parties : {2, 3, 5}) {
     CAPTURE(parties);
@@ -130,7 +130,7 @@ std::vector<u128> lagrange_at_zero(std::size_t m) {
   return lambda;
 }
 
-TEMPLATE_TEST_CASE("any t Shamir shares are uniform; t+1 are not", "[sharing]", Fp61, Fp127) {
+TEMPLATE_TEST_CASE("any t Shamir shares are uniform, but t+1 are not", "[sharing]", Fp61, Fp127) {
   using F = TestType;
   const F secret = test::elem<F>(-987654321);
   for (const std::size_t parties : {3, 5, 7}) {
