@@ -33,8 +33,9 @@ void run_with_engine(JobContext& context, const std::string& scheme, net::Sessio
   if (scheme == "shamir") {
     net::Mesh& mesh = context.connect();
     if (mesh.size() < 3) {
-      throw ConfigError("the Shamir scheme needs at least 3 computing parties; use --scheme "
-                        "additive with a dealer for 2");
+      throw ConfigError(
+          "the Shamir scheme needs at least 3 computing parties; use --scheme "
+          "additive with a dealer for 2");
     }
     context.agree(std::move(params));
     mpc::Session session = mpc::Session::establish(mesh, fixed);

@@ -63,7 +63,6 @@ LocalInput read_input(const std::string& path, double range) {
   return input;
 }
 
-
 class AggregateJob final : public Job {
  public:
   void add_options(CLI::App& command) override {
@@ -80,7 +79,8 @@ class AggregateJob final : public Job {
     command.add_option("--threshold", threshold_,
                        "Shamir degree t: any t parties learn nothing, and t + 1 must remain for "
                        "a result. Default floor((N-1)/2), at least 1.");
-    command.add_flag("--mean", mean_, "Reveal the mean over the included parties instead of the sum.");
+    command.add_flag("--mean", mean_,
+                     "Reveal the mean over the included parties instead of the sum.");
     command.add_option("--output-to", output_to_,
                        "Comma-separated names or ids of the parties that learn the result "
                        "(default: all). The first one also aggregates.");
@@ -90,17 +90,19 @@ class AggregateJob final : public Job {
                     "fractional bits as this range leaves (the error bound is reported).")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    command.add_option("--dp-epsilon", epsilon_,
-                       "Differential privacy: add distributed discrete Gaussian noise so the "
-                       "revealed result is (epsilon, delta)-DP with respect to any one party's "
-                       "vector. Requires --clip.")
+    command
+        .add_option("--dp-epsilon", epsilon_,
+                    "Differential privacy: add distributed discrete Gaussian noise so the "
+                    "revealed result is (epsilon, delta)-DP with respect to any one party's "
+                    "vector. Requires --clip.")
         ->check(CLI::PositiveNumber);
     command.add_option("--dp-delta", delta_, "The delta of --dp-epsilon.")
         ->capture_default_str()
         ->check(CLI::Range(1e-300, 0.5));
-    command.add_option("--clip", clip_,
-                       "With --dp-epsilon: each party scales its vector down to this L2 norm "
-                       "if it is longer (the sensitivity).")
+    command
+        .add_option("--clip", clip_,
+                    "With --dp-epsilon: each party scales its vector down to this L2 norm "
+                    "if it is longer (the sensitivity).")
         ->check(CLI::PositiveNumber);
     // For the dropout tests only: exit abruptly after this many protocol rounds.
     command.add_option("--exit-after-rounds", exit_after_rounds_)->group("");
@@ -233,24 +235,26 @@ class AggregateJob final : public Job {
 
     const double error_bound =
         integers ? 0 : static_cast<double>(result.included.size()) / (2 * scale);
-    nlohmann::json summary = {{"protocol", protocol},
-                              {"threshold", threshold},
-                              {"values", encoded.size()},
-                              {"included", result.included},
-                              {"dropped", result.dropped},
-                              {"exact", integers},
-                              {"fractional_bits", frac_bits},
-                              {"error_bound", mean_ ? error_bound / result.included.size() : error_bound},
-                              {"clipped_values", clipped},
-                              {"noise_sigma", dp ? options.noise_sigma / scale : 0.0}};
+    nlohmann::json summary = {
+        {"protocol", protocol},
+        {"threshold", threshold},
+        {"values", encoded.size()},
+        {"included", result.included},
+        {"dropped", result.dropped},
+        {"exact", integers},
+        {"fractional_bits", frac_bits},
+        {"error_bound", mean_ ? error_bound / result.included.size() : error_bound},
+        {"clipped_values", clipped},
+        {"noise_sigma", dp ? options.noise_sigma / scale : 0.0}};
     if (result.sum) {
       write_result(*output, input->table, *result.sum, scale, integers,
                    mean_ ? static_cast<double>(result.included.size()) : 1.0);
       log.info("wrote the " + std::string(mean_ ? "mean" : "sum") + " of " +
                std::to_string(result.included.size()) + " parties' vectors to " + output_ +
-               (integers ? " (exact)"
-                         : " (error at most " + format_number(summary["error_bound"].get<double>()) +
-                               " per value from fixed point)"));
+               (integers
+                    ? " (exact)"
+                    : " (error at most " + format_number(summary["error_bound"].get<double>()) +
+                          " per value from fixed point)"));
     } else {
       log.info("the result went to the output parties only; nothing is written here");
     }

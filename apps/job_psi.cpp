@@ -77,7 +77,6 @@ LocalInput read_input(const std::string& path, const std::string& column) {
   return input;
 }
 
-
 class PsiJob final : public Job {
  public:
   void add_options(CLI::App& command) override {
@@ -120,8 +119,8 @@ class PsiJob final : public Job {
           "--output-to does not apply to --mode align: every party writes its "
           "own aligned rows");
     }
-    const auto outputs =
-        output_to_.empty() ? std::vector<net::PartyId>{} : parse_party_list(config, output_to_, "--output-to");
+    const auto outputs = output_to_.empty() ? std::vector<net::PartyId>{}
+                                            : parse_party_list(config, output_to_, "--output-to");
     const bool is_output =
         outputs.empty() || std::find(outputs.begin(), outputs.end(), self) != outputs.end();
     if (is_output && output_.empty()) {

@@ -73,7 +73,8 @@ int sum(const std::vector<std::string>& files) {
       }
     }
   }
-  for (std::size_t c = 0; c < first.header.size(); ++c) std::cout << (c ? "," : "") << first.header[c];
+  for (std::size_t c = 0; c < first.header.size(); ++c)
+    std::cout << (c ? "," : "") << first.header[c];
   if (!first.header.empty()) std::cout << "\n";
   for (std::size_t i = 0; i < total.size(); ++i) {
     std::printf("%.12g%s", total[i], (i + 1) % first.columns() == 0 ? "\n" : ",");
@@ -99,7 +100,8 @@ void join(const std::vector<std::string>& files, const std::string& label, Eigen
   y.resize(static_cast<long>(rows));
   long column = 0;
   for (const auto& table : tables) {
-    if (table.rows.size() != rows) throw sm::InputError(table.file.string() + ": row count differs");
+    if (table.rows.size() != rows)
+      throw sm::InputError(table.file.string() + ": row count differs");
     for (std::size_t c = 1; c < table.columns(); ++c) {
       for (std::size_t r = 0; r < rows; ++r) {
         if (table.rows[r][0] != tables[0].rows[r][0]) {
@@ -180,8 +182,9 @@ int report(const std::vector<std::string>& files) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("plaintext-reference: in-the-clear results for checking SecretMesh's demo and "
-               "tests (reads every party's files; never part of a deployment).");
+  CLI::App app(
+      "plaintext-reference: in-the-clear results for checking SecretMesh's demo and "
+      "tests (reads every party's files; never part of a deployment).");
   app.require_subcommand(1);
   std::vector<std::string> files, train, test;
   std::string column = "id", label;

@@ -17,8 +17,8 @@ AdditiveEngine::Shares AdditiveEngine::input(net::PartyId owner, std::span<const
   const net::PartyId self = session_.self();
   if (self != owner) return {session_.prg().pairwise_stream(owner).sample<Ring64>(n)};
   if (values.size() != n) {
-    throw std::invalid_argument("input '" + std::string(step) + "': expected " +
-                                std::to_string(n) + " values");
+    throw std::invalid_argument("input '" + std::string(step) + "': expected " + std::to_string(n) +
+                                " values");
   }
   std::vector<Ring64> mine(values.begin(), values.end());
   for (net::PartyId peer = 0; peer < session_.parties(); ++peer) {
@@ -109,7 +109,8 @@ AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::stri
   const BitMasks<Ring64> masks = correlations_.bit_masks(n, kWidth);
   std::vector<Ring64> masked = x.values;
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t b = 0; b < kWidth; ++b) masked[i] += masks.bits[i * kWidth + b] * power_of_two<Ring64>(static_cast<int>(b));
+    for (std::size_t b = 0; b < kWidth; ++b)
+      masked[i] += masks.bits[i * kWidth + b] * power_of_two<Ring64>(static_cast<int>(b));
   }
   const auto c = open({std::move(masked)}, step);
 
@@ -118,7 +119,8 @@ AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::stri
   std::vector<Ring64> low_bits(n * (kWidth - 1)), top_bit(n);
   for (std::size_t i = 0; i < n; ++i) {
     low[i] = c[i].value() & ~(std::uint64_t{1} << 63);
-    for (std::size_t b = 0; b + 1 < kWidth; ++b) low_bits[i * (kWidth - 1) + b] = masks.bits[i * kWidth + b];
+    for (std::size_t b = 0; b + 1 < kWidth; ++b)
+      low_bits[i * (kWidth - 1) + b] = masks.bits[i * kWidth + b];
     top_bit[i] = masks.bits[i * kWidth + kWidth - 1];
   }
   const Shares borrow = bit_less_than(*this, low, Shares{std::move(low_bits)}, kWidth - 1, step);

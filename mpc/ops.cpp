@@ -25,8 +25,7 @@ typename En::Shares mul(En& engine, const typename En::Shares& x, const typename
 }
 
 template <Engine En>
-typename En::Shares mul_with(En& engine, const typename En::Shares& x,
-                             const typename En::Shares& y,
+typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typename En::Shares& y,
                              const Triples<typename En::Element>& triples, std::string_view step) {
   using E = typename En::Element;
   const std::size_t n = x.size();
@@ -207,24 +206,24 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
   return add(add(x, slice(corrections, 0, n)), slice(corrections, n, n));
 }
 
-#define SM_INSTANTIATE_OPS(En)                                                                   \
-  template En::Shares mul(En&, const En::Shares&, const En::Shares&, std::string_view);          \
-  template En::Shares mul_with(En&, const En::Shares&, const En::Shares&,                        \
-                               const Triples<En::Element>&, std::string_view);                   \
-  template En::Shares matmul(En&, const En::Shares&, const En::Shares&, std::size_t,             \
-                             std::size_t, std::size_t, std::string_view);                        \
-  template En::Shares matmul_with(En&, const En::Shares&, const En::Shares&,                     \
-                                  const MatrixTriple<En::Element>&, std::string_view);           \
-  template En::Shares dot(En&, const En::Shares&, const En::Shares&, std::string_view);          \
-  template En::Shares fixed_mul(En&, const En::Shares&, const En::Shares&, std::string_view);    \
-  template En::Shares bit_xor(En&, const En::Shares&, const En::Shares&, std::string_view);      \
-  template En::Shares bit_less_than(En&, std::span<const u128>, const En::Shares&, std::size_t,  \
-                                    std::string_view);                                           \
-  template En::Shares less_than(En&, const En::Shares&, const En::Shares&, std::string_view);    \
-  template En::Shares greater_than(En&, const En::Shares&, const En::Shares&, std::string_view); \
-  template En::Shares select(En&, const En::Shares&, const En::Shares&, const En::Shares&,       \
-                             std::string_view);                                                  \
-  template En::Shares max(En&, const En::Shares&, const En::Shares&, std::string_view);          \
+#define SM_INSTANTIATE_OPS(En)                                                                    \
+  template En::Shares mul(En&, const En::Shares&, const En::Shares&, std::string_view);           \
+  template En::Shares mul_with(En&, const En::Shares&, const En::Shares&,                         \
+                               const Triples<En::Element>&, std::string_view);                    \
+  template En::Shares matmul(En&, const En::Shares&, const En::Shares&, std::size_t, std::size_t, \
+                             std::size_t, std::string_view);                                      \
+  template En::Shares matmul_with(En&, const En::Shares&, const En::Shares&,                      \
+                                  const MatrixTriple<En::Element>&, std::string_view);            \
+  template En::Shares dot(En&, const En::Shares&, const En::Shares&, std::string_view);           \
+  template En::Shares fixed_mul(En&, const En::Shares&, const En::Shares&, std::string_view);     \
+  template En::Shares bit_xor(En&, const En::Shares&, const En::Shares&, std::string_view);       \
+  template En::Shares bit_less_than(En&, std::span<const u128>, const En::Shares&, std::size_t,   \
+                                    std::string_view);                                            \
+  template En::Shares less_than(En&, const En::Shares&, const En::Shares&, std::string_view);     \
+  template En::Shares greater_than(En&, const En::Shares&, const En::Shares&, std::string_view);  \
+  template En::Shares select(En&, const En::Shares&, const En::Shares&, const En::Shares&,        \
+                             std::string_view);                                                   \
+  template En::Shares max(En&, const En::Shares&, const En::Shares&, std::string_view);           \
   template En::Shares clamp(En&, const En::Shares&, En::Element, En::Element, std::string_view);
 
 SM_INSTANTIATE_OPS(AdditiveEngine)

@@ -47,8 +47,8 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
     return {from_bytes<F>(mesh.recv(owner, step), n, mesh.describe(owner), step)};
   }
   if (values.size() != n) {
-    throw std::invalid_argument("input '" + std::string(step) + "': expected " +
-                                std::to_string(n) + " values");
+    throw std::invalid_argument("input '" + std::string(step) + "': expected " + std::to_string(n) +
+                                " values");
   }
   Prg randomness = session_.prg().private_stream();
   auto shares = codec_.share(values, randomness);

@@ -103,8 +103,7 @@ Decision announce(net::Mesh& mesh, PartyId leader, Decision decision, std::strin
 }
 
 // The leader's check that enough parties remain.
-Decision decide(const net::Mesh& mesh, PartySet included, PartySet present,
-                std::size_t threshold) {
+Decision decide(const net::Mesh& mesh, PartySet included, PartySet present, std::size_t threshold) {
   Decision decision{true, "", std::move(included), std::move(present)};
   const auto remaining = members(decision.present);
   if (remaining.size() < threshold + 1) {
@@ -154,7 +153,8 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   holding[self] = 1;
   for (std::size_t k = 0; k < peers.size(); ++k) {
     if (!dealt[k]) continue;
-    held[peers[k]] = mpc::from_bytes<Fp61>(*dealt[k], d, mesh.describe(peers[k]), "aggregate: shares");
+    held[peers[k]] =
+        mpc::from_bytes<Fp61>(*dealt[k], d, mesh.describe(peers[k]), "aggregate: shares");
     holding[peers[k]] = 1;
   }
 
@@ -407,9 +407,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
       const bool included = decision.included[p];
       out.u32(included ? 1 : 2);
       const auto& all = *held[p];
-      const std::span<const Fp61> part = included
-                                             ? std::span<const Fp61>(all).subspan(kKeyChunks)
-                                             : std::span<const Fp61>(all).first(kKeyChunks);
+      const std::span<const Fp61> part = included ? std::span<const Fp61>(all).subspan(kKeyChunks)
+                                                  : std::span<const Fp61>(all).first(kKeyChunks);
       out.bytes(mpc::as_bytes<Fp61>(part));
     }
     return out.take();
@@ -433,9 +432,9 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     for (PartyId p = 0; p < n; ++p) {
       if (p == self || !held[p]) continue;
       const auto& all = *held[p];
-      file_share(p, self, decision.included[p]
-                              ? std::vector<Fp61>(all.begin() + kKeyChunks, all.end())
-                              : std::vector<Fp61>(all.begin(), all.begin() + kKeyChunks));
+      file_share(p, self,
+                 decision.included[p] ? std::vector<Fp61>(all.begin() + kKeyChunks, all.end())
+                                      : std::vector<Fp61>(all.begin(), all.begin() + kKeyChunks));
     }
     for (std::size_t k = 0; k < helpers.size(); ++k) {
       if (!answers[k]) continue;
@@ -450,8 +449,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
         if (kind == 0) continue;
         const std::size_t count = kind == 1 ? kSeedChunks : kKeyChunks;
         file_share(p, from,
-                   mpc::from_bytes<Fp61>(in.bytes(count * Fp61::kBytes), count,
-                                         mesh.describe(from), "aggregate: unmasking shares"));
+                   mpc::from_bytes<Fp61>(in.bytes(count * Fp61::kBytes), count, mesh.describe(from),
+                                         "aggregate: unmasking shares"));
       }
       in.expect_end();
     }
@@ -519,8 +518,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
       throw ProtocolError("the aggregator " + mesh.describe(leader) +
                           " dropped out before sending the sum");
     }
-    const auto ring = mpc::from_bytes<Ring64>(*received[0], d, mesh.describe(leader),
-                                              "aggregate: result");
+    const auto ring =
+        mpc::from_bytes<Ring64>(*received[0], d, mesh.describe(leader), "aggregate: result");
     std::vector<std::int64_t> out(d);
     for (std::size_t i = 0; i < d; ++i) out[i] = ring[i].to_int();
     result.sum = std::move(out);
