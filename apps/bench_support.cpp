@@ -107,15 +107,20 @@ net::TlsConfig loopback_config(const BenchCertificates& certs, net::PartyId self
     throw ConfigError("the benchmark's certificates cover " + std::to_string(certs.parties()) +
                       " parties, not " + std::to_string(ports.size()));
   }
+  return loopback_config(certs.folder(), self, ports);
+}
+
+net::TlsConfig loopback_config(const std::filesystem::path& folder, net::PartyId self,
+                               std::span<const std::uint16_t> ports) {
   net::TlsConfig config;
   config.self = self;
   for (net::PartyId i = 0; i < ports.size(); ++i) {
     config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
   }
   const std::string name = "party" + std::to_string(self);
-  config.private_key = certs.folder() / (name + ".key");
-  config.certificate = certs.folder() / (name + ".crt");
-  config.ca_certificate = certs.folder() / "ca.crt";
+  config.private_key = folder / (name + ".key");
+  config.certificate = folder / (name + ".crt");
+  config.ca_certificate = folder / "ca.crt";
   config.listen_address = "127.0.0.1";
   config.connect_timeout = std::chrono::minutes(2);
   config.receive_timeout = std::chrono::minutes(10);

@@ -56,6 +56,9 @@ std::vector<std::uint16_t> free_loopback_ports(std::size_t n);
 // between two messages.
 net::TlsConfig loopback_config(const BenchCertificates& certs, net::PartyId self,
                                std::span<const std::uint16_t> ports);
+// The same for a folder made by scripts/gen-certs.sh (e.g. a --certs option).
+net::TlsConfig loopback_config(const std::filesystem::path& folder, net::PartyId self,
+                               std::span<const std::uint16_t> ports);
 
 // Runs body(i) in a forked child for every i < n (see the header comment); returns what each
 // body returned, indexed by party. Every child must finish within `deadline`.

@@ -35,6 +35,7 @@
 #include <barrier>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -78,26 +79,6 @@ struct Measure {
   std::uint64_t rounds = 0;
 };
 
-std::vector<std::uint16_t> free_ports(std::size_t n) {
-  std::vector<int> sockets;
-  std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < n; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw sm::NetError("cannot find a free port on 127.0.0.1");
-    }
-    sockets.push_back(fd);
-    ports.push_back(ntohs(address.sin_port));
-  }
-  for (int fd : sockets) close(fd);
-  return ports;
-}
-
 double process_cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -138,21 +119,13 @@ void on_threads(std::size_t n, Body body) {
 }
 
 Measure measure_tls(std::size_t n, std::size_t size, const fs::path& certs) {
-  const auto ports = free_ports(n);
+  const auto ports = sm::app::free_loopback_ports(n);
   std::vector<Measure> results(n);
   std::barrier ready(static_cast<std::ptrdiff_t>(n));
   double cpu_start = 0;
   double cpu_end = 0;
   on_threads(n, [&](PartyId self) {
-    sm::net::TlsConfig config;
-    config.self = self;
-    for (PartyId i = 0; i < n; ++i) {
-      config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
-    }
-    config.private_key = certs / ("party" + std::to_string(self) + ".key");
-    config.certificate = certs / ("party" + std::to_string(self) + ".crt");
-    config.ca_certificate = certs / "ca.crt";
-    config.listen_address = "127.0.0.1";
+    const sm::net::TlsConfig config = sm::app::loopback_config(certs, self, ports);
     sm::Logger log("party" + std::to_string(self), sm::Logger::Level::kWarn);
     auto mesh = sm::net::TlsMesh::connect(config, log);
     std::vector<Bytes> out(n);
@@ -293,18 +266,6 @@ Measure measure_tcp(std::size_t n, std::size_t size) {
   return {*std::max_element(seconds.begin(), seconds.end()), cpu_end - cpu_start, bytes, bytes, 1};
 }
 
-fs::path demo_certificates(std::size_t n) {
-  char pattern[] = "/tmp/mpc-bench-certs-XXXXXX";
-  if (mkdtemp(pattern) == nullptr) throw sm::ConfigError("cannot create a temporary folder");
-  const std::string command =
-      std::string(SM_GEN_CERTS) + " " + std::to_string(n) + " " + pattern + " 2>/dev/null";
-  if (std::system(command.c_str()) != 0) {
-    throw sm::ConfigError("generating demo certificates with " + std::string(SM_GEN_CERTS) +
-                          " failed");
-  }
-  return pattern;
-}
-
 void print_row(std::size_t n, const char* transport, const Measure& m, const char* ratio) {
   const double mb_per_s = static_cast<double>(m.bytes_sent) / 1e6 / m.seconds;
   std::printf("%7zu  %-9s  %8.3f  %8.3f  %10.1f  %16llu  %16llu  %6llu  %s\n", n, transport,
@@ -316,7 +277,9 @@ void print_row(std::size_t n, const char* transport, const Measure& m, const cha
 void run_net(const NetOptions& options) {
   const std::size_t size = options.mib << 20;
   const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
-  const fs::path certs = options.certs.empty() ? demo_certificates(most) : fs::path(options.certs);
+  std::optional<sm::app::BenchCertificates> generated;
+  const fs::path certs =
+      options.certs.empty() ? generated.emplace(most).folder() : fs::path(options.certs);
   std::printf("net: one exchange_all of %zu MiB to every peer, loopback, parties as threads\n",
               options.mib);
   std::printf(
@@ -333,7 +296,6 @@ void run_net(const NetOptions& options) {
     print_row(n, "tcp", tcp, "");
     print_row(n, "tls 1.3", tls, ratio);
   }
-  if (options.certs.empty()) fs::remove_all(certs);
 }
 
 // ---- mul, matmul and aggregate suites: party processes over TLS (apps/bench_mpc.hpp) --------
@@ -751,7 +713,9 @@ void run_psi_bench(const PsiBenchOptions& options) {
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   const std::size_t threads = options.threads ? options.threads : cores;
   const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
-  const fs::path certs = options.certs.empty() ? demo_certificates(most) : fs::path(options.certs);
+  std::optional<sm::app::BenchCertificates> generated;
+  const fs::path certs =
+      options.certs.empty() ? generated.emplace(most).folder() : fs::path(options.certs);
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   std::printf(
@@ -783,22 +747,14 @@ void run_psi_bench(const PsiBenchOptions& options) {
           (total_items * static_cast<double>(n) / rates.scalar_mults + total_items / rates.hashes) /
           static_cast<double>(cores);
 
-      const auto ports = free_ports(n);
+      const auto ports = sm::app::free_loopback_ports(n);
       std::vector<Measure> results(n);
       std::vector<std::size_t> found(n, 0);
       std::barrier ready(static_cast<std::ptrdiff_t>(n));
       double cpu_start = 0;
       double cpu_end = 0;
       on_threads(n, [&](PartyId self) {
-        sm::net::TlsConfig config;
-        config.self = self;
-        for (PartyId i = 0; i < n; ++i) {
-          config.parties.push_back({i, "party" + std::to_string(i), "127.0.0.1", ports[i], {}});
-        }
-        config.private_key = certs / ("party" + std::to_string(self) + ".key");
-        config.certificate = certs / ("party" + std::to_string(self) + ".crt");
-        config.ca_certificate = certs / "ca.crt";
-        config.listen_address = "127.0.0.1";
+        sm::net::TlsConfig config = sm::app::loopback_config(certs, self, ports);
         config.receive_timeout = std::chrono::seconds(1800);
         sm::Logger log("party" + std::to_string(self), sm::Logger::Level::kWarn);
         auto mesh = sm::net::TlsMesh::connect(config, log);
@@ -848,7 +804,6 @@ void run_psi_bench(const PsiBenchOptions& options) {
       "\n(load average %.2f at the end; bytes/party: the most any party sent; peak MiB:\n"
       " the process's maximum resident set so far, all parties together)\n",
       load[0]);
-  if (options.certs.empty()) fs::remove_all(certs);
 }
 }  // namespace
 
