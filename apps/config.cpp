@@ -499,6 +499,21 @@ std::vector<net::PartyId> parse_party_list(const PartyConfig& config, std::strin
   return parties;
 }
 
+OutputParties output_parties(const PartyConfig& config, std::string_view list) {
+  OutputParties outputs;
+  if (list.empty()) {
+    outputs.text = "all";
+    return outputs;
+  }
+  outputs.ids = parse_party_list(config, list, "--output-to");
+  outputs.includes_self =
+      std::find(outputs.ids.begin(), outputs.ids.end(), config.tls.self) != outputs.ids.end();
+  for (net::PartyId id : outputs.ids) {
+    outputs.text += (outputs.text.empty() ? "" : ",") + std::to_string(id);
+  }
+  return outputs;
+}
+
 bool parse_fingerprint(std::string_view text, std::array<std::uint8_t, 32>& out) {
   constexpr std::string_view kPrefix = "sha256:";
   if (text.size() >= kPrefix.size()) {

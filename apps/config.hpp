@@ -65,6 +65,14 @@ PartyConfig load_party_config(const std::filesystem::path& file);
 std::vector<net::PartyId> parse_party_list(const PartyConfig& config, std::string_view list,
                                            std::string_view option);
 
+// Who learns a job's result, from its --output-to list (empty: every party).
+struct OutputParties {
+  std::vector<net::PartyId> ids;  // as listed; empty means every party
+  bool includes_self = true;      // whether this party is one of them
+  std::string text;               // "all" or the ids, comma-separated (a session parameter)
+};
+OutputParties output_parties(const PartyConfig& config, std::string_view list);
+
 // Parses a certificate fingerprint: 64 hex digits, optionally prefixed by "sha256:" and
 // optionally with a colon between every two digits. Returns false on bad syntax.
 bool parse_fingerprint(std::string_view text, std::array<std::uint8_t, 32>& out);

@@ -112,7 +112,6 @@ class AggregateJob final : public Job {
     const PartyConfig& config = context.config();
     Logger& log = context.log();
     const std::size_t n = config.tls.parties.size();
-    const net::PartyId self = config.tls.self;
     const std::string protocol = protocol_.empty() ? (n >= 3 ? "threshold" : "masked") : protocol_;
     const std::size_t threshold = threshold_ ? *threshold_ : std::max<std::size_t>(1, (n - 1) / 2);
     if (threshold < 1 || threshold >= n) {
@@ -121,24 +120,18 @@ class AggregateJob final : public Job {
     const bool dp = epsilon_.has_value();
     if (dp && !clip_) throw ConfigError("--dp-epsilon needs --clip (the L2 norm bound)");
     if (!dp && clip_) throw ConfigError("--clip only applies with --dp-epsilon");
-    const auto outputs = output_to_.empty() ? std::vector<net::PartyId>{}
-                                            : parse_party_list(config, output_to_, "--output-to");
-    const bool is_output =
-        outputs.empty() || std::find(outputs.begin(), outputs.end(), self) != outputs.end();
-    if (is_output && output_.empty()) {
+    const OutputParties outputs = output_parties(config, output_to_);
+    if (outputs.includes_self && output_.empty()) {
       throw ConfigError("--output is required at an output party");
     }
     std::optional<AtomicFile> output;
-    if (is_output) output.emplace(output_);
-
-    std::string outputs_text;
-    for (auto p : outputs) outputs_text += (outputs_text.empty() ? "" : ",") + std::to_string(p);
+    if (outputs.includes_self) output.emplace(output_);
     net::Mesh& mesh = context.connect();
     context.agree({"aggregate",
                    {{"protocol", protocol},
                     {"threshold", std::to_string(threshold)},
                     {"mean", mean_ ? "yes" : "no"},
-                    {"output-to", outputs_text.empty() ? "all" : outputs_text},
+                    {"output-to", outputs.text},
                     {"range", format_number(range_)},
                     {"dp-epsilon", dp ? format_number(*epsilon_) : "off"},
                     {"dp-delta", dp ? format_number(delta_) : "off"},
@@ -204,7 +197,7 @@ class AggregateJob final : public Job {
     options.protocol = protocol == "masked" ? proto::AggregationProtocol::kMasked
                                             : proto::AggregationProtocol::kThreshold;
     options.threshold = threshold;
-    options.output_parties = outputs;
+    options.output_parties = outputs.ids;
     if (dp) {
       const double sensitivity = *clip_ * scale + std::sqrt(static_cast<double>(values.size())) / 2;
       options.noise_sigma = proto::calibrated_sigma({*epsilon_, delta_, sensitivity});

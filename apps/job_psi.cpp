@@ -107,7 +107,6 @@ class PsiJob final : public Job {
   void run(JobContext& context) override {
     const PartyConfig& config = context.config();
     Logger& log = context.log();
-    const net::PartyId self = config.tls.self;
     if (mode_ == "sum") {
       throw ConfigError(
           "--mode sum is not implemented in this version; use intersection, "
@@ -119,21 +118,15 @@ class PsiJob final : public Job {
           "--output-to does not apply to --mode align: every party writes its "
           "own aligned rows");
     }
-    const auto outputs = output_to_.empty() ? std::vector<net::PartyId>{}
-                                            : parse_party_list(config, output_to_, "--output-to");
-    const bool is_output =
-        outputs.empty() || std::find(outputs.begin(), outputs.end(), self) != outputs.end();
-    if (is_output && output_.empty()) {
+    const OutputParties outputs = output_parties(config, output_to_);
+    if (outputs.includes_self && output_.empty()) {
       throw ConfigError("--output is required at an output party");
     }
     std::optional<AtomicFile> output;
-    if (is_output) output.emplace(output_);
-
-    std::string outputs_text;
-    for (auto p : outputs) outputs_text += (outputs_text.empty() ? "" : ",") + std::to_string(p);
+    if (outputs.includes_self) output.emplace(output_);
     net::Mesh& mesh = context.connect();
     const net::SessionInfo info = context.agree(
-        {"psi", {{"mode", mode_}, {"output-to", outputs_text.empty() ? "all" : outputs_text}}});
+        {"psi", {{"mode", mode_}, {"output-to", outputs.text}}});
 
     InputStatus status;
     std::optional<LocalInput> input;
@@ -156,7 +149,7 @@ class PsiJob final : public Job {
     options.mode = mode_ == "cardinality" ? proto::PsiMode::kCardinality
                    : mode_ == "align"     ? proto::PsiMode::kAlign
                                           : proto::PsiMode::kIntersection;
-    options.output_parties = outputs;
+    options.output_parties = outputs.ids;
     options.nonce = info.nonce;
     options.threads = threads_;
     auto last_report = std::chrono::steady_clock::now();
