@@ -229,6 +229,46 @@ S sum_all(const S& x) {
   return S{{total}};
 }
 
+// One epoch's statistics: the mean of e^2 over the epoch's batches (e = s - y of each batch,
+// scale 2^f, as trained) and, with test rows, how many of them the current weights classify
+// correctly: b = [z > 0] for the test logits z, correct = sum (1 - b - y + 2 b y). Rounds: with
+// test rows, open w - v (1), less_than_zero (R_cmp), one mul for e.e and b.y together (1) and
+// the opening of both sums (1); without, the mul and the opening.
+template <mpc::Engine En>
+EpochStats epoch_statistics(En& engine, const MaskedData<typename En::Element>& masked,
+                            const typename En::Shares& residuals, const typename En::Shares& y_test,
+                            const typename En::Shares& weights,
+                            const mpc::MaskedProducts<typename En::Element>* test_masks,
+                            std::span<const std::size_t> test_rows) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  const int f = engine.session().fixed().frac_bits;
+  const std::size_t n_test = test_rows.size();
+  Shares b_test;
+  if (test_masks != nullptr) {
+    const Shares z2 =
+        masked_times(engine, masked, test_rows, weights, *test_masks, "logreg: test logits");
+    b_test = engine.less_than_zero(mpc::neg(z2), "logreg: test predictions");
+  }
+  const Shares products = mpc::mul(engine, mpc::concat(residuals, b_test),
+                                   mpc::concat(residuals, y_test), "logreg: epoch statistics");
+  const Shares squared = sum_all(mpc::slice(products, 0, residuals.size()));
+  // y_test has scale 2^(3f): so have b y and the public 1 below; b is scaled up to match.
+  const Shares by = mpc::slice(products, residuals.size(), n_test);
+  Shares correct = mpc::sub(mpc::add(mpc::scale(by, E(2)), mpc::neg(y_test)),
+                            mpc::scale(b_test, fixed_const<E>(1.0, 3 * f)));
+  correct = engine.add_public(sum_all(correct),
+                              std::vector<E>{fixed_const<E>(static_cast<double>(n_test), 3 * f)});
+  const auto opened = engine.open(mpc::concat(squared, correct), "logreg: epoch statistics");
+  EpochStats stats;
+  stats.train_mse = std::ldexp(static_cast<double>(opened[0].to_int()), -2 * f) /
+                    static_cast<double>(residuals.size());
+  if (n_test > 0) {
+    stats.test_accuracy =
+        std::ldexp(static_cast<double>(opened[1].to_int()), -3 * f) / static_cast<double>(n_test);
+  }
+  return stats;
+}
 }  // namespace
 
 std::string_view sigmoid_name(SigmoidKind kind) {
@@ -318,11 +358,9 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
   const Shares y = share_labels(engine, data, layout);
   const auto schedule = minibatches(options);
   const std::size_t per_epoch = options.train_rows.size() / options.batch_size;
-  std::vector<std::size_t> eval_rows = options.train_rows;
-  eval_rows.insert(eval_rows.end(), options.test_rows.begin(), options.test_rows.end());
 
   // Set-up: the data matrix masked once (1 round, n x D elements), and every iteration's and
-  // every evaluation's masked products in one batch.
+  // every epoch's test-row masked products in one batch.
   MaskedData<E> masked;
   masked.width = width;
   {
@@ -330,13 +368,16 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
     masked.mask = engine.correlations().masked_matrix(layout.total_rows(), width);
     masked.opened = engine.open(mpc::sub(x, Shares{masked.mask.u}), "logreg: open X - U");
   }
+  const bool testing = !options.test_rows.empty();
   std::vector<std::vector<std::size_t>> subsets;
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
     subsets.insert(subsets.end(), schedule.begin() + static_cast<std::ptrdiff_t>(epoch * per_epoch),
                    schedule.begin() + static_cast<std::ptrdiff_t>((epoch + 1) * per_epoch));
-    subsets.push_back(eval_rows);
+    if (testing) subsets.push_back(options.test_rows);
   }
   const auto products = engine.correlations().masked_products(masked.mask, subsets);
+  const std::size_t subsets_per_epoch = per_epoch + (testing ? 1 : 0);
+  const Shares y_test = gather_rows(y, 1, options.test_rows);
 
   const std::size_t batch = options.batch_size;
   const double eta = options.learning_rate / static_cast<double>(batch);
@@ -346,10 +387,13 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
 
   LogRegModel<Shares> model;
   model.weights = engine.constant(std::vector<E>(width, E(0)));
+  const net::Mesh& mesh = engine.session().mesh();
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+    const std::uint64_t epoch_start = mesh.stats().rounds;
+    Shares residuals;  // this epoch's e of every batch, scale 2^f
     for (std::size_t it = 0; it < per_epoch; ++it) {
       const auto& rows = schedule[epoch * per_epoch + it];
-      const auto& masks = products[epoch * (per_epoch + 1) + it];
+      const auto& masks = products[epoch * subsets_per_epoch + it];
       const Shares yb = gather_rows(y, 1, rows);
       const Shares z2 = masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
       const Shares bits =
@@ -361,44 +405,17 @@ LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data
       const Shares step = mpc::add(mpc::scale(g, std::span<const E>(eta_vec)),
                                    mpc::scale(model.weights, std::span<const E>(decay)));
       model.weights = mpc::sub(model.weights, engine.trunc(step, 2 * f, "logreg: update"));
+      residuals = mpc::concat(residuals, e);
       ++model.iterations;
     }
-
-    // Epoch statistics: one forward pass over the training and test rows together.
-    const std::size_t n_train = options.train_rows.size(), n_test = options.test_rows.size();
-    const Shares z2 =
-        masked_times(engine, masked, eval_rows, model.weights,
-                     products[epoch * (per_epoch + 1) + per_epoch], "logreg: evaluate");
-    const Shares z_train = mpc::slice(z2, 0, n_train), z_test = mpc::slice(z2, n_train, n_test);
-    const Shares bits = engine.less_than_zero(
-        mpc::concat(piece_tests(engine, z_train, pieces), mpc::neg(z_test)), "logreg: evaluate");
-    const Shares y_train = gather_rows(y, 1, options.train_rows);
-    const Shares y_test = gather_rows(y, 1, options.test_rows);
-    const Shares products =
-        mpc::mul(engine, bits, mpc::concat(piece_deltas(engine, z_train, pieces), y_test),
-                 "logreg: evaluate");
-    const Shares residual = engine.trunc(
-        mpc::sub(sum_pieces(mpc::slice(products, 0, k * n_train), k, n_train), y_train), 2 * f,
-        "logreg: evaluate");
-    // correct = sum (1 - b - y + 2 b y), scale 2^(3f), with b = [z > 0].
-    const Shares b_test = mpc::slice(bits, k * n_train, n_test);
-    const Shares by = mpc::slice(products, k * n_train, n_test);
-    Shares correct = mpc::sub(mpc::add(mpc::scale(by, E(2)), mpc::neg(y_test)),
-                              mpc::scale(b_test, fixed_const<E>(1.0, 3 * f)));
-    correct = engine.add_public(sum_all(correct),
-                                std::vector<E>{fixed_const<E>(static_cast<double>(n_test), 3 * f)});
-    const Shares squared = mpc::dot(engine, residual, residual, "logreg: evaluate");
-    const auto opened = engine.open(mpc::concat(squared, correct), "logreg: epoch statistics");
-    EpochStats stats;
-    stats.epoch = epoch + 1;
-    stats.train_mse =
-        std::ldexp(static_cast<double>(opened[0].to_int()), -2 * f) / static_cast<double>(n_train);
-    if (n_test > 0) {
-      stats.test_accuracy =
-          std::ldexp(static_cast<double>(opened[1].to_int()), -3 * f) / static_cast<double>(n_test);
-    }
-    model.curve.push_back(stats);
-    if (options.progress) options.progress(stats);
+    const std::uint64_t statistics_start = mesh.stats().rounds;
+    model.training_rounds += statistics_start - epoch_start;
+    model.curve.push_back(epoch_statistics(
+        engine, masked, residuals, y_test, model.weights,
+        testing ? &products[epoch * subsets_per_epoch + per_epoch] : nullptr, options.test_rows));
+    model.curve.back().epoch = epoch + 1;
+    model.statistics_rounds += mesh.stats().rounds - statistics_start;
+    if (options.progress) options.progress(model.curve.back());
   }
   return model;
 }

@@ -28,7 +28,7 @@
 // iteration too (dealer: B + D corrections to party 0; dealer-free: the reduction of U_B v).
 // Set-up: the data matrix and labels cost one input each (Shamir: the owner sends its n x d_p
 // block to every peer once; additive: nothing), then 1 round opening X - U (n D elements), and
-// one masked_products call for all iterations and evaluations (the schedule is public).
+// one masked_products call for all iterations and test evaluations (the schedule is public).
 //
 // Fixed point: every truncation errs by at most one unit 2^-f (engine trunc); the weights
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
@@ -41,16 +41,23 @@
 //   kPiecewise5  0 below -4; 0.25 + z/16 on [-4, -1.6); 0.5 + 0.215 z on [-1.6, 1.6);
 //                0.75 + z/16 on [1.6, 4); 1 from 4: 0.0184 (minimax fit of the breakpoints).
 //
-// Revealed: per epoch, to every party, two scalars: the training mean squared error of the
-// approximate sigmoid output (Brier score, opened as one sum) and, with test rows, the number
-// of correct test predictions (opened as one sum). Nothing else is opened; the weights stay
-// secret-shared (the caller decides what to open, see reveal below). Row counts, column counts
-// and the label's owner are public. Mini-batch order comes from a public seed.
+// Epoch statistics (after each epoch): e of every batch of the epoch, kept as trained, gives the
+// training mean squared error of the approximate sigmoid output (Brier score over the epoch's
+// batches, each with the weights of its iteration, as Keras-style running losses are); with test
+// rows, the test logits of the current weights are compared with 0 (one less_than_zero per test
+// row) and the correct predictions counted. Rounds: 1 + R_cmp + 2 with test rows, 2 without.
+//
+// Revealed: per epoch, to every party, two scalars: the training mean squared error above
+// (opened as one sum) and, with test rows, the number of correct test predictions (opened as one
+// sum). Nothing else is opened; the weights stay secret-shared (the caller decides what to open).
+// Row counts, column counts and the label's owner are public. Mini-batch order comes from a
+// public seed.
 // Semi-honest security of the engine (additive: N-1 of N with a non-colluding dealer; Shamir:
 // t < N/2).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string_view>
@@ -95,8 +102,8 @@ struct LogRegData {
 };
 
 struct EpochStats {
-  std::size_t epoch = 0;                // 1-based
-  double train_mse = 0;                 // mean of (sigmoid_approx(z) - y)^2 over the training rows
+  std::size_t epoch = 0;  // 1-based
+  double train_mse = 0;   // mean of (sigmoid_approx(z) - y)^2 over the epoch's batches, as trained
   std::optional<double> test_accuracy;  // fraction correct on the test rows, if any
 };
 
@@ -129,6 +136,9 @@ struct LogRegModel {
   Shares weights;  // D = features + 1 shares (bias last), scale 2^f
   std::vector<EpochStats> curve;
   std::size_t iterations = 0;
+  // Rounds on the engine's session mesh (a dealer's traffic, on its own mesh, not included):
+  // all training iterations together, and all epoch statistics together.
+  std::uint64_t training_rounds = 0, statistics_rounds = 0;
 };
 
 // Trains; every party calls it with its data and the same layout and options. Throws
