@@ -12,6 +12,9 @@
 #include <thread>
 #include <unordered_set>
 
+#include "mpc/additive_engine.hpp"
+#include "mpc/ops.hpp"
+#include "mpc/shamir_engine.hpp"
 #include "net/errors.hpp"
 #include "net/wire.hpp"
 #include "protocols/psi_okvs.hpp"
@@ -203,11 +206,17 @@ std::vector<std::string> decode_items(const Bytes& bytes, const std::string& sen
   return items;
 }
 
-}  // namespace
+// Steps 1-4 with `leader` decoding; with `hide_leader_order`, the last hop of the leader's set
+// shuffles it once more, so the leader cannot map its tags back to its items.
+struct Core {
+  std::vector<std::size_t> perm;    // the own tags' order: tag i is that of items[perm[i]]
+  std::vector<Block> keys;          // the digest of every own tag, in tag order
+  std::vector<std::size_t> common;  // at the leader: the positions in `keys` of common tags
+  std::vector<std::size_t> set_sizes;
+};
 
-PsiResult psi(mpc::Session& session, std::span<const std::string> items,
-              const PsiOptions& options) {
-  validate(session, options);
+Core run_core(mpc::Session& session, std::span<const std::string> items, const PsiOptions& options,
+              PartyId leader, bool hide_leader_order) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   {
     std::unordered_set<std::string_view> distinct;
@@ -222,9 +231,6 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
   const PartyId self = mesh.self();
   const PartyId next = (self + 1) % n;
   const PartyId prev = (self + n - 1) % n;
-  const auto outputs = output_parties(options, n);
-  const PartyId leader = outputs.front();
-  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
   const std::size_t threads =
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 
@@ -246,7 +252,9 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
                             kDomain.size());
   crypto_hash_sha512_update(&prefix, options.nonce.data(), options.nonce.size());
   crypto_hash_sha512_update(&prefix, common.data(), common.size());
-  const std::vector<std::size_t> perm = random_permutation(items.size(), shuffle_prg);
+  Core core;
+  core.perm = random_permutation(items.size(), shuffle_prg);
+  const std::vector<std::size_t>& perm = core.perm;
   std::vector<Point> current(items.size());
   std::atomic<bool> degenerate{false};
   parallel_for(
@@ -268,9 +276,8 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
       });
   if (degenerate) throw ProtocolError("an item hashed to the identity of ristretto255");
 
-  PsiResult result;
-  result.set_sizes.assign(n, 0);
-  result.set_sizes[self] = items.size();
+  core.set_sizes.assign(n, 0);
+  core.set_sizes[self] = items.size();
   std::vector<Point> tags;
   for (std::size_t r = 1; r <= n; ++r) {
     const Bytes out = to_bytes(current);
@@ -285,10 +292,10 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
       break;
     }
     current = to_points(in, SIZE_MAX, mesh.describe(prev), "blinded set");
-    result.set_sizes[owner] = current.size();
+    core.set_sizes[owner] = current.size();
     blind(current, key, threads, options, "blinding the set of party " + std::to_string(owner),
           mesh.describe(prev));
-    if (options.mode == PsiMode::kCardinality && owner == leader && r == n - 1) {
+    if (hide_leader_order && owner == leader && r == n - 1) {
       const auto reshuffle = random_permutation(current.size(), shuffle_prg);
       std::vector<Point> shuffled(current.size());
       for (std::size_t i = 0; i < current.size(); ++i) shuffled[i] = current[reshuffle[i]];
@@ -298,11 +305,11 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
   sodium_memzero(key.data(), key.size());
 
   // Steps 2-4: zero shares keyed by the tags; OKVS to the leader; the leader's membership test.
-  const std::vector<Block> keys = digests(tags, threads, options);
+  core.keys = digests(tags, threads, options);
+  const std::vector<Block>& keys = core.keys;
   tags.clear();
   tags.shrink_to_fit();
   const std::vector<Block> shares = zero_shares(keys, pairwise, self);
-  std::vector<std::size_t> common_positions;  // leader: positions in `keys` of common tags
   if (self != leader) {
     const Bytes table = okvs_encode(keys, shares, shuffle_prg).serialize();
     const net::Outgoing send{leader, table};
@@ -315,7 +322,7 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
     const auto tables = mesh.round({}, others, "psi key-value store");
     std::vector<Okvs> stores;
     for (std::size_t k = 0; k < others.size(); ++k) {
-      const std::size_t limit = 2 * okvs_cells(result.set_sizes[others[k]]) + 3;
+      const std::size_t limit = 2 * okvs_cells(core.set_sizes[others[k]]) + 3;
       stores.push_back(Okvs::deserialize(tables[k], limit, mesh.describe(others[k])));
     }
     std::vector<std::uint8_t> member(keys.size(), 0);
@@ -331,9 +338,33 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
                    }
                  });
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (member[i]) common_positions.push_back(i);
+      if (member[i]) core.common.push_back(i);
     }
   }
+  return core;
+}
+
+}  // namespace
+
+PsiResult psi(mpc::Session& session, std::span<const std::string> items,
+              const PsiOptions& options) {
+  if (options.mode == PsiMode::kSum) {
+    throw ConfigError("PSI sum mode computes on an engine: call psi_sum()");
+  }
+  validate(session, options);
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = mesh.size();
+  const PartyId self = mesh.self();
+  const auto outputs = output_parties(options, n);
+  const PartyId leader = outputs.front();
+  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
+  const Core core =
+      run_core(session, items, options, leader, options.mode == PsiMode::kCardinality);
+  const std::vector<std::size_t>& perm = core.perm;
+  const std::vector<Block>& keys = core.keys;
+  const std::vector<std::size_t>& common_positions = core.common;
+  PsiResult result;
+  result.set_sizes = core.set_sizes;
 
   // The output step.
   std::vector<PartyId> receivers;
@@ -407,5 +438,116 @@ PsiResult psi(mpc::Session& session, std::span<const std::string> items,
   if (!is_output) result.cardinality.reset();
   return result;
 }
+
+namespace {
+
+// Sum mode's decoder: the first output party that does not hold the payloads, else the lowest id
+// that does not.
+PartyId sum_leader(const std::vector<PartyId>& outputs, PartyId holder) {
+  for (PartyId p : outputs) {
+    if (p != holder) return p;
+  }
+  return holder == 0 ? 1 : 0;
+}
+
+}  // namespace
+
+template <mpc::Engine En>
+PsiResult psi_sum(En& engine, std::span<const std::string> items,
+                  std::span<const std::int64_t> payloads, PartyId holder,
+                  const PsiOptions& options) {
+  using E = typename En::Element;
+  mpc::Session& session = engine.session();
+  if (options.mode != PsiMode::kSum) throw ConfigError("psi_sum() runs PSI's sum mode only");
+  validate(session, options);
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = mesh.size();
+  const PartyId self = mesh.self();
+  if (holder >= n) {
+    throw ConfigError("the PSI payload holder must be a party id below " + std::to_string(n));
+  }
+  if (self == holder) {
+    if (payloads.size() != items.size()) {
+      throw InputError("PSI sum: " + std::to_string(payloads.size()) + " payloads for " +
+                       std::to_string(items.size()) + " items");
+    }
+    mpc::u128 magnitude = 0;
+    for (std::int64_t value : payloads) {
+      const auto bits = static_cast<std::uint64_t>(value);
+      magnitude += value < 0 ? 0 - bits : bits;
+    }
+    if (magnitude >= kPsiSumLimit) {
+      throw InputError("PSI sum: the payloads' absolute values add up to 2^63 or more");
+    }
+  }
+  const auto outputs = output_parties(options, n);
+  const PartyId leader = sum_leader(outputs, holder);
+  const Core core = run_core(session, items, options, leader, /*hide_leader_order=*/true);
+  PsiResult result;
+  result.set_sizes = core.set_sizes;
+
+  // The payload store's layout: the holder's seed and table size, public.
+  OkvsLayout layout;
+  std::vector<PartyId> others;
+  for (PartyId p = 0; p < n; ++p) {
+    if (p != holder) others.push_back(p);
+  }
+  if (self == holder) {
+    mpc::Prg randomness = session.prg().private_stream();
+    layout = okvs_layout(core.keys, randomness);
+    net::ByteWriter out;
+    out.u64(layout.seed);
+    out.u64(layout.cells);
+    const Bytes message = out.take();
+    std::vector<net::Outgoing> sends;
+    for (PartyId p : others) sends.push_back({p, message});
+    mesh.round(sends, {}, "psi sum: payload store layout");
+  } else {
+    const Bytes message =
+        std::move(mesh.round({}, std::span(&holder, 1), "psi sum: payload store layout").front());
+    const std::string sender = mesh.describe(holder);
+    net::ByteReader in(message, "PSI payload store layout from " + sender);
+    layout.seed = in.u64();
+    layout.cells = in.u64();
+    in.expect_end();
+    const std::size_t limit = 2 * okvs_cells(result.set_sizes[holder]) + 3;
+    if (layout.cells < 3 || layout.cells % 3 != 0 || layout.cells > limit) {
+      throw ProtocolError("malformed PSI payload store layout from " + sender + ": " +
+                          std::to_string(layout.cells) + " cells");
+    }
+  }
+
+  // The holder's store P and the leader's row sum R, both private; then <R, P> on the engine.
+  std::vector<E> own;
+  if (self == holder) {
+    std::vector<E> values(items.size());
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = E::from_int(payloads[core.perm[i]]);
+    own = okvs_encode_sum<E>(layout, values);
+  } else if (self == leader) {
+    own.resize(layout.cells);
+    for (std::size_t i : core.common) {
+      for (std::size_t c : okvs_positions(core.keys[i], layout.seed, layout.cells))
+        own[c] += E::from_int(1);
+    }
+  }
+  const auto store = engine.input(holder, own, layout.cells, "psi sum: payload store");
+  const auto rows = engine.input(leader, own, layout.cells, "psi sum: common rows");
+  const auto sum = mpc::dot(engine, rows, store, "psi sum: dot");
+
+  if (outputs.size() == n) {
+    result.sum = engine.open(sum, "psi sum: open").front().to_int();
+  } else {
+    for (PartyId p : outputs) {
+      const auto opened = engine.open_to(p, sum, "psi sum: open");
+      if (opened) result.sum = opened->front().to_int();
+    }
+  }
+  return result;
+}
+
+template PsiResult psi_sum(mpc::AdditiveEngine&, std::span<const std::string>,
+                           std::span<const std::int64_t>, PartyId, const PsiOptions&);
+template PsiResult psi_sum(mpc::ShamirEngine<mpc::Fp127>&, std::span<const std::string>,
+                           std::span<const std::int64_t>, PartyId, const PsiOptions&);
 
 }  // namespace sm::proto

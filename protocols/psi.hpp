@@ -1,5 +1,6 @@
 // Private set intersection among N >= 2 parties: the items every party holds, or only how many
-// there are, without revealing anything else about the sets (beyond their sizes).
+// there are, or the sum of one party's numeric payload over them, without revealing anything else
+// about the sets (beyond their sizes).
 //
 // Protocol (semi-honest; Diffie-Hellman PSI on ristretto255 through libsodium, made N-party with
 // a zero sharing keyed by the tags and an oblivious key-value store, in the spirit of Kolesnikov,
@@ -27,12 +28,37 @@
 //   count (1 round); align — the leader broadcasts the digests of the common tags, sorted
 //   bytewise, and every party maps them to its own items (1 round).
 //
+// Sum mode (psi_sum(), on a secret-sharing engine), in the spirit of Ion et al., "On deploying
+// secure computing: private intersection-sum-with-cardinality", EuroS&P 2020 (Google's Private
+// Join and Compute), made N-party and with the sum computed by the engine instead of additively
+// homomorphic encryption. One party h, the payload holder, has an integer payload per item. The
+// decoder L ("leader" above) is the first output party other than h, or else the lowest id other
+// than h; the last hop of L's set shuffles it once more, as in cardinality mode. After step 4:
+//   5. h encodes {digest(T) -> payload(T)} for its tags into an additive OKVS P over the engine's
+//      element type E (Z_2^64 or F_(2^127-1)): the same 3-hash garbled cuckoo table, peeled, with
+//      sum(P at T's 3 cells) = payload(T) and the unpeeled cells 0 (psi_okvs.hpp). Its hash seed
+//      and size m are public: h sends them to every party (1 round, 16 bytes). A peeling failure
+//      (probability O(1/m) per seed) is retried with a fresh seed, the table growing 5 % every 8
+//      failures; only the seed that worked is sent.
+//   6. L computes R, of length m, the sum over its common tags T of T's row (1 at its 3 cells).
+//   7. h inputs P and L inputs R into the engine; the engine computes <R, P>, which is the sum of
+//      payload(T) over the common tags, and opens it to the output parties only.
+// Payloads are int64 whose absolute values add up to less than kPsiSumLimit = 2^63 (checked at
+// h), so the sum over any intersection is exact in both engines; callers encode decimals in
+// fixed point first (the psi job: 20 fractional bits).
+//
 // What it reveals, and to whom (no collusion):
 //   - every party: every party's set size (the ring messages and OKVS are sized by it);
 //   - intersection: the output parties learn the intersection; the other parties nothing else;
 //   - cardinality: the output parties learn the size of the intersection, nothing else;
 //   - align: every party learns which of its own items are common (so the intersection) and a
-//     common order of them; output_parties must be empty.
+//     common order of them; output_parties must be empty;
+//   - sum: the output parties learn the sum; L also learns the size of the intersection (which
+//     of its tags are common, but not which items: its tags come back reshuffled), and nothing
+//     else; nobody learns the intersection or any single payload (P and R are secret-shared; the
+//     engine's own security model applies: any N-1 parties for the additive engine with a
+//     non-colluding dealer, t < N/2 for Shamir). The public seed of P says only that h's
+//     digests peel under it.
 // Collusion: the coalition of all parties but one, h, including the leader, knows every pairwise
 // key of h, so it can compute z_h itself and test the leader's items against X_h alone: it learns
 // X_leader ∩ X_h rather than only the N-party intersection. With two or more parties outside a
@@ -51,8 +77,14 @@
 // mpc-bench psi measured a peak of about 150 bytes per item per party, ids included, at 2^20.
 // Parties compute in lock step, one set per round: a receive waits while the peer blinds a set,
 // so the mesh's receive deadline must exceed the longest blinding step.
+// Sum mode, after steps 1-4 (N + 1 rounds): 1 round for P's layout (16 bytes from h to each
+// party), two engine inputs of m = |P| (about 1.3 n_h) elements, one dot product of length m (its
+// m multiplication triples from the engine's correlation source) and the opening (1 round when
+// every party is an output party, else 1 per output party); see mpc/engine.hpp and mpc/ops.hpp for
+// their rounds and bytes.
 //
-// Errors: InputError if `items` contains a duplicate (callers deduplicate first); ProtocolError
+// Errors: InputError if `items` contains a duplicate (callers deduplicate first), or, in sum mode
+// at h, if the payloads do not match the items or exceed kPsiSumLimit; ProtocolError
 // for a malformed message (a point that is not a valid ristretto255 encoding, a set of the wrong
 // length, a malformed OKVS); NetError from the mesh.
 #pragma once
@@ -66,16 +98,21 @@
 #include <string_view>
 #include <vector>
 
+#include "mpc/engine.hpp"
 #include "mpc/session.hpp"
 #include "net/mesh.hpp"
 
 namespace sm::proto {
 
-enum class PsiMode { kIntersection, kCardinality, kAlign };
+enum class PsiMode { kIntersection, kCardinality, kAlign, kSum };
+
+// Sum mode: the payloads' absolute values must add up to less than this (2^63).
+inline constexpr std::uint64_t kPsiSumLimit = std::uint64_t{1} << 63;
 
 struct PsiOptions {
   PsiMode mode = PsiMode::kIntersection;
-  // Who learns the result (the first one is the leader); empty means every party.
+  // Who learns the result (the first one is the leader, except in sum mode: see above); empty
+  // means every party.
   std::vector<net::PartyId> output_parties;
   // Mixed into the hash to the group, e.g. the run's session nonce (net::SessionInfo::nonce).
   std::array<std::uint8_t, 32> nonce{};
@@ -93,10 +130,22 @@ struct PsiResult {
   std::optional<std::size_t> cardinality;
   // align: at every party, the indices into its `items` of the common items, in the common order.
   std::optional<std::vector<std::size_t>> aligned;
+  // sum: at the output parties, the sum of the payloads over the intersection.
+  std::optional<std::int64_t> sum;
   std::vector<std::size_t> set_sizes;  // every party's set size, indexed by party
 };
 
-// Runs the protocol; every party calls it with its own distinct items and the same options.
+// Runs the protocol; every party calls it with its own distinct items and the same options
+// (mode intersection, cardinality or align).
 PsiResult psi(mpc::Session& session, std::span<const std::string> items, const PsiOptions& options);
+
+// Sum mode: every party calls it with its engine (AdditiveEngine or ShamirEngine<Fp127>), its own
+// distinct items, the same holder and the same options (mode kSum). `payloads` is read at
+// `holder` only, one per item. In the result only set_sizes and, at the output parties, sum are
+// set.
+template <mpc::Engine En>
+PsiResult psi_sum(En& engine, std::span<const std::string> items,
+                  std::span<const std::int64_t> payloads, net::PartyId holder,
+                  const PsiOptions& options);
 
 }  // namespace sm::proto

@@ -29,8 +29,9 @@ std::uint64_t mix(std::uint64_t x) {
   return x;
 }
 
-// The key's cell in each third of the table (so the 3 cells are distinct).
-std::array<std::size_t, 3> positions(const Block& key, std::uint64_t seed, std::size_t cells) {
+}  // namespace
+
+std::array<std::size_t, 3> okvs_positions(const Block& key, std::uint64_t seed, std::size_t cells) {
   const std::uint64_t lo = load64(key.data());
   const std::uint64_t hi = load64(key.data() + 8);
   const std::size_t third = cells / 3;
@@ -42,6 +43,8 @@ std::array<std::size_t, 3> positions(const Block& key, std::uint64_t seed, std::
   }
   return out;
 }
+
+namespace {
 
 void xor_into(Block& out, const Block& in) {
   for (std::size_t i = 0; i < out.size(); ++i) out[i] ^= in[i];
@@ -57,7 +60,7 @@ bool peel(std::span<const Block> keys, std::uint64_t seed, std::size_t cells,
   std::vector<std::uint32_t> count(cells, 0);
   std::vector<std::uint32_t> members(cells, 0);  // XOR of the indices of the keys in the cell
   for (std::size_t k = 0; k < n; ++k) {
-    where[k] = positions(keys[k], seed, cells);
+    where[k] = okvs_positions(keys[k], seed, cells);
     for (std::size_t c : where[k]) {
       ++count[c];
       members[c] ^= static_cast<std::uint32_t>(k);
@@ -93,7 +96,7 @@ std::size_t okvs_cells(std::size_t n) {
 
 Block Okvs::decode(const Block& key) const {
   Block out{};
-  for (std::size_t c : positions(key, seed, cells.size())) xor_into(out, cells[c]);
+  for (std::size_t c : okvs_positions(key, seed, cells.size())) xor_into(out, cells[c]);
   return out;
 }
 
@@ -121,33 +124,32 @@ Okvs Okvs::deserialize(net::ByteView bytes, std::size_t max_cells, const std::st
   return table;
 }
 
-Okvs okvs_encode(std::span<const Block> keys, std::span<const Block> values, mpc::Prg& randomness) {
-  if (keys.size() != values.size() || keys.size() >= (std::size_t{1} << 32)) {
-    throw ProtocolError("okvs_encode: keys and values differ in number or are too many");
-  }
-  std::vector<std::array<std::size_t, 3>> where;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> order;
-  std::size_t cells = okvs_cells(keys.size());
+OkvsLayout okvs_layout(std::span<const Block> keys, mpc::Prg& randomness) {
+  if (keys.size() >= (std::size_t{1} << 32)) throw ProtocolError("okvs: too many keys");
+  OkvsLayout layout;
+  layout.cells = okvs_cells(keys.size());
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    if (attempt > 0 && attempt % 8 == 0) cells = 3 * ((cells + cells / 20 + 2) / 3);
-    Okvs table;
-    randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(&table.seed), sizeof table.seed));
-    if (!peel(keys, table.seed, cells, where, order)) continue;
-    table.cells.resize(cells);
-    randomness.fill(std::span(table.cells.front().data(), cells * sizeof(Block)));
-    // Reverse peeling order: a key's free cell is touched by no key assigned before it.
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      const auto [k, free] = *it;
-      Block value = values[k];
-      for (std::size_t c : where[k]) {
-        if (c != free) xor_into(value, table.cells[c]);
-      }
-      table.cells[free] = value;
+    if (attempt > 0 && attempt % 8 == 0) {
+      layout.cells = 3 * ((layout.cells + layout.cells / 20 + 2) / 3);
     }
-    return table;
+    randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(&layout.seed), sizeof layout.seed));
+    if (peel(keys, layout.seed, layout.cells, layout.where, layout.order)) return layout;
   }
-  throw ProtocolError("okvs_encode: peeling failed " + std::to_string(kMaxAttempts) +
+  throw ProtocolError("okvs: peeling failed " + std::to_string(kMaxAttempts) +
                       " times (duplicate keys?)");
+}
+
+Okvs okvs_encode(std::span<const Block> keys, std::span<const Block> values, mpc::Prg& randomness) {
+  if (keys.size() != values.size()) {
+    throw ProtocolError("okvs_encode: keys and values differ in number");
+  }
+  const OkvsLayout layout = okvs_layout(keys, randomness);
+  Okvs table;
+  table.seed = layout.seed;
+  table.cells.resize(layout.cells);
+  randomness.fill(std::span(table.cells.front().data(), layout.cells * sizeof(Block)));
+  okvs_assign<Block>(layout, values, table.cells, xor_into);
+  return table;
 }
 
 }  // namespace sm::proto

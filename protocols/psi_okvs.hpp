@@ -15,16 +15,21 @@
 // 1.23 cells per key; on failure encode() draws a fresh seed, and every 8 failures it enlarges the
 // table by 5 %. Encoding: O(n) time, about 60 bytes per key of scratch memory besides the output.
 //
-// Errors: encode() throws ProtocolError if 64 seeds all fail (astronomically unlikely for
-// distinct keys; certain for duplicate keys, which callers must not pass); decode()/deserialize()
-// throw ProtocolError on a malformed table. Thread-safety: const tables may be decoded from
-// several threads at once.
+// The same layout also carries an additive store over a ring or field (okvs_encode_sum: the sum of
+// a key's 3 cells equals its value), which PSI's sum mode secret-shares; decoding is then linear
+// in the table, a sum of 3 cells with coefficient 1.
+//
+// Errors: encode() and okvs_layout() throw ProtocolError if 64 seeds all fail (astronomically
+// unlikely for distinct keys; certain for duplicate keys, which callers must not pass);
+// decode()/deserialize() throw ProtocolError on a malformed table. Thread-safety: const tables may
+// be decoded from several threads at once.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mpc/prg.hpp"
@@ -50,8 +55,50 @@ struct Okvs {
 // The table size encode() starts with for n keys.
 std::size_t okvs_cells(std::size_t n);
 
+// Where n distinct keys go: a hash seed under which their 3-hypergraph peels (drawn from
+// `randomness`, retried as described above), the table size, each key's 3 cells, and the peeling
+// order as (key, the cell it was peeled into).
+struct OkvsLayout {
+  std::uint64_t seed = 0;
+  std::size_t cells = 0;
+  std::vector<std::array<std::size_t, 3>> where;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> order;
+};
+OkvsLayout okvs_layout(std::span<const Block> keys, mpc::Prg& randomness);
+
+// The 3 cells of `key` in a table of `cells` cells (a multiple of 3) under `seed`: one in each
+// third, so they are distinct.
+std::array<std::size_t, 3> okvs_positions(const Block& key, std::uint64_t seed, std::size_t cells);
+
 // Encodes keys[i] -> values[i] (keys distinct, keys.size() == values.size()); free cells and the
 // hash seeds come from `randomness` (a private stream).
 Okvs okvs_encode(std::span<const Block> keys, std::span<const Block> values, mpc::Prg& randomness);
+
+// Assigns the peeled cells of `cells` (layout.cells of them, the others left as they are) so that
+// key k's cells combine to values[k], where remove(value, cell) takes one cell's part out of a
+// value (XOR for the Block store, subtraction for a ring). Reverse peeling order: a key's free
+// cell is touched by no key assigned before it.
+template <class V, class Remove>
+void okvs_assign(const OkvsLayout& layout, std::span<const V> values, std::vector<V>& cells,
+                 Remove remove) {
+  for (auto it = layout.order.rbegin(); it != layout.order.rend(); ++it) {
+    const auto [k, free] = *it;
+    V value = values[k];
+    for (std::size_t c : layout.where[k]) {
+      if (c != free) remove(value, cells[c]);
+    }
+    cells[free] = value;
+  }
+}
+
+// The additive store of values[k] at the keys of `layout` over the ring or field E: the sum of
+// key k's 3 cells is values[k]. Cells no key was peeled into are 0: PSI's sum mode secret-shares
+// the table, so nobody sees it in the clear.
+template <class E>
+std::vector<E> okvs_encode_sum(const OkvsLayout& layout, std::span<const E> values) {
+  std::vector<E> cells(layout.cells);
+  okvs_assign<E>(layout, values, cells, [](E& value, const E& cell) { value -= cell; });
+  return cells;
+}
 
 }  // namespace sm::proto

@@ -1,10 +1,12 @@
 // Private set intersection against the plaintext intersection: random sets with controlled
 // overlaps (items common to all, and items shared by only some parties, which must not count),
 // every mode, several party counts, edge sets, odd ids, restricted outputs, rounds and bytes
-// against the header's costs, and the OKVS on its own.
+// against the header's costs, the sum mode on both engines against the plaintext sum over the
+// intersection, and the OKVS on its own.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -13,6 +15,7 @@
 #include "net/local_mesh.hpp"
 #include "protocols/psi.hpp"
 #include "protocols/psi_okvs.hpp"
+#include "tests/support/engines.hpp"
 
 using namespace sm;
 using namespace sm::proto;
@@ -76,6 +79,11 @@ std::vector<Run> run_psi(const Sets& sets, PsiOptions options) {
   });
 }
 
+// Whether party p learns the result (an empty list: every party does).
+bool is_output(const std::vector<net::PartyId>& outputs, net::PartyId p) {
+  return outputs.empty() || std::find(outputs.begin(), outputs.end(), p) != outputs.end();
+}
+
 void check_intersection(const Sets& sets, const std::vector<net::PartyId>& outputs = {}) {
   PsiOptions options;
   options.output_parties = outputs;
@@ -83,10 +91,8 @@ void check_intersection(const Sets& sets, const std::vector<net::PartyId>& outpu
   const auto runs = run_psi(sets, options);
   for (net::PartyId p = 0; p < sets.size(); ++p) {
     INFO("party " << p);
-    const bool output =
-        outputs.empty() || std::find(outputs.begin(), outputs.end(), p) != outputs.end();
     const PsiResult& result = runs[p].result;
-    if (output) {
+    if (is_output(outputs, p)) {
       REQUIRE(result.intersection);
       CHECK(*result.intersection == expected);
       CHECK(result.cardinality == expected.size());
@@ -97,6 +103,75 @@ void check_intersection(const Sets& sets, const std::vector<net::PartyId>& outpu
     CHECK_FALSE(result.aligned);
     for (net::PartyId q = 0; q < sets.size(); ++q) CHECK(result.set_sizes[q] == sets[q].size());
   }
+}
+
+// Sum mode: payload[p][i] is party p's payload for sets[p][i] (read at the holder only).
+using Payloads = std::vector<std::vector<std::int64_t>>;
+
+template <class En>
+std::vector<Run> run_sum(const Sets& sets, const Payloads& payloads, net::PartyId holder,
+                         const std::vector<net::PartyId>& outputs = {}) {
+  PsiOptions options;
+  options.mode = PsiMode::kSum;
+  options.output_parties = outputs;
+  options.threads = 2;
+  return test::run_engine<En>(sets.size(), [&](En& engine) {
+    net::Mesh& mesh = engine.session().mesh();
+    const auto before = mesh.stats();
+    PsiResult result = psi_sum(engine, sets[mesh.self()], payloads[mesh.self()], holder, options);
+    return Run{std::move(result), mesh.stats().since(before)};
+  });
+}
+
+// Payloads in [-limit, limit] for every party's items (each party's differ).
+Payloads random_payloads(const Sets& sets, std::int64_t limit, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::int64_t> value(-limit, limit);
+  Payloads payloads(sets.size());
+  for (std::size_t p = 0; p < sets.size(); ++p) {
+    for (std::size_t i = 0; i < sets[p].size(); ++i) payloads[p].push_back(value(rng));
+  }
+  return payloads;
+}
+
+// The oracle: the holder's payloads summed over the plaintext intersection.
+std::int64_t plain_sum(const Sets& sets, const Payloads& payloads, net::PartyId holder) {
+  const auto common = plain_intersection(sets);
+  std::int64_t sum = 0;
+  for (std::size_t i = 0; i < sets[holder].size(); ++i) {
+    if (std::binary_search(common.begin(), common.end(), sets[holder][i])) {
+      sum += payloads[holder][i];
+    }
+  }
+  return sum;
+}
+
+template <class En>
+void check_sum(const Sets& sets, const Payloads& payloads, net::PartyId holder,
+               const std::vector<net::PartyId>& outputs = {}) {
+  const std::int64_t expected = plain_sum(sets, payloads, holder);
+  const auto runs = run_sum<En>(sets, payloads, holder, outputs);
+  for (net::PartyId p = 0; p < sets.size(); ++p) {
+    INFO("party " << p << " of " << sets.size() << ", holder " << holder);
+    const PsiResult& result = runs[p].result;
+    if (is_output(outputs, p)) {
+      REQUIRE(result.sum);
+      CHECK(*result.sum == expected);
+    } else {
+      CHECK_FALSE(result.sum);
+    }
+    CHECK_FALSE(result.intersection);
+    CHECK_FALSE(result.cardinality);
+    CHECK_FALSE(result.aligned);
+    for (net::PartyId q = 0; q < sets.size(); ++q) CHECK(result.set_sizes[q] == sets[q].size());
+  }
+}
+
+// check_sum on the additive engine for every N, and on Shamir from N = 3.
+void check_sum_both(const Sets& sets, const Payloads& payloads, net::PartyId holder,
+                    const std::vector<net::PartyId>& outputs = {}) {
+  check_sum<mpc::AdditiveEngine>(sets, payloads, holder, outputs);
+  if (sets.size() >= 3) check_sum<mpc::ShamirEngine<mpc::Fp127>>(sets, payloads, holder, outputs);
 }
 
 }  // namespace
@@ -223,6 +298,110 @@ TEST_CASE("rounds and bytes match the header's costs", "[psi]") {
 
 TEST_CASE("duplicate items are refused", "[psi]") {
   CHECK_THROWS_AS(run_psi(Sets{{"a", "b", "a"}, {"a"}}, {}), InputError);
+}
+
+TEST_CASE("sum mode equals the plaintext sum over the intersection", "[psi][psi_sum]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    const Sets sets = overlapping_sets(n, 41, 9, 37, 40 + n);
+    REQUIRE(plain_intersection(sets).size() == 41);
+    SECTION("negative and positive payloads at the first party") {
+      check_sum_both(sets, random_payloads(sets, 1'000'000'000, n), 0);
+    }
+    SECTION("payloads at the last party") {
+      check_sum_both(sets, random_payloads(sets, 1000, 2 * n), n - 1);
+    }
+    SECTION("payloads near the limit") {
+      // |payload| < 2^63 / 2^7 and fewer than 2^7 items: the sum of magnitudes stays below 2^63.
+      check_sum_both(sets, random_payloads(sets, std::int64_t{1} << 56, 3 * n), 1);
+    }
+  }
+}
+
+TEST_CASE("sum mode edge sets: empty, disjoint, identical, single", "[psi][psi_sum]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    SECTION("all empty") { check_sum_both(Sets(n), Payloads(n), 0); }
+    SECTION("the holder empty") {
+      Sets sets = overlapping_sets(n, 5, 2, 3, 50 + n);
+      sets[1].clear();
+      check_sum_both(sets, random_payloads(sets, 100, n), 1);
+    }
+    SECTION("disjoint sets") {
+      const Sets sets = overlapping_sets(n, 0, 0, 40, 60 + n);
+      const Payloads payloads = random_payloads(sets, 100, n);
+      REQUIRE(plain_sum(sets, payloads, 0) == 0);
+      check_sum_both(sets, payloads, 0);
+    }
+    SECTION("identical sets") {
+      const Sets sets(n, overlapping_sets(1, 0, 0, 50, 70 + n)[0]);
+      check_sum_both(sets, random_payloads(sets, 100, n), n - 1);
+    }
+    SECTION("a single common item with a negative payload") {
+      const Sets sets(n, {"only"});
+      Payloads payloads(n, {-17});
+      check_sum_both(sets, payloads, 0);
+    }
+  }
+}
+
+TEST_CASE("sum mode reveals the sum to the output parties only", "[psi][psi_sum]") {
+  const Sets sets = overlapping_sets(4, 23, 5, 19, 80);
+  const Payloads payloads = random_payloads(sets, 500, 81);
+  check_sum_both(sets, payloads, 2, {2});     // the holder alone: party 0 decodes
+  check_sum_both(sets, payloads, 0, {0, 3});  // party 3 decodes
+  check_sum_both(sets, payloads, 1, {2, 1});
+}
+
+TEST_CASE("sum mode costs N + 4 rounds on the additive engine", "[psi][psi_sum]") {
+  for (std::size_t n : {2u, 3u, 4u}) {
+    INFO(n << " parties");
+    const Sets sets = overlapping_sets(n, 13, 3, 17, 90 + n);
+    // Ring hops, the key-value stores, the layout, the dot product (inputs are free), the opening.
+    for (const Run& run : run_sum<mpc::AdditiveEngine>(sets, random_payloads(sets, 9, n), 0)) {
+      CHECK(run.stats.rounds == n + 4);
+    }
+  }
+}
+
+TEST_CASE("sum mode refuses payloads that could overflow, and other modes' entry points",
+          "[psi][psi_sum]") {
+  const Sets sets(2, {"a", "b"});
+  Payloads payloads(2);
+  payloads[0] = {std::numeric_limits<std::int64_t>::max(), 1};
+  CHECK_THROWS_AS(run_sum<mpc::AdditiveEngine>(sets, payloads, 0), InputError);
+  payloads[0] = {std::numeric_limits<std::int64_t>::min() + 1, -1};
+  CHECK_THROWS_AS(run_sum<mpc::AdditiveEngine>(sets, payloads, 0), InputError);
+  payloads[0] = {1};
+  CHECK_THROWS_AS(run_sum<mpc::AdditiveEngine>(sets, payloads, 0), InputError);
+  PsiOptions sum;
+  sum.mode = PsiMode::kSum;
+  CHECK_THROWS_AS(run_psi(sets, sum), ConfigError);
+}
+
+TEST_CASE("the additive OKVS sums each key's cells to its value", "[psi][okvs]") {
+  mpc::Prg randomness(mpc::random_seed());
+  for (std::size_t n : {0u, 1u, 7u, 3000u}) {
+    INFO(n << " keys");
+    std::vector<Block> keys(n);
+    randomness.fill(std::span(reinterpret_cast<std::uint8_t*>(keys.data()), n * 16));
+    const OkvsLayout layout = okvs_layout(keys, randomness);
+    REQUIRE(layout.cells >= okvs_cells(n));
+    const auto ring_values = randomness.sample<mpc::Ring64>(n);
+    const auto field_values = randomness.sample<mpc::Fp127>(n);
+    const auto ring = okvs_encode_sum<mpc::Ring64>(layout, ring_values);
+    const auto field = okvs_encode_sum<mpc::Fp127>(layout, field_values);
+    for (std::size_t i = 0; i < n; ++i) {
+      mpc::Ring64 ring_sum;
+      mpc::Fp127 field_sum;
+      for (std::size_t c : okvs_positions(keys[i], layout.seed, layout.cells)) {
+        ring_sum += ring[c];
+        field_sum += field[c];
+      }
+      REQUIRE(ring_sum == ring_values[i]);
+      REQUIRE(field_sum == field_values[i]);
+    }
+  }
 }
 
 TEST_CASE("OKVS decodes every encoded key, and other keys to unrelated values", "[psi][okvs]") {
