@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "apps/bench_support.hpp"
@@ -241,6 +242,24 @@ std::size_t element_bytes(BenchScheme scheme) { return scheme == BenchScheme::kS
 
 std::size_t process_count(BenchScheme scheme, std::size_t computing) {
   return scheme == BenchScheme::kAdditive ? computing + 1 : computing;
+}
+
+nlohmann::json engine_party(BenchScheme scheme, const net::TlsConfig& config,
+                            const EnginePhases& phases) {
+  return run_engine_party(
+      scheme, config, [&](auto& engine, net::Mesh& barrier, const net::Mesh& counted) {
+        using En = std::remove_reference_t<decltype(engine)>;
+        const auto& fn = [&]() -> const EnginePhases::Fn<En>& {
+          if constexpr (std::is_same_v<En, mpc::AdditiveEngine>)
+            return phases.additive;
+          else if constexpr (std::is_same_v<En, mpc::ShamirEngine<mpc::Fp61>>)
+            return phases.shamir61;
+          else
+            return phases.shamir127;
+        }();
+        if (!fn) throw ConfigError("this benchmark does not run on " + scheme_label(scheme));
+        return fn(engine, barrier, counted);
+      });
 }
 
 nlohmann::json mul_party(BenchScheme scheme, const net::TlsConfig& config, std::size_t n) {

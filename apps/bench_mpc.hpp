@@ -31,10 +31,13 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "mpc/additive_engine.hpp"
+#include "mpc/shamir_engine.hpp"
 #include "net/tls_config.hpp"
 
 namespace sm::app {
@@ -54,6 +57,22 @@ nlohmann::json mul_party(BenchScheme scheme, const net::TlsConfig& config, std::
 // One (rows x inner)(inner x cols) product of two shared matrices.
 nlohmann::json matmul_party(BenchScheme scheme, const net::TlsConfig& config, std::size_t rows,
                             std::size_t inner, std::size_t cols);
+
+// What one party measures on an engine of each scheme: phases(engine, barrier mesh, counted
+// mesh) returns the party's JSON report (as mul_party's). A scheme without a function is a
+// ConfigError at the party.
+struct EnginePhases {
+  template <class En>
+  using Fn = std::function<nlohmann::json(En&, net::Mesh& barrier, const net::Mesh& counted)>;
+  Fn<mpc::AdditiveEngine> additive;
+  Fn<mpc::ShamirEngine<mpc::Fp61>> shamir61;
+  Fn<mpc::ShamirEngine<mpc::Fp127>> shamir127;
+};
+
+// Connects party config.self, sets up `scheme` (see the header comment: the dealer for
+// kAdditive, dealer-free Shamir otherwise) and runs the scheme's function of `phases`.
+nlohmann::json engine_party(BenchScheme scheme, const net::TlsConfig& config,
+                            const EnginePhases& phases);
 
 enum class AggregateMode { kPlainToLeader, kThreshold, kMasked };
 

@@ -21,6 +21,12 @@
 //   mpc-bench aggregate [--values 1000000] [--parties 3,5,10] [--json FILE]
 //     secure_sum (threshold and masked protocols) among N party processes on loopback, next to
 //     an insecure baseline (raw vectors to party 0, the sum back), with the bytes' expansion.
+//   mpc-bench lr [--datasets breast-cancer,synthetic] [--partitions vertical,horizontal]
+//                [--schemes additive,fp127] [--epochs 10] [--synthetic-epochs 1] [--json FILE]
+//     Joint logistic regression (protocols/logreg.hpp, apps/bench_lr.hpp) among 3 computing
+//     party processes (plus the dealer for additive), next to plaintext training of the same
+//     model in the same run: seconds (per epoch), bytes per party, rounds per iteration, test
+//     accuracy and the weights' distance from the plaintext run.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -34,12 +40,13 @@
 #include <algorithm>
 #include <barrier>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
-#include <optional>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +54,7 @@
 #include <sodium.h>
 #include <nlohmann/json.hpp>
 
+#include "apps/bench_lr.hpp"
 #include "apps/bench_mpc.hpp"
 #include "apps/bench_support.hpp"
 
@@ -658,6 +666,135 @@ void run_aggregate(const AggregateOptions& options) {
   finish_document(document, options.json);
 }
 
+// ---- lr suite: party processes over TLS (apps/bench_lr.hpp) ---------------------------------
+
+struct LrOptions {
+  std::vector<std::string> datasets = {"breast-cancer", "synthetic"};
+  std::vector<std::string> partitions = {"vertical", "horizontal"};
+  std::vector<std::string> schemes = {"additive", "fp127"};
+  std::size_t epochs = 10;           // breast cancer
+  std::size_t synthetic_epochs = 1;  // 100,000 rows: 1562 iterations per epoch at batch 64
+  std::size_t batch_size = 64;
+  std::size_t synthetic_rows = 100000, synthetic_columns = 100;
+  std::size_t parties = 3;
+  std::string data_file = SM_BREAST_CANCER;
+  std::string json;
+};
+
+void run_lr(const LrOptions& options) {
+  nlohmann::json document = {{"suite", "lr"},
+                             {"transport", "TLS 1.3 on loopback, one process per party"},
+                             {"load_average_before", load_json(sm::app::load_average())},
+                             {"rows", nlohmann::json::array()}};
+  std::printf(
+      "lr: joint logistic regression (piecewise5 sigmoid, batch %zu, learning rate 1), 3 "
+      "computing\n"
+      "parties as separate processes over TLS 1.3 on loopback, next to plaintext training of the\n"
+      "same model (same batches, same sigmoid, doubles, Eigen) in the same run\n"
+      "load average before: %s\n"
+      "(seconds: slowest party, everything from sharing the data to the last epoch's statistics;\n"
+      " s/epoch: epochs after the first; set-up: the first epoch's extra time; rounds/it: rounds\n"
+      " of one training iteration on the computing parties' mesh; stats: rounds of one epoch's\n"
+      " statistics; accuracy on the 20 %% test rows, secure / plaintext; |dw|: largest weight\n"
+      " difference from the plaintext run)\n\n",
+      options.batch_size, sm::app::load_average_text().c_str());
+  std::printf("%-42s  %-15s  %8s  %8s  %7s  %8s  %12s  %9s  %5s  %13s  %7s  %9s  %8s\n", "case",
+              "scheme", "seconds", "s/epoch", "set-up", "cpu s", "sent/party", "rounds/it", "stats",
+              "accuracy", "|dw|", "plain s", "ratio");
+  const sm::app::BenchCertificates certs(options.parties + 1);
+  for (const auto& dataset : options.datasets) {
+    for (const auto& partition : options.partitions) {
+      sm::app::LrBenchCase bench;
+      bench.dataset = dataset;
+      bench.partition = partition == "vertical" ? sm::proto::Partition::kVertical
+                                                : sm::proto::Partition::kHorizontal;
+      bench.parties = options.parties;
+      bench.epochs = dataset == "synthetic" ? options.synthetic_epochs : options.epochs;
+      bench.batch_size = options.batch_size;
+      bench.synthetic_rows = options.synthetic_rows;
+      bench.synthetic_columns = options.synthetic_columns;
+      bench.breast_cancer_file = options.data_file;
+      const auto data = sm::app::lr_bench_data(bench);
+      const auto plain = sm::app::lr_plain(data);
+      const std::string label = dataset + " " + partition + " (" + std::to_string(data.x.rows()) +
+                                "x" + std::to_string(data.x.cols()) + ", " +
+                                std::to_string(bench.epochs) + " ep)";
+      for (const auto& scheme_name : options.schemes) {
+        const BenchScheme scheme = parse_scheme(scheme_name);
+        const auto reports = run_scheme(scheme, options.parties, certs,
+                                        [&](BenchScheme s, const sm::net::TlsConfig& config) {
+                                          return sm::app::lr_party(s, config, bench);
+                                        });
+        const auto train = collect_phase(reports, "train");
+        const nlohmann::json* first = nullptr;
+        for (const auto& report : reports) {
+          if (report.at("role") == "compute") {
+            first = &report;
+            break;
+          }
+        }
+        const auto& party = *first;
+        const auto& curve = party.at("curve");
+        const double first_epoch = curve.at(0).at("seconds").get<double>();
+        const double per_epoch =
+            curve.size() > 1
+                ? (curve.back().at("seconds").get<double>() - first_epoch) / (curve.size() - 1)
+                : first_epoch;
+        const auto weights = party.at("weights").get<std::vector<double>>();
+        double worst = 0;
+        for (std::size_t i = 0; i < weights.size(); ++i) {
+          worst =
+              std::max(worst, std::fabs(weights[i] - plain.weights(static_cast<Eigen::Index>(i))));
+        }
+        const double accuracy = party.at("test_accuracy").get<double>();
+        const auto iterations = party.at("iterations").get<std::uint64_t>();
+        const double rounds_per_iteration =
+            static_cast<double>(party.at("training_rounds").get<std::uint64_t>()) /
+            static_cast<double>(iterations);
+        const double stats_rounds =
+            static_cast<double>(party.at("statistics_rounds").get<std::uint64_t>()) /
+            static_cast<double>(bench.epochs);
+        const double ratio = train.summary.seconds / plain.seconds;
+        std::printf(
+            "%-42s  %-15s  %8.3f  %8.3f  %7.3f  %8.3f  %12llu  %9.1f  %5.0f  %6.4f/%6.4f  %7.4f  "
+            "%9.5f  %8.0f\n",
+            label.c_str(), sm::app::scheme_label(scheme).c_str(), train.summary.seconds, per_epoch,
+            first_epoch - per_epoch, train.summary.cpu_seconds,
+            static_cast<unsigned long long>(train.summary.bytes_sent), rounds_per_iteration,
+            stats_rounds, accuracy, plain.test_accuracy, worst, plain.seconds, ratio);
+        if (std::fabs(accuracy - plain.test_accuracy) > 0.05) {
+          throw sm::ProtocolError("lr benchmark: the secure model's test accuracy " +
+                                  std::to_string(accuracy) + " is far from the plaintext " +
+                                  std::to_string(plain.test_accuracy));
+        }
+        document["rows"].push_back({{"case", label},
+                                    {"phase", sm::app::scheme_label(scheme)},
+                                    {"dataset", dataset},
+                                    {"partition", partition},
+                                    {"epochs", bench.epochs},
+                                    {"batch_size", bench.batch_size},
+                                    {"seconds", train.summary.seconds},
+                                    {"seconds_per_epoch", per_epoch},
+                                    {"setup_seconds", first_epoch - per_epoch},
+                                    {"cpu_seconds", train.summary.cpu_seconds},
+                                    {"bytes_sent_per_party", train.summary.bytes_sent},
+                                    {"bytes_received_per_party", train.summary.bytes_received},
+                                    {"rounds", train.summary.rounds},
+                                    {"iterations", iterations},
+                                    {"rounds_per_iteration", rounds_per_iteration},
+                                    {"statistics_rounds_per_epoch", stats_rounds},
+                                    {"test_accuracy", accuracy},
+                                    {"plain_test_accuracy", plain.test_accuracy},
+                                    {"max_weight_difference", worst},
+                                    {"baseline_seconds", plain.seconds},
+                                    {"ratio", ratio},
+                                    {"peak_rss_bytes_per_party", peak_rss(reports)}});
+      }
+    }
+  }
+  finish_document(document, options.json);
+}
+
 // ---- psi suite -------------------------------------------------------------------------------
 
 struct PsiBenchOptions {
@@ -849,6 +986,35 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(3, 32));
   aggregate_command->add_option("--json", aggregate.json,
                                 "also write the figures to this JSON file");
+  LrOptions lr;
+  auto* lr_command = app.add_subcommand(
+      "lr", "joint logistic regression next to plaintext training, party processes over TLS");
+  lr_command->add_option("--datasets", lr.datasets, "breast-cancer, synthetic")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"breast-cancer", "synthetic"}));
+  lr_command->add_option("--partitions", lr.partitions, "vertical, horizontal")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"vertical", "horizontal"}));
+  lr_command->add_option("--schemes", lr.schemes, "additive (with a dealer), fp127 (Shamir)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"additive", "fp127"}));
+  lr_command->add_option("--epochs", lr.epochs, "epochs on breast cancer")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  lr_command->add_option("--synthetic-epochs", lr.synthetic_epochs, "epochs on synthetic data")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  lr_command->add_option("--batch-size", lr.batch_size)
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  lr_command->add_option("--synthetic-rows", lr.synthetic_rows)
+      ->check(CLI::Range(10, 10000000))
+      ->capture_default_str();
+  lr_command->add_option("--synthetic-columns", lr.synthetic_columns)
+      ->check(CLI::Range(3, 10000))
+      ->capture_default_str();
+  lr_command->add_option("--data", lr.data_file, "the breast-cancer CSV")->capture_default_str();
+  lr_command->add_option("--json", lr.json, "also write the figures to this JSON file");
   PsiBenchOptions psi;
   auto* psi_command =
       app.add_subcommand("psi", "private set intersection next to the group operations' bound");
@@ -869,6 +1035,7 @@ int main(int argc, char** argv) {
     if (*mul_command) run_mul(mul);
     if (*matmul_command) run_matmul(matmul);
     if (*aggregate_command) run_aggregate(aggregate);
+    if (*lr_command) run_lr(lr);
   } catch (const sm::Error& e) {
     std::cerr << "mpc-bench: " << e.what() << "\n";
     return static_cast<int>(e.code());

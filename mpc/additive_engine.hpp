@@ -32,6 +32,10 @@ class AdditiveEngine {
 
   Session& session() { return session_; }
   CorrelationSource<Ring64>& correlations() { return correlations_; }
+  // This engine drawing its correlations from `source` (which must outlive the result).
+  AdditiveEngine with_correlations(CorrelationSource<Ring64>& source) const {
+    return AdditiveEngine(session_, source);
+  }
   int value_bits() const { return 63; }
 
   Shares input(net::PartyId owner, std::span<const Ring64> values, std::size_t n,

@@ -161,23 +161,34 @@ void sample_bounded_into(Prg& prg, std::span<F> out, int bits) {
   }
 }
 
-// x^(2^k - 1), k >= 1, with k - 1 squarings and about 2 log2(k) multiplications:
-// x^(2^(a+b) - 1) = (x^(2^a - 1))^(2^b) x^(2^b - 1).
+// x^(2^k - 1) for every x of xs, k >= 1, with k - 1 squarings and about 2 log2(k)
+// multiplications each: x^(2^(a+b) - 1) = (x^(2^a - 1))^(2^b) x^(2^b - 1). The chain is the same
+// for every element, so blocks of kLanes elements go through it in lock step: their
+// multiplications are independent and overlap in the CPU (one chain alone is latency-bound).
 template <class F>
-F power_of_ones(F x, int k) {
-  F acc = x;  // x^(2^a - 1)
-  int a = 1;
-  for (int bit = std::bit_width(static_cast<unsigned>(k)) - 2; bit >= 0; --bit) {
-    F doubled = acc;
-    for (int i = 0; i < a; ++i) doubled *= doubled;
-    acc = doubled * acc;  // a -> 2a
-    a *= 2;
-    if ((k >> bit) & 1) {
-      acc = acc * acc * x;  // a -> a + 1
-      a += 1;
+void power_of_ones(std::span<F> xs, int k) {
+  constexpr std::size_t kLanes = 8;
+  for (std::size_t start = 0; start < xs.size(); start += kLanes) {
+    const std::size_t used = std::min(kLanes, xs.size() - start);
+    std::array<F, kLanes> x, acc, doubled;
+    x.fill(F(1));
+    std::copy_n(xs.begin() + static_cast<std::ptrdiff_t>(start), used, x.begin());
+    acc = x;  // x^(2^a - 1)
+    int a = 1;
+    for (int bit = std::bit_width(static_cast<unsigned>(k)) - 2; bit >= 0; --bit) {
+      doubled = acc;
+      for (int i = 0; i < a; ++i) {
+        for (std::size_t j = 0; j < kLanes; ++j) doubled[j] *= doubled[j];
+      }
+      for (std::size_t j = 0; j < kLanes; ++j) acc[j] = doubled[j] * acc[j];  // a -> 2a
+      a *= 2;
+      if ((k >> bit) & 1) {
+        for (std::size_t j = 0; j < kLanes; ++j) acc[j] = acc[j] * acc[j] * x[j];  // a -> a + 1
+        a += 1;
+      }
     }
+    std::copy_n(acc.begin(), used, xs.begin() + static_cast<std::ptrdiff_t>(start));
   }
-  return acc;
 }
 
 // (p - 3) / 4 = 2^(kBits - 2) - 1 for p = 2^kBits - 1.
@@ -203,14 +214,23 @@ BitsFromSquares<F> bits_from_squares(std::span<const F> r_shares, std::span<cons
   const F half = inverse(F(2));
   BitsFromSquares<F> out;
   out.bits.resize(r_shares.size());
-  for (std::size_t i = 0; i < r_shares.size(); ++i) {
+  std::vector<std::size_t> nonzero;
+  std::vector<F> inverse_roots;
+  nonzero.reserve(squares.size());
+  inverse_roots.reserve(squares.size());
+  for (std::size_t i = 0; i < squares.size(); ++i) {
     if (squares[i] == F(0)) {
       out.zero_squares.push_back(i);
-      continue;
+    } else {
+      nonzero.push_back(i);
+      inverse_roots.push_back(squares[i]);
     }
-    // r (r^2)^((p-3)/4) = r^((p-1)/2), the Legendre symbol of r: +1 or -1.
-    const F inverse_root = power_of_ones(squares[i], kLegendreOnes<F>);
-    out.bits[i] = (r_shares[i] * inverse_root + F(1)) * half;
+  }
+  // r (r^2)^((p-3)/4) = r^((p-1)/2), the Legendre symbol of r: +1 or -1.
+  power_of_ones(std::span<F>(inverse_roots), kLegendreOnes<F>);
+  for (std::size_t k = 0; k < nonzero.size(); ++k) {
+    const std::size_t i = nonzero[k];
+    out.bits[i] = (r_shares[i] * inverse_roots[k] + F(1)) * half;
   }
   return out;
 }

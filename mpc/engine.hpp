@@ -44,6 +44,8 @@ concept Engine = requires(En& engine, const typename En::Shares& x,
   typename En::Shares;
   { engine.session() } -> std::same_as<Session&>;
   { engine.correlations() } -> std::same_as<CorrelationSource<typename En::Element>&>;
+  // The same engine drawing its correlations from another source (e.g. a CorrelationPool).
+  { engine.with_correlations(engine.correlations()) } -> std::same_as<En>;
   // Shares of `party`'s private vector of n elements (`values` is read at `party` only).
   { engine.input(party, values, n, step) } -> std::same_as<typename En::Shares>;
   // Shares of a public vector, without communication.

@@ -109,61 +109,102 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
   using Shares = typename En::Shares;
   const std::size_t n = c.size();
   if (bits.size() != n * width) throw std::invalid_argument("bit_less_than: bits do not match");
-  // prefix[k * width + j]: OR of the bits where c and r differ, from the top bit down to bit
-  // width-1-j. Start with the differences e = c XOR r (linear, c being public).
-  std::vector<E> diff(n * width), public_diff(n * width);
-  for (std::size_t k = 0; k < n; ++k) {
-    for (std::size_t j = 0; j < width; ++j) {
-      const std::size_t bit = width - 1 - j;
-      const bool c_bit = (c[k] >> bit) & 1;
-      diff[k * width + j] = c_bit ? -bits.values[k * width + bit] : bits.values[k * width + bit];
-      public_diff[k * width + j] = E(c_bit ? 1 : 0);
-    }
-  }
-  Shares prefix = engine.add_public(Shares{std::move(diff)}, public_diff);
+  if (width == 0) return engine.constant(std::vector<E>(n, E(0)));
+  // A comparison tree: a node covers a run of bits and holds lt = [c < r] and eq = [c == r] on
+  // that run; the node above a high run H and a low run L has lt = lt_H + eq_H lt_L (the two
+  // terms exclude each other) and eq = eq_H eq_L. Node j of a level covers bits [j s, j s + s)
+  // of each element (s = 2^level); nodes[k * count + j] are element k's.
+  // Leaves, linear in r's bits because c is public: lt = (1 - c_i) r_i, eq = c_i ? r_i : 1 - r_i.
+  const auto bit = [&](std::size_t k, std::size_t i) { return static_cast<bool>((c[k] >> i) & 1); };
+  const auto r = [&](std::size_t k, std::size_t i) { return bits.values[k * width + i]; };
+  const E one(1);
 
-  // Sklansky prefix-OR: at level s, every position in the upper half of a block of 2s ORs in
-  // the last position of the lower half. OR(a, b) = a + b - ab.
-  for (std::size_t s = 1; s < width; s *= 2) {
-    std::vector<std::size_t> targets, sources;
-    for (std::size_t j = 0; j < width; ++j) {
-      if (j & s) {
-        targets.push_back(j);
-        sources.push_back((j & ~(2 * s - 1)) + s - 1);
+  // Level 1 from pairs of leaves needs one product per pair, r_H r_L: with eq_H = a_H + s_H r_H
+  // (a_H, s_H = 0, 1 if c_H else 1, -1), eq = eq_H eq_L and eq_H lt_L both expand to it.
+  std::size_t count = (width + 1) / 2;
+  Shares products;
+  if (width > 1) {
+    Shares high, low;
+    high.values.reserve(n * (width / 2));
+    low.values.reserve(n * (width / 2));
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t j = 0; 2 * j + 1 < width; ++j) {
+        high.values.push_back(r(k, 2 * j + 1));
+        low.values.push_back(r(k, 2 * j));
       }
     }
+    products = mul(engine, high, low, step);
+  }
+  Shares lt, eq;
+  std::vector<E> eq_public(n * count);  // eq's public part (lt has none)
+  lt.values.resize(n * count);
+  eq.values.resize(n * count);
+  const E zero(0);
+  for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::size_t node = k * count + j, lo = 2 * j;
+      const bool c_lo = bit(k, lo);
+      if (lo + 1 == width) {  // a lone top leaf
+        lt.values[node] = c_lo ? zero : r(k, lo);
+        eq.values[node] = c_lo ? r(k, lo) : -r(k, lo);
+        eq_public[node] = c_lo ? zero : one;
+        continue;
+      }
+      const bool c_hi = bit(k, lo + 1);
+      const E a_hi = c_hi ? zero : one, s_hi = c_hi ? one : -one;
+      const E a_lo = c_lo ? zero : one, s_lo = c_lo ? one : -one;
+      const E p = products.values[k * (width / 2) + j];
+      const E r_hi = r(k, lo + 1), r_lo = r(k, lo);
+      eq.values[node] = a_hi * s_lo * r_lo + a_lo * s_hi * r_hi + s_hi * s_lo * p;
+      eq_public[node] = a_hi * a_lo;
+      const E lt_hi = c_hi ? zero : r_hi;
+      lt.values[node] = c_lo ? lt_hi : lt_hi + a_hi * r_lo + s_hi * p;
+    }
+  }
+  eq = engine.add_public(eq, eq_public);
+
+  // Higher levels: two products per pair (lt needs eq_H lt_L, eq needs eq_H eq_L), one at the
+  // root, where eq is not needed.
+  while (count > 1) {
+    const std::size_t pairs = count / 2, next = (count + 1) / 2;
+    const bool root = next == 1;
     Shares x, y;
-    x.values.reserve(n * targets.size());
-    y.values.reserve(n * targets.size());
+    x.values.reserve(n * pairs * 2);
+    y.values.reserve(n * pairs * 2);
     for (std::size_t k = 0; k < n; ++k) {
-      for (std::size_t t = 0; t < targets.size(); ++t) {
-        x.values.push_back(prefix.values[k * width + targets[t]]);
-        y.values.push_back(prefix.values[k * width + sources[t]]);
+      for (std::size_t j = 0; j < pairs; ++j) {
+        const std::size_t hi = k * count + 2 * j + 1, lo = k * count + 2 * j;
+        x.values.push_back(eq.values[hi]);
+        y.values.push_back(lt.values[lo]);
+        if (!root) {
+          x.values.push_back(eq.values[hi]);
+          y.values.push_back(eq.values[lo]);
+        }
       }
     }
     const Shares xy = mul(engine, x, y, step);
+    Shares next_lt, next_eq;
+    next_lt.values.resize(n * next);
+    next_eq.values.resize(root ? 0 : n * next);
+    const std::size_t per_pair = root ? 1 : 2;
     for (std::size_t k = 0; k < n; ++k) {
-      for (std::size_t t = 0; t < targets.size(); ++t) {
-        const std::size_t i = k * targets.size() + t;
-        prefix.values[k * width + targets[t]] = x.values[i] + y.values[i] - xy.values[i];
+      for (std::size_t j = 0; j < next; ++j) {
+        const std::size_t node = k * next + j;
+        if (2 * j + 1 == count) {  // a lone top node moves up unchanged
+          next_lt.values[node] = lt.values[k * count + 2 * j];
+          if (!root) next_eq.values[node] = eq.values[k * count + 2 * j];
+          continue;
+        }
+        const std::size_t i = (k * pairs + j) * per_pair;
+        next_lt.values[node] = lt.values[k * count + 2 * j + 1] + xy.values[i];
+        if (!root) next_eq.values[node] = xy.values[i + 1];
       }
     }
+    lt = std::move(next_lt);
+    eq = std::move(next_eq);
+    count = next;
   }
-
-  // The first difference from the top is at j where prefix steps from 0 to 1; there r's bit is
-  // the opposite of c's, so [c < r] = sum_j (prefix_j - prefix_{j-1}) (1 - c_bit(j)).
-  std::vector<E> result(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    E sum(0);
-    for (std::size_t j = 0; j < width; ++j) {
-      const std::size_t bit = width - 1 - j;
-      if ((c[k] >> bit) & 1) continue;
-      sum += prefix.values[k * width + j];
-      if (j > 0) sum -= prefix.values[k * width + j - 1];
-    }
-    result[k] = sum;
-  }
-  return Shares{std::move(result)};
+  return lt;
 }
 
 template <Engine En>

@@ -8,8 +8,8 @@
 //   matmul         1 round, rows*inner + inner*cols  (a matrix triple; O(nd + dk), not O(ndk))
 //   dot            1 round, 2n
 //   fixed_mul      mul + trunc
-//   bit_less_than  ceil(log2 width) rounds (a prefix-OR over the bits, Sklansky layout),
-//                  about width/2 * log2(width) multiplications per element
+//   bit_less_than  ceil(log2 width) rounds (a comparison tree over the bits), at most
+//                  width/2 + 2 ceil(width/2) - 3 multiplications per element (92 for width 63)
 //   less_than etc. one less_than_zero (see the engine), select: 1 mul
 // Every step tag passed in appears in network errors.
 #pragma once

@@ -42,11 +42,15 @@ class ShamirEngine {
 
   Session& session() { return session_; }
   CorrelationSource<F>& correlations() { return correlations_; }
+  // This engine (same session, threshold and value bits) drawing its correlations from
+  // `source` (which must outlive the result).
+  ShamirEngine with_correlations(CorrelationSource<F>& source) const {
+    return ShamirEngine(session_, source, codec_.degree(), value_bits_);
+  }
   int value_bits() const { return value_bits_; }
   const ShamirCodec<F>& codec() const { return codec_; }
 
-  Shares input(net::PartyId owner, std::span<const F> values, std::size_t n,
-               std::string_view step);
+  Shares input(net::PartyId owner, std::span<const F> values, std::size_t n, std::string_view step);
   Shares constant(std::span<const F> values) const;
   Shares add_public(const Shares& x, std::span<const F> values) const;
   std::vector<F> open(const Shares& x, std::string_view step);

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <string>
 
+#include "mpc/correlation_pool.hpp"
 #include "mpc/ops.hpp"
 #include "net/errors.hpp"
 
@@ -18,9 +19,12 @@ struct Breakpoint {
   double at, slope, offset;
 };
 
-std::vector<Breakpoint> breakpoints(SigmoidKind kind) {
-  if (kind == SigmoidKind::kSecureMl3) return {{-0.5, 1.0, 0.5}, {0.5, -1.0, 0.5}};
-  return {{-4.0, 0.0625, 0.25}, {-1.6, 0.1525, 0.25}, {1.6, -0.1525, 0.25}, {4.0, -0.0625, 0.25}};
+std::span<const Breakpoint> breakpoints(SigmoidKind kind) {
+  static constexpr Breakpoint kSecureMl3[] = {{-0.5, 1.0, 0.5}, {0.5, -1.0, 0.5}};
+  static constexpr Breakpoint kPiecewise5[] = {
+      {-4.0, 0.0625, 0.25}, {-1.6, 0.1525, 0.25}, {1.6, -0.1525, 0.25}, {4.0, -0.0625, 0.25}};
+  if (kind == SigmoidKind::kSecureMl3) return kSecureMl3;
+  return kPiecewise5;
 }
 
 // round(v * 2^bits) as an element.
@@ -137,7 +141,7 @@ typename En::Shares share_labels(En& engine, const LogRegData& data, const LogRe
 // k-major: multiplied by the bits [z > c_k] and summed over k, they give the sigmoid.
 template <mpc::Engine En>
 typename En::Shares piece_deltas(En& engine, const typename En::Shares& z2,
-                                 const std::vector<Breakpoint>& pieces) {
+                                 std::span<const Breakpoint> pieces) {
   using E = typename En::Element;
   const int f = engine.session().fixed().frac_bits;
   typename En::Shares deltas;
@@ -153,7 +157,7 @@ typename En::Shares piece_deltas(En& engine, const typename En::Shares& z2,
 // Inputs of less_than_zero giving [z > c_k] for every piece (k-major).
 template <mpc::Engine En>
 typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
-                                const std::vector<Breakpoint>& pieces) {
+                                std::span<const Breakpoint> pieces) {
   using E = typename En::Element;
   const int f = engine.session().fixed().frac_bits;
   typename En::Shares tests;
@@ -340,11 +344,16 @@ RowSplit split_rows(std::size_t rows, double test_fraction, const mpc::Seed& see
 }
 
 template <mpc::Engine En>
-LogRegModel<typename En::Shares> train_logreg(En& engine, const LogRegData& data,
+LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegData& data,
                                               const LogRegLayout& layout,
                                               const LogRegOptions& options) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
+  // Every iteration makes the same correlation requests: fetch them for many at once.
+  mpc::CorrelationPool<E> pool(
+      caller_engine.correlations(),
+      options.epochs * (options.train_rows.size() / std::max<std::size_t>(options.batch_size, 1)));
+  En engine = caller_engine.with_correlations(pool);
   const int f = engine.session().fixed().frac_bits;
   check_data(data, layout, engine.session().self(), true);
   if (options.train_rows.size() < options.batch_size) {

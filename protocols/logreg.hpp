@@ -26,6 +26,9 @@
 // K B (comparison opening) + the comparison's bit circuit, 2 K B (mul), B + D (truncations):
 // O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
 // iteration too (dealer: B + D corrections to party 0; dealer-free: the reduction of U_B v).
+// Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
+// that fetches each kind for many iterations at once, so the source's own rounds (dealer round
+// trips, dealer-free generation) come a few times per training, not in every iteration.
 // Set-up: the data matrix and labels cost one input each (Shamir: the owner sends its n x d_p
 // block to every peer once; additive: nothing), then 1 round opening X - U (n D elements), and
 // one masked_products call for all iterations and test evaluations (the schedule is public).

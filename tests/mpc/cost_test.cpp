@@ -23,20 +23,17 @@ std::ostream& operator<<(std::ostream& os, const Cost& c) {
 }
 
 // Rounds of bit_less_than: ceil(log2 width).
-std::uint64_t prefix_rounds(std::size_t width) {
+std::uint64_t tree_rounds(std::size_t width) {
   std::uint64_t rounds = 0;
   for (std::size_t s = 1; s < width; s *= 2) ++rounds;
   return rounds;
 }
 
-// Multiplications per element of the Sklansky prefix-OR over `width` bits (ops.hpp): at level s,
-// one for every position whose bit s is set.
-std::uint64_t prefix_products(std::size_t width) {
-  std::uint64_t products = 0;
-  for (std::size_t s = 1; s < width; s *= 2) {
-    for (std::size_t j = 0; j < width; ++j) products += (j & s) ? 1 : 0;
-  }
-  return products;
+// Multiplications per element of the comparison tree over `width` bits (ops.hpp): one per pair
+// of leaves, then two per pair of nodes on every level above, one at the root.
+std::uint64_t tree_products(std::size_t width) {
+  const std::uint64_t pairs = width / 2, nodes = (width + 1) / 2;
+  return pairs + (nodes > 1 ? 2 * (nodes - 1) - 1 : 0);
 }
 
 template <class En>
@@ -122,9 +119,9 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   // XOR); Shamir 1 + ceil(log2(value_bits - 1)) (open, bit_less_than over value_bits - 1 bits).
   const std::size_t width = kAdditive ? 63 : static_cast<std::size_t>(value_bits - 1);
   auto ltz = [&](std::uint64_t m) {
-    const std::uint64_t rounds = kAdditive ? 1 + 6 + 1 : 1 + prefix_rounds(width);
-    if (kAdditive && prefix_rounds(width) != 6) throw std::logic_error("width");
-    const std::uint64_t products = m * prefix_products(width) + (kAdditive ? m : 0);
+    const std::uint64_t rounds = kAdditive ? 1 + 6 + 1 : 1 + tree_rounds(width);
+    if (kAdditive && tree_rounds(width) != 6) throw std::logic_error("width");
+    const std::uint64_t products = m * tree_products(width) + (kAdditive ? m : 0);
     return Cost{rounds, (m + 2 * products) * peers * e};
   };
   Costs<En> costs;
@@ -148,7 +145,7 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   costs["max"] = {ltz(n).rounds + 1, ltz(n).sent + 2 * all};
   // clamp: both comparisons in one less_than_zero of 2n, then one mul of 2n.
   costs["clamp"] = {ltz(2 * n).rounds + 1, ltz(2 * n).sent + 4 * all};
-  costs["bit_less_than 13"] = {prefix_rounds(13), 2 * n * prefix_products(13) * peers * e};
+  costs["bit_less_than 13"] = {tree_rounds(13), 2 * n * tree_products(13) * peers * e};
   return costs;
 }
 
