@@ -2,8 +2,13 @@
 // (columns, rows matched by id, one party holds the label) or horizontally (rows).
 //
 // Each party reads and checks its CSV; the parties then compare, in one round, row counts,
-// digests of their ids (vertical), feature names (horizontal) and who holds a label; any problem
-// ends the run at every party with exit code 3 before training. Standardisation: vertical, each
+// digests of their ids (vertical without --align), feature names (horizontal) and who holds a
+// label; any problem ends the run at every party with exit code 3 before training. Vertical with
+// --align: instead of comparing id digests, the parties run PSI in align mode (protocols/psi.hpp)
+// on their ids over the training session (the computing parties only, never the dealer), and
+// each keeps only its rows of the common ids; an empty intersection is an input error (exit code
+// 3). Vertical rows are then ordered by the digests of their ids, so a run with --align trains
+// exactly as a run on files that held only the common rows. Standardisation: vertical, each
 // party its own columns on the training rows (kept in its model file); horizontal, global means
 // and variances from secure aggregation of the training rows' sums and sums of squares. A
 // constant column is dropped with a warning. The model (JSON) and its training curve (CSV,
@@ -21,6 +26,7 @@
 #include "mpc/ops.hpp"
 #include "protocols/aggregate.hpp"
 #include "protocols/logreg.hpp"
+#include "protocols/psi.hpp"
 
 namespace sm::app {
 
@@ -55,6 +61,33 @@ std::string curve_path(const std::string& model) {
   return (dot == std::string::npos ? model : model.substr(0, dot)) + ".curve.csv";
 }
 
+// Vertical without --align: throws InputError saying which party lacks how many ids unless
+// every party's "ids" fact (its sorted id digests, comma-separated) names the same set.
+void require_same_ids(const net::Mesh& mesh,
+                      const std::vector<std::map<std::string, std::string>>& facts) {
+  std::vector<std::set<std::string>> ids(mesh.size());
+  for (net::PartyId p = 0; p < mesh.size(); ++p) {
+    for (auto& d : split_list(facts[p].at("ids"))) ids[p].insert(d);
+  }
+  std::set<std::string> all;
+  for (const auto& other : ids) all.insert(other.begin(), other.end());
+  std::string problems;
+  for (net::PartyId p = 0; p < mesh.size(); ++p) {
+    std::size_t missing = 0;
+    for (const auto& d : all) missing += ids[p].count(d) == 0;
+    if (missing > 0) {
+      problems += (problems.empty() ? "" : "; ") + mesh.describe(p) + " lacks " +
+                  std::to_string(missing) + " ids that other parties have";
+    }
+  }
+  if (!problems.empty()) {
+    throw InputError(
+        "the parties' id sets differ (vertical partitioning needs the same rows everywhere; "
+        "pass --align to train on the ids common to all parties): " +
+        problems);
+  }
+}
+
 class TrainLrJob final : public Job {
  public:
   void add_options(CLI::App& command) override {
@@ -66,6 +99,10 @@ class TrainLrJob final : public Job {
     command.add_option("--partition", partition_, "vertical (columns) or horizontal (rows).")
         ->required()
         ->check(CLI::IsMember({"vertical", "horizontal"}));
+    command.add_flag("--align", align_,
+                     "Vertical only: train on the ids common to every party, found by private "
+                     "set intersection (as psi --mode align) first; without it, every party must "
+                     "hold the same ids.");
     command.add_option("--epochs", epochs_)->capture_default_str()->check(CLI::Range(1, 100000));
     command.add_option("--batch-size", batch_)
         ->capture_default_str()
@@ -100,6 +137,11 @@ class TrainLrJob final : public Job {
   void run(JobContext& context) override {
     const PartyConfig& config = context.config();
     const bool vertical = partition_ == "vertical";
+    if (align_ && !vertical) {
+      throw ConfigError(
+          "--align applies to --partition vertical only (horizontal parties hold different "
+          "rows, so there is nothing to align)");
+    }
     const std::string scheme = scheme_.empty() ? default_scheme(config) : scheme_;
     std::optional<net::PartyId> reveal_to;
     if (reveal_ != "all" && reveal_ != "none") {
@@ -114,6 +156,7 @@ class TrainLrJob final : public Job {
 
     net::SessionParams params{"train-lr",
                               {{"partition", partition_},
+                               {"align", align_ ? "yes" : "no"},
                                {"epochs", std::to_string(epochs_)},
                                {"batch-size", std::to_string(batch_)},
                                {"learning-rate", std::to_string(learning_rate_)},
@@ -129,6 +172,34 @@ class TrainLrJob final : public Job {
   }
 
  private:
+  // PSI in align mode on this party's distinct `ids` over `session` (the computing parties):
+  // returns the indices of the ids every party holds and logs how many rows each party keeps.
+  // The session's fresh common randomness separates runs, so no nonce is needed. Throws
+  // InputError at every party if no id is common to all.
+  std::vector<std::size_t> align_rows(JobContext& context, mpc::Session& session,
+                                      const std::vector<std::string>& ids) {
+    const auto phase = context.report().phase("align");
+    proto::PsiOptions options;
+    options.mode = proto::PsiMode::kAlign;
+    context.log().info("aligning " + std::to_string(ids.size()) +
+                       " ids with the other parties (private set intersection)");
+    proto::PsiResult result = proto::psi(session, ids, options);
+    const std::size_t common = result.aligned->size();
+    std::string sizes, kept;
+    for (net::PartyId p = 0; p < session.parties(); ++p) {
+      const std::string party = (p ? ", " : "") + session.mesh().describe(p) + " ";
+      sizes += party + std::to_string(result.set_sizes[p]);
+      kept += party + std::to_string(common) + " of " + std::to_string(result.set_sizes[p]);
+    }
+    if (common == 0) {
+      throw InputError(
+          "--align: no id is common to every party, nothing to train on (ids: " + sizes + ")");
+    }
+    context.log().info("--align: " + std::to_string(common) +
+                       " ids common to every party; rows kept: " + kept);
+    return std::move(*result.aligned);
+  }
+
   template <class En>
   void train(JobContext& context, En& engine, net::Mesh& mesh, bool vertical,
              const std::string& scheme, std::optional<net::PartyId> reveal_to,
@@ -149,7 +220,7 @@ class TrainLrJob final : public Job {
       status.facts = {{"rows", std::to_string(table.ids.size())},
                       {"label", label_column_.empty() ? "no" : "yes"},
                       {"features", join(table.names)},
-                      {"ids", vertical ? join(digests) : ""}};
+                      {"ids", vertical && !align_ ? join(digests) : ""}};
     } catch (const InputError& e) {
       status.error = e.what();
     }
@@ -164,27 +235,7 @@ class TrainLrJob final : public Job {
         throw InputError("several parties have a label column: " + mesh.describe(labelled[0]) +
                          " and " + mesh.describe(labelled[1]) + "; exactly one may");
       }
-      std::vector<std::set<std::string>> ids(parties);
-      for (net::PartyId p = 0; p < parties; ++p) {
-        for (auto& d : split_list(facts[p].at("ids"))) ids[p].insert(d);
-      }
-      std::string problems;
-      for (net::PartyId p = 0; p < parties; ++p) {
-        std::set<std::string> all;
-        for (const auto& other : ids) all.insert(other.begin(), other.end());
-        std::size_t missing = 0;
-        for (const auto& d : all) missing += ids[p].count(d) == 0;
-        if (missing > 0) {
-          problems += (problems.empty() ? "" : "; ") + mesh.describe(p) + " lacks " +
-                      std::to_string(missing) + " ids that other parties have";
-        }
-      }
-      if (!problems.empty()) {
-        throw InputError(
-            "the parties' id sets differ (vertical partitioning needs the same "
-            "rows everywhere; align them first): " +
-            problems);
-      }
+      if (!align_) require_same_ids(mesh, facts);
     } else {
       for (net::PartyId p = 0; p < parties; ++p) {
         if (facts[p].at("label") != "yes") {
@@ -196,10 +247,11 @@ class TrainLrJob final : public Job {
       require_same(mesh, facts, "features", "feature columns");
     }
 
-    // Global row order and the split.
+    // Global row order (vertical: the rows of the common ids, by id digest) and the split.
     std::vector<std::size_t> order(table.ids.size());
     std::iota(order.begin(), order.end(), 0);
-    std::size_t offset = 0, total = table.ids.size();
+    if (align_) order = align_rows(context, engine.session(), table.ids);
+    std::size_t offset = 0, total = order.size();
     proto::LogRegLayout layout;
     layout.partition = vertical ? proto::Partition::kVertical : proto::Partition::kHorizontal;
     if (vertical) {
@@ -318,6 +370,7 @@ class TrainLrJob final : public Job {
     nlohmann::json json;
     json["format"] = "secretmesh-logreg/1";
     json["partition"] = partition_;
+    json["aligned"] = align_;
     json["party"] = self;
     json["parties"] = parties;
     json["scheme"] = scheme;
@@ -384,6 +437,7 @@ class TrainLrJob final : public Job {
   std::size_t epochs_ = 10, batch_ = 32;
   double learning_rate_ = 1.0, l2_ = 0, test_fraction_ = 0;
   std::uint64_t seed_ = 1;
+  bool align_ = false;
 };
 
 }  // namespace
