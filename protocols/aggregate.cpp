@@ -130,6 +130,85 @@ AggregationResult result_from(const Decision& decision) {
 
 // ---- threshold ---------------------------------------------------------------------------------
 
+// Who deals which way: dealer a's share for the t parties a + 1 .. a + t (mod N) is the PRG
+// expansion of their pairwise seed; its share for the others, a + t + 1 .. a + N - 1, is sent.
+bool share_from_prg(PartyId dealer, PartyId holder, std::size_t n, std::size_t threshold) {
+  const std::size_t distance = (holder + n - dealer) % n;
+  return distance >= 1 && distance <= threshold;
+}
+
+// The pairwise streams of one protocol run: per peer, one stream for the shares the lower-id
+// party deals to the higher-id one and one for the other direction. Both parties of a pair take
+// them in the same order, so they hold the same streams.
+class DealingStreams {
+ public:
+  explicit DealingStreams(mpc::Session& session) : self_(session.self()) {
+    for (PartyId p = 0; p < session.parties(); ++p) {
+      if (p == self_) {
+        low_to_high_.emplace_back(std::nullopt);
+        high_to_low_.emplace_back(std::nullopt);
+        continue;
+      }
+      low_to_high_.emplace_back(session.prg().pairwise_stream(p));
+      high_to_low_.emplace_back(session.prg().pairwise_stream(p));
+    }
+  }
+
+  // The stream of the shares that `dealer` deals to `holder`; one of them is this party.
+  mpc::Prg& stream(PartyId dealer, PartyId holder) {
+    const PartyId peer = dealer == self_ ? holder : dealer;
+    return *(dealer < holder ? low_to_high_ : high_to_low_)[peer];
+  }
+
+ private:
+  PartyId self_;
+  std::vector<std::optional<mpc::Prg>> low_to_high_, high_to_low_;
+};
+
+// basis[k][i]: the Lagrange basis polynomial of points[i] over all of `points`, evaluated at
+// targets[k], so that f(targets[k]) = sum_i basis[k][i] f(points[i]) for every polynomial f of
+// degree below points.size(). Points must be distinct.
+std::vector<std::vector<Fp61>> lagrange_basis(std::span<const Fp61> points,
+                                              std::span<const Fp61> targets) {
+  std::vector<Fp61> weights(points.size(), Fp61(1));  // 1 / prod_(j != i) (x_i - x_j)
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    for (std::size_t j = 0; j < points.size(); ++j) {
+      if (j != i) weights[i] *= points[i] - points[j];
+    }
+    weights[i] = mpc::inverse(weights[i]);
+  }
+  std::vector<std::vector<Fp61>> basis(targets.size(), weights);
+  for (std::size_t k = 0; k < targets.size(); ++k) {
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      for (std::size_t j = 0; j < points.size(); ++j) {
+        if (j != i) basis[k][i] *= targets[k] - points[j];
+      }
+    }
+  }
+  return basis;
+}
+
+// out[e] = sum_i coefficients[i] * inputs[i][e]. The products (below 2^122) are summed in 128
+// bits and reduced once per element, so at most 64 inputs.
+void linear_combination(std::span<const Fp61> coefficients,
+                        std::span<const std::vector<Fp61>> inputs, std::span<Fp61> out) {
+  for (std::size_t e = 0; e < out.size(); ++e) {
+    mpc::u128 sum = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      sum += static_cast<mpc::u128>(coefficients[i].value()) * inputs[i][e].value();
+    }
+    const auto low = static_cast<std::uint64_t>(sum) & Fp61::kModulus;
+    const auto middle = static_cast<std::uint64_t>(sum >> 61) & Fp61::kModulus;
+    const auto high = static_cast<std::uint64_t>(sum >> 122);
+    out[e] = Fp61::reduce(low + middle + high);  // 2^61 = 1 mod p; the sum is below 2^63
+  }
+}
+
+// target += addend, element-wise.
+void add_into(std::span<Fp61> target, std::span<const Fp61> addend) {
+  for (std::size_t e = 0; e < target.size(); ++e) target[e] += addend[e];
+}
+
 AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int64_t> values,
                                 std::size_t threshold, const std::vector<PartyId>& outputs) {
   net::Mesh& mesh = session.mesh();
@@ -137,26 +216,41 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   const PartyId self = mesh.self(), leader = outputs.front();
   const mpc::ShamirCodec<Fp61> codec(n, threshold);
   const auto peers = peers_of(mesh);
+  DealingStreams streams(session);
 
-  std::vector<Fp61> secrets(d);
-  for (std::size_t i = 0; i < d; ++i) secrets[i] = Fp61::from_int(values[i]);
-  mpc::Prg randomness = session.prg().private_stream();
-  auto shares = codec.share(secrets, randomness);
-
-  // Round 1: every party deals its shares.
-  std::vector<net::Outgoing> sends;
-  for (PartyId p : peers) sends.push_back({p, mpc::as_bytes<Fp61>(shares[p])});
-  const auto dealt = mesh.round_tolerant(sends, peers, "aggregate: shares");
-  std::vector<std::optional<std::vector<Fp61>>> held(n);
-  held[self] = std::move(shares[self]);
-  PartySet holding(n, 0);
-  holding[self] = 1;
-  for (std::size_t k = 0; k < peers.size(); ++k) {
-    if (!dealt[k]) continue;
-    held[peers[k]] =
-        mpc::from_bytes<Fp61>(*dealt[k], d, mesh.describe(peers[k]), "aggregate: shares");
-    holding[peers[k]] = 1;
+  // Our polynomial: the secret at 0 and PRG values at the t parties after us fix it; evaluate it
+  // at our own point and at the parties we send to.
+  std::vector<std::vector<Fp61>> known{std::vector<Fp61>(d)};
+  for (std::size_t i = 0; i < d; ++i) known[0][i] = Fp61::from_int(values[i]);
+  std::vector<Fp61> points{Fp61(0)};
+  std::vector<PartyId> targets{self};
+  for (PartyId p : peers) {
+    if (share_from_prg(self, p, n, threshold)) {
+      known.push_back(streams.stream(self, p).sample<Fp61>(d));
+      points.push_back(codec.point(p));
+    } else {
+      targets.push_back(p);
+    }
   }
+  std::vector<Fp61> target_points;
+  for (PartyId p : targets) target_points.push_back(codec.point(p));
+  const auto basis = lagrange_basis(points, target_points);
+  std::vector<std::vector<Fp61>> shares(targets.size(), std::vector<Fp61>(d));
+  for (std::size_t k = 0; k < targets.size(); ++k) linear_combination(basis[k], known, shares[k]);
+  known.clear();
+
+  // Round 1: every party sends the shares that are not PRG expansions.
+  std::vector<net::Outgoing> sends;
+  for (std::size_t k = 1; k < targets.size(); ++k) {
+    sends.push_back({targets[k], mpc::as_bytes<Fp61>(shares[k])});
+  }
+  std::vector<PartyId> dealers;
+  for (PartyId p : peers) {
+    if (!share_from_prg(p, self, n, threshold)) dealers.push_back(p);
+  }
+  const auto dealt = mesh.round_tolerant(sends, dealers, "aggregate: shares");
+  PartySet holding(n, 1);  // our own share and the PRG shares are always at hand
+  for (std::size_t k = 0; k < dealers.size(); ++k) holding[dealers[k]] = dealt[k].has_value();
 
   // Round 2: every party tells the leader whose shares it holds.
   Decision decision;
@@ -180,8 +274,18 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
 
   // Round 4: present parties send their share of the sum to the output parties.
   std::vector<Fp61> sum_share(d);
+  if (decision.included[self]) sum_share = std::move(shares[0]);
+  shares.clear();
+  for (std::size_t k = 0; k < dealers.size(); ++k) {
+    if (!decision.included[dealers[k]]) continue;
+    if (!dealt[k]) throw ProtocolError("the leader included a party whose shares never arrived");
+    add_into(sum_share,
+             mpc::from_bytes<Fp61>(*dealt[k], d, mesh.describe(dealers[k]), "aggregate: shares"));
+  }
   for (PartyId p : result.included) {
-    for (std::size_t i = 0; i < d; ++i) sum_share[i] += (*held[p])[i];
+    if (share_from_prg(p, self, n, threshold)) {
+      add_into(sum_share, streams.stream(p, self).sample<Fp61>(d));
+    }
   }
   const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
   sends.clear();

@@ -2,15 +2,16 @@
 // values, dropouts at each step, output restricted to some parties, and differential privacy.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
 
 #include "net/errors.hpp"
 #include "net/local_mesh.hpp"
+#include "net/round_budget_mesh.hpp"
 #include "protocols/aggregate.hpp"
 #include "protocols/discrete_gaussian.hpp"
-#include "net/round_budget_mesh.hpp"
 
 using namespace sm;
 using namespace sm::proto;
@@ -119,13 +120,46 @@ TEST_CASE("only the output parties learn the sum", "[aggregate]") {
   }
 }
 
+TEST_CASE("threshold: rounds and bytes match the header's cost statement", "[aggregate][cost]") {
+  // Per party: d (N - 1 - t) share elements, d per other output party, N report bytes to the
+  // leader (others) or 8 + 2 N decision bytes to each other party (the leader); 4 rounds, 3 when
+  // t = N - 1 (every share is a PRG expansion, so nothing is dealt).
+  struct Case {
+    std::size_t n, t;
+    std::vector<net::PartyId> outputs;
+  };
+  const std::size_t d = 100;
+  for (const auto& c :
+       std::vector<Case>{{3, 1, {}}, {3, 2, {}}, {5, 2, {}}, {5, 1, {1, 3}}, {10, 4, {}}}) {
+    const auto inputs = random_inputs(c.n, d, c.n + c.t);
+    AggregationOptions options;
+    options.threshold = c.t;
+    options.output_parties = c.outputs;
+    const auto outputs = c.outputs.empty() ? everyone(c.n) : c.outputs;
+    const auto stats = net::run_parties(c.n, [&](net::Mesh& mesh) {
+      mpc::Session session(mesh, mpc::PrgState::establish(mesh));
+      const net::MeshStats before = mesh.stats();
+      const auto result = secure_sum(session, inputs[mesh.self()], options);
+      if (result.sum) CHECK(*result.sum == plain_sum(inputs, everyone(c.n)));
+      return mesh.stats().since(before);
+    });
+    for (net::PartyId p = 0; p < c.n; ++p) {
+      const bool is_output = std::find(outputs.begin(), outputs.end(), p) != outputs.end();
+      const std::size_t other_outputs = outputs.size() - (is_output ? 1 : 0);
+      const std::size_t control = p == outputs.front() ? (c.n - 1) * (8 + 2 * c.n) : c.n;
+      CHECK(stats[p].bytes_sent() == 8 * d * (c.n - 1 - c.t) + 8 * d * other_outputs + control);
+      CHECK(stats[p].rounds == (c.t == c.n - 1 ? 3 : 4));
+    }
+  }
+}
+
 TEST_CASE("threshold: parties that drop out after sending their shares are still counted",
           "[aggregate][dropout]") {
   const auto inputs = random_inputs(5, 64, 5);
   AggregationOptions options;
   options.threshold = 2;
-  for (const auto& crashing : std::vector<std::map<net::PartyId, std::size_t>>{
-           {{3, 1}}, {{3, 1}, {4, 1}}}) {
+  for (const auto& crashing :
+       std::vector<std::map<net::PartyId, std::size_t>>{{{3, 1}}, {{3, 1}, {4, 1}}}) {
     const auto results = run_sum(inputs, options, crashing);
     for (net::PartyId p = 0; p < 5; ++p) {
       if (crashing.contains(p)) continue;
