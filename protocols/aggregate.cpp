@@ -3,7 +3,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -26,6 +28,10 @@ using net::PartyId;
 
 // One flag byte per party.
 using PartySet = std::vector<std::uint8_t>;
+
+// Long vectors are processed in chunks of this many elements, so that PRG output and
+// intermediate values stay in the cache and no temporary as long as the input is allocated.
+constexpr std::size_t kChunk = 4096;
 
 std::vector<PartyId> members(const PartySet& set) {
   std::vector<PartyId> out;
@@ -188,25 +194,52 @@ std::vector<std::vector<Fp61>> lagrange_basis(std::span<const Fp61> points,
   return basis;
 }
 
-// out[e] = sum_i coefficients[i] * inputs[i][e]. The products (below 2^122) are summed in 128
-// bits and reduced once per element, so at most 64 inputs.
-void linear_combination(std::span<const Fp61> coefficients,
-                        std::span<const std::vector<Fp61>> inputs, std::span<Fp61> out) {
+// x mod p for any 128-bit x (2^61 = 1 mod p), as a value below 2^63.
+std::uint64_t fold(mpc::u128 x) {
+  return (static_cast<std::uint64_t>(x) & Fp61::kModulus) +
+         (static_cast<std::uint64_t>(x >> 61) & Fp61::kModulus) +
+         static_cast<std::uint64_t>(x >> 122);
+}
+
+// out[e] = sum_i coefficients[i] * inputs[i * kChunk + e] for e < out.size() <= kChunk. The
+// products (below 2^122) are summed in 128 bits and reduced once per 64 of them.
+void linear_combination(std::span<const Fp61> coefficients, std::span<const Fp61> inputs,
+                        std::span<Fp61> out) {
   for (std::size_t e = 0; e < out.size(); ++e) {
     mpc::u128 sum = 0;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      sum += static_cast<mpc::u128>(coefficients[i].value()) * inputs[i][e].value();
+    for (std::size_t i = 0; i < coefficients.size(); ++i) {
+      sum += static_cast<mpc::u128>(coefficients[i].value()) * inputs[i * kChunk + e].value();
+      if (i % 64 == 63) sum = fold(sum);
     }
-    const auto low = static_cast<std::uint64_t>(sum) & Fp61::kModulus;
-    const auto middle = static_cast<std::uint64_t>(sum >> 61) & Fp61::kModulus;
-    const auto high = static_cast<std::uint64_t>(sum >> 122);
-    out[e] = Fp61::reduce(low + middle + high);  // 2^61 = 1 mod p; the sum is below 2^63
+    out[e] = Fp61::reduce(fold(sum));
   }
 }
 
-// target += addend, element-wise.
-void add_into(std::span<Fp61> target, std::span<const Fp61> addend) {
-  for (std::size_t e = 0; e < target.size(); ++e) target[e] += addend[e];
+// target += the shares a peer sent (`bytes`: target.size() elements), read in place. Throws
+// ProtocolError naming the sender if the length is wrong or an element is not below p.
+void add_received(std::span<Fp61> target, net::ByteView bytes, const std::string& sender) {
+  if (bytes.size() != target.size() * Fp61::kBytes) {
+    throw ProtocolError("malformed shares from " + sender + ": " + std::to_string(bytes.size()) +
+                        " bytes instead of " + std::to_string(target.size() * Fp61::kBytes));
+  }
+  bool canonical = true;
+  for (std::size_t e = 0; e < target.size(); ++e) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes.data() + e * Fp61::kBytes, sizeof word);
+    canonical &= word < Fp61::kModulus;
+    target[e] += Fp61(word & Fp61::kModulus);
+  }
+  if (!canonical) throw ProtocolError("malformed shares from " + sender + ": not in F_(2^61-1)");
+}
+
+// target += the next target.size() elements of `prg`.
+void add_expansion(std::span<Fp61> target, mpc::Prg& prg) {
+  std::array<Fp61, kChunk> chunk;
+  for (std::size_t start = 0; start < target.size(); start += kChunk) {
+    const std::size_t count = std::min(kChunk, target.size() - start);
+    prg.sample_into<Fp61>(std::span(chunk).first(count));
+    for (std::size_t e = 0; e < count; ++e) target[start + e] += chunk[e];
+  }
 }
 
 AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int64_t> values,
@@ -219,14 +252,12 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   DealingStreams streams(session);
 
   // Our polynomial: the secret at 0 and PRG values at the t parties after us fix it; evaluate it
-  // at our own point and at the parties we send to.
-  std::vector<std::vector<Fp61>> known{std::vector<Fp61>(d)};
-  for (std::size_t i = 0; i < d; ++i) known[0][i] = Fp61::from_int(values[i]);
+  // at our own point and at the parties we send to, chunk by chunk.
+  std::vector<PartyId> prg_holders, targets{self};
   std::vector<Fp61> points{Fp61(0)};
-  std::vector<PartyId> targets{self};
   for (PartyId p : peers) {
     if (share_from_prg(self, p, n, threshold)) {
-      known.push_back(streams.stream(self, p).sample<Fp61>(d));
+      prg_holders.push_back(p);
       points.push_back(codec.point(p));
     } else {
       targets.push_back(p);
@@ -236,8 +267,18 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   for (PartyId p : targets) target_points.push_back(codec.point(p));
   const auto basis = lagrange_basis(points, target_points);
   std::vector<std::vector<Fp61>> shares(targets.size(), std::vector<Fp61>(d));
-  for (std::size_t k = 0; k < targets.size(); ++k) linear_combination(basis[k], known, shares[k]);
-  known.clear();
+  std::vector<Fp61> known(points.size() * kChunk);  // per chunk: the secrets, then PRG values
+  for (std::size_t start = 0; start < d; start += kChunk) {
+    const std::size_t count = std::min(kChunk, d - start);
+    for (std::size_t e = 0; e < count; ++e) known[e] = Fp61::from_int(values[start + e]);
+    for (std::size_t i = 0; i < prg_holders.size(); ++i) {
+      streams.stream(self, prg_holders[i])
+          .sample_into<Fp61>(std::span(known).subspan((i + 1) * kChunk, count));
+    }
+    for (std::size_t k = 0; k < targets.size(); ++k) {
+      linear_combination(basis[k], known, std::span(shares[k]).subspan(start, count));
+    }
+  }
 
   // Round 1: every party sends the shares that are not PRG expansions.
   std::vector<net::Outgoing> sends;
@@ -279,13 +320,10 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   for (std::size_t k = 0; k < dealers.size(); ++k) {
     if (!decision.included[dealers[k]]) continue;
     if (!dealt[k]) throw ProtocolError("the leader included a party whose shares never arrived");
-    add_into(sum_share,
-             mpc::from_bytes<Fp61>(*dealt[k], d, mesh.describe(dealers[k]), "aggregate: shares"));
+    add_received(sum_share, *dealt[k], mesh.describe(dealers[k]));
   }
   for (PartyId p : result.included) {
-    if (share_from_prg(p, self, n, threshold)) {
-      add_into(sum_share, streams.stream(p, self).sample<Fp61>(d));
-    }
+    if (share_from_prg(p, self, n, threshold)) add_expansion(sum_share, streams.stream(p, self));
   }
   const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
   sends.clear();
@@ -302,7 +340,8 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   if (!is_output) return result;
 
   std::vector<std::size_t> holders{self};
-  std::vector<std::vector<Fp61>> columns{sum_share};
+  std::vector<std::vector<Fp61>> columns;
+  columns.push_back(std::move(sum_share));
   for (std::size_t k = 0; k < holders_to_hear.size(); ++k) {
     if (!sums[k]) continue;
     holders.push_back(holders_to_hear[k]);
@@ -377,14 +416,23 @@ mpc::Seed pair_seed(const SecretKey& mine, const PublicKey& theirs, const Public
   return seed;
 }
 
-// target += sign * PRG(seed) over Z_2^64.
-void add_mask(std::vector<Ring64>& target, const mpc::Seed& seed, bool subtract) {
-  mpc::Prg prg(seed);
-  const auto mask = prg.sample<Ring64>(target.size());
-  if (subtract) {
-    for (std::size_t i = 0; i < target.size(); ++i) target[i] -= mask[i];
-  } else {
-    for (std::size_t i = 0; i < target.size(); ++i) target[i] += mask[i];
+// A PRG expansion over Z_2^64 to add to a vector or subtract from it.
+struct Mask {
+  mpc::Prg prg;
+  bool subtract;
+};
+
+// chunk += (or -=) the next chunk.size() <= kChunk elements of every mask.
+void apply_masks(std::span<Ring64> chunk, std::vector<Mask>& masks) {
+  std::array<Ring64, kChunk> expansion;
+  const auto part = std::span(expansion).first(chunk.size());
+  for (auto& mask : masks) {
+    mask.prg.sample_into<Ring64>(part);
+    if (mask.subtract) {
+      for (std::size_t e = 0; e < chunk.size(); ++e) chunk[e] -= part[e];
+    } else {
+      for (std::size_t e = 0; e < chunk.size(); ++e) chunk[e] += part[e];
+    }
   }
 }
 
@@ -442,29 +490,38 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     keyed[p] = 1;
   }
 
-  // Round 2: the masked vector (and whose keys we used) to the aggregator.
-  auto masked_vector = [&](PartyId owner, const SecretKey& key, const PartySet& with) {
-    std::vector<Ring64> y(d);
-    for (std::size_t i = 0; i < d; ++i) y[i] = Ring64::from_int(values[i]);
-    add_mask(y, self_seed, false);
-    for (PartyId p = 0; p < n; ++p) {
-      if (p == owner || !with[p]) continue;
-      const auto& low = owner < p ? *public_keys[owner] : *public_keys[p];
-      const auto& high = owner < p ? *public_keys[p] : *public_keys[owner];
-      add_mask(y, pair_seed(key, *public_keys[p], low, high, nonce), owner > p);
+  // Round 2: the masked vector (and whose keys we used) to the aggregator. The message: the
+  // key set (n bytes), then y = x + self mask + the pairwise masks, built chunk by chunk.
+  Bytes own_message = keyed;
+  own_message.resize(n + d * Ring64::kBytes);
+  {
+    std::vector<Mask> masks;
+    masks.push_back({mpc::Prg(self_seed), false});
+    for (PartyId p : peers) {
+      if (!keyed[p]) continue;
+      const auto& low = self < p ? public_key : *public_keys[p];
+      const auto& high = self < p ? *public_keys[p] : public_key;
+      masks.push_back(
+          {mpc::Prg(pair_seed(secret_key, *public_keys[p], low, high, nonce)), self > p});
     }
-    return y;
-  };
-  std::vector<Ring64> own_masked = masked_vector(self, secret_key, keyed);
+    std::array<Ring64, kChunk> chunk;
+    for (std::size_t start = 0; start < d; start += kChunk) {
+      const auto part = std::span(chunk).first(std::min(kChunk, d - start));
+      for (std::size_t e = 0; e < part.size(); ++e) part[e] = Ring64::from_int(values[start + e]);
+      apply_masks(part, masks);
+      std::memcpy(own_message.data() + n + start * Ring64::kBytes, part.data(), part.size_bytes());
+    }
+  }
 
   Decision decision;
-  std::vector<std::optional<std::vector<Ring64>>> masked(n);
+  std::vector<net::ByteView> masked(n);  // the masked vectors that arrived, as bytes
   std::vector<PartySet> key_sets(n);
+  std::vector<std::optional<Bytes>> arrived;
   if (self == leader) {
-    const auto arrived = mesh.round_tolerant({}, peers, "aggregate: masked vectors");
+    arrived = mesh.round_tolerant({}, peers, "aggregate: masked vectors");
     PartySet present(n, 0);
     present[self] = 1;
-    masked[self] = std::move(own_masked);
+    masked[self] = net::ByteView(own_message).subspan(n);
     key_sets[self] = keyed;
     for (std::size_t k = 0; k < peers.size(); ++k) {
       if (!arrived[k]) continue;
@@ -473,8 +530,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
         throw ProtocolError("malformed masked vector from " + mesh.describe(p));
       }
       key_sets[p].assign(arrived[k]->begin(), arrived[k]->begin() + n);
-      masked[p] = mpc::from_bytes<Ring64>(net::ByteView(*arrived[k]).subspan(n), d,
-                                          mesh.describe(p), "aggregate: masked vectors");
+      masked[p] = net::ByteView(*arrived[k]).subspan(n);
       present[p] = 1;
     }
     // Parties whose vectors arrived must have used each other's keys.
@@ -488,10 +544,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     }
     decision = decide(mesh, present, present, threshold);
   } else {
-    Bytes message = keyed;
-    const auto y_bytes = mpc::as_bytes<Ring64>(own_masked);
-    message.insert(message.end(), y_bytes.begin(), y_bytes.end());
-    const net::Outgoing send{leader, message};
+    const net::Outgoing send{leader, own_message};
     mesh.round_tolerant({&send, 1}, {}, "aggregate: masked vectors");
   }
   // Round 3: the aggregator announces whose vectors arrived.
@@ -569,16 +622,16 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
       return unpack(codec.reconstruct_from(holders_of[owner], shares_of[owner], names), size);
     };
 
-    std::vector<Ring64> total(d);
+    // The sum: the included masked vectors, minus their self masks and minus the pairwise masks
+    // they share with parties that dropped before sending.
+    std::vector<Mask> removals;
     for (PartyId u : result.included) {
-      const auto& y = *masked[u];
-      for (std::size_t i = 0; i < d; ++i) total[i] += y[i];
       if (!self_seeds[u]) {
         const Bytes seed = reconstruct(u, sizeof(mpc::Seed));
         self_seeds[u].emplace();
         std::copy(seed.begin(), seed.end(), self_seeds[u]->begin());
       }
-      add_mask(total, *self_seeds[u], true);
+      removals.push_back({mpc::Prg(*self_seeds[u]), true});
     }
     // Pairwise masks between an included party u and a party v that dropped before sending.
     for (PartyId v = 0; v < n; ++v) {
@@ -593,11 +646,24 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
         if (!key_sets[u][v]) continue;
         const auto& low = u < v ? *public_keys[u] : *public_keys[v];
         const auto& high = u < v ? *public_keys[v] : *public_keys[u];
-        add_mask(total, pair_seed(key, *public_keys[u], low, high, nonce), u < v);
+        removals.push_back({mpc::Prg(pair_seed(key, *public_keys[u], low, high, nonce)), u < v});
       }
     }
     std::vector<std::int64_t> out(d);
-    for (std::size_t i = 0; i < d; ++i) out[i] = total[i].to_int();
+    std::array<Ring64, kChunk> chunk;
+    for (std::size_t start = 0; start < d; start += kChunk) {
+      const auto part = std::span(chunk).first(std::min(kChunk, d - start));
+      std::fill(part.begin(), part.end(), Ring64(0));
+      for (PartyId u : result.included) {
+        for (std::size_t e = 0; e < part.size(); ++e) {
+          std::uint64_t word;
+          std::memcpy(&word, masked[u].data() + (start + e) * Ring64::kBytes, sizeof word);
+          part[e] += Ring64(word);
+        }
+      }
+      apply_masks(part, removals);
+      for (std::size_t e = 0; e < part.size(); ++e) out[start + e] = part[e].to_int();
+    }
     sum = std::move(out);
   } else {
     const Bytes message = unmasking_message();
@@ -622,10 +688,11 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
       throw ProtocolError("the aggregator " + mesh.describe(leader) +
                           " dropped out before sending the sum");
     }
-    const auto ring =
-        mpc::from_bytes<Ring64>(*received[0], d, mesh.describe(leader), "aggregate: result");
+    if (received[0]->size() != d * sizeof(std::int64_t)) {
+      throw ProtocolError("malformed sum from the aggregator " + mesh.describe(leader));
+    }
     std::vector<std::int64_t> out(d);
-    for (std::size_t i = 0; i < d; ++i) out[i] = ring[i].to_int();
+    if (d > 0) std::memcpy(out.data(), received[0]->data(), received[0]->size());
     result.sum = std::move(out);
   }
   return result;
