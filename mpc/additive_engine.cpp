@@ -123,8 +123,11 @@ AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::stri
       low_bits[i * (kWidth - 1) + b] = masks.bits[i * kWidth + b];
     top_bit[i] = masks.bits[i * kWidth + kWidth - 1];
   }
-  const Shares borrow = bit_less_than(*this, low, Shares{std::move(low_bits)}, kWidth - 1, step);
-  const Shares u = bit_xor(*this, borrow, Shares{std::move(top_bit)}, step);
+  // u = borrow XOR r_63 = borrow + r_63 - 2 r_63 borrow, the product from the same tree.
+  const Shares top{std::move(top_bit)};
+  const auto tree =
+      comparison_tree(*this, low, Shares{std::move(low_bits)}, kWidth - 1, &top, step);
+  const Shares u = sub(add(tree.lt, top), scale(tree.top_lt, Ring64(2)));
   std::vector<Ring64> result(n), ones(n);
   for (std::size_t i = 0; i < n; ++i) {
     const bool c_top = c[i].value() >> 63;

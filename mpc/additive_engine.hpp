@@ -12,8 +12,9 @@
 //             Exact floor(x / 2^f) or one more (the borrow of the low f bits is not computed;
 //             error at most 1 unit in the last place, never a wrap) for |x| < 2^62
 //             (Dalskov, Escudero and Keller, USENIX Security 2021).
-//   less_than_zero  1 + 6 + 1 rounds: open x + r (r from 64 dealer bits), then a comparison
-//             of public and shared 63-bit numbers (mpc/ops.hpp bit_less_than), then one XOR.
+//   less_than_zero  1 + 6 rounds: open x + r (r from 64 dealer bits), then a comparison of
+//             public and shared 63-bit numbers whose tree also XORs in r's top bit
+//             (mpc/ops.hpp comparison_tree): 1 + 2 (92 + 10) elements per element and peer.
 #pragma once
 
 #include "mpc/engine.hpp"

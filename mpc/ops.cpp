@@ -102,75 +102,102 @@ typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const type
 }
 
 template <Engine En>
-typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
-                                  const typename En::Shares& bits, std::size_t width,
-                                  std::string_view step) {
+ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const u128> c,
+                                                    const typename En::Shares& bits,
+                                                    std::size_t width,
+                                                    const typename En::Shares* top,
+                                                    std::string_view step) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const std::size_t n = c.size();
   if (bits.size() != n * width) throw std::invalid_argument("bit_less_than: bits do not match");
-  if (width == 0) return engine.constant(std::vector<E>(n, E(0)));
-  // A comparison tree: a node covers a run of bits and holds lt = [c < r] and eq = [c == r] on
-  // that run; the node above a high run H and a low run L has lt = lt_H + eq_H lt_L (the two
-  // terms exclude each other) and eq = eq_H eq_L. Node j of a level covers bits [j s, j s + s)
-  // of each element (s = 2^level); nodes[k * count + j] are element k's.
+  if (top != nullptr && (width % 2 == 0 || top->size() != n)) {
+    throw std::invalid_argument(
+        "comparison_tree: a top bit needs an odd width and one per element");
+  }
+  if (width == 0) return {engine.constant(std::vector<E>(n, E(0))), {}};
+  // A node covers a run of bits and holds lt = [c < r] and eq = [c == r] on that run; the node
+  // above a high run H and a low run L has lt = lt_H + eq_H lt_L (the two terms exclude each
+  // other) and eq = eq_H eq_L. Node j of a level covers bits [j s, j s + s) of each element
+  // (s = 2^level); nodes[k * count + j] are element k's. With a top bit t, the topmost node T of
+  // every level also carries tq = t eq_T and tl = t lt_T: one level up they become tq eq_L and
+  // tl + tq lt_L, two more products per element (one at the root, where tq is not needed).
   // Leaves, linear in r's bits because c is public: lt = (1 - c_i) r_i, eq = c_i ? r_i : 1 - r_i.
   const auto bit = [&](std::size_t k, std::size_t i) { return static_cast<bool>((c[k] >> i) & 1); };
   const auto r = [&](std::size_t k, std::size_t i) { return bits.values[k * width + i]; };
-  const E one(1);
+  const E one(1), zero(0);
+  // eq of leaf i as a + s r_i: (a, s) = (0, 1) if c_i else (1, -1).
+  const auto leaf_a = [&](bool c_bit) { return c_bit ? zero : one; };
+  const auto leaf_s = [&](bool c_bit) { return c_bit ? one : -one; };
 
-  // Level 1 from pairs of leaves needs one product per pair, r_H r_L: with eq_H = a_H + s_H r_H
-  // (a_H, s_H = 0, 1 if c_H else 1, -1), eq = eq_H eq_L and eq_H lt_L both expand to it.
+  // Level 1 from pairs of leaves needs one product per pair, r_H r_L, since eq = eq_H eq_L and
+  // eq_H lt_L both expand to it; with a top bit, also t r_(width-1) for the lone top leaf.
   std::size_t count = (width + 1) / 2;
+  const std::size_t pairs1 = width / 2;
   Shares products;
-  if (width > 1) {
+  if (pairs1 > 0 || top != nullptr) {
     Shares high, low;
-    high.values.reserve(n * (width / 2));
-    low.values.reserve(n * (width / 2));
     for (std::size_t k = 0; k < n; ++k) {
-      for (std::size_t j = 0; 2 * j + 1 < width; ++j) {
+      for (std::size_t j = 0; j < pairs1; ++j) {
         high.values.push_back(r(k, 2 * j + 1));
         low.values.push_back(r(k, 2 * j));
       }
     }
+    if (top != nullptr) {
+      for (std::size_t k = 0; k < n; ++k) {
+        high.values.push_back(top->values[k]);
+        low.values.push_back(r(k, width - 1));
+      }
+    }
     products = mul(engine, high, low, step);
   }
-  Shares lt, eq;
+  Shares lt, eq, tq, tl;
   std::vector<E> eq_public(n * count);  // eq's public part (lt has none)
   lt.values.resize(n * count);
   eq.values.resize(n * count);
-  const E zero(0);
   for (std::size_t k = 0; k < n; ++k) {
     for (std::size_t j = 0; j < count; ++j) {
       const std::size_t node = k * count + j, lo = 2 * j;
       const bool c_lo = bit(k, lo);
       if (lo + 1 == width) {  // a lone top leaf
         lt.values[node] = c_lo ? zero : r(k, lo);
-        eq.values[node] = c_lo ? r(k, lo) : -r(k, lo);
-        eq_public[node] = c_lo ? zero : one;
+        eq.values[node] = leaf_s(c_lo) * r(k, lo);
+        eq_public[node] = leaf_a(c_lo);
         continue;
       }
       const bool c_hi = bit(k, lo + 1);
-      const E a_hi = c_hi ? zero : one, s_hi = c_hi ? one : -one;
-      const E a_lo = c_lo ? zero : one, s_lo = c_lo ? one : -one;
-      const E p = products.values[k * (width / 2) + j];
+      const E p = products.values[k * pairs1 + j];
       const E r_hi = r(k, lo + 1), r_lo = r(k, lo);
-      eq.values[node] = a_hi * s_lo * r_lo + a_lo * s_hi * r_hi + s_hi * s_lo * p;
-      eq_public[node] = a_hi * a_lo;
+      eq.values[node] = leaf_a(c_hi) * leaf_s(c_lo) * r_lo + leaf_a(c_lo) * leaf_s(c_hi) * r_hi +
+                        leaf_s(c_hi) * leaf_s(c_lo) * p;
+      eq_public[node] = leaf_a(c_hi) * leaf_a(c_lo);
       const E lt_hi = c_hi ? zero : r_hi;
-      lt.values[node] = c_lo ? lt_hi : lt_hi + a_hi * r_lo + s_hi * p;
+      lt.values[node] = c_lo ? lt_hi : lt_hi + leaf_a(c_hi) * r_lo + leaf_s(c_hi) * p;
     }
   }
   eq = engine.add_public(eq, eq_public);
+  if (top != nullptr) {
+    tq.values.resize(n);
+    tl.values.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const bool c_top = bit(k, width - 1);
+      const E p = products.values[n * pairs1 + k];  // t r_(width-1)
+      tq.values[k] = leaf_a(c_top) * top->values[k] + leaf_s(c_top) * p;
+      tl.values[k] = c_top ? zero : p;
+    }
+  }
 
   // Higher levels: two products per pair (lt needs eq_H lt_L, eq needs eq_H eq_L), one at the
   // root, where eq is not needed.
   while (count > 1) {
     const std::size_t pairs = count / 2, next = (count + 1) / 2;
     const bool root = next == 1;
+    const std::size_t per_pair = root ? 1 : 2;
+    // With a top bit and an even count, the top node combines with the one below it.
+    const bool top_moves = top != nullptr && count % 2 == 0;
     Shares x, y;
-    x.values.reserve(n * pairs * 2);
-    y.values.reserve(n * pairs * 2);
+    x.values.reserve(n * pairs * per_pair + (top_moves ? 2 * n : 0));
+    y.values.reserve(x.values.capacity());
     for (std::size_t k = 0; k < n; ++k) {
       for (std::size_t j = 0; j < pairs; ++j) {
         const std::size_t hi = k * count + 2 * j + 1, lo = k * count + 2 * j;
@@ -182,11 +209,21 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
         }
       }
     }
+    if (top_moves) {
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t lo = k * count + count - 2;
+        x.values.push_back(tq.values[k]);
+        y.values.push_back(lt.values[lo]);
+        if (!root) {
+          x.values.push_back(tq.values[k]);
+          y.values.push_back(eq.values[lo]);
+        }
+      }
+    }
     const Shares xy = mul(engine, x, y, step);
     Shares next_lt, next_eq;
     next_lt.values.resize(n * next);
     next_eq.values.resize(root ? 0 : n * next);
-    const std::size_t per_pair = root ? 1 : 2;
     for (std::size_t k = 0; k < n; ++k) {
       for (std::size_t j = 0; j < next; ++j) {
         const std::size_t node = k * next + j;
@@ -199,12 +236,24 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
         next_lt.values[node] = lt.values[k * count + 2 * j + 1] + xy.values[i];
         if (!root) next_eq.values[node] = xy.values[i + 1];
       }
+      if (top_moves) {
+        const std::size_t i = n * pairs * per_pair + k * per_pair;
+        tl.values[k] += xy.values[i];
+        if (!root) tq.values[k] = xy.values[i + 1];
+      }
     }
     lt = std::move(next_lt);
     eq = std::move(next_eq);
     count = next;
   }
-  return lt;
+  return {std::move(lt), std::move(tl)};
+}
+
+template <Engine En>
+typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
+                                  const typename En::Shares& bits, std::size_t width,
+                                  std::string_view step) {
+  return comparison_tree(engine, c, bits, width, nullptr, step).lt;
 }
 
 template <Engine En>
@@ -260,6 +309,9 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
   template En::Shares bit_xor(En&, const En::Shares&, const En::Shares&, std::string_view);       \
   template En::Shares bit_less_than(En&, std::span<const u128>, const En::Shares&, std::size_t,   \
                                     std::string_view);                                            \
+  template ComparisonTree<En::Shares> comparison_tree(En&, std::span<const u128>,                 \
+                                                      const En::Shares&, std::size_t,             \
+                                                      const En::Shares*, std::string_view);       \
   template En::Shares less_than(En&, const En::Shares&, const En::Shares&, std::string_view);     \
   template En::Shares greater_than(En&, const En::Shares&, const En::Shares&, std::string_view);  \
   template En::Shares select(En&, const En::Shares&, const En::Shares&, const En::Shares&,        \

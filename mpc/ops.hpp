@@ -64,8 +64,8 @@ S scale(const S& x, std::span<const typename S::Element> c) {
 // The elements [begin, begin + count) of x.
 template <class S>
 S slice(const S& x, std::size_t begin, std::size_t count) {
-  return {std::vector<typename S::Element>(x.values.begin() + begin,
-                                           x.values.begin() + begin + count)};
+  return {
+      std::vector<typename S::Element>(x.values.begin() + begin, x.values.begin() + begin + count)};
 }
 
 // x followed by y.
@@ -84,8 +84,7 @@ typename En::Shares mul(En& engine, const typename En::Shares& x, const typename
 
 // mul() with triples obtained beforehand (so preprocessing can be timed apart).
 template <Engine En>
-typename En::Shares mul_with(En& engine, const typename En::Shares& x,
-                             const typename En::Shares& y,
+typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typename En::Shares& y,
                              const Triples<typename En::Element>& triples, std::string_view step);
 
 // (rows x inner) times (inner x cols), row-major.
@@ -114,6 +113,22 @@ typename En::Shares fixed_mul(En& engine, const typename En::Shares& x,
 template <Engine En>
 typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const typename En::Shares& b,
                             std::string_view step);
+
+// The comparison tree behind bit_less_than: lt[k] = [c[k] < r[k]] and, given shared bits
+// top[k] (one per element; the width must then be odd), top_lt[k] = top[k] lt[k] in the same
+// rounds: ceil(log2 width) rounds, the products of bit_less_than plus at most 2 ceil(log2 width)
+// per element for the top bit (e.g. to XOR the top bit of a mask into the result without an
+// extra round). std::invalid_argument on mismatched sizes.
+template <class Shares>
+struct ComparisonTree {
+  Shares lt, top_lt;  // top_lt empty without top bits
+};
+template <Engine En>
+ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const u128> c,
+                                                    const typename En::Shares& bits,
+                                                    std::size_t width,
+                                                    const typename En::Shares* top,
+                                                    std::string_view step);
 
 // [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[k * width + i] 2^i.
 template <Engine En>

@@ -21,7 +21,7 @@
 //   g   = X_B^T e                                open e - vt (B), scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the engine's less_than_zero (7 for
-// ShamirEngine<Fp127> with value_bits 64, 8 for AdditiveEngine): 12 and 13 rounds.
+// ShamirEngine<Fp127> with value_bits 64 and for AdditiveEngine): 12 rounds.
 // Elements each party sends to each peer per iteration: D + B for the two masked products,
 // K B (comparison opening) + the comparison's bit circuit, 2 K B (mul), B + D (truncations):
 // O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per

@@ -115,13 +115,13 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   constexpr bool kAdditive = std::is_same_v<En, AdditiveEngine>;
   const std::uint64_t e = En::Element::kBytes, peers = parties - 1, last = parties - 1;
   const std::uint64_t all = n * peers * e;  // n elements to every peer
-  // less_than_zero on m elements: additive 1 + 6 + 1 rounds (open, bit_less_than over 63 bits,
-  // XOR); Shamir 1 + ceil(log2(value_bits - 1)) (open, bit_less_than over value_bits - 1 bits).
+  // less_than_zero on m elements: additive 1 + 6 rounds (open, the comparison tree over 63 bits
+  // with r's top bit XOR-ed in: 10 more products); Shamir 1 + ceil(log2(value_bits - 1)) (open,
+  // bit_less_than over value_bits - 1 bits).
   const std::size_t width = kAdditive ? 63 : static_cast<std::size_t>(value_bits - 1);
   auto ltz = [&](std::uint64_t m) {
-    const std::uint64_t rounds = kAdditive ? 1 + 6 + 1 : 1 + tree_rounds(width);
-    if (kAdditive && tree_rounds(width) != 6) throw std::logic_error("width");
-    const std::uint64_t products = m * tree_products(width) + (kAdditive ? m : 0);
+    const std::uint64_t rounds = 1 + tree_rounds(width);
+    const std::uint64_t products = m * tree_products(width) + (kAdditive ? 10 * m : 0);
     return Cost{rounds, (m + 2 * products) * peers * e};
   };
   Costs<En> costs;
