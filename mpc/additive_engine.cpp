@@ -103,6 +103,15 @@ AdditiveEngine::Shares AdditiveEngine::trunc(const Shares& x, int bits, std::str
   return add_public({std::move(result)}, public_part);
 }
 
+AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::string_view step,
+                                                      int bits) {
+  if (bits < 1 || bits > value_bits()) {
+    throw std::invalid_argument("less_than_zero: bits " + std::to_string(bits) + " outside 1.." +
+                                std::to_string(value_bits()));
+  }
+  return less_than_zero(x, step);
+}
+
 AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::string_view step) {
   const std::size_t n = x.size();
   constexpr std::size_t kWidth = 64;

@@ -49,6 +49,8 @@ class AdditiveEngine {
   Shares random(std::size_t n, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
+  // Z_2^64 compares all 64 bits whatever the bound: `bits` (<= 63) changes nothing.
+  Shares less_than_zero(const Shares& x, std::string_view step, int bits);
 
  private:
   Session& session_;

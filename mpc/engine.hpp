@@ -62,6 +62,9 @@ concept Engine = requires(En& engine, const typename En::Shares& x,
   { engine.trunc(x, bits, step) } -> std::same_as<typename En::Shares>;
   // 1 where x < 0 (signed, |x| < 2^(value_bits-1)), else 0.
   { engine.less_than_zero(x, step) } -> std::same_as<typename En::Shares>;
+  // The same for inputs known to satisfy |x| < 2^(bits-1), bits <= value_bits: an engine may
+  // then compare fewer bits (cheaper); a larger |x| gives a wrong result.
+  { engine.less_than_zero(x, step, bits) } -> std::same_as<typename En::Shares>;
   // Signed values must stay below 2^(value_bits - 1) in magnitude for trunc / comparison.
   { engine.value_bits() } -> std::same_as<int>;
 };

@@ -153,11 +153,21 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc(const Shares& x, int bit
 template <class F>
 typename ShamirEngine<F>::Shares ShamirEngine<F>::less_than_zero(const Shares& x,
                                                                  std::string_view step) {
+  return less_than_zero(x, step, value_bits_);
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::less_than_zero(const Shares& x,
+                                                                 std::string_view step, int bits) {
+  if (bits < 2 || bits > value_bits_) {
+    throw std::invalid_argument("less_than_zero: bits " + std::to_string(bits) + " outside 2.." +
+                                std::to_string(value_bits_));
+  }
   const std::size_t n = x.size();
-  const auto width = static_cast<std::size_t>(value_bits_ - 1);
+  const auto width = static_cast<std::size_t>(bits - 1);
   const BitMasks<F> masks = correlations_.bit_masks(n, width);
-  // y = x + 2^(k-1) in [0, 2^k); its top bit is 1 exactly when x >= 0.
-  const F offset = power_of_two<F>(value_bits_ - 1);
+  // y = x + 2^(k-1) in [0, 2^k), k = bits; its top bit is 1 exactly when x >= 0.
+  const F offset = power_of_two<F>(bits - 1);
   const F high_scale = power_of_two<F>(static_cast<int>(width));
   std::vector<F> r_low(n), masked(n);
   for (std::size_t i = 0; i < n; ++i) {

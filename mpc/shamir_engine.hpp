@@ -58,6 +58,9 @@ class ShamirEngine {
   Shares random(std::size_t n, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
+  // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits (1 + ceil(log2(bits -
+  // 1)) rounds), with the same masks (the top part keeps its 40 bits of statistical masking).
+  Shares less_than_zero(const Shares& x, std::string_view step, int bits);
 
  private:
   std::vector<std::string> party_names() const;

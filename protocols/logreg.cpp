@@ -169,6 +169,14 @@ typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
   return tests;
 }
 
+// The bits of the values that less_than_zero compares: logits at scale 2^(2f), shifted by a
+// breakpoint (|c| <= 4), stay below 2^(value_bits - f - 1) in magnitude within the header's
+// bound |z| < 2^(value_bits - 3f - 2).
+template <mpc::Engine En>
+int compare_bits(En& engine) {
+  return engine.value_bits() - engine.session().fixed().frac_bits;
+}
+
 // The masked data matrix (SecureML): U from the correlation source, E = X - U opened once.
 template <class E>
 struct MaskedData {
@@ -252,7 +260,7 @@ EpochStats epoch_statistics(En& engine, const MaskedData<typename En::Element>& 
   if (test_masks != nullptr) {
     const Shares z2 =
         masked_times(engine, masked, test_rows, weights, *test_masks, "logreg: test logits");
-    b_test = engine.less_than_zero(mpc::neg(z2), "logreg: test predictions");
+    b_test = engine.less_than_zero(mpc::neg(z2), "logreg: test predictions", compare_bits(engine));
   }
   const Shares products = mpc::mul(engine, mpc::concat(residuals, b_test),
                                    mpc::concat(residuals, y_test), "logreg: epoch statistics");
@@ -405,8 +413,8 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
       const auto& masks = products[epoch * subsets_per_epoch + it];
       const Shares yb = gather_rows(y, 1, rows);
       const Shares z2 = masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
-      const Shares bits =
-          engine.less_than_zero(piece_tests(engine, z2, pieces), "logreg: sigmoid pieces");
+      const Shares bits = engine.less_than_zero(piece_tests(engine, z2, pieces),
+                                                "logreg: sigmoid pieces", compare_bits(engine));
       const Shares s = sum_pieces(
           mpc::mul(engine, bits, piece_deltas(engine, z2, pieces), "logreg: sigmoid"), k, batch);
       const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");

@@ -21,7 +21,8 @@
 //   g   = X_B^T e                                open e - vt (B), scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the engine's less_than_zero (7 for
-// ShamirEngine<Fp127> with value_bits 64 and for AdditiveEngine): 12 rounds.
+// ShamirEngine<Fp127> with value_bits 64 and for AdditiveEngine): 12 rounds. The comparisons are
+// told their inputs' bound (value_bits - f bits), so the Shamir engine compares 47 bits, not 63.
 // Elements each party sends to each peer per iteration: D + B for the two masked products,
 // K B (comparison opening) + the comparison's bit circuit, 2 K B (mul), B + D (truncations):
 // O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
@@ -37,7 +38,8 @@
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
 // the rounding of eta and of the sigmoid's coefficients to f bits (tests: <= 0.02 absolute on
 // breast cancer, f = 16). |x| must stay below 2^(value_bits - 3f - 2) / B for the
-// 3f-scaled intermediates (standardised features: far inside).
+// 3f-scaled intermediates, and the logits |z| below 2^(value_bits - 3f - 2) (2^14 for Fp127
+// with f = 16; standardised features: far inside).
 //
 // Sigmoid approximations (max |approx - 1 / (1 + e^-z)| over all z):
 //   kSecureMl3   clamp(z + 1/2, 0, 1)  (SecureML): 0.378 (at z = +-1/2).
