@@ -3,9 +3,10 @@
 #
 # Usage: scripts/bench.sh [--quick | --full] [--suites LIST] [--out DIR] [--build-dir BUILD]
 #   --quick      smaller sizes (default): net 16 MiB; mul 10^5 and 10^6; matmul 1000x1000x1 and
-#                256x256x256; aggregate d = 10^5 with N = 3, 5, 10
+#                256x256x256; aggregate d = 10^5 with N = 3, 5, 10; lr on breast cancer only
 #   --full       the reference sizes: net 256 MiB; mul 10^6 and 10^7; matmul as quick;
-#                aggregate d = 10^6 with N = 3, 5, 10
+#                aggregate d = 10^6 with N = 3, 5, 10; lr on breast cancer (10 epochs) and
+#                100,000 x 100 synthetic rows (1 epoch)
 #   --suites L   comma-separated suites to run (default: every suite mpc-bench offers)
 #   --out DIR    where the run's folder is created (default: bench-results/ in the repository)
 #   --build-dir  use the mpc-bench already built in BUILD (BUILD/apps/mpc-bench) instead of
@@ -129,10 +130,12 @@ if [ "$mode" = full ]; then
   net_args=(--mib 256)
   mul_args=(--sizes 1000000,10000000)
   aggregate_args=(--values 1000000 --parties 3,5,10)
+  lr_args=()
 else
   net_args=(--mib 16)
   mul_args=(--sizes 100000,1000000)
   aggregate_args=(--values 100000 --parties 3,5,10)
+  lr_args=(--datasets breast-cancer)
 fi
 matmul_args=(--shapes 1000x1000x1,256x256x256)
 
@@ -164,6 +167,7 @@ for suite in "${suites[@]}"; do
     mul) args=("${mul_args[@]}") ;;
     matmul) args=("${matmul_args[@]}") ;;
     aggregate) args=("${aggregate_args[@]}") ;;
+    lr) args=("${lr_args[@]}") ;;
   esac
   if "$bench" "$suite" --help 2>&1 | grep -q -- '--json'; then
     args+=(--json "$run_dir/$suite.json")
