@@ -85,9 +85,9 @@ class Fp127 {
 
   constexpr Fp127() = default;
   constexpr explicit Fp127(u128 value) : v_(value) {}
+  // Any 128-bit value, reduced modulo p.
   static constexpr Fp127 reduce(u128 value) {
-    const u128 r = (value & kModulus) + (value >> 127);
-    return Fp127(r >= kModulus ? r - kModulus : r);
+    return Fp127(canonical((value & kModulus) + (value >> 127)));
   }
   static constexpr Fp127 from_int(std::int64_t value) {
     return value >= 0 ? Fp127(static_cast<u128>(value))
@@ -112,35 +112,38 @@ class Fp127 {
     return v_ > kModulus / 2 ? -static_cast<i128>(kModulus - v_) : static_cast<i128>(v_);
   }
 
+  // The operations are branch-free: their operands are secret shares or masked values, so
+  // branches on them would be mispredicted about half the time (and would leak through timing).
   friend constexpr Fp127 operator+(Fp127 a, Fp127 b) {
-    const u128 s = a.v_ + b.v_;  // < 2^128: no overflow
-    return Fp127(s >= kModulus ? s - kModulus : s);
+    return Fp127(canonical(a.v_ + b.v_));  // < 2p < 2^128: no overflow
   }
   friend constexpr Fp127 operator-(Fp127 a, Fp127 b) {
-    return Fp127(a.v_ >= b.v_ ? a.v_ - b.v_ : a.v_ + (kModulus - b.v_));
+    const u128 d = a.v_ - b.v_;  // wraps (top bit set) exactly when a < b
+    return Fp127(d + (kModulus & (u128{0} - (d >> 127))));
   }
   friend constexpr Fp127 operator*(Fp127 a, Fp127 b) {
-    // 254-bit product as high * 2^128 + low; 2^128 = 2 (mod p).
-    const std::uint64_t a0 = static_cast<std::uint64_t>(a.v_), a1 = static_cast<std::uint64_t>(a.v_ >> 64);
-    const std::uint64_t b0 = static_cast<std::uint64_t>(b.v_), b1 = static_cast<std::uint64_t>(b.v_ >> 64);
+    // The 254-bit product as high * 2^128 + low, then folded at bit 127 (2^127 = 1 mod p).
+    const auto a0 = static_cast<std::uint64_t>(a.v_), a1 = static_cast<std::uint64_t>(a.v_ >> 64);
+    const auto b0 = static_cast<std::uint64_t>(b.v_), b1 = static_cast<std::uint64_t>(b.v_ >> 64);
     const u128 p00 = static_cast<u128>(a0) * b0;
-    const u128 p01 = static_cast<u128>(a0) * b1;
-    const u128 p10 = static_cast<u128>(a1) * b0;
-    const u128 p11 = static_cast<u128>(a1) * b1;
-    const u128 middle = p01 + p10;  // a1, b1 < 2^63: no overflow
+    const u128 middle = static_cast<u128>(a0) * b1 + static_cast<u128>(a1) * b0;  // a1, b1 < 2^63
     const u128 low = p00 + (middle << 64);
-    const u128 carry = low < p00 ? 1 : 0;
-    const u128 high = p11 + (middle >> 64) + carry;  // < 2^126
-    const Fp127 low_reduced = reduce(low);
-    return Fp127(low_reduced.v_) + Fp127(high << 1);
+    const u128 high = static_cast<u128>(a1) * b1 + (middle >> 64) + (low < p00);  // < 2^126
+    const u128 folded = (low & kModulus) + ((high << 1) | (low >> 127));          // < 2^128
+    return Fp127(canonical((folded & kModulus) + (folded >> 127)));               // <= p
   }
-  constexpr Fp127 operator-() const { return Fp127(v_ == 0 ? 0 : kModulus - v_); }
+  constexpr Fp127 operator-() const { return Fp127(canonical(kModulus - v_)); }
   constexpr Fp127& operator+=(Fp127 b) { return *this = *this + b; }
   constexpr Fp127& operator-=(Fp127 b) { return *this = *this - b; }
   constexpr Fp127& operator*=(Fp127 b) { return *this = *this * b; }
   friend constexpr bool operator==(Fp127 a, Fp127 b) = default;
 
  private:
+  // r mod p for r < 2p, without a branch: r - p, plus p back when that wrapped.
+  static constexpr u128 canonical(u128 r) {
+    const u128 t = r - kModulus;
+    return t + (kModulus & (u128{0} - (t >> 127)));
+  }
   u128 v_ = 0;
 };
 

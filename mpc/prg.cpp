@@ -55,14 +55,15 @@ Prg& Prg::operator=(Prg&&) noexcept = default;
 void Prg::fill(std::span<std::uint8_t> out) { fill_bytes(std::as_writable_bytes(out)); }
 
 void Prg::fill_bytes(std::span<std::byte> out) {
-  // Encrypting zeros yields the keystream; encrypt in place.
-  std::fill(out.begin(), out.end(), std::byte{0});
-  constexpr std::size_t kMaxChunk = std::size_t{1} << 30;
+  // The keystream is the encryption of zeros: encrypt a small block of zeros, L1-resident, into
+  // `out` piece by piece, so `out` is written once and never zeroed first.
+  static constexpr std::array<unsigned char, 16384> kZeros{};
   for (std::size_t done = 0; done < out.size();) {
-    const int count = static_cast<int>(std::min(kMaxChunk, out.size() - done));
+    const int count = static_cast<int>(std::min(kZeros.size(), out.size() - done));
     auto* data = reinterpret_cast<unsigned char*>(out.data() + done);
     int written = 0;
-    if (EVP_EncryptUpdate(cipher_->ctx, data, &written, data, count) != 1 || written != count) {
+    if (EVP_EncryptUpdate(cipher_->ctx, data, &written, kZeros.data(), count) != 1 ||
+        written != count) {
       throw std::runtime_error("AES-CTR keystream generation failed");
     }
     done += static_cast<std::size_t>(count);
@@ -123,7 +124,8 @@ PrgState PrgState::from_master_seed(const Seed& master, net::PartyId self, std::
 Prg PrgState::private_stream() { return Prg(private_seed_, private_counter_++); }
 
 Prg PrgState::pairwise_stream(net::PartyId peer) {
-  if (peer >= pairwise_.size() || peer == self_) throw std::invalid_argument("pairwise_stream: bad peer");
+  if (peer >= pairwise_.size() || peer == self_)
+    throw std::invalid_argument("pairwise_stream: bad peer");
   return Prg(pairwise_[peer], pairwise_counters_[peer]++);
 }
 

@@ -525,6 +525,49 @@ TEMPLATE_TEST_CASE("conformance: bit_less_than against plaintext", "[conformance
   }
 }
 
+TEMPLATE_TEST_CASE("conformance: element arithmetic against the oracle on edge values",
+                   "[conformance]", Ring64, Fp61, Fp127) {
+  using E = TestType;
+  const u128 m = test::modulus<E>();
+  // Values at the ends of the domain and at the word and reduction boundaries, then random ones.
+  std::vector<u128> reps{0, 1, 2, 3, m - 1, m - 2, m / 2, m / 2 + 1};
+  for (const int bit : {32, 60, 61, 63, 64, 65, 96, 125, 126}) {
+    const u128 power = u128{1} << bit;
+    for (const u128 v : {power - 1, power, power + 1}) {
+      if (v < m) reps.push_back(v);
+    }
+  }
+  std::mt19937_64 rng(127);
+  for (int i = 0; i < 40; ++i) reps.push_back(test::rep(test::random_element<E>(rng)));
+  for (const u128 a : reps) {
+    const E x = test::from_rep<E>(a);
+    CAPTURE(static_cast<std::uint64_t>(a >> 64), static_cast<std::uint64_t>(a));
+    CHECK(test::rep(-x) == test::sub_mod<E>(0, a));
+    for (const u128 b : reps) {
+      const E y = test::from_rep<E>(b);
+      CAPTURE(static_cast<std::uint64_t>(b >> 64), static_cast<std::uint64_t>(b));
+      CHECK(test::rep(x + y) == test::add_mod<E>(a, b));
+      CHECK(test::rep(x - y) == test::sub_mod<E>(a, b));
+      CHECK(test::rep(x * y) == test::mul_mod<E>(a, b));
+    }
+  }
+  if constexpr (!std::is_same_v<E, Ring64>) {  // reduce() takes any word of the width
+    using Word = std::conditional_t<std::is_same_v<E, Fp127>, u128, std::uint64_t>;
+    std::vector<Word> words{0,
+                            1,
+                            static_cast<Word>(m),
+                            static_cast<Word>(m + 1),
+                            static_cast<Word>(2 * m),
+                            static_cast<Word>(~Word{0}),
+                            static_cast<Word>(~Word{0} - 1)};
+    for (int i = 0; i < 1000; ++i) words.push_back(static_cast<Word>((u128{rng()} << 64) | rng()));
+    for (const Word w : words) {
+      CAPTURE(static_cast<std::uint64_t>(u128{w} >> 64), static_cast<std::uint64_t>(w));
+      CHECK(test::rep(E::reduce(w)) == u128{w} % m);
+    }
+  }
+}
+
 TEST_CASE("conformance: fixed-point encode and decode", "[conformance]") {
   for (const FixedPoint fixed : {FixedPoint{}, FixedPoint{5, 16}, FixedPoint{20, 64}}) {
     CAPTURE(fixed.frac_bits, fixed.value_bits);
