@@ -185,43 +185,158 @@ struct MaskedData {
   std::size_t width = 0;
 };
 
-// X_rows w = E_rows w + U_rows (w - v) + z: opens w - v (width elements, 1 round).
+// out[i] += M[rows[i]] . x for a row-major matrix M of `width` columns (shares or public; x the
+// other kind).
+template <class E>
+void add_rows_times(std::span<const E> m, std::size_t width, std::span<const std::size_t> rows,
+                    std::span<const E> x, std::span<E> out) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const E* row = m.data() + rows[i] * width;
+    E sum(0);
+    for (std::size_t j = 0; j < width; ++j) sum += row[j] * x[j];
+    out[i] += sum;
+  }
+}
+
+// out[j] += sum_i M[rows[i]][j] x[i].
+template <class E>
+void add_rows_transposed_times(std::span<const E> m, std::size_t width,
+                               std::span<const std::size_t> rows, std::span<const E> x,
+                               std::span<E> out) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const E* row = m.data() + rows[i] * width;
+    for (std::size_t j = 0; j < width; ++j) out[j] += row[j] * x[i];
+  }
+}
+
+// X_rows w = E_rows w + U_rows (w - v) + z, for the public w - v: no communication.
+template <class S>
+S masked_times_given(const MaskedData<typename S::Element>& data, std::span<const std::size_t> rows,
+                     const S& w, std::span<const typename S::Element> w_minus_v,
+                     std::span<const typename S::Element> z) {
+  using E = typename S::Element;
+  S out{std::vector<E>(z.begin(), z.end())};
+  add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
+  add_rows_times<E>(data.mask.u, data.width, rows, w_minus_v, out.values);
+  return out;
+}
+
+// The same, opening w - v first (width elements, 1 round).
 template <mpc::Engine En>
 typename En::Shares masked_times(En& engine, const MaskedData<typename En::Element>& data,
                                  std::span<const std::size_t> rows, const typename En::Shares& w,
                                  const mpc::MaskedProducts<typename En::Element>& products,
                                  std::string_view step) {
-  using E = typename En::Element;
-  const std::size_t width = data.width;
   const auto w_minus_v = engine.open(mpc::sub(w, typename En::Shares{products.v}), step);
-  typename En::Shares out{products.z};
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const E* e_row = data.opened.data() + rows[i] * width;
-    const E* u_row = data.mask.u.data() + rows[i] * width;
-    E sum(0);
-    for (std::size_t j = 0; j < width; ++j) sum += e_row[j] * w.values[j] + u_row[j] * w_minus_v[j];
-    out.values[i] += sum;
-  }
+  return masked_times_given(data, rows, w, std::span(w_minus_v), std::span(products.z));
+}
+
+// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt, for the public e - vt: no communication.
+template <class S>
+S masked_transposed_given(const MaskedData<typename S::Element>& data,
+                          std::span<const std::size_t> rows, const S& e,
+                          std::span<const typename S::Element> e_minus_vt,
+                          std::span<const typename S::Element> zt) {
+  using E = typename S::Element;
+  S out{std::vector<E>(zt.begin(), zt.end())};
+  add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
+  add_rows_transposed_times<E>(data.mask.u, data.width, rows, e_minus_vt, out.values);
   return out;
 }
 
-// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt: opens e - vt (|rows| elements, 1 round).
+// The same, opening e - vt first (|rows| elements, 1 round).
 template <mpc::Engine En>
 typename En::Shares masked_transposed_times(
     En& engine, const MaskedData<typename En::Element>& data, std::span<const std::size_t> rows,
     const typename En::Shares& e, const mpc::MaskedProducts<typename En::Element>& products,
     std::string_view step) {
-  using E = typename En::Element;
-  const std::size_t width = data.width;
   const auto e_minus_vt = engine.open(mpc::sub(e, typename En::Shares{products.vt}), step);
-  typename En::Shares out{products.zt};
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const E* e_row = data.opened.data() + rows[i] * width;
-    const E* u_row = data.mask.u.data() + rows[i] * width;
-    for (std::size_t j = 0; j < width; ++j) {
-      out.values[j] += e_row[j] * e.values[i] + u_row[j] * e_minus_vt[i];
+  return masked_transposed_given(data, rows, e, std::span(e_minus_vt), std::span(products.zt));
+}
+
+// Engines whose trunc(x, f) gives every party P - high for a public P and its share of the
+// mask's high part (TruncMasks::high): ShamirEngine (its trunc adds the opened top part to
+// -high). With them the training reuses the truncations' openings (see FoldedMasks).
+template <class En>
+inline constexpr bool kTruncIsPublicMinusHigh = false;
+template <class F>
+inline constexpr bool kTruncIsPublicMinusHigh<mpc::ShamirEngine<F>> = true;
+
+// Serves trunc_masks from masks fetched in advance, in order (each request must match the next
+// one's size), and every other request from `rest`.
+template <class E>
+class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
+ public:
+  ScheduledTruncMasks(mpc::CorrelationSource<E>& rest, std::vector<mpc::TruncMasks<E>> schedule)
+      : rest_(rest), schedule_(std::move(schedule)) {}
+
+  mpc::TruncMasks<E> trunc_masks(std::size_t n, int) override {
+    if (next_ == schedule_.size() || schedule_[next_].r.size() != n) {
+      throw std::logic_error("logreg: a truncation out of the planned schedule");
     }
+    return std::move(schedule_[next_++]);
   }
+  mpc::Triples<E> triples(std::size_t n) override { return rest_.triples(n); }
+  mpc::MatrixTriple<E> matrix_triple(std::size_t r, std::size_t i, std::size_t c) override {
+    return rest_.matrix_triple(r, i, c);
+  }
+  mpc::BitMasks<E> bit_masks(std::size_t n, std::size_t w) override {
+    return rest_.bit_masks(n, w);
+  }
+  std::vector<E> random_bits(std::size_t n) override { return rest_.random_bits(n); }
+  mpc::MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
+    return rest_.masked_matrix(r, c);
+  }
+  std::vector<mpc::MaskedProducts<E>> masked_products(
+      const mpc::MaskedMatrix<E>& m, std::span<const std::vector<std::size_t>> s) override {
+    return rest_.masked_products(m, s);
+  }
+
+ private:
+  mpc::CorrelationSource<E>& rest_;
+  std::vector<mpc::TruncMasks<E>> schedule_;
+  std::size_t next_ = 0;
+};
+
+// The truncations' masks of every iteration, fetched at set-up for engines with
+// kTruncIsPublicMinusHigh: iteration k truncates the residual e_k (B values) and the update t_k
+// (D values). Since e_k = P_e - high_e and t_k = P_t - high_t with P public, choosing
+// vt_k = -high_e makes e_k - vt_k = P_e public, and chaining v_(k+1) = v_k + high_t makes
+// w_(k+1) - v_(k+1) = (w_k - v_k) - P_t public: neither masked product opens anything. The
+// source's fresh (v', z = U_B v') are moved onto these v by opening v - v' (uniform, as v' is)
+// once for all iterations: z += U_B (v - v'), zt += U_B^T (vt - vt').
+template <class E>
+struct FoldedMasks {
+  std::vector<mpc::TruncMasks<E>> residual, update;  // per iteration
+};
+
+template <class E>
+FoldedMasks<E> fetch_folded_masks(mpc::CorrelationSource<E>& source, std::size_t iterations,
+                                  std::size_t batch, std::size_t width, int frac_bits) {
+  const auto all = source.trunc_masks(iterations * (batch + width), frac_bits);
+  const auto part = [&](const std::vector<E>& v, std::size_t begin, std::size_t n) {
+    return v.empty() ? std::vector<E>{}
+                     : std::vector<E>(v.begin() + static_cast<std::ptrdiff_t>(begin),
+                                      v.begin() + static_cast<std::ptrdiff_t>(begin + n));
+  };
+  const auto masks = [&](std::size_t begin, std::size_t n) {
+    return mpc::TruncMasks<E>{part(all.r, begin, n), part(all.high, begin, n),
+                              part(all.msb, begin, n)};
+  };
+  FoldedMasks<E> out;
+  for (std::size_t k = 0; k < iterations; ++k) {
+    const std::size_t begin = k * (batch + width);
+    out.residual.push_back(masks(begin, batch));
+    out.update.push_back(masks(begin + batch, width));
+  }
+  return out;
+}
+
+// x + y element-wise, for share vectors and public vectors alike.
+template <class E>
+std::vector<E> plus(std::span<const E> x, std::span<const E> y) {
+  std::vector<E> out(x.begin(), x.end());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] += y[i];
   return out;
 }
 
@@ -357,24 +472,37 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
                                               const LogRegOptions& options) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
-  // Every iteration makes the same correlation requests: fetch them for many at once.
-  mpc::CorrelationPool<E> pool(
-      caller_engine.correlations(),
-      options.epochs * (options.train_rows.size() / std::max<std::size_t>(options.batch_size, 1)));
-  En engine = caller_engine.with_correlations(pool);
-  const int f = engine.session().fixed().frac_bits;
-  check_data(data, layout, engine.session().self(), true);
-  if (options.train_rows.size() < options.batch_size) {
-    throw InputError("the batch size " + std::to_string(options.batch_size) + " exceeds the " +
-                     std::to_string(options.train_rows.size()) + " training rows");
+  constexpr bool kFold = kTruncIsPublicMinusHigh<En>;
+  const int f = caller_engine.session().fixed().frac_bits;
+  check_data(data, layout, caller_engine.session().self(), true);
+  if (options.batch_size == 0 || options.train_rows.size() < options.batch_size) {
+    throw InputError("the batch size " + std::to_string(options.batch_size) + " must lie in 1.." +
+                     std::to_string(options.train_rows.size()) + " (the training rows)");
   }
-  const std::size_t d = layout.total_features(), width = d + 1;
+  const std::size_t d = layout.total_features(), width = d + 1, batch = options.batch_size;
+  const std::size_t per_epoch = options.train_rows.size() / batch;
+  const std::size_t iterations = options.epochs * per_epoch;
+
+  // Every iteration makes the same correlation requests: the pool fetches them for many at
+  // once; with kFold, the truncations' masks are all fetched now (FoldedMasks).
+  FoldedMasks<E> folded;
+  if constexpr (kFold) {
+    folded = fetch_folded_masks(caller_engine.correlations(), iterations, batch, width, 2 * f);
+  }
+  mpc::CorrelationPool<E> pool(caller_engine.correlations(), iterations);
+  std::vector<mpc::TruncMasks<E>> trunc_schedule;
+  for (std::size_t it = 0; it < folded.residual.size(); ++it) {
+    trunc_schedule.push_back(folded.residual[it]);
+    trunc_schedule.push_back(folded.update[it]);
+  }
+  ScheduledTruncMasks<E> scheduled(pool, std::move(trunc_schedule));
+  En engine =
+      kFold ? caller_engine.with_correlations(scheduled) : caller_engine.with_correlations(pool);
+
   const auto pieces = breakpoints(options.sigmoid);
   const std::size_t k = pieces.size();
-
   const Shares y = share_labels(engine, data, layout);
   const auto schedule = minibatches(options);
-  const std::size_t per_epoch = options.train_rows.size() / options.batch_size;
 
   // Set-up: the data matrix masked once (1 round, n x D elements), and every iteration's and
   // every epoch's test-row masked products in one batch.
@@ -392,11 +520,44 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
                    schedule.begin() + static_cast<std::ptrdiff_t>((epoch + 1) * per_epoch));
     if (testing) subsets.push_back(options.test_rows);
   }
-  const auto products = engine.correlations().masked_products(masked.mask, subsets);
+  auto products = engine.correlations().masked_products(masked.mask, subsets);
   const std::size_t subsets_per_epoch = per_epoch + (testing ? 1 : 0);
+  const auto products_of = [&](std::size_t iteration) -> mpc::MaskedProducts<E>& {
+    return products[iteration / per_epoch * subsets_per_epoch + iteration % per_epoch];
+  };
   const Shares y_test = gather_rows(y, 1, options.test_rows);
 
-  const std::size_t batch = options.batch_size;
+  // kFold: w - v in the clear from the start (w = 0, v = v' of the first iteration), and every
+  // iteration's z and zt moved onto the chained v and vt = -high_e (1 round, see FoldedMasks).
+  std::vector<E> w_minus_v;
+  if constexpr (kFold) {
+    Shares deltas = mpc::neg(Shares{products_of(0).v});
+    deltas.values.reserve(iterations * (width + batch));
+    std::vector<E> v = products_of(0).v;
+    for (std::size_t it = 0; it < iterations; ++it) {
+      const auto& masks = products_of(it);
+      for (std::size_t j = 0; it > 0 && j < width; ++j) deltas.values.push_back(v[j] - masks.v[j]);
+      for (std::size_t i = 0; i < batch; ++i) {
+        deltas.values.push_back(-(folded.residual[it].high[i] + masks.vt[i]));
+      }
+      for (std::size_t j = 0; j < width; ++j) v[j] += folded.update[it].high[j];
+    }
+    const auto opened = engine.open(deltas, "logreg: chain the masks");
+    const std::span<const E> all(opened);
+    w_minus_v.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(width));
+    std::size_t at = width;
+    for (std::size_t it = 0; it < iterations; ++it) {
+      auto& masks = products_of(it);
+      const std::span<const std::size_t> rows(schedule[it]);
+      if (it > 0) {
+        add_rows_times<E>(masked.mask.u, width, rows, all.subspan(at, width), masks.z);
+        at += width;
+      }
+      add_rows_transposed_times<E>(masked.mask.u, width, rows, all.subspan(at, batch), masks.zt);
+      at += batch;
+    }
+  }
+
   const double eta = options.learning_rate / static_cast<double>(batch);
   const std::vector<E> eta_vec(width, fixed_const<E>(eta, f));
   std::vector<E> decay(width, fixed_const<E>(eta * options.l2, 2 * f));
@@ -409,20 +570,38 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     const std::uint64_t epoch_start = mesh.stats().rounds;
     Shares residuals;  // this epoch's e of every batch, scale 2^f
     for (std::size_t it = 0; it < per_epoch; ++it) {
-      const auto& rows = schedule[epoch * per_epoch + it];
-      const auto& masks = products[epoch * subsets_per_epoch + it];
+      const std::size_t iteration = epoch * per_epoch + it;
+      const auto& rows = schedule[iteration];
+      const auto& masks = products_of(iteration);
       const Shares yb = gather_rows(y, 1, rows);
-      const Shares z2 = masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
+      const Shares z2 =
+          kFold ? masked_times_given(masked, rows, model.weights, std::span<const E>(w_minus_v),
+                                     std::span(masks.z))
+                : masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
       const Shares bits = engine.less_than_zero(piece_tests(engine, z2, pieces),
                                                 "logreg: sigmoid pieces", compare_bits(engine));
       const Shares s = sum_pieces(
           mpc::mul(engine, bits, piece_deltas(engine, z2, pieces), "logreg: sigmoid"), k, batch);
       const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");
-      const Shares g = masked_transposed_times(engine, masked, rows, e, masks, "logreg: X_B^T e");
+      Shares g;
+      if constexpr (kFold) {
+        const auto e_minus_vt =
+            plus(std::span<const E>(e.values), std::span<const E>(folded.residual[iteration].high));
+        g = masked_transposed_given(masked, rows, e, std::span<const E>(e_minus_vt),
+                                    std::span(masks.zt));
+      } else {
+        g = masked_transposed_times(engine, masked, rows, e, masks, "logreg: X_B^T e");
+      }
       const Shares step = mpc::add(mpc::scale(g, std::span<const E>(eta_vec)),
                                    mpc::scale(model.weights, std::span<const E>(decay)));
-      model.weights = mpc::sub(model.weights, engine.trunc(step, 2 * f, "logreg: update"));
-      residuals = mpc::concat(residuals, e);
+      const Shares t = engine.trunc(step, 2 * f, "logreg: update");
+      model.weights = mpc::sub(model.weights, t);
+      if constexpr (kFold) {
+        const auto t_public =
+            plus(std::span<const E>(t.values), std::span<const E>(folded.update[iteration].high));
+        for (std::size_t j = 0; j < width; ++j) w_minus_v[j] -= t_public[j];
+      }
+      residuals.values.insert(residuals.values.end(), e.values.begin(), e.values.end());
       ++model.iterations;
     }
     const std::uint64_t statistics_start = mesh.stats().rounds;

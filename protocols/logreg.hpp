@@ -23,6 +23,12 @@
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the engine's less_than_zero (7 for
 // ShamirEngine<Fp127> with value_bits 64 and for AdditiveEngine): 12 rounds. The comparisons are
 // told their inputs' bound (value_bits - f bits), so the Shamir engine compares 47 bits, not 63.
+// ShamirEngine: 10 rounds. Its trunc(x) is P - high with P public and high the mask's (shared)
+// high part, so the masks of the masked products are chosen to make both openings unnecessary:
+// vt = -high of the residual's truncation (then e - vt = P_e is already public), and
+// v_(k+1) = v_k + high of the update's truncation (then w - v stays public: it only loses P_t).
+// The source's fresh masks are moved onto these in one opening at set-up, of v - v' and
+// vt - vt' (uniform, as v' and vt' are): z += U_B (v - v'), zt += U_B^T (vt - vt').
 // Elements each party sends to each peer per iteration: D + B for the two masked products,
 // K B (comparison opening) + the comparison's bit circuit, 2 K B (mul), B + D (truncations):
 // O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
@@ -32,7 +38,8 @@
 // trips, dealer-free generation) come a few times per training, not in every iteration.
 // Set-up: the data matrix and labels cost one input each (Shamir: the owner sends its n x d_p
 // block to every peer once; additive: nothing), then 1 round opening X - U (n D elements), and
-// one masked_products call for all iterations and test evaluations (the schedule is public).
+// one masked_products call for all iterations and test evaluations (the schedule is public);
+// Shamir: one more round, chaining the masks (iterations (B + D) elements).
 //
 // Fixed point: every truncation errs by at most one unit 2^-f (engine trunc); the weights
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
