@@ -13,6 +13,7 @@
 // and variances from secure aggregation of the training rows' sums and sums of squares. A
 // constant column is dropped with a warning. The model (JSON) and its training curve (CSV,
 // MODEL.curve.csv) are written atomically.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -181,6 +182,13 @@ class TrainLrJob final : public Job {
     const auto phase = context.report().phase("align");
     proto::PsiOptions options;
     options.mode = proto::PsiMode::kAlign;
+    auto next_report = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    options.progress = [&](std::string_view step, std::size_t done, std::size_t total) {
+      if (std::chrono::steady_clock::now() < next_report) return;  // every 5 s at most
+      next_report = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      context.log().info("--align, " + std::string(step) + ": " + std::to_string(done) + " / " +
+                         std::to_string(total));
+    };
     context.log().info("aligning " + std::to_string(ids.size()) +
                        " ids with the other parties (private set intersection)");
     proto::PsiResult result = proto::psi(session, ids, options);
