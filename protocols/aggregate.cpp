@@ -171,6 +171,9 @@ class DealingStreams {
   std::vector<std::optional<mpc::Prg>> low_to_high_, high_to_low_;
 };
 
+// A party's Shamir evaluation point.
+Fp61 point(PartyId party) { return mpc::ShamirCodec<Fp61>::point(party); }
+
 // basis[k][i]: the Lagrange basis polynomial of points[i] over all of `points`, evaluated at
 // targets[k], so that f(targets[k]) = sum_i basis[k][i] f(points[i]) for every polynomial f of
 // degree below points.size(). Points must be distinct.
@@ -215,21 +218,83 @@ void linear_combination(std::span<const Fp61> coefficients, std::span<const Fp61
   }
 }
 
-// target += the shares a peer sent (`bytes`: target.size() elements), read in place. Throws
-// ProtocolError naming the sender if the length is wrong or an element is not below p.
-void add_received(std::span<Fp61> target, net::ByteView bytes, const std::string& sender) {
-  if (bytes.size() != target.size() * Fp61::kBytes) {
+// Peers' messages of field elements are read in place, chunk by chunk, and validated as
+// mpc::from_bytes would: check_length() first, then read_elements() per chunk and
+// check_canonical() on its result. Both throw ProtocolError naming the sender.
+void check_length(net::ByteView bytes, std::size_t count, const std::string& sender) {
+  if (bytes.size() != count * Fp61::kBytes) {
     throw ProtocolError("malformed shares from " + sender + ": " + std::to_string(bytes.size()) +
-                        " bytes instead of " + std::to_string(target.size() * Fp61::kBytes));
+                        " bytes instead of " + std::to_string(count * Fp61::kBytes));
   }
+}
+
+// out = elements [start, start + out.size()) of `bytes`; false if one of them is not below p.
+bool read_elements(net::ByteView bytes, std::size_t start, std::span<Fp61> out) {
   bool canonical = true;
-  for (std::size_t e = 0; e < target.size(); ++e) {
+  for (std::size_t e = 0; e < out.size(); ++e) {
     std::uint64_t word;
-    std::memcpy(&word, bytes.data() + e * Fp61::kBytes, sizeof word);
+    std::memcpy(&word, bytes.data() + (start + e) * Fp61::kBytes, sizeof word);
     canonical &= word < Fp61::kModulus;
-    target[e] += Fp61(word & Fp61::kModulus);
+    out[e] = Fp61(word & Fp61::kModulus);
   }
+  return canonical;
+}
+
+void check_canonical(bool canonical, const std::string& sender) {
   if (!canonical) throw ProtocolError("malformed shares from " + sender + ": not in F_(2^61-1)");
+}
+
+// target += the shares a peer sent (`bytes`: target.size() elements).
+void add_received(std::span<Fp61> target, net::ByteView bytes, const std::string& sender) {
+  check_length(bytes, target.size(), sender);
+  std::array<Fp61, kChunk> chunk;
+  for (std::size_t start = 0; start < target.size(); start += kChunk) {
+    const auto part = std::span(chunk).first(std::min(kChunk, target.size() - start));
+    check_canonical(read_elements(bytes, start, part), sender);
+    for (std::size_t e = 0; e < part.size(); ++e) target[start + e] += part[e];
+  }
+}
+
+// The sum from its shares (shares[i] from holders[i], at least t + 1): interpolated at 0 from the
+// first t + 1, after checking that every other share lies on the same polynomial of degree t.
+std::vector<std::int64_t> reconstruct_sum(const net::Mesh& mesh, std::size_t threshold,
+                                          std::span<const PartyId> holders,
+                                          std::span<const net::ByteView> shares, std::size_t d) {
+  const std::size_t base = threshold + 1;
+  for (std::size_t h = 0; h < holders.size(); ++h)
+    check_length(shares[h], d, mesh.describe(holders[h]));
+  std::vector<Fp61> points, targets{Fp61(0)};
+  for (std::size_t h = 0; h < holders.size(); ++h) {
+    (h < base ? points : targets).push_back(point(holders[h]));
+  }
+  const auto basis = lagrange_basis(points, targets);
+  std::vector<std::int64_t> out(d);
+  std::vector<Fp61> known(base * kChunk);  // per chunk: the first t + 1 holders' shares
+  std::array<Fp61, kChunk> value, other;
+  for (std::size_t start = 0; start < d; start += kChunk) {
+    const std::size_t count = std::min(kChunk, d - start);
+    for (std::size_t h = 0; h < base; ++h) {
+      check_canonical(read_elements(shares[h], start, std::span(known).subspan(h * kChunk, count)),
+                      mesh.describe(holders[h]));
+    }
+    for (std::size_t h = base; h < holders.size(); ++h) {
+      const auto expected = std::span(value).first(count), got = std::span(other).first(count);
+      check_canonical(read_elements(shares[h], start, got), mesh.describe(holders[h]));
+      linear_combination(basis[h - base + 1], known, expected);
+      for (std::size_t e = 0; e < count; ++e) {
+        if (expected[e] == got[e]) continue;
+        throw ProtocolError(
+            "inconsistent shares of the sum at element " + std::to_string(start + e) +
+            ": the share of " + mesh.describe(holders[h]) +
+            " does not lie on the polynomial of degree " + std::to_string(threshold) +
+            " through the shares of " + mesh.describe(holders[0]) + " .. " +
+            mesh.describe(holders[threshold]) + " (one of them is wrong); the run is aborted");
+      }
+    }
+    linear_combination(basis[0], known, std::span(value).first(count));
+    for (std::size_t e = 0; e < count; ++e) out[start + e] = value[e].to_int();
+  }
+  return out;
 }
 
 // target += the next target.size() elements of `prg`.
@@ -247,7 +312,6 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   net::Mesh& mesh = session.mesh();
   const std::size_t n = mesh.size(), d = values.size();
   const PartyId self = mesh.self(), leader = outputs.front();
-  const mpc::ShamirCodec<Fp61> codec(n, threshold);
   const auto peers = peers_of(mesh);
   DealingStreams streams(session);
 
@@ -258,13 +322,13 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   for (PartyId p : peers) {
     if (share_from_prg(self, p, n, threshold)) {
       prg_holders.push_back(p);
-      points.push_back(codec.point(p));
+      points.push_back(point(p));
     } else {
       targets.push_back(p);
     }
   }
   std::vector<Fp61> target_points;
-  for (PartyId p : targets) target_points.push_back(codec.point(p));
+  for (PartyId p : targets) target_points.push_back(point(p));
   const auto basis = lagrange_basis(points, target_points);
   std::vector<std::vector<Fp61>> shares(targets.size(), std::vector<Fp61>(d));
   std::vector<Fp61> known(points.size() * kChunk);  // per chunk: the secrets, then PRG values
@@ -280,18 +344,18 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
     }
   }
 
-  // Round 1: every party sends the shares that are not PRG expansions.
+  // Round 1: every party sends every other party its share, or an empty message where the
+  // share is a PRG expansion (so that no party leaves the round before all have entered it, and
+  // a party holds a dealer's share exactly when the dealer's message arrived).
   std::vector<net::Outgoing> sends;
   for (std::size_t k = 1; k < targets.size(); ++k) {
     sends.push_back({targets[k], mpc::as_bytes<Fp61>(shares[k])});
   }
-  std::vector<PartyId> dealers;
-  for (PartyId p : peers) {
-    if (!share_from_prg(p, self, n, threshold)) dealers.push_back(p);
-  }
-  const auto dealt = mesh.round_tolerant(sends, dealers, "aggregate: shares");
-  PartySet holding(n, 1);  // our own share and the PRG shares are always at hand
-  for (std::size_t k = 0; k < dealers.size(); ++k) holding[dealers[k]] = dealt[k].has_value();
+  for (PartyId p : prg_holders) sends.push_back({p, {}});
+  const auto dealt = mesh.round_tolerant(sends, peers, "aggregate: shares");
+  PartySet holding(n, 0);
+  holding[self] = 1;
+  for (std::size_t k = 0; k < peers.size(); ++k) holding[peers[k]] = dealt[k].has_value();
 
   // Round 2: every party tells the leader whose shares it holds.
   Decision decision;
@@ -317,13 +381,16 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   std::vector<Fp61> sum_share(d);
   if (decision.included[self]) sum_share = std::move(shares[0]);
   shares.clear();
-  for (std::size_t k = 0; k < dealers.size(); ++k) {
-    if (!decision.included[dealers[k]]) continue;
+  for (std::size_t k = 0; k < peers.size(); ++k) {
+    const PartyId dealer = peers[k];
+    if (!decision.included[dealer]) continue;
     if (!dealt[k]) throw ProtocolError("the leader included a party whose shares never arrived");
-    add_received(sum_share, *dealt[k], mesh.describe(dealers[k]));
-  }
-  for (PartyId p : result.included) {
-    if (share_from_prg(p, self, n, threshold)) add_expansion(sum_share, streams.stream(p, self));
+    if (share_from_prg(dealer, self, n, threshold)) {
+      check_length(*dealt[k], 0, mesh.describe(dealer));
+      add_expansion(sum_share, streams.stream(dealer, self));
+    } else {
+      add_received(sum_share, *dealt[k], mesh.describe(dealer));
+    }
   }
   const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
   sends.clear();
@@ -339,26 +406,19 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   const auto sums = mesh.round_tolerant(sends, holders_to_hear, "aggregate: sum shares");
   if (!is_output) return result;
 
-  std::vector<std::size_t> holders{self};
-  std::vector<std::vector<Fp61>> columns;
-  columns.push_back(std::move(sum_share));
+  std::vector<PartyId> holders{self};
+  std::vector<net::ByteView> sum_shares{mpc::as_bytes<Fp61>(sum_share)};
   for (std::size_t k = 0; k < holders_to_hear.size(); ++k) {
     if (!sums[k]) continue;
     holders.push_back(holders_to_hear[k]);
-    columns.push_back(mpc::from_bytes<Fp61>(*sums[k], d, mesh.describe(holders_to_hear[k]),
-                                            "aggregate: sum shares"));
+    sum_shares.push_back(*sums[k]);
   }
   if (holders.size() < threshold + 1) {
     throw ProtocolError("only " + std::to_string(holders.size()) +
                         " shares of the sum arrived but " + std::to_string(threshold + 1) +
                         " are needed; parties dropped out at the last step");
   }
-  std::vector<std::string> names;
-  for (PartyId p = 0; p < n; ++p) names.push_back(mesh.describe(p));
-  const auto total = codec.reconstruct_from(holders, columns, names);
-  std::vector<std::int64_t> out(d);
-  for (std::size_t i = 0; i < d; ++i) out[i] = total[i].to_int();
-  result.sum = std::move(out);
+  result.sum = reconstruct_sum(mesh, threshold, holders, sum_shares, d);
   return result;
 }
 
@@ -720,12 +780,14 @@ AggregationResult secure_sum(mpc::Session& session, std::span<const std::int64_t
     if (p >= n) throw ConfigError("output party " + std::to_string(p) + " does not exist");
   }
 
-  std::vector<std::int64_t> values(input.begin(), input.end());
+  std::span<const std::int64_t> values = input;
+  std::vector<std::int64_t> noisy;
   if (options.noise_sigma > 0) {
     mpc::Prg prg = session.prg().private_stream();
     const double sigma = options.noise_sigma / std::sqrt(static_cast<double>(n));
-    const auto noise = sample_discrete_gaussian(prg, sigma, values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) values[i] += noise[i];
+    noisy = sample_discrete_gaussian(prg, sigma, values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) noisy[i] += values[i];
+    values = noisy;
   }
   const std::int64_t limit = max_abs_input(n);
   for (std::size_t i = 0; i < values.size(); ++i) {

@@ -11,14 +11,14 @@
 // polynomial is fixed by the secret and its values at t points, so dealer a takes its shares for
 // the t parties a + 1 .. a + t (mod N) from the PRG streams it shares pairwise with each of them
 // (mpc::PrgState), which expand them on their own, and computes and sends only the shares of the
-// other N - 1 - t parties. Any t parties together learn nothing beyond the sum: the PRG shares
-// are uniform and independent (seeds only the dealer and that holder know), and with the secret
-// fixed, any t evaluations at nonzero points are an invertible affine image of them, so any t
-// shares are uniform, as with random coefficients. A dealer counts once its sent shares reached
-// every remaining party they were meant for (the PRG shares are always at hand), so a party that
-// drops out after its shares went out is still counted; up to N - t - 1 parties may drop out.
-// Rounds: 4 (share; report who sent to the leader; leader announces the included set; sum
-// shares to the outputs), 3 when t = N - 1 (every share is a PRG expansion: nothing is dealt).
+// other N - 1 - t parties (the t PRG holders get an empty message, so every party hears from
+// every dealer in the first round). Any t parties together learn nothing beyond the sum: the PRG
+// shares are uniform and independent (seeds only the dealer and that holder know), and with the
+// secret fixed, any t evaluations at nonzero points are an invertible affine image of them, so any
+// t shares are uniform, as with random coefficients. A dealer counts once its first-round messages
+// reached every remaining party, so a party that drops out after its shares went out is still
+// counted; up to N - t - 1 parties may drop out. Rounds: 4 (share; report who sent to the
+// leader; leader announces the included set; sum shares to the outputs).
 // Elements sent per party: d (N - 1 - t) + d per other output party; plus N bytes to the leader,
 // and 8 + 2 N bytes from the leader to each other party; 8 bytes per element.
 //
