@@ -31,7 +31,8 @@ inline constexpr JobInfo kJobs[] = {
      &make_predict_job},
     {"psi",
      "Private set intersection: the ids common to every party's CSV column (or only their number, "
-     "or every party's common rows in one order), revealed only to the output parties.",
+     "or every party's common rows in one order, or the sum of one party's numeric column over "
+     "them), revealed only to the output parties.",
      &make_psi_job},
     {"dealer",
      "Runs the dealer (the configuration's party with role = \"dealer\") for one run of the "

@@ -518,20 +518,21 @@ PsiResult psi_sum(En& engine, std::span<const std::string> items,
   }
 
   // The holder's store P and the leader's row sum R, both private; then <R, P> on the engine.
-  std::vector<E> own;
+  std::vector<E> mine;  // P at the holder, R at the leader, empty elsewhere
   if (self == holder) {
     std::vector<E> values(items.size());
     for (std::size_t i = 0; i < values.size(); ++i) values[i] = E::from_int(payloads[core.perm[i]]);
-    own = okvs_encode_sum<E>(layout, values);
+    mine = okvs_encode_sum<E>(layout, values);
   } else if (self == leader) {
-    own.resize(layout.cells);
+    mine.resize(layout.cells);
     for (std::size_t i : core.common) {
-      for (std::size_t c : okvs_positions(core.keys[i], layout.seed, layout.cells))
-        own[c] += E::from_int(1);
+      for (std::size_t c : okvs_positions(core.keys[i], layout.seed, layout.cells)) {
+        mine[c] += E::from_int(1);
+      }
     }
   }
-  const auto store = engine.input(holder, own, layout.cells, "psi sum: payload store");
-  const auto rows = engine.input(leader, own, layout.cells, "psi sum: common rows");
+  const auto store = engine.input(holder, mine, layout.cells, "psi sum: payload store");
+  const auto rows = engine.input(leader, mine, layout.cells, "psi sum: common rows");
   const auto sum = mpc::dot(engine, rows, store, "psi sum: dot");
 
   if (outputs.size() == n) {

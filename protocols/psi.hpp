@@ -44,8 +44,8 @@
 //   7. h inputs P and L inputs R into the engine; the engine computes <R, P>, which is the sum of
 //      payload(T) over the common tags, and opens it to the output parties only.
 // Payloads are int64 whose absolute values add up to less than kPsiSumLimit = 2^63 (checked at
-// h), so the sum over any intersection is exact in both engines; callers encode decimals in
-// fixed point first (the psi job: 20 fractional bits).
+// h), so the sum over any intersection is exact in both engines; callers scale decimals to
+// integers first (the psi job: by 10^D, D the most digits after the point in the column).
 //
 // What it reveals, and to whom (no collusion):
 //   - every party: every party's set size (the ring messages and OKVS are sized by it);
@@ -78,10 +78,11 @@
 // Parties compute in lock step, one set per round: a receive waits while the peer blinds a set,
 // so the mesh's receive deadline must exceed the longest blinding step.
 // Sum mode, after steps 1-4 (N + 1 rounds): 1 round for P's layout (16 bytes from h to each
-// party), two engine inputs of m = |P| (about 1.3 n_h) elements, one dot product of length m (its
-// m multiplication triples from the engine's correlation source) and the opening (1 round when
-// every party is an output party, else 1 per output party); see mpc/engine.hpp and mpc/ops.hpp for
-// their rounds and bytes.
+// party), two engine inputs of m = |P| (about 1.3 n_h) elements, one dot product of length m (1
+// round, 2m elements to each peer, and a 1 x m by m x 1 matrix triple from the engine's
+// correlation source: one correction element from the dealer, O(m) elements dealer-free) and the
+// opening (1 round when every party is an output party, else 1 per output party); see
+// mpc/engine.hpp and mpc/ops.hpp.
 //
 // Errors: InputError if `items` contains a duplicate (callers deduplicate first), or, in sum mode
 // at h, if the payloads do not match the items or exceed kPsiSumLimit; ProtocolError

@@ -1,5 +1,6 @@
 // The psi job as real mpc-party processes over TLS on loopback: output files against the
-// plaintext intersection of the CSV files, every mode, and bad inputs (exit 3 everywhere, no
+// plaintext intersection of the CSV files, every mode (sum mode on the additive engine with a
+// dealer process and on the dealer-free Shamir engine), and bad inputs (exit 3 everywhere, no
 // output anywhere).
 #include <catch2/catch.hpp>
 
@@ -61,6 +62,13 @@ std::string field(const std::string& id) {
   return out + "\"";
 }
 
+// Every id as its CSV field.
+std::vector<std::string> fields(const std::vector<std::string>& ids) {
+  std::vector<std::string> out;
+  for (const auto& id : ids) out.push_back(field(id));
+  return out;
+}
+
 // Random sets for 3 parties over a shared pool, so some ids are in all three, some in two.
 std::vector<std::vector<std::string>> random_sets(std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -85,6 +93,46 @@ std::vector<std::string> intersection(const std::vector<std::vector<std::string>
     common = kept;
   }
   return {common.begin(), common.end()};
+}
+
+// Sum mode: party p's rows are "row<i>,<id>,<payload>", the payload in cents written as a
+// decimal with 2 digits after the point ("-0.05").
+std::string cents_text(std::int64_t cents) {
+  const std::int64_t magnitude = cents < 0 ? -cents : cents;
+  const std::string fraction = std::to_string(magnitude % 100);
+  return (cents < 0 ? "-" : "") + std::to_string(magnitude / 100) + "." +
+         (fraction.size() < 2 ? "0" : "") + fraction;
+}
+
+void write_payloads(const fs::path& file, const std::vector<std::string>& ids,
+                    const std::vector<std::string>& payloads) {
+  std::ofstream out(file);
+  out << "name,id,score\n";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    out << "row" << i << "," << field(ids[i]) << "," << payloads[i] << "\n";
+  }
+}
+
+// Payloads in cents for every id of `set`: positive and negative, not all multiples of 10.
+std::vector<std::int64_t> cents_for(const std::vector<std::string>& set, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::int64_t> cents;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    cents.push_back(static_cast<std::int64_t>(rng() % 2000001) - 1000000);
+  }
+  if (!cents.empty()) cents.front() = -1234567;
+  return cents;
+}
+
+// The oracle: the holder's cents summed over the plaintext intersection.
+std::int64_t plain_sum(const std::vector<std::vector<std::string>>& sets,
+                       const std::vector<std::int64_t>& cents, std::size_t holder) {
+  const auto common = intersection(sets);
+  std::int64_t sum = 0;
+  for (std::size_t i = 0; i < sets[holder].size(); ++i) {
+    if (std::binary_search(common.begin(), common.end(), sets[holder][i])) sum += cents[i];
+  }
+  return sum;
 }
 
 }  // namespace
@@ -205,12 +253,134 @@ TEST_CASE("bad input ends the run at every party with exit 3 and no output", "[p
   }
 }
 
+TEST_CASE("two parties sum a payload column on the additive engine with a dealer",
+          "[psi_job][psi_sum]") {
+  Run run(3);  // party2 is the dealer
+  for (std::size_t p = 0; p < 3; ++p) {
+    sm::test::write_text(run.cluster.config(p),
+                         sm::test::party_config(p, run.cluster.ports,
+                                                "listen_address = \"127.0.0.1\"\n"
+                                                "connect_timeout_s = 30\n") +
+                             "role = \"dealer\"\n");
+  }
+  const auto all = random_sets(3);
+  const std::vector<std::vector<std::string>> sets = {all[0], all[1]};
+  REQUIRE(intersection(sets).size() > 10);
+  // Integer payloads at party1: the sum is an integer.
+  std::vector<std::int64_t> values = cents_for(sets[1], 4);
+  std::vector<std::string> written;
+  for (std::int64_t v : values) written.push_back(std::to_string(v));
+  write_ids(run.input(0), fields(sets[0]));
+  write_payloads(run.input(1), sets[1], written);
+  run.start(0, {"--column", "id", "--mode", "sum"});
+  run.start(1, {"--column", "id", "--mode", "sum", "--payload", "score", "--scheme", "additive"});
+  run.processes.push_back(run.cluster.start(2, {"dealer"}));
+  const std::string expected = "sum\n" + std::to_string(plain_sum(sets, values, 1)) + "\n";
+  for (std::size_t p = 0; p < 3; ++p) require_exit(*run.processes[p], seconds(120), 0);
+  CHECK(sm::test::read_text(run.output(0)) == expected);
+  CHECK(sm::test::read_text(run.output(1)) == expected);
+  CHECK_FALSE(fs::exists(run.output(2)));
+}
+
+TEST_CASE("three parties sum decimals on the Shamir engine, revealed to two of them",
+          "[psi_job][psi_sum]") {
+  Run run(3);
+  const auto sets = random_sets(5);
+  REQUIRE(intersection(sets).size() > 10);
+  const std::vector<std::int64_t> cents = cents_for(sets[1], 6);
+  std::vector<std::string> written;
+  for (std::int64_t c : cents) written.push_back(cents_text(c));
+  write_ids(run.input(0), fields(sets[0]));
+  write_payloads(run.input(1), sets[1], written);
+  write_ids(run.input(2), fields(sets[2]));
+  for (std::size_t p = 0; p < 3; ++p) {
+    std::vector<std::string> options = {"--column", "id",          "--mode",
+                                        "sum",      "--output-to", "party2,party1"};
+    if (p == 1) options.insert(options.end(), {"--payload", "score"});
+    run.start(p, options);
+  }
+  const std::string expected = "sum\n" + cents_text(plain_sum(sets, cents, 1)) + "\n";
+  for (std::size_t p = 0; p < 3; ++p) require_exit(*run.processes[p], seconds(120), 0);
+  CHECK(sm::test::read_text(run.output(1)) == expected);
+  CHECK(sm::test::read_text(run.output(2)) == expected);
+  CHECK_FALSE(fs::exists(run.output(0)));
+  CHECK_THAT(run.processes[0]->err(), Contains("nothing is written here"));
+}
+
+TEST_CASE("a bad payload ends the sum at every party with exit 3 and no output",
+          "[psi_job][psi_sum]") {
+  struct Case {
+    const char* name;
+    std::string content;  // party 1's file
+    std::vector<std::string> messages;
+  };
+  const std::vector<Case> cases = {
+      {"not a number",
+       "name,id,score\nx,a,1\ny,b,12abc\n",
+       {"in1.csv:3:3", "'12abc' is not a number"}},
+      {"not finite", "name,id,score\nx,a,nan\n", {"in1.csv:2:3", "not a finite number"}},
+      {"empty cell", "name,id,score\nx,a,\n", {"in1.csv:2:3", "the cell is empty"}},
+      {"too many decimals",
+       "name,id,score\nx,a,0.0000000001\n",
+       {"in1.csv:2:3", "more than 9 digits"}},
+      {"too large a sum",
+       "name,id,score\nx,a,9000000000000000000\ny,b,300000000000000000\n",
+       {"column 'score': the absolute values add up to"}},
+      {"missing payload column",
+       "name,id\nx,a\n",
+       {"no column 'score'", "the columns are: name, id"}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    Run run(3);
+    write_ids(run.input(0), {"a", "b"});
+    sm::test::write_text(run.input(1), c.content);
+    write_ids(run.input(2), {"a", "c"});
+    for (std::size_t p = 0; p < 3; ++p) {
+      std::vector<std::string> options = {"--column", "id", "--mode", "sum"};
+      if (p == 1) options.insert(options.end(), {"--payload", "score"});
+      run.start(p, options);
+    }
+    for (std::size_t p = 0; p < 3; ++p) {
+      require_exit(*run.processes[p], seconds(90), 3);
+      for (const auto& message : c.messages) CHECK_THAT(run.processes[p]->err(), Contains(message));
+      CHECK_FALSE(fs::exists(run.output(p)));
+    }
+  }
+}
+
+TEST_CASE("sum mode needs --payload at exactly one party", "[psi_job][psi_sum]") {
+  for (const std::vector<std::size_t>& holders :
+       {std::vector<std::size_t>{}, std::vector<std::size_t>{0, 2}}) {
+    INFO(holders.size() << " payload holders");
+    Run run(3);
+    for (std::size_t p = 0; p < 3; ++p) write_ids(run.input(p), {"a", "b"});
+    for (std::size_t p = 0; p < 3; ++p) {
+      std::vector<std::string> options = {"--column", "id", "--mode", "sum"};
+      if (std::count(holders.begin(), holders.end(), p)) {
+        options.insert(options.end(), {"--payload", "score"});
+      }
+      run.start(p, options);
+    }
+    for (std::size_t p = 0; p < 3; ++p) {
+      require_exit(*run.processes[p], seconds(90), 2);
+      CHECK_THAT(run.processes[p]->err(), Contains("--payload at exactly one party"));
+      if (!holders.empty())
+        CHECK_THAT(run.processes[p]->err(), Contains("party 0 (party0), party 2 (party2)"));
+      CHECK_FALSE(fs::exists(run.output(p)));
+    }
+  }
+}
+
 TEST_CASE("options that do not apply are usage errors", "[psi_job]") {
   Run run(2);
   write_ids(run.input(0), {"a"});
-  run.start(0, {"--column", "id", "--mode", "sum", "--payload", "score"});
+  run.start(0, {"--column", "id", "--payload", "score"});
   require_exit(*run.processes.back(), seconds(30), 2);
-  CHECK_THAT(run.processes.back()->err(), Contains("--mode sum is not implemented"));
+  CHECK_THAT(run.processes.back()->err(), Contains("--payload only applies to --mode sum"));
+  run.start(0, {"--column", "id", "--mode", "cardinality", "--scheme", "shamir"});
+  require_exit(*run.processes.back(), seconds(30), 2);
+  CHECK_THAT(run.processes.back()->err(), Contains("--scheme only applies to --mode sum"));
   run.start(0, {"--column", "id", "--mode", "align", "--output-to", "party0"});
   require_exit(*run.processes.back(), seconds(30), 2);
   CHECK_THAT(run.processes.back()->err(), Contains("--output-to does not apply"));
