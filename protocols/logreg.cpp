@@ -262,16 +262,17 @@ inline constexpr bool kTruncIsPublicMinusHigh = false;
 template <class F>
 inline constexpr bool kTruncIsPublicMinusHigh<mpc::ShamirEngine<F>> = true;
 
-// Serves trunc_masks from masks fetched in advance, in order (each request must match the next
-// one's size), and every other request from `rest`.
+// Serves trunc_masks from masks fetched in advance for `frac_bits`, in order (each request must
+// match the next one's size and frac_bits), and every other request from `rest`.
 template <class E>
 class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
  public:
-  ScheduledTruncMasks(mpc::CorrelationSource<E>& rest, std::vector<mpc::TruncMasks<E>> schedule)
-      : rest_(rest), schedule_(std::move(schedule)) {}
+  ScheduledTruncMasks(mpc::CorrelationSource<E>& rest, std::vector<mpc::TruncMasks<E>> schedule,
+                      int frac_bits)
+      : rest_(rest), schedule_(std::move(schedule)), frac_bits_(frac_bits) {}
 
-  mpc::TruncMasks<E> trunc_masks(std::size_t n, int) override {
-    if (next_ == schedule_.size() || schedule_[next_].r.size() != n) {
+  mpc::TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override {
+    if (next_ == schedule_.size() || schedule_[next_].r.size() != n || frac_bits != frac_bits_) {
       throw std::logic_error("logreg: a truncation out of the planned schedule");
     }
     return std::move(schedule_[next_++]);
@@ -295,6 +296,7 @@ class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
  private:
   mpc::CorrelationSource<E>& rest_;
   std::vector<mpc::TruncMasks<E>> schedule_;
+  int frac_bits_;
   std::size_t next_ = 0;
 };
 
@@ -495,7 +497,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     trunc_schedule.push_back(folded.residual[it]);
     trunc_schedule.push_back(folded.update[it]);
   }
-  ScheduledTruncMasks<E> scheduled(pool, std::move(trunc_schedule));
+  ScheduledTruncMasks<E> scheduled(pool, std::move(trunc_schedule), 2 * f);
   En engine =
       kFold ? caller_engine.with_correlations(scheduled) : caller_engine.with_correlations(pool);
 
