@@ -309,13 +309,24 @@ class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
 // once for all iterations: z += U_B (v - v'), zt += U_B^T (vt - vt').
 template <class E>
 struct FoldedMasks {
-  std::vector<mpc::TruncMasks<E>> residual, update;  // per iteration
+  // In the order the engine asks for them: iteration k's residual masks at 2k, its update's at
+  // 2k + 1 (handed to ScheduledTruncMasks).
+  std::vector<mpc::TruncMasks<E>> schedule;
+  std::vector<E> high;  // every iteration's B residual then D update high parts, in order
+  std::size_t batch = 0, width = 0;
+
+  std::span<const E> residual_high(std::size_t k) const {
+    return std::span<const E>(high).subspan(k * (batch + width), batch);
+  }
+  std::span<const E> update_high(std::size_t k) const {
+    return std::span<const E>(high).subspan(k * (batch + width) + batch, width);
+  }
 };
 
 template <class E>
 FoldedMasks<E> fetch_folded_masks(mpc::CorrelationSource<E>& source, std::size_t iterations,
                                   std::size_t batch, std::size_t width, int frac_bits) {
-  const auto all = source.trunc_masks(iterations * (batch + width), frac_bits);
+  auto all = source.trunc_masks(iterations * (batch + width), frac_bits);
   const auto part = [&](const std::vector<E>& v, std::size_t begin, std::size_t n) {
     return v.empty() ? std::vector<E>{}
                      : std::vector<E>(v.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -328,9 +339,12 @@ FoldedMasks<E> fetch_folded_masks(mpc::CorrelationSource<E>& source, std::size_t
   FoldedMasks<E> out;
   for (std::size_t k = 0; k < iterations; ++k) {
     const std::size_t begin = k * (batch + width);
-    out.residual.push_back(masks(begin, batch));
-    out.update.push_back(masks(begin + batch, width));
+    out.schedule.push_back(masks(begin, batch));
+    out.schedule.push_back(masks(begin + batch, width));
   }
+  out.high = std::move(all.high);
+  out.batch = batch;
+  out.width = width;
   return out;
 }
 
@@ -492,12 +506,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     folded = fetch_folded_masks(caller_engine.correlations(), iterations, batch, width, 2 * f);
   }
   mpc::CorrelationPool<E> pool(caller_engine.correlations(), iterations);
-  std::vector<mpc::TruncMasks<E>> trunc_schedule;
-  for (std::size_t it = 0; it < folded.residual.size(); ++it) {
-    trunc_schedule.push_back(folded.residual[it]);
-    trunc_schedule.push_back(folded.update[it]);
-  }
-  ScheduledTruncMasks<E> scheduled(pool, std::move(trunc_schedule), 2 * f);
+  ScheduledTruncMasks<E> scheduled(pool, std::move(folded.schedule), 2 * f);
   En engine =
       kFold ? caller_engine.with_correlations(scheduled) : caller_engine.with_correlations(pool);
 
@@ -540,9 +549,9 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
       const auto& masks = products_of(it);
       for (std::size_t j = 0; it > 0 && j < width; ++j) deltas.values.push_back(v[j] - masks.v[j]);
       for (std::size_t i = 0; i < batch; ++i) {
-        deltas.values.push_back(-(folded.residual[it].high[i] + masks.vt[i]));
+        deltas.values.push_back(-(folded.residual_high(it)[i] + masks.vt[i]));
       }
-      for (std::size_t j = 0; j < width; ++j) v[j] += folded.update[it].high[j];
+      for (std::size_t j = 0; j < width; ++j) v[j] += folded.update_high(it)[j];
     }
     const auto opened = engine.open(deltas, "logreg: chain the masks");
     const std::span<const E> all(opened);
@@ -587,8 +596,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
       const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");
       Shares g;
       if constexpr (kFold) {
-        const auto e_minus_vt =
-            plus(std::span<const E>(e.values), std::span<const E>(folded.residual[iteration].high));
+        const auto e_minus_vt = plus(std::span<const E>(e.values), folded.residual_high(iteration));
         g = masked_transposed_given(masked, rows, e, std::span<const E>(e_minus_vt),
                                     std::span(masks.zt));
       } else {
@@ -599,8 +607,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
       const Shares t = engine.trunc(step, 2 * f, "logreg: update");
       model.weights = mpc::sub(model.weights, t);
       if constexpr (kFold) {
-        const auto t_public =
-            plus(std::span<const E>(t.values), std::span<const E>(folded.update[iteration].high));
+        const auto t_public = plus(std::span<const E>(t.values), folded.update_high(iteration));
         for (std::size_t j = 0; j < width; ++j) w_minus_v[j] -= t_public[j];
       }
       residuals.values.insert(residuals.values.end(), e.values.begin(), e.values.end());
