@@ -6,6 +6,7 @@
 // "Exit codes"): CLI11 parse errors and ConfigError exit 2, InputError 3, NetError and
 // PeerAuthError 4, ProtocolError 5, anything else 1. Logs go to stderr, prefixed with the
 // party's name once the configuration is loaded; results go to stdout or output files.
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -105,7 +106,8 @@ int run(int argc, char** argv) {
                                                        {"quiet", Logger::Level::kQuiet}};
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
-                 "Least severe log messages written to stderr: debug, info, warn, error or quiet.")
+                 "Least severe log messages written to stderr: debug, info, warn, error or quiet "
+                 "(nothing but the error that ends a failed run).")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}, CLI::ignore_case))
       ->capture_default_str();
   app.add_option("--report", options.report,
@@ -139,6 +141,7 @@ int run(int argc, char** argv) {
     }
   } catch (...) {
     const Outcome outcome = classify(std::current_exception());
+    log.set_level(std::min(levels.at(log_level), Logger::Level::kError));  // even when quiet
     log.error(outcome.message);
     return static_cast<int>(outcome.code);
   }

@@ -65,6 +65,12 @@ TEST_CASE("usage and configuration errors exit 2 with the reason", "[mpc_party]"
     require_exit(*unknown, seconds(10), 2);
     CHECK_THAT(unknown->err(), Contains("--log-level"));
   }
+  SECTION("quiet still says why a run failed") {
+    sm::test::write_text(cluster.config(0), "id = 0\n");
+    auto quiet = cluster.start(0, {"--log-level", "quiet", "ping"});
+    require_exit(*quiet, seconds(10), 2);
+    CHECK_THAT(quiet->err(), Contains("key 'private_key'") && Contains("missing"));
+  }
   SECTION("payload above the frame limit") {
     auto p = cluster.start(0, {"ping", "--bytes", "2GiB"});
     require_exit(*p, seconds(10), 2);
