@@ -143,6 +143,23 @@ bool share_from_prg(PartyId dealer, PartyId holder, std::size_t n, std::size_t t
   return distance >= 1 && distance <= threshold;
 }
 
+// Who sends its share of the sum to output party `output` in the normal case: the t present
+// parties after it in ring order (with the output's own share, t + 1: enough, and no more).
+// `present` must hold at least t + 1 parties, `output` among them.
+std::vector<PartyId> sum_providers(PartyId output, const PartySet& present, std::size_t threshold) {
+  std::vector<PartyId> providers;
+  const std::size_t n = present.size();
+  for (std::size_t step = 1; step < n && providers.size() < threshold; ++step) {
+    const PartyId p = (output + step) % n;
+    if (present[p]) providers.push_back(p);
+  }
+  return providers;
+}
+
+bool contains(std::span<const PartyId> parties, PartyId party) {
+  return std::find(parties.begin(), parties.end(), party) != parties.end();
+}
+
 // The pairwise streams of one protocol run: per peer, one stream for the shares the lower-id
 // party deals to the higher-id one and one for the other direction. Both parties of a pair take
 // them in the same order, so they hold the same streams.
@@ -297,13 +314,24 @@ std::vector<std::int64_t> reconstruct_sum(const net::Mesh& mesh, std::size_t thr
   return out;
 }
 
-// target += the next target.size() elements of `prg`.
+// out = the next out.size() <= kChunk elements of a dealing stream, from 8 keystream bytes each
+// (a Ring64 sample; Prg::sample_into<Fp61> spends 16, twice the AES work): the word's low 61
+// bits, p itself mapped to 0, as in Fp61::from_random_bits, so uniform up to statistical distance
+// 2^-61 per element. Dealer and holder both draw through this function.
+void sample_shares(mpc::Prg& prg, std::span<Fp61> out) {
+  std::array<Ring64, kChunk> words;
+  const auto part = std::span(words).first(out.size());
+  prg.sample_into<Ring64>(part);
+  for (std::size_t e = 0; e < out.size(); ++e) out[e] = Fp61::from_random_bits(part[e].value(), 0);
+}
+
+// target += the next target.size() elements of a dealing stream.
 void add_expansion(std::span<Fp61> target, mpc::Prg& prg) {
   std::array<Fp61, kChunk> chunk;
   for (std::size_t start = 0; start < target.size(); start += kChunk) {
-    const std::size_t count = std::min(kChunk, target.size() - start);
-    prg.sample_into<Fp61>(std::span(chunk).first(count));
-    for (std::size_t e = 0; e < count; ++e) target[start + e] += chunk[e];
+    const auto part = std::span(chunk).first(std::min(kChunk, target.size() - start));
+    sample_shares(prg, part);
+    for (std::size_t e = 0; e < part.size(); ++e) target[start + e] += part[e];
   }
 }
 
@@ -336,8 +364,8 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
     const std::size_t count = std::min(kChunk, d - start);
     for (std::size_t e = 0; e < count; ++e) known[e] = Fp61::from_int(values[start + e]);
     for (std::size_t i = 0; i < prg_holders.size(); ++i) {
-      streams.stream(self, prg_holders[i])
-          .sample_into<Fp61>(std::span(known).subspan((i + 1) * kChunk, count));
+      sample_shares(streams.stream(self, prg_holders[i]),
+                    std::span(known).subspan((i + 1) * kChunk, count));
     }
     for (std::size_t k = 0; k < targets.size(); ++k) {
       linear_combination(basis[k], known, std::span(shares[k]).subspan(start, count));
@@ -377,9 +405,9 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
   decision = announce(mesh, leader, std::move(decision), "aggregate: included set");
   AggregationResult result = result_from(decision);
 
-  // Round 4: present parties send their share of the sum to the output parties.
-  std::vector<Fp61> sum_share(d);
-  if (decision.included[self]) sum_share = std::move(shares[0]);
+  // Our share of the sum: the shares of every included dealer.
+  std::vector<Fp61> sum_share =
+      decision.included[self] ? std::move(shares[0]) : std::vector<Fp61>(d);
   shares.clear();
   for (std::size_t k = 0; k < peers.size(); ++k) {
     const PartyId dealer = peers[k];
@@ -392,26 +420,67 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
       add_received(sum_share, *dealt[k], mesh.describe(dealer));
     }
   }
-  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
-  sends.clear();
-  for (PartyId p : outputs) {
-    if (p != self && decision.present[p]) sends.push_back({p, mpc::as_bytes<Fp61>(sum_share)});
+  const net::ByteView own_bytes = mpc::as_bytes<Fp61>(sum_share);
+
+  // Round 4: every present party sends its sum share to the present output parties it provides
+  // for; each output party hears from its providers.
+  const bool is_output = contains(outputs, self);
+  std::vector<PartyId> provided_to, askers;  // other present outputs: we provide for them, or not
+  for (PartyId o : outputs) {
+    if (o == self || !decision.present[o]) continue;
+    (contains(sum_providers(o, decision.present, threshold), self) ? provided_to : askers)
+        .push_back(o);
   }
-  std::vector<PartyId> holders_to_hear;
+  sends.clear();
+  for (PartyId o : provided_to) sends.push_back({o, own_bytes});
+  std::vector<PartyId> providers, reserves;  // the other present parties: our providers, or not
   if (is_output) {
+    providers = sum_providers(self, decision.present, threshold);
     for (PartyId p : members(decision.present)) {
-      if (p != self) holders_to_hear.push_back(p);
+      if (p != self && !contains(providers, p)) reserves.push_back(p);
     }
   }
-  const auto sums = mesh.round_tolerant(sends, holders_to_hear, "aggregate: sum shares");
-  if (!is_output) return result;
-
+  const auto provided = mesh.round_tolerant(sends, providers, "aggregate: sum shares");
   std::vector<PartyId> holders{self};
-  std::vector<net::ByteView> sum_shares{mpc::as_bytes<Fp61>(sum_share)};
-  for (std::size_t k = 0; k < holders_to_hear.size(); ++k) {
-    if (!sums[k]) continue;
-    holders.push_back(holders_to_hear[k]);
-    sum_shares.push_back(*sums[k]);
+  std::vector<net::ByteView> sum_shares{own_bytes};
+  for (std::size_t k = 0; k < providers.size(); ++k) {
+    if (!provided[k]) continue;
+    holders.push_back(providers[k]);
+    sum_shares.push_back(*provided[k]);
+  }
+
+  // Round 5: every output party tells each present party that is not its provider whether it
+  // needs that party's sum share after all (a provider dropped out): one byte, 1 or 0.
+  const bool short_of_shares = holders.size() < threshold + 1;
+  const Bytes request{static_cast<std::uint8_t>(short_of_shares ? 1 : 0)};
+  sends.clear();
+  for (PartyId p : reserves) sends.push_back({p, request});
+  const auto requests = mesh.round_tolerant(sends, askers, "aggregate: share requests");
+
+  // Round 6, only where a request was made: the reserves send their sum shares to the output
+  // parties that asked. An output party that asked checks the extra shares on reconstruction.
+  sends.clear();
+  for (std::size_t k = 0; k < askers.size(); ++k) {
+    if (!requests[k]) continue;
+    const Bytes& asked = *requests[k];
+    if (asked.size() != 1 || asked[0] > 1) {
+      throw ProtocolError("malformed share request from " + mesh.describe(askers[k]));
+    }
+    if (asked[0] == 1) sends.push_back({askers[k], own_bytes});
+  }
+  std::vector<PartyId> fallback_sources;
+  if (is_output && short_of_shares) fallback_sources = reserves;
+  const auto fallback =
+      mesh.round_tolerant(sends, fallback_sources, "aggregate: sum shares (fallback)");
+  for (PartyId p : peers) {
+    if (decision.present[p] && mesh.dropped(p)) result.dropped.push_back(p);
+  }
+  std::sort(result.dropped.begin(), result.dropped.end());
+  if (!is_output) return result;
+  for (std::size_t k = 0; k < fallback_sources.size(); ++k) {
+    if (!fallback[k]) continue;
+    holders.push_back(fallback_sources[k]);
+    sum_shares.push_back(*fallback[k]);
   }
   if (holders.size() < threshold + 1) {
     throw ProtocolError("only " + std::to_string(holders.size()) +
@@ -732,7 +801,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
   }
 
   // Round 5: the aggregator sends the sum to the other output parties.
-  const bool is_output = std::find(outputs.begin(), outputs.end(), self) != outputs.end();
+  const bool is_output = contains(outputs, self);
   if (self == leader) {
     sends.clear();
     const auto bytes = net::ByteView(reinterpret_cast<const std::uint8_t*>(sum->data()), d * 8);

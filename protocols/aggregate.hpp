@@ -6,21 +6,33 @@
 // Two protocols, both semi-honest:
 //
 // Threshold (Shamir over F_(2^61-1), degree t): every party shares its vector; each party adds
-// the shares it holds; the output parties reconstruct the sum from any t + 1 sum shares
-// (checking the others lie on the same polynomial). Sharing is PRG-compressed: a degree-t
-// polynomial is fixed by the secret and its values at t points, so dealer a takes its shares for
-// the t parties a + 1 .. a + t (mod N) from the PRG streams it shares pairwise with each of them
-// (mpc::PrgState), which expand them on their own, and computes and sends only the shares of the
-// other N - 1 - t parties (the t PRG holders get an empty message, so every party hears from
-// every dealer in the first round). Any t parties together learn nothing beyond the sum: the PRG
-// shares are uniform and independent (seeds only the dealer and that holder know), and with the
-// secret fixed, any t evaluations at nonzero points are an invertible affine image of them, so any
-// t shares are uniform, as with random coefficients. A dealer counts once its first-round messages
-// reached every remaining party, so a party that drops out after its shares went out is still
-// counted; up to N - t - 1 parties may drop out. Rounds: 4 (share; report who sent to the
-// leader; leader announces the included set; sum shares to the outputs).
-// Elements sent per party: d (N - 1 - t) + d per other output party; plus N bytes to the leader,
-// and 8 + 2 N bytes from the leader to each other party; 8 bytes per element.
+// the shares it holds; each output party reconstructs the sum from t + 1 sum shares. Sharing is
+// PRG-compressed: a degree-t polynomial is fixed by the secret and its values at t points, so
+// dealer a takes its shares for the t parties a + 1 .. a + t (mod N) from the PRG streams it
+// shares pairwise with each of them (mpc::PrgState; 8 keystream bytes per element), which expand
+// them on their own, and computes and sends only the shares of the other N - 1 - t parties (the
+// t PRG holders get an empty message, so every party hears from every dealer in the first
+// round). Any t parties together learn nothing beyond the sum: the PRG shares are uniform and
+// independent (seeds only the dealer and that holder know), and with the secret fixed, any t
+// evaluations at nonzero points are an invertible affine image of them, so any t shares are
+// uniform, as with random coefficients. A dealer counts once its first-round messages reached
+// every remaining party, so a party that drops out after its shares went out is still counted;
+// up to N - t - 1 parties may drop out, at any step.
+// Reconstruction: output party o gets the sum shares of its providers, the t parties present
+// after it in ring order (o + 1, o + 2, ... skipping those that dropped out), and none from the
+// others, so each party sends its sum share only to the outputs it provides for. Then o tells
+// every other present party (its reserves) whether it still needs their share; only if a
+// provider dropped out do the reserves send theirs, in a sixth round. With exactly t + 1 shares
+// (the normal case) a wrong share cannot be detected and gives a wrong sum; when more arrive
+// (after a fallback) the opener checks that all lie on one polynomial of degree t and throws
+// ProtocolError naming the first one that does not.
+// Rounds: 5 (share; report who sent to the leader; leader announces the included set; sum
+// shares to the outputs; requests), 6 where a provider dropped out; a party takes part only in
+// those where it sends or receives. Bytes per party without dropouts, 8 per element:
+// d (N - 1 - t) elements of shares, plus d per output it provides for (t when every party is an
+// output; expansion N - 1 then); plus N bytes to the leader, or from the leader 8 + 2 N bytes to
+// each other party; plus, at an output party, 1 byte to each of its N - 1 - t reserves. A
+// fallback costs each reserve d elements per output that asked.
 //
 // Masked (Bonawitz et al., CCS 2017, run among the parties with the first output party as the
 // aggregator): each party derives a pairwise mask seed with every other party from X25519 key
@@ -68,7 +80,9 @@ struct AggregationOptions {
 struct AggregationResult {
   std::optional<std::vector<std::int64_t>> sum;  // at the output parties only
   std::vector<net::PartyId> included;            // whose vectors the sum covers
-  std::vector<net::PartyId> dropped;             // who dropped out during the run
+  // Who dropped out during the run: the parties the leader found missing, and (threshold) those
+  // this party saw drop out during reconstruction.
+  std::vector<net::PartyId> dropped;
 };
 
 // The largest |value| (input plus noise) a party may contribute with N parties.

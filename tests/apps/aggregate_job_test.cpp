@@ -154,6 +154,23 @@ TEST_CASE("threshold: parties killed after sending their shares still count",
   }
 }
 
+TEST_CASE("threshold: a provider killed during reconstruction is replaced",
+          "[aggregate_job][dropout]") {
+  // N = 5, t = 2: output o's providers are o + 1 and o + 2. Party 1 dies instead of sending its
+  // sum share (to parties 4 and 0); party 3 after sending its own, before answering requests.
+  Run run(5, true, 15);
+  const std::map<std::size_t, std::vector<std::string>> faults = {
+      {1, {"--exit-after-rounds", "3"}}, {3, {"--exit-after-rounds", "4"}}};
+  run.start({"--protocol", "threshold", "--threshold", "2"}, faults);
+  for (std::size_t p = 0; p < 5; ++p) {
+    require_exit(*run.processes[p], seconds(60), faults.contains(p) ? 137 : 0);
+  }
+  for (std::size_t p : {0u, 2u, 4u}) {
+    require_values(read_csv_values(run.output(p)), plain_sum(run.inputs, {0, 1, 2, 3, 4}), 0);
+  }
+  CHECK_THAT(run.processes[0]->err(), Contains("party 1 (party1) dropped out"));
+}
+
 TEST_CASE("masked: the sum covers the parties whose masked vectors arrived",
           "[aggregate_job][dropout]") {
   // Party 4 dies after the key round (its vector never arrives); party 3, in the second case,

@@ -168,8 +168,11 @@ TEST_CASE("only the output parties learn the sum", "[aggregate]") {
 }
 
 TEST_CASE("threshold: rounds and bytes match the header's cost statement", "[aggregate][cost]") {
-  // Per party: d (N - 1 - t) share elements, d per other output party, N report bytes to the
-  // leader (others) or 8 + 2 N decision bytes to each other party (the leader); 4 rounds.
+  // Per party: d (N - 1 - t) share elements; d per output party it provides for (an output o's
+  // providers are o + 1 .. o + t mod N); N report bytes to the leader (others) or 8 + 2 N
+  // decision bytes to each other party (the leader); at an output, 1 request byte to each of
+  // its N - 1 - t reserves. Rounds: share, report, announce, then the sum shares where the party
+  // sends or receives some, then the requests where it sends or receives one.
   struct Case {
     std::size_t n, t;
     std::vector<net::PartyId> outputs;
@@ -191,34 +194,58 @@ TEST_CASE("threshold: rounds and bytes match the header's cost statement", "[agg
     });
     for (net::PartyId p = 0; p < c.n; ++p) {
       const bool is_output = std::find(outputs.begin(), outputs.end(), p) != outputs.end();
-      const std::size_t other_outputs = outputs.size() - (is_output ? 1 : 0);
-      const std::size_t control = p == outputs.front() ? (c.n - 1) * (8 + 2 * c.n) : c.n;
-      CHECK(stats[p].bytes_sent() == 8 * d * (c.n - 1 - c.t) + 8 * d * other_outputs + control);
-      CHECK(stats[p].rounds == 4);
+      std::size_t provides_for = 0, asked_by = 0;
+      for (net::PartyId o : outputs) {
+        if (o == p) continue;
+        const std::size_t distance = (p + c.n - o) % c.n;
+        (distance <= c.t ? provides_for : asked_by) += 1;
+      }
+      const std::size_t reserves = is_output ? c.n - 1 - c.t : 0;
+      const std::size_t control =
+          (p == outputs.front() ? (c.n - 1) * (8 + 2 * c.n) : c.n) + reserves;
+      CHECK(stats[p].bytes_sent() == 8 * d * (c.n - 1 - c.t) + 8 * d * provides_for + control);
+      const std::size_t sum_share_round = is_output || provides_for > 0 ? 1 : 0;
+      const std::size_t request_round = reserves > 0 || asked_by > 0 ? 1 : 0;
+      CHECK(stats[p].rounds == 3 + sum_share_round + request_round);
     }
   }
 }
 
 TEST_CASE("threshold: a wrong or malformed share is refused naming its sender",
           "[aggregate][faults]") {
-  // Party 2 of 4 (t = 1) corrupts element 5 of what it sends at one step: a share of its input
-  // (non-canonical only: a wrong value there just changes its input), or its share of the sum
-  // (wrong: off the polynomial, or non-canonical). Every party that receives it must fail.
+  // Four parties, t = 1; one party corrupts element 5 of what it sends at one step: a share of
+  // its input (non-canonical only: a wrong value there just changes its input), or its share of
+  // the sum (non-canonical; or off the polynomial, which an output party can see only when it
+  // holds more than t + 1 sum shares: here party 1, party 0's provider, crashes before sending
+  // its share, so party 0 asks parties 2 and 3 for theirs). Every party that receives the
+  // corrupted message must fail naming the sender.
   struct Case {
+    net::PartyId faulty;
     std::string step;
     std::uint64_t word;
+    std::map<net::PartyId, std::size_t> crash_after;
     std::string message;
   };
   const auto inputs = random_inputs(4, 40, 11);
   for (const auto& c : std::vector<Case>{
-           {"aggregate: shares", mpc::Fp61::kModulus, "malformed shares from party 2 (party2)"},
-           {"aggregate: sum shares", 12345, "the share of party 2 (party2) does not lie on"},
-           {"aggregate: sum shares", ~std::uint64_t{0},
-            "malformed shares from party 2 (party2)"}}) {
+           {2, "aggregate: shares", mpc::Fp61::kModulus, {}, "malformed shares from party 2 (party2)"},
+           {2, "aggregate: sum shares", ~std::uint64_t{0}, {},
+            "malformed shares from party 2 (party2)"},
+           {3, "aggregate: sum shares (fallback)", 12345, {{1, 3}},
+            "the share of party 3 (party3) does not lie on"}}) {
     std::vector<std::string> errors(4);
     net::run_parties(4, [&](net::Mesh& mesh) {
       mpc::PrgState seeds = mpc::PrgState::establish(mesh);
-      TamperingMesh tampering(mesh, mesh.self() == 2 ? c.step : "", 5, c.word);
+      if (auto crash = c.crash_after.find(mesh.self()); crash != c.crash_after.end()) {
+        net::RoundBudgetMesh crashing = crashing_mesh(mesh, crash->second);
+        mpc::Session doomed(crashing, std::move(seeds));
+        try {
+          secure_sum(doomed, inputs[mesh.self()], {});
+        } catch (const PartyCrashed&) {
+        }
+        return;
+      }
+      TamperingMesh tampering(mesh, mesh.self() == c.faulty ? c.step : "", 5, c.word);
       mpc::Session session(tampering, std::move(seeds));
       try {
         secure_sum(session, inputs[mesh.self()], {});
@@ -230,7 +257,7 @@ TEST_CASE("threshold: a wrong or malformed share is refused naming its sender",
     std::size_t named = 0;
     for (const auto& error : errors) named += error.find(c.message) != std::string::npos;
     CHECK(named >= 1);
-    CHECK(errors[2].find("party 2") == std::string::npos);
+    CHECK(errors[c.faulty].find("party " + std::to_string(c.faulty)) == std::string::npos);
   }
 }
 
@@ -248,6 +275,58 @@ TEST_CASE("threshold: parties that drop out after sending their shares are still
       CHECK(*results[p]->sum == plain_sum(inputs, everyone(5)));
       CHECK(results[p]->dropped.size() == crashing.size());
     }
+  }
+}
+
+TEST_CASE("threshold: providers that drop out during reconstruction are replaced",
+          "[aggregate][dropout]") {
+  // N = 5, t = 2: output o's providers are o + 1 and o + 2. A party crashing after 3 rounds
+  // never sends its sum share; one crashing after 4 sent it but answers no request. Every
+  // survivor must still get the sum of all five inputs, and name who it saw drop out.
+  const auto inputs = random_inputs(5, 64, 12);
+  AggregationOptions options;
+  options.threshold = 2;
+  for (const auto& crashing : std::vector<std::map<net::PartyId, std::size_t>>{
+           {{1, 3}}, {{1, 3}, {2, 3}}, {{1, 3}, {3, 4}}, {{4, 1}, {1, 3}}}) {
+    const auto results = run_sum(inputs, options, crashing);
+    for (net::PartyId p = 0; p < 5; ++p) {
+      if (crashing.contains(p)) continue;
+      REQUIRE(results[p]->sum.has_value());
+      CHECK(*results[p]->sum == plain_sum(inputs, everyone(5)));
+      CHECK(results[p]->included == everyone(5));
+      for (net::PartyId q : results[p]->dropped) CHECK(crashing.contains(q));
+    }
+    // Party 0's providers are 1 and 2: it sees 1 drop out.
+    if (!crashing.contains(0)) CHECK(results[0]->dropped.front() == 1);
+  }
+}
+
+TEST_CASE("threshold: too many dropouts during reconstruction end the run at the outputs",
+          "[aggregate][dropout]") {
+  const auto inputs = random_inputs(5, 8, 13);
+  AggregationOptions options;
+  options.threshold = 2;
+  std::vector<std::string> errors(5);
+  net::run_parties(5, [&](net::Mesh& mesh) {
+    mpc::PrgState seeds = mpc::PrgState::establish(mesh);
+    if (mesh.self() >= 2) {
+      net::RoundBudgetMesh crashing = crashing_mesh(mesh, 3);
+      mpc::Session doomed(crashing, std::move(seeds));
+      try {
+        secure_sum(doomed, inputs[mesh.self()], options);
+      } catch (const PartyCrashed&) {
+      }
+      return;
+    }
+    mpc::Session session(mesh, std::move(seeds));
+    try {
+      secure_sum(session, inputs[mesh.self()], options);
+    } catch (const ProtocolError& e) {
+      errors[mesh.self()] = e.what();
+    }
+  });
+  for (net::PartyId p : {0u, 1u}) {
+    CHECK_THAT(errors[p], Catch::Contains("only 2 shares of the sum arrived but 3 are needed"));
   }
 }
 
