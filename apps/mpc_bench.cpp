@@ -6,10 +6,13 @@
 //     One exchange_all of --mib MiB to every peer among N parties (threads of this process) on
 //     loopback over TlsMesh, next to the same transfer over plain TCP sockets.
 //
-//   mpc-bench psi [--log-items 16,20] [--parties 2,3] [--overlap 0.5] [--threads T] [--certs DIR]
+//   mpc-bench psi [--log-items 16,20] [--parties 2,3] [--modes intersection,sum] [--overlap 0.5]
+//                 [--threads T] [--certs DIR]
 //     Private set intersection (protocols/psi.hpp) of 2^k ids per party among N parties (threads
-//     of this process, TlsMesh on loopback): seconds, bytes, rounds, peak memory, next to the
-//     bound that ristretto255's scalar multiplication rate, measured in the same run, sets.
+//     of this process, TlsMesh on loopback), and the sum of one party's payloads over it (on the
+//     additive engine with a dealer thread for N = 2, on Shamir from N = 3): seconds, CPU
+//     seconds, bytes, rounds, peak memory, next to the bound that the X25519 and hash-to-curve
+//     rates, measured in the same run, set.
 //
 //   mpc-bench mul [--sizes 1000000,10000000] [--schemes additive,fp61,fp127] [--json FILE]
 //   mpc-bench matmul [--shapes 1000x1000x1,256x256x256] [--schemes ...] [--json FILE]
@@ -43,6 +46,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -58,11 +62,17 @@
 #include "apps/bench_mpc.hpp"
 #include "apps/bench_support.hpp"
 
+#include "mpc/additive_engine.hpp"
+#include "mpc/dealer.hpp"
+#include "mpc/dealer_free.hpp"
 #include "mpc/session.hpp"
+#include "mpc/shamir_engine.hpp"
 #include "net/errors.hpp"
 #include "net/log.hpp"
+#include "net/sub_mesh.hpp"
 #include "net/tls_mesh.hpp"
 #include "protocols/psi.hpp"
+#include "protocols/psi_group.hpp"
 
 namespace {
 
@@ -800,16 +810,18 @@ void run_lr(const LrOptions& options) {
 struct PsiBenchOptions {
   std::vector<std::size_t> log_items = {16, 20};
   std::vector<std::size_t> parties = {2, 3};
+  std::vector<std::string> modes = {"intersection", "sum"};
   double overlap = 0.5;
   std::size_t threads = 0;  // per party; 0: every core
   std::string certs;
 };
 
-// Single-thread rates of the group operations PSI is made of, measured now in this thread's CPU
-// time (so that other load on the machine does not lower them).
+// Single-thread rates of the group operations PSI is made of (protocols/psi_group.hpp), measured
+// now in this thread's CPU time (so that other load on the machine does not lower them).
 struct GroupRates {
-  double scalar_mults = 0;  // crypto_scalarmult_ristretto255 per second
-  double hashes = 0;        // crypto_core_ristretto255_from_hash per second
+  double x25519 = 0;     // crypto_scalarmult_curve25519 per second: PSI's blinding
+  double ristretto = 0;  // crypto_scalarmult_ristretto255 per second: the group PSI does not use
+  double hashes = 0;     // SHA-512 then elligator2_batch, 256 at a time, per second: PSI's hash
 };
 
 double thread_cpu_seconds() {
@@ -820,52 +832,160 @@ double thread_cpu_seconds() {
 
 GroupRates measure_group_rates() {
   if (sodium_init() < 0) throw sm::ConfigError("libsodium failed to initialise");
-  std::array<unsigned char, 32> key, point;
-  std::array<unsigned char, 64> hash;
-  crypto_core_ristretto255_scalar_random(key.data());
-  randombytes_buf(hash.data(), hash.size());
-  crypto_core_ristretto255_from_hash(point.data(), hash.data());
-  GroupRates rates;
   constexpr int kOps = 3000;
+  GroupRates rates;
+  const sm::proto::GroupScalar key = sm::proto::random_group_scalar();
+  sm::proto::GroupElement element = sm::proto::elligator2(sm::proto::FieldBytes{9});
+  for (int i = 0; i < kOps / 10; ++i) sm::proto::blind(element, key);  // warm-up
   double start = thread_cpu_seconds();
   for (int i = 0; i < kOps; ++i) {
-    if (crypto_scalarmult_ristretto255(point.data(), key.data(), point.data()) != 0) {
+    if (!sm::proto::blind(element, key)) throw sm::ConfigError("X25519 gave all zeros");
+  }
+  rates.x25519 = kOps / (thread_cpu_seconds() - start);
+
+  std::array<unsigned char, 32> scalar, point;
+  std::array<unsigned char, 64> uniform;
+  crypto_core_ristretto255_scalar_random(scalar.data());
+  randombytes_buf(uniform.data(), uniform.size());
+  crypto_core_ristretto255_from_hash(point.data(), uniform.data());
+  start = thread_cpu_seconds();
+  for (int i = 0; i < kOps; ++i) {
+    if (crypto_scalarmult_ristretto255(point.data(), scalar.data(), point.data()) != 0) {
       throw sm::ConfigError("ristretto255 scalar multiplication failed");
     }
   }
-  rates.scalar_mults = kOps / (thread_cpu_seconds() - start);
+  rates.ristretto = kOps / (thread_cpu_seconds() - start);
+
+  constexpr std::size_t kBatch = 256;
+  constexpr std::size_t kHashes = 32 * kBatch;
+  std::vector<sm::proto::FieldBytes> field(kBatch);
+  std::vector<sm::proto::GroupElement> hashed(kBatch);
+  std::array<unsigned char, crypto_hash_sha512_BYTES> digest;
   start = thread_cpu_seconds();
-  for (int i = 0; i < kOps; ++i) {
-    hash[0] = static_cast<unsigned char>(i);
-    crypto_core_ristretto255_from_hash(point.data(), hash.data());
+  for (std::size_t done = 0; done < kHashes; done += kBatch) {
+    for (std::size_t k = 0; k < kBatch; ++k) {
+      const std::string item = "common-" + std::to_string(done + k);
+      crypto_hash_sha512(digest.data(), reinterpret_cast<const unsigned char*>(item.data()),
+                         item.size());
+      std::memcpy(field[k].data(), digest.data(), field[k].size());
+    }
+    sm::proto::elligator2_batch(field, hashed);
   }
-  rates.hashes = kOps / (thread_cpu_seconds() - start);
+  rates.hashes = static_cast<double>(kHashes) / (thread_cpu_seconds() - start);
   return rates;
 }
 
-// N parties as threads of this process, each with its own TlsMesh on loopback, every party
-// holding `items` ids of which a fraction `overlap` is common to all; intersection mode, party 0
-// the only output party.
+// What one psi row measured.
+struct PsiRow {
+  double seconds = 0;        // the slowest party's
+  double cpu_seconds = 0;    // the whole process (every party, and the dealer if any)
+  std::uint64_t bytes = 0;   // the most any party sent
+  std::uint64_t rounds = 0;  // party 0's
+  std::int64_t result = 0;   // party 0's: the cardinality, or the sum
+};
+
+// One run among n parties (threads of this process, each with its own TlsMesh on loopback),
+// party 0 the only output party. Intersection mode; or sum mode with party 1 holding
+// payloads[p][i] for its item i, on the additive engine with a dealer (a thread with id n of the
+// same mesh) for n = 2 and on ShamirEngine<Fp127> with DealerFreeShamir from n = 3.
+PsiRow run_psi_row(const fs::path& certs, const std::vector<std::vector<std::string>>& sets,
+                   const std::vector<std::int64_t>& payloads, bool sum, std::size_t threads) {
+  const std::size_t n = sets.size();
+  const bool with_dealer = sum && n == 2;
+  const std::size_t members = with_dealer ? n + 1 : n;
+  std::vector<PartyId> computing(n);
+  for (PartyId p = 0; p < n; ++p) computing[p] = p;
+  const auto ports = sm::app::free_loopback_ports(members);
+  std::vector<double> seconds(n, 0);
+  std::vector<std::uint64_t> bytes(n, 0);
+  PsiRow row;
+  std::barrier ready(static_cast<std::ptrdiff_t>(members));
+  double cpu_start = 0;
+  on_threads(members, [&](PartyId self) {
+    sm::net::TlsConfig config = sm::app::loopback_config(certs, self, ports);
+    config.receive_timeout = std::chrono::seconds(1800);
+    sm::Logger log("party" + std::to_string(self), sm::Logger::Level::kWarn);
+    auto mesh = sm::net::TlsMesh::connect(config, log);
+    mesh->broadcast(Bytes(1), "warm-up");
+    if (self == n) {
+      ready.arrive_and_wait();
+      sm::mpc::serve_dealer(*mesh, computing);
+      ready.arrive_and_wait();
+    } else {
+      sm::net::SubMesh compute(*mesh, computing);
+      sm::mpc::Session session = sm::mpc::Session::establish(compute);
+      sm::proto::PsiOptions options;
+      options.output_parties = {0};
+      options.threads = threads;
+      const auto before = mesh->stats();
+      ready.arrive_and_wait();
+      if (self == 0) cpu_start = process_cpu_seconds();
+      const auto start = Clock::now();
+      std::int64_t result = 0;
+      if (!sum) {
+        result = static_cast<std::int64_t>(
+            sm::proto::psi(session, sets[self], options).cardinality.value_or(0));
+      } else {
+        options.mode = sm::proto::PsiMode::kSum;
+        const std::span<const std::int64_t> mine =
+            self == 1 ? std::span<const std::int64_t>(payloads) : std::span<const std::int64_t>();
+        if (with_dealer) {
+          sm::mpc::DealerClient source(*mesh, n, computing);
+          sm::mpc::AdditiveEngine engine(session, source);
+          result = sm::proto::psi_sum(engine, sets[self], mine, 1, options).sum.value_or(0);
+          source.finish();
+        } else {
+          const std::size_t threshold = (n - 1) / 2;
+          sm::mpc::DealerFreeShamir<sm::mpc::Fp127> source(
+              session, threshold, sm::mpc::ShamirEngine<sm::mpc::Fp127>::kDefaultValueBits);
+          sm::mpc::ShamirEngine<sm::mpc::Fp127> engine(session, source, threshold);
+          result = sm::proto::psi_sum(engine, sets[self], mine, 1, options).sum.value_or(0);
+        }
+      }
+      seconds[self] = std::chrono::duration<double>(Clock::now() - start).count();
+      ready.arrive_and_wait();
+      if (self == 0) {
+        row.cpu_seconds = process_cpu_seconds() - cpu_start;
+        row.result = result;
+      }
+      const auto stats = mesh->stats().since(before);
+      bytes[self] = stats.bytes_sent();
+      if (self == 0) row.rounds = stats.rounds;
+    }
+    mesh->broadcast(Bytes(1), "done");
+    mesh->close();
+  });
+  row.seconds = *std::max_element(seconds.begin(), seconds.end());
+  row.bytes = *std::max_element(bytes.begin(), bytes.end());
+  return row;
+}
+
+// Every party holds 2^k ids of which a fraction `overlap` is common to all; party 1's payload of
+// its i-th id is i % 1000 + 1.
 void run_psi_bench(const PsiBenchOptions& options) {
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   const std::size_t threads = options.threads ? options.threads : cores;
   const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
   std::optional<sm::app::BenchCertificates> generated;
   const fs::path certs =
-      options.certs.empty() ? generated.emplace(most).folder() : fs::path(options.certs);
+      options.certs.empty() ? generated.emplace(most + 1).folder() : fs::path(options.certs);
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
+  const GroupRates first = measure_group_rates();
   std::printf(
-      "psi: intersection mode, parties as threads of this process, each with its own\n"
-      "TlsMesh on loopback and %zu threads for the group operations; %zu cores; load\n"
-      "average %.2f at the start. bound s: total group operations / (cores x the\n"
-      "single-thread rates, in CPU time, measured just before each row): the seconds on\n"
-      "an otherwise idle machine; ratio: seconds / bound; cpu ratio: CPU seconds of all\n"
-      "parties / (cores x bound), which other load on the machine does not inflate\n\n",
-      threads, cores, load[0]);
-  std::printf("%7s  %9s  %9s  %9s  %9s  %14s  %6s  %8s  %10s  %8s  %6s  %9s\n", "parties", "items",
-              "common", "seconds", "cpu s", "bytes/party", "rounds", "peak MiB", "smult/s",
-              "bound s", "ratio", "cpu ratio");
+      "psi: parties as threads of this process, each with its own TlsMesh on loopback and %zu\n"
+      "threads for the group operations; %zu cores; load average %.2f at the start. Group\n"
+      "operations per second on one core (CPU time): X25519 %.0f, ristretto255 %.0f (not used),\n"
+      "hash to the curve (SHA-512 and Elligator 2) %.0f. bound s: total group operations (a hash\n"
+      "per id, N X25519 per id of every party) / (cores x the single-thread rates, measured just\n"
+      "before each row): the seconds on an otherwise idle machine; ratio: seconds / bound; cpu\n"
+      "ratio: CPU seconds of the process / (cores x bound), which other load does not inflate.\n"
+      "sum: the sum of party 1's payloads over the intersection, to party 0; additive engine\n"
+      "with a dealer thread for N = 2, Shamir over 2^127 - 1 without a dealer from N = 3\n\n",
+      threads, cores, load[0], first.x25519, first.ristretto, first.hashes);
+  std::printf("%7s  %12s  %6s  %9s  %9s  %9s  %14s  %6s  %8s  %8s  %8s  %8s  %6s  %9s\n", "parties",
+              "mode", "items", "common", "seconds", "cpu s", "bytes/party", "rounds", "peak MiB",
+              "X25519/s", "hash/s", "bound s", "ratio", "cpu ratio");
   for (std::size_t n : options.parties) {
     for (std::size_t log_items : options.log_items) {
       const std::size_t items = std::size_t{1} << log_items;
@@ -878,68 +998,44 @@ void run_psi_bench(const PsiBenchOptions& options) {
                                        : "party" + std::to_string(p) + "-" + std::to_string(i));
         }
       }
-      const GroupRates rates = measure_group_rates();
-      const double total_items = static_cast<double>(n * items);
-      const double bound =
-          (total_items * static_cast<double>(n) / rates.scalar_mults + total_items / rates.hashes) /
-          static_cast<double>(cores);
-
-      const auto ports = sm::app::free_loopback_ports(n);
-      std::vector<Measure> results(n);
-      std::vector<std::size_t> found(n, 0);
-      std::barrier ready(static_cast<std::ptrdiff_t>(n));
-      double cpu_start = 0;
-      double cpu_end = 0;
-      on_threads(n, [&](PartyId self) {
-        sm::net::TlsConfig config = sm::app::loopback_config(certs, self, ports);
-        config.receive_timeout = std::chrono::seconds(1800);
-        sm::Logger log("party" + std::to_string(self), sm::Logger::Level::kWarn);
-        auto mesh = sm::net::TlsMesh::connect(config, log);
-        sm::mpc::Session session = sm::mpc::Session::establish(*mesh);
-        sm::proto::PsiOptions psi_options;
-        psi_options.output_parties = {0};
-        psi_options.threads = threads;
-        mesh->broadcast(Bytes(1), "warm-up");
-        const auto before = mesh->stats();
-        ready.arrive_and_wait();
-        if (self == 0) cpu_start = process_cpu_seconds();
-        const auto start = Clock::now();
-        const auto result = sm::proto::psi(session, sets[self], psi_options);
-        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-        ready.arrive_and_wait();
-        if (self == 0) cpu_end = process_cpu_seconds();
-        found[self] = result.cardinality.value_or(0);
-        const auto stats = mesh->stats().since(before);
-        results[self] = {seconds, 0, stats.bytes_sent(), stats.bytes_received(), stats.rounds};
-        mesh->broadcast(Bytes(1), "done");
-        mesh->close();
-      });
-      if (found[0] != common) {
-        throw sm::ProtocolError("psi bench: found " + std::to_string(found[0]) +
-                                " common items, expected " + std::to_string(common));
+      std::vector<std::int64_t> payloads(items);
+      std::int64_t expected_sum = 0;
+      for (std::size_t i = 0; i < items; ++i) {
+        payloads[i] = static_cast<std::int64_t>(i % 1000 + 1);
+        if (i < common) expected_sum += payloads[i];
       }
-      double seconds = 0;
-      std::uint64_t bytes = 0;
-      for (const auto& result : results) {
-        seconds = std::max(seconds, result.seconds);
-        bytes = std::max(bytes, result.bytes_sent);
+      for (const std::string& mode : options.modes) {
+        const bool sum = mode == "sum";
+        const GroupRates rates = measure_group_rates();
+        const double total_items = static_cast<double>(n * items);
+        const double bound =
+            (total_items * static_cast<double>(n) / rates.x25519 + total_items / rates.hashes) /
+            static_cast<double>(cores);
+        const PsiRow row = run_psi_row(certs, sets, payloads, sum, threads);
+        const std::int64_t expected = sum ? expected_sum : static_cast<std::int64_t>(common);
+        if (row.result != expected) {
+          throw sm::ProtocolError("psi bench: " + mode + " gave " + std::to_string(row.result) +
+                                  ", expected " + std::to_string(expected));
+        }
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        std::printf(
+            "%7zu  %12s  %6s  %9zu  %9.2f  %9.2f  %14llu  %6llu  %8.0f  %8.0f  %8.0f  %8.2f  "
+            "%6.2f  %9.2f\n",
+            n, (sum ? (n == 2 ? "sum additive" : "sum shamir") : "intersection"),
+            ("2^" + std::to_string(log_items)).c_str(), common, row.seconds, row.cpu_seconds,
+            static_cast<unsigned long long>(row.bytes), static_cast<unsigned long long>(row.rounds),
+            static_cast<double>(usage.ru_maxrss) / 1024.0, rates.x25519, rates.hashes, bound,
+            row.seconds / bound, row.cpu_seconds / (static_cast<double>(cores) * bound));
+        std::fflush(stdout);
       }
-      rusage usage{};
-      getrusage(RUSAGE_SELF, &usage);
-      std::printf(
-          "%7zu  %9s  %9zu  %9.2f  %9.2f  %14llu  %6llu  %8.0f  %10.0f  %8.2f  %6.2f  %9.2f\n", n,
-          ("2^" + std::to_string(log_items)).c_str(), common, seconds, cpu_end - cpu_start,
-          static_cast<unsigned long long>(bytes),
-          static_cast<unsigned long long>(results[0].rounds),
-          static_cast<double>(usage.ru_maxrss) / 1024.0, rates.scalar_mults, bound, seconds / bound,
-          (cpu_end - cpu_start) / (static_cast<double>(cores) * bound));
-      std::fflush(stdout);
     }
   }
   getloadavg(load, 3);
   std::printf(
-      "\n(load average %.2f at the end; bytes/party: the most any party sent; peak MiB:\n"
-      " the process's maximum resident set so far, all parties together)\n",
+      "\n(load average %.2f at the end; bytes/party: the most any party sent, dealer traffic\n"
+      " included; rounds: party 0's, its exchanges with the dealer included; peak MiB: the\n"
+      " process's maximum resident set so far, all parties together)\n",
       load[0]);
 }
 }  // namespace
@@ -1024,6 +1120,9 @@ int main(int argc, char** argv) {
   psi_command->add_option("--parties", psi.parties, "party counts to measure")
       ->delimiter(',')
       ->check(CLI::Range(2, 8));
+  psi_command->add_option("--modes", psi.modes, "intersection, sum")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"intersection", "sum"}));
   psi_command->add_option("--overlap", psi.overlap, "fraction of the ids common to all")
       ->check(CLI::Range(0.0, 1.0));
   psi_command->add_option("--threads", psi.threads, "threads per party (default: every core)");

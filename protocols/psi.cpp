@@ -17,6 +17,7 @@
 #include "mpc/shamir_engine.hpp"
 #include "net/errors.hpp"
 #include "net/wire.hpp"
+#include "protocols/psi_group.hpp"
 #include "protocols/psi_okvs.hpp"
 
 namespace sm::proto {
@@ -26,12 +27,10 @@ namespace {
 using net::Bytes;
 using net::PartyId;
 
-constexpr std::size_t kPoint = crypto_core_ristretto255_BYTES;  // 32
-constexpr std::size_t kBatch = std::size_t{1} << 14;            // items per progress report
-constexpr std::string_view kDomain = "SecretMesh PSI v1";
-
-using Point = std::array<std::uint8_t, kPoint>;
-using Scalar = std::array<std::uint8_t, crypto_core_ristretto255_SCALARBYTES>;
+constexpr std::size_t kPoint = kGroupElementBytes;    // 32
+constexpr std::size_t kBatch = std::size_t{1} << 14;  // items per thread per progress report
+constexpr std::size_t kHashBatch = 256;               // items sharing one field inversion
+constexpr std::string_view kDomain = "SecretMesh PSI v2 X25519";
 
 // Runs body(begin, end) over [0, n) on `threads` threads, in batches of kBatch items per thread,
 // reporting progress after each batch; rethrows the first failure.
@@ -87,50 +86,48 @@ std::vector<std::size_t> random_permutation(std::size_t n, mpc::Prg& prg) {
   return perm;
 }
 
-std::vector<Point> to_points(const Bytes& bytes, std::size_t expected, const std::string& sender,
-                             std::string_view what) {
-  if (bytes.size() % kPoint != 0 || (expected != SIZE_MAX && bytes.size() / kPoint != expected)) {
+// Checks that `set`, from `sender`, holds whole elements (and `expected` of them, unless
+// SIZE_MAX); returns how many.
+std::size_t element_count(const Bytes& set, std::size_t expected, const std::string& sender,
+                          std::string_view what) {
+  if (set.size() % kPoint != 0 || (expected != SIZE_MAX && set.size() / kPoint != expected)) {
     throw ProtocolError("malformed " + std::string(what) + " from " + sender + ": " +
-                        std::to_string(bytes.size()) + " bytes");
+                        std::to_string(set.size()) + " bytes");
   }
-  std::vector<Point> points(bytes.size() / kPoint);
-  if (!points.empty()) std::memcpy(points.data(), bytes.data(), bytes.size());
-  return points;
+  return set.size() / kPoint;
 }
 
-Bytes to_bytes(const std::vector<Point>& points) {
-  Bytes bytes(points.size() * kPoint);
-  if (!points.empty()) std::memcpy(bytes.data(), points.data(), bytes.size());
-  return bytes;
-}
-
-// Raises every point to `key` in place; ProtocolError naming `sender` for an invalid point.
-void blind(std::vector<Point>& points, const Scalar& key, std::size_t threads,
-           const PsiOptions& options, std::string_view step, const std::string& sender) {
+// Blinds every element of `set` (32 bytes each) with `key` in place; ProtocolError naming
+// `sender`, whose elements they are, for an element blind() refuses.
+void blind_set(Bytes& set, const GroupScalar& key, std::size_t threads, const PsiOptions& options,
+               std::string_view step, const std::string& sender) {
   std::atomic<bool> invalid{false};
-  parallel_for(points.size(), threads, options, step, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      if (crypto_scalarmult_ristretto255(points[i].data(), key.data(), points[i].data()) != 0) {
-        invalid = true;
-      }
-    }
-  });
+  parallel_for(set.size() / kPoint, threads, options, step,
+               [&](std::size_t begin, std::size_t end) {
+                 GroupElement element;
+                 for (std::size_t i = begin; i < end; ++i) {
+                   std::memcpy(element.data(), set.data() + i * kPoint, kPoint);
+                   if (!blind(element, key)) invalid = true;
+                   std::memcpy(set.data() + i * kPoint, element.data(), kPoint);
+                 }
+               });
   if (invalid) {
     throw ProtocolError("a blinded set from " + sender +
-                        " holds an element that is not a valid ristretto255 point");
+                        " holds an element that is not a canonical Curve25519 u-coordinate or "
+                        "has small order (X25519 gave all zeros)");
   }
 }
 
 // BLAKE2b-128 of every tag: the OKVS keys and the zero sharing's PRF inputs.
-std::vector<Block> digests(const std::vector<Point>& tags, std::size_t threads,
-                           const PsiOptions& options) {
-  std::vector<Block> out(tags.size());
-  parallel_for(
-      tags.size(), threads, options, "digesting tags", [&](std::size_t begin, std::size_t end) {
-        for (std::size_t i = begin; i < end; ++i) {
-          crypto_generichash(out[i].data(), out[i].size(), tags[i].data(), kPoint, nullptr, 0);
-        }
-      });
+std::vector<Block> digests(const Bytes& tags, std::size_t threads, const PsiOptions& options) {
+  std::vector<Block> out(tags.size() / kPoint);
+  parallel_for(out.size(), threads, options, "digesting tags",
+               [&](std::size_t begin, std::size_t end) {
+                 for (std::size_t i = begin; i < end; ++i) {
+                   crypto_generichash(out[i].data(), out[i].size(), tags.data() + i * kPoint,
+                                      kPoint, nullptr, 0);
+                 }
+               });
   return out;
 }
 
@@ -235,8 +232,7 @@ Core run_core(mpc::Session& session, std::span<const std::string> items, const P
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 
   // Randomness: the secret scalar, the shuffles, the pairwise PRF keys, the hash domain.
-  Scalar key;
-  crypto_core_ristretto255_scalar_random(key.data());
+  GroupScalar key = random_group_scalar();
   mpc::Prg shuffle_prg = session.prg().private_stream();
   std::vector<Block> pairwise(n);
   for (PartyId l = 0; l < n; ++l) {
@@ -255,50 +251,55 @@ Core run_core(mpc::Session& session, std::span<const std::string> items, const P
   Core core;
   core.perm = random_permutation(items.size(), shuffle_prg);
   const std::vector<std::size_t>& perm = core.perm;
-  std::vector<Point> current(items.size());
+  Bytes current(items.size() * kPoint);
   std::atomic<bool> degenerate{false};
-  parallel_for(
-      items.size(), threads, options, "hashing and blinding own items",
-      [&](std::size_t begin, std::size_t end) {
-        std::array<unsigned char, crypto_hash_sha512_BYTES> digest;
-        for (std::size_t i = begin; i < end; ++i) {
-          crypto_hash_sha512_state state = prefix;
-          const std::string& item = items[perm[i]];
-          crypto_hash_sha512_update(&state, reinterpret_cast<const unsigned char*>(item.data()),
-                                    item.size());
-          crypto_hash_sha512_final(&state, digest.data());
-          Point hashed;
-          crypto_core_ristretto255_from_hash(hashed.data(), digest.data());
-          if (crypto_scalarmult_ristretto255(current[i].data(), key.data(), hashed.data()) != 0) {
-            degenerate = true;
-          }
-        }
-      });
-  if (degenerate) throw ProtocolError("an item hashed to the identity of ristretto255");
+  parallel_for(items.size(), threads, options, "hashing and blinding own items",
+               [&](std::size_t begin, std::size_t end) {
+                 std::array<unsigned char, crypto_hash_sha512_BYTES> digest;
+                 std::vector<FieldBytes> field(kHashBatch);
+                 std::vector<GroupElement> hashed(kHashBatch);
+                 for (std::size_t start = begin; start < end; start += kHashBatch) {
+                   const std::size_t count = std::min(kHashBatch, end - start);
+                   for (std::size_t k = 0; k < count; ++k) {
+                     crypto_hash_sha512_state state = prefix;
+                     const std::string& item = items[perm[start + k]];
+                     crypto_hash_sha512_update(
+                         &state, reinterpret_cast<const unsigned char*>(item.data()), item.size());
+                     crypto_hash_sha512_final(&state, digest.data());
+                     std::memcpy(field[k].data(), digest.data(), field[k].size());
+                   }
+                   elligator2_batch(std::span(field).first(count), std::span(hashed).first(count));
+                   for (std::size_t k = 0; k < count; ++k) {
+                     if (!blind(hashed[k], key)) degenerate = true;
+                     std::memcpy(current.data() + (start + k) * kPoint, hashed[k].data(), kPoint);
+                   }
+                 }
+               });
+  if (degenerate) throw ProtocolError("an item hashed to a Curve25519 point of small order");
 
   core.set_sizes.assign(n, 0);
   core.set_sizes[self] = items.size();
-  std::vector<Point> tags;
+  Bytes tags;
   for (std::size_t r = 1; r <= n; ++r) {
-    const Bytes out = to_bytes(current);
-    current.clear();
-    current.shrink_to_fit();
+    const Bytes out = std::move(current);
     const net::Outgoing send{next, out};
     const PartyId owner = (self + n - r) % n;
     const std::string step = "psi ring hop " + std::to_string(r);
-    Bytes in = std::move(mesh.round(std::span(&send, 1), std::span(&prev, 1), step).front());
+    current = std::move(mesh.round(std::span(&send, 1), std::span(&prev, 1), step).front());
     if (r == n) {
-      tags = to_points(in, items.size(), mesh.describe(prev), "own tags");
+      element_count(current, items.size(), mesh.describe(prev), "own tags");
+      tags = std::move(current);
       break;
     }
-    current = to_points(in, SIZE_MAX, mesh.describe(prev), "blinded set");
-    core.set_sizes[owner] = current.size();
-    blind(current, key, threads, options, "blinding the set of party " + std::to_string(owner),
-          mesh.describe(prev));
+    core.set_sizes[owner] = element_count(current, SIZE_MAX, mesh.describe(prev), "blinded set");
+    blind_set(current, key, threads, options, "blinding the set of party " + std::to_string(owner),
+              mesh.describe(prev));
     if (hide_leader_order && owner == leader && r == n - 1) {
-      const auto reshuffle = random_permutation(current.size(), shuffle_prg);
-      std::vector<Point> shuffled(current.size());
-      for (std::size_t i = 0; i < current.size(); ++i) shuffled[i] = current[reshuffle[i]];
+      const auto reshuffle = random_permutation(core.set_sizes[owner], shuffle_prg);
+      Bytes shuffled(current.size());
+      for (std::size_t i = 0; i < reshuffle.size(); ++i) {
+        std::memcpy(shuffled.data() + i * kPoint, current.data() + reshuffle[i] * kPoint, kPoint);
+      }
       current = std::move(shuffled);
     }
   }

@@ -2,18 +2,21 @@
 // there are, or the sum of one party's numeric payload over them, without revealing anything else
 // about the sets (beyond their sizes).
 //
-// Protocol (semi-honest; Diffie-Hellman PSI on ristretto255 through libsodium, made N-party with
-// a zero sharing keyed by the tags and an oblivious key-value store, in the spirit of Kolesnikov,
-// Matania, Pinkas, Rosulek, Trieu, "Practical multi-party private set intersection from
-// symmetric-key techniques", CCS 2017, and of the OKVS of PaXoS, EUROCRYPT 2020):
+// Protocol (semi-honest; Diffie-Hellman PSI on Curve25519 with X25519 blinding through libsodium
+// and an Elligator 2 hash to the curve (psi_group.hpp), made N-party with a zero sharing keyed by
+// the tags and an oblivious key-value store, in the spirit of Kolesnikov, Matania, Pinkas,
+// Rosulek, Trieu, "Practical multi-party private set intersection from symmetric-key techniques",
+// CCS 2017, and of the OKVS of PaXoS, EUROCRYPT 2020):
 //
-//   1. Tags (N rounds). H(x) = ristretto255_from_hash(SHA-512("SecretMesh PSI v1" || domain ||
-//      x)), where domain is the caller's nonce plus 32 bytes of the session's common randomness.
-//      Every party j draws a secret scalar k_j. Each party raises its own H(x) to k_j, shuffles
-//      them and sends them around the ring j -> j+1 -> ... -> j-1 -> j; each hop raises every
-//      element to its scalar and passes them on in the order received. All N sets travel at
-//      once, so round r moves every set one hop. At the end party j holds, in its own secret
-//      order, the tags T(x) = H(x)^(k_0 ... k_(N-1)) of its items.
+//   1. Tags (N rounds). H(x) = elligator2(the first 32 bytes of SHA-512("SecretMesh PSI v2
+//      X25519" || domain || x)), a Curve25519 u-coordinate, where domain is the caller's nonce
+//      plus 32 bytes of the session's common randomness. Every party j draws a secret 32-byte
+//      scalar k_j. Each party blinds its own H(x) with k_j (X25519(k_j, .)), shuffles them and
+//      sends them around the ring j -> j+1 -> ... -> j-1 -> j; each hop blinds every element
+//      with its scalar and passes them on in the order received. All N sets travel at once, so
+//      round r moves every set one hop. At the end party j holds, in its own secret order, the
+//      tags T(x) = the u-coordinate of [c_0 ... c_(N-1)] H(x) of its items, c_j the clamped k_j:
+//      X25519's multiplications commute, so every party's tag of a common item is the same.
 //   2. Zero sharing. With pairwise keys s_jl (from the Session's pairwise PRG streams), party j
 //      computes for each of its tags z_j(T) = XOR over l != j of AES_(s_jl)(BLAKE2b-128(T)), so
 //      that the XOR over all parties of z_j(T) is 0 for a tag every party holds.
@@ -63,18 +66,29 @@
 // key of h, so it can compute z_h itself and test the leader's items against X_h alone: it learns
 // X_leader ∩ X_h rather than only the N-party intersection. With two or more parties outside a
 // coalition, z_h stays pseudo-random to it. Coalitions without the leader see only blinded
-// elements, and their outputs. Blinded elements are pseudo-random under DDH in
-// ristretto255 (random oracle model for H).
-//
+// elements, and their outputs.
+// Why blinded elements hide the items: after its first blinding an element lies in the subgroup of
+// prime order l = 2^252 + ... of Curve25519 (X25519 clamps every scalar to a multiple of 8, which
+// clears the cofactor; Bernstein, "Curve25519: new Diffie-Hellman speed records", PKC 2006; RFC
+// 7748), and a u-coordinate identifies a point up to sign, which every scalar multiplication
+// preserves. Under the decisional Diffie-Hellman assumption in that subgroup (with X25519's
+// clamped exponents, as in every X25519 key exchange), and with H a random oracle (Elligator 2 of
+// a hash, Bernstein, Hamburg, Krasnova, Lange, CCS 2013; RFC 9380), elements blinded by a key a
+// coalition does not know are indistinguishable from random subgroup elements: the argument of
+// Huberman, Franklin, Hogg, "Enhancing privacy and trust in electronic communities", EC 1999, and
+// of Ion et al. above.
+
 // Cost per party, with n_j the size of party j's set and n = sum n_j: rounds N + 2 (N + 1
 // without an output step when the leader is the only output party); bytes sent 32 n (every set
 // passes each party once) plus, at non-leaders, 16 (1.3 n_j + 12) + 16 for the OKVS. Group
-// operations: n_j hashes to the group and n scalar multiplications, spread over `threads`
-// threads. Memory, per element, besides the items themselves: 8 bytes of the own shuffle, the set
-// in transit (32 bytes, held twice while it is sent), the own tags (32), then their digests and
-// zero shares (32) and the OKVS and its peeling scratch (about 75; the leader keeps every other
-// party's OKVS, 21 per element of theirs). Sets are processed whole (not streamed in batches);
-// mpc-bench psi measured a peak of about 150 bytes per item per party, ids included, at 2^20.
+// operations: n_j hashes to the curve and n X25519 scalar multiplications, spread over `threads`
+// threads (mpc-bench psi: X25519 about 28,000 per second per core, the hash about 135,000).
+// Memory, per element, besides the items themselves: 8 bytes of the own shuffle, the set in
+// transit (32 bytes, held twice while it is sent: the set received and the set being sent), the
+// own tags (32), then their digests and zero shares (32) and the OKVS and its peeling scratch
+// (about 75; the leader keeps every other party's OKVS, 21 per element of theirs). Sets are
+// processed whole, one message per set and hop (32 bytes per element: 320 MB for 10^7, under the
+// mesh's 1 GiB frame limit, net/tls_config.hpp).
 // Parties compute in lock step, one set per round: a receive waits while the peer blinds a set,
 // so the mesh's receive deadline must exceed the longest blinding step.
 // Sum mode, after steps 1-4 (N + 1 rounds): 1 round for P's layout (16 bytes from h to each
@@ -85,9 +99,10 @@
 // mpc/engine.hpp and mpc/ops.hpp.
 //
 // Errors: InputError if `items` contains a duplicate (callers deduplicate first), or, in sum mode
-// at h, if the payloads do not match the items or exceed kPsiSumLimit; ProtocolError
-// for a malformed message (a point that is not a valid ristretto255 encoding, a set of the wrong
-// length, a malformed OKVS); NetError from the mesh.
+// at h, if the payloads do not match the items or exceed kPsiSumLimit; ProtocolError for a
+// malformed message, naming the peer that sent it (an element that is not a canonical
+// u-coordinate, or of small order, on which X25519 gives all zeros; a set of the wrong length; a
+// malformed OKVS); NetError from the mesh.
 #pragma once
 
 #include <array>

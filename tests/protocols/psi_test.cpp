@@ -300,6 +300,34 @@ TEST_CASE("duplicate items are refused", "[psi]") {
   CHECK_THROWS_AS(run_psi(Sets{{"a", "b", "a"}, {"a"}}, {}), InputError);
 }
 
+TEST_CASE("a small-order or non-canonical element from a peer names that peer", "[psi]") {
+  // Party 1 deviates: its first ring message holds an all-zero element (u = 0, of order 2, on
+  // which X25519 gives all zeros), or bytes that are no canonical u-coordinate.
+  for (const std::uint8_t fill : {std::uint8_t{0x00}, std::uint8_t{0xff}}) {
+    INFO("element bytes " << int{fill});
+    const auto errors = net::run_parties(2, [&](net::Mesh& mesh) -> std::string {
+      mpc::Session session(mesh, mpc::PrgState::establish(mesh));
+      if (mesh.self() == 1) {
+        const net::Bytes bad_set(2 * 32, fill);
+        const net::Outgoing send{0, bad_set};
+        const net::PartyId from = 0;
+        mesh.round(std::span(&send, 1), std::span(&from, 1), "psi ring hop 1");
+        return "";
+      }
+      PsiOptions options;
+      options.threads = 2;
+      try {
+        psi(session, std::vector<std::string>{"a", "b", "c"}, options);
+      } catch (const ProtocolError& e) {
+        return e.what();
+      }
+      return "no error";
+    });
+    CHECK_THAT(errors[0], Catch::Contains("from party 1 (") &&
+                              Catch::Contains("not a canonical Curve25519 u-coordinate"));
+  }
+}
+
 TEST_CASE("sum mode equals the plaintext sum over the intersection", "[psi][psi_sum]") {
   for (std::size_t n : {2u, 3u, 4u}) {
     INFO(n << " parties");
