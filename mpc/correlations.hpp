@@ -33,8 +33,9 @@ struct MatrixTriple {
 
 // Truncation masks for `frac_bits` fractional bits; the meaning of the parts is the engine's:
 //   additive (Z_2^64): r uniform; high = (r mod 2^63) >> frac_bits; msb = r >> 63.
-//   Shamir: r in [0, 2^(value_bits + sigma + log2 N)); high = r >> frac_bits exactly (the
-//   dealer-free masks too, see DealerFreeShamir); msb unused (empty).
+//   Shamir: r in [0, 2^(value_bits + sigma + log2 N)); r = 2^frac_bits high + l with
+//   |l| < N 2^frac_bits (LocalDealerUnsafe: high = r >> frac_bits, l in [0, 2^frac_bits);
+//   DealerFreeShamir: see there); msb unused (empty).
 template <class E>
 struct TruncMasks {
   std::vector<E> r, high, msb;

@@ -310,13 +310,15 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   const std::size_t per_slot = n_parties - threshold_;
   const std::uint64_t batch = batch_++;
 
-  // Sections, in wire and PRG order: random, double low, double high, zeros, bounded.
-  constexpr std::size_t kSections = 5;
+  // Sections, in wire and PRG order: random, double low, double high, zeros, bounded, bounded
+  // shifted (the same secrets >> bounded_shift, if bounded_shift > 0).
+  constexpr std::size_t kSections = 6;
   const std::array<std::size_t, kSections> counts{
       slots_for(request.random, per_slot), slots_for(request.doubles, per_slot),
-      slots_for(request.doubles, per_slot), slots_for(request.zeros, per_slot), request.bounded};
+      slots_for(request.doubles, per_slot), slots_for(request.zeros, per_slot), request.bounded,
+      request.bounded_shift > 0 ? request.bounded : 0};
   const std::array<const Completion*, kSections> completion{&random_t_, &random_t_, &fixed_2t_,
-                                                            &fixed_2t_, &fixed_t_};
+                                                            &fixed_2t_, &fixed_t_,  &fixed_t_};
   // Elements a dealer sends to the party at `offset` from it.
   auto sent_to_offset = [&](std::size_t offset) {
     std::size_t total = 0;
@@ -339,7 +341,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
     to_peer.emplace_back(pair_seeds_[peer], pair_stream(batch, self, peer));
   }
   std::vector<std::vector<F>> scratch(n_parties + 1, std::vector<F>(kChunk));
-  std::vector<F> double_secrets;
+  std::vector<F> double_secrets, bounded_secrets;
   std::vector<const F*> points;
   std::vector<F*> targets;
   for (std::size_t s = 0; s < kSections; ++s) {
@@ -354,6 +356,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
       targets.push_back(out.data() + out.size() - count);
     }
     if (s == 1) double_secrets.resize(count);
+    if (s == 4) bounded_secrets.resize(count);
     for (std::size_t begin = 0; begin < count; begin += kChunk) {
       const std::size_t length = std::min(kChunk, count - begin);
       // The free points: [the fixed secret], our own share, the seeded peers' shares. The zero
@@ -364,8 +367,14 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
         if (s == 2) {
           points.push_back(double_secrets.data() + begin);
         } else if (s == 4) {
-          sample_bounded_into<F>(own_prg, std::span<F>(scratch[n_parties]).first(length),
+          sample_bounded_into<F>(own_prg, std::span<F>(bounded_secrets).subspan(begin, length),
                                  request.bounded_bits);
+          points.push_back(bounded_secrets.data() + begin);
+        } else if (s == 5) {
+          for (std::size_t i = 0; i < length; ++i) {
+            scratch[n_parties][i] =
+                from_unsigned<F>(to_unsigned(bounded_secrets[begin + i]) >> request.bounded_shift);
+          }
           points.push_back(scratch[n_parties].data());
         } else {
           first_weight = 1;
@@ -408,14 +417,14 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   }
 
   // Extract: output k of slot j is sum_d M[k][d] share_d[j], stored at k * slots + j; the
-  // bounded section just sums the dealers' shares.
+  // bounded sections just sum the dealers' shares.
   std::vector<std::size_t> position(n_parties, 0);  // read position in each dealer's message
   const std::vector<std::vector<F>> sum_row{std::vector<F>(n_parties, F(1))};
   auto extract = [&](std::size_t s, std::size_t needed) {
     std::vector<F> out(needed);
     const std::size_t slots = counts[s];
     if (slots == 0) return out;
-    const auto& rows = s == 4 ? sum_row : vandermonde_;
+    const auto& rows = s >= 4 ? sum_row : vandermonde_;
     std::vector<const F*> shares(n_parties);
     for (std::size_t begin = 0; begin < slots; begin += kChunk) {
       const std::size_t length = std::min(kChunk, slots - begin);
@@ -447,6 +456,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   dealt.high = extract(2, request.doubles);
   dealt.zeros = extract(3, request.zeros);
   dealt.bounded = extract(4, request.bounded);
+  dealt.shifted = extract(5, counts[5]);
   return dealt;
 }
 
@@ -635,23 +645,18 @@ std::vector<F> DealerFreeShamir<F>::random_bits(std::size_t n) {
 
 template <class F>
 TruncMasks<F> DealerFreeShamir<F>::trunc_masks(std::size_t n, int frac_bits) {
-  const int high_bits = value_bits_ + kStatisticalSecurity - frac_bits;
-  if (frac_bits < 1 || high_bits < 1) {
+  const int mask_bits = value_bits_ + kStatisticalSecurity;
+  if (frac_bits < 1 || frac_bits >= mask_bits) {
     throw std::invalid_argument("trunc_masks: frac_bits must be in 1.." +
-                                std::to_string(value_bits_ + kStatisticalSecurity - 1));
+                                std::to_string(mask_bits - 1));
   }
-  const auto width = static_cast<std::size_t>(frac_bits);
-  BitsAndBounded parts = bits_and_bounded(n * width, n, high_bits);
-  TruncMasks<F> masks;
-  masks.r.resize(n);
-  const F scale = power_of_two<F>(frac_bits);
-  for (std::size_t k = 0; k < n; ++k) {
-    F low(0);
-    for (std::size_t i = width; i-- > 0;) low = low + low + parts.bits[k * width + i];
-    masks.r[k] = low + scale * parts.bounded[k];
-  }
-  masks.high = std::move(parts.bounded);
-  return masks;
+  if (n == 0) return {};
+  Dealt dealt = deal({.bounded = n, .bounded_bits = mask_bits, .bounded_shift = frac_bits},
+                     "dealer-free trunc masks: deal");
+  // high = sum_i (r_i >> f) + delta centres the error of ShamirEngine::trunc (header).
+  const F delta(trunc_mask_offset(parties_));
+  for (F& h : dealt.shifted) h += delta;
+  return {std::move(dealt.bounded), std::move(dealt.shifted), {}};
 }
 
 template <class F>

@@ -7,11 +7,17 @@
 //   triples(n)          Beaver triples, c = ab.
 //   matrix_triple(...)  a (rows x inner)(inner x cols) matrix triple, C = AB.
 //   random_bits(n)      n uniformly random bits in {0, 1}.
-//   trunc_masks(n, f)   r = sum_{i<f} 2^i b_i + 2^f h with random bits b_i and h a sum of N
-//                       values each party draws uniformly from [0, 2^(value_bits + 40 - f));
-//                       high = h = r >> f EXACTLY, so ShamirEngine::trunc's result is
-//                       floor(x / 2^f) + e with e in {0, 1} (never more), and
-//                       0 <= r < N * 2^(value_bits + 40).
+//   trunc_masks(n, f)   every party i draws r_i uniformly from [0, 2^(value_bits + 40)) and
+//                       deals sharings of r_i and of r_i >> f; r = sum_i r_i, and
+//                       high = sum_i (r_i >> f) + delta with delta = trunc_mask_offset(N) =
+//                       floor((N - 1) / 2). So r = 2^f high + l with l = sum_i (r_i mod 2^f) -
+//                       delta 2^f in [-delta 2^f, (N - delta) 2^f), 0 <= r < N 2^(value_bits+40),
+//                       and ShamirEngine::trunc's result is floor(x / 2^f) + e with
+//                       e = floor(((x mod 2^f) + l) / 2^f) in {-delta, ..., N - delta}. As
+//                       floor(a + U) has mean a for U uniform on [0, 1), e's mean is
+//                       (x mod 2^f) / 2^f + (N - 1) / 2 - delta up to 2^-f: the result is
+//                       unbiased for odd N (e in {-1, 0, 1, 2} for N = 3) and 1/2 unit high for
+//                       even N. No random bits are needed (contrast bit_masks).
 //   bit_masks(n, w)     n * w random bits, and high[k] a sum of N values each party draws
 //                       uniformly from [0, 2^40) (ShamirEngine::less_than_zero masks with
 //                       2^w * high).
@@ -61,7 +67,7 @@
 //                            n = rc for the double sharings and kings.
 //   random_bits(n)           2 rounds; slots(n) (2N - 1 - 3t) plus (N - 1) sum_{k: self in
 //                            k..k+2t} n_k (for N | n: n (2t + 1)(N - 1) / N).
-//   trunc_masks(n, f)        2 rounds; random_bits(n f) plus n (N - t) (the h shares).
+//   trunc_masks(n, f)        1 round;  2 n (N - t) (sharings of r_i and r_i >> f).
 //   masked_matrix(r, c)      1 round; slots(r c) (N - 1 - t).
 //   masked_products(U, Bs)   3 rounds for all subsets together; as triples with slots(2n)
 //                            replaced by slots(m) and n = m, m = sum over the subsets of
@@ -75,9 +81,11 @@
 // the pairwise seeds. The openings reveal only ab + r and AB + R (uniform, r unknown to them) and
 // r^2 (r and -r have the same square, so the bit stays hidden); every opened degree-2t
 // polynomial is randomised (by [r]_2t or [0]_2t) so that it reveals its value and nothing else.
-// The masks h and high are sums in which each honest party's term is uniform over
-// 2^(value_bits + 40 - f) resp. 2^40 values and unknown to the others, so the engine's masked
-// openings are statistically hidden (distance 2^-40).
+// The truncation masks r and the comparison masks' high parts are sums in which each honest
+// party's term is uniform over 2^(value_bits + 40) resp. 2^40 values and unknown to the others:
+// for y < 2^value_bits, y + r_i is within statistical distance 2^-40 of r_i, so the engine's
+// masked openings (y + r in trunc, as in Catrina and Saxena, FC 2010) are statistically hidden
+// whatever the other parties' terms are.
 //
 // Ordering: the source communicates over session.mesh(). Every party must make the same calls
 // with the same arguments in the same order (an engine's operations do so), or the run ends
@@ -139,9 +147,10 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   struct Request {
     std::size_t random = 0, doubles = 0, zeros = 0, bounded = 0;
     int bounded_bits = 0;
+    int bounded_shift = 0;  // if > 0, also the sums of each party's value >> bounded_shift
   };
   struct Dealt {
-    std::vector<F> random, low, high, zeros, bounded;
+    std::vector<F> random, low, high, zeros, bounded, shifted;
   };
   // The Lagrange weights a dealer uses to complete its polynomials from the free points.
   struct Completion {
@@ -178,6 +187,9 @@ class DealerFreeShamir final : public CorrelationSource<F> {
 // The local step of random_bits, exposed for tests: given this party's shares of r and the
 // opened squares c = r^2, the shares of b = (r c^((p-3)/4) + 1) / 2, and the indices where c is
 // zero (there the bit share is zero and must be replaced).
+// The public constant delta that trunc_masks adds to high (see above): floor((N - 1) / 2).
+constexpr std::size_t trunc_mask_offset(std::size_t parties) { return (parties - 1) / 2; }
+
 template <class F>
 struct BitsFromSquares {
   std::vector<F> bits;

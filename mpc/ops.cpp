@@ -110,12 +110,19 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const std::size_t n = c.size();
-  if (bits.size() != n * width) throw std::invalid_argument("bit_less_than: bits do not match");
+  if (width == 0) {
+    if (bits.size() != 0) throw std::invalid_argument("bit_less_than: bits do not match");
+    return {engine.constant(std::vector<E>(n, E(0))), {}};
+  }
+  // c[k] is compared with mask k mod masks.
+  const std::size_t masks = bits.size() / width;
+  if (bits.size() % width != 0 || (masks == 0 ? n != 0 : n % masks != 0)) {
+    throw std::invalid_argument("bit_less_than: bits do not match");
+  }
   if (top != nullptr && (width % 2 == 0 || top->size() != n)) {
     throw std::invalid_argument(
         "comparison_tree: a top bit needs an odd width and one per element");
   }
-  if (width == 0) return {engine.constant(std::vector<E>(n, E(0))), {}};
   // A node covers a run of bits and holds lt = [c < r] and eq = [c == r] on that run; the node
   // above a high run H and a low run L has lt = lt_H + eq_H lt_L (the two terms exclude each
   // other) and eq = eq_H eq_L. Node j of a level covers bits [j s, j s + s) of each element
@@ -124,20 +131,23 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   // tl + tq lt_L, two more products per element (one at the root, where tq is not needed).
   // Leaves, linear in r's bits because c is public: lt = (1 - c_i) r_i, eq = c_i ? r_i : 1 - r_i.
   const auto bit = [&](std::size_t k, std::size_t i) { return static_cast<bool>((c[k] >> i) & 1); };
-  const auto r = [&](std::size_t k, std::size_t i) { return bits.values[k * width + i]; };
+  const auto r = [&](std::size_t k, std::size_t i) {
+    return bits.values[(k % masks) * width + i];
+  };
   const E one(1), zero(0);
   // eq of leaf i as a + s r_i: (a, s) = (0, 1) if c_i else (1, -1).
   const auto leaf_a = [&](bool c_bit) { return c_bit ? zero : one; };
   const auto leaf_s = [&](bool c_bit) { return c_bit ? one : -one; };
 
   // Level 1 from pairs of leaves needs one product per pair, r_H r_L, since eq = eq_H eq_L and
-  // eq_H lt_L both expand to it; with a top bit, also t r_(width-1) for the lone top leaf.
+  // eq_H lt_L both expand to it (once per mask: it does not depend on c); with a top bit, also
+  // t r_(width-1) for the lone top leaf.
   std::size_t count = (width + 1) / 2;
   const std::size_t pairs1 = width / 2;
   Shares products;
   if (pairs1 > 0 || top != nullptr) {
     Shares high, low;
-    for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t k = 0; k < masks; ++k) {
       for (std::size_t j = 0; j < pairs1; ++j) {
         high.values.push_back(r(k, 2 * j + 1));
         low.values.push_back(r(k, 2 * j));
@@ -166,7 +176,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
         continue;
       }
       const bool c_hi = bit(k, lo + 1);
-      const E p = products.values[k * pairs1 + j];
+      const E p = products.values[(k % masks) * pairs1 + j];
       const E r_hi = r(k, lo + 1), r_lo = r(k, lo);
       eq.values[node] = leaf_a(c_hi) * leaf_s(c_lo) * r_lo + leaf_a(c_lo) * leaf_s(c_hi) * r_hi +
                         leaf_s(c_hi) * leaf_s(c_lo) * p;
@@ -181,7 +191,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     tl.values.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
       const bool c_top = bit(k, width - 1);
-      const E p = products.values[n * pairs1 + k];  // t r_(width-1)
+      const E p = products.values[masks * pairs1 + k];  // t r_(width-1)
       tq.values[k] = leaf_a(c_top) * top->values[k] + leaf_s(c_top) * p;
       tl.values[k] = c_top ? zero : p;
     }
@@ -256,6 +266,90 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
   return comparison_tree(engine, c, bits, width, nullptr, step).lt;
 }
 
+namespace {
+
+// Engines whose comparisons less_than_thresholds runs itself, with one shared mask.
+template <class En>
+inline constexpr bool kSharedMaskComparison = false;
+template <class F>
+inline constexpr bool kSharedMaskComparison<ShamirEngine<F>> = true;
+
+}  // namespace
+
+template <Engine En>
+typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
+                                         std::span<const std::int64_t> thresholds, int bits,
+                                         int coarse_bits, std::string_view step) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  const std::size_t n = x.size();
+  if (bits < 2 || bits > engine.value_bits() || coarse_bits < 0 || coarse_bits > bits - 3) {
+    throw std::invalid_argument("less_than_thresholds: bits " + std::to_string(bits) +
+                                " outside 2.." + std::to_string(engine.value_bits()) +
+                                " or coarse bits " + std::to_string(coarse_bits) + " outside 0.." +
+                                std::to_string(bits - 3));
+  }
+  if constexpr (!kSharedMaskComparison<En>) {
+    Shares tests;
+    for (const std::int64_t a : thresholds) {
+      tests = concat(tests, engine.add_public(x, std::vector<E>(n, E::from_int(-a))));
+    }
+    return engine.less_than_zero(tests, step, bits);
+  } else {
+    // The mask of x[i]: R = l + 2^m (b + 2^w H), m = coarse_bits, w = bits - 1 - m, with b's w
+    // bits shared one by one (a bit mask: b, H) and l = r - 2^m high of a truncation mask
+    // (|l| < N 2^m; none for m = 0). c = x + 2^(bits-1) + N 2^m + R is opened once for all
+    // thresholds. For threshold a, u = x - a + 2^(bits-1) and c_a = (c - a) >> m, minus N:
+    // c_a = v + b + 2^w H with v = floor(u / 2^m) + e, e = floor((u mod 2^m + l) / 2^m) in
+    // [-N, N], and 0 <= v < 2^(w+1) within the stated bound. Then [x < a] = [v < 2^w] (exactly
+    // when |x - a| >= N 2^m) = 1 - floor(v / 2^w) = 1 - floor(c_a / 2^w) + H + [c_a mod 2^w < b]
+    // (Catrina and de Hoogh, SCN 2010, on the w bits above m).
+    const std::size_t parties = engine.session().parties();
+    const int m = coarse_bits;
+    const auto width = static_cast<std::size_t>(bits - 1 - m);
+    CorrelationSource<E>& source = engine.correlations();
+    const BitMasks<E> masks = source.bit_masks(n, width);
+    const E unit = power_of_two<E>(m), high_scale = power_of_two<E>(m + static_cast<int>(width));
+    std::vector<E> masked(x.values);
+    if (m > 0) {
+      const TruncMasks<E> low = source.trunc_masks(n, m);
+      for (std::size_t i = 0; i < n; ++i) masked[i] += low.r[i] - unit * low.high[i];
+    }
+    const u128 carry_room = m > 0 ? parties : 0;  // N, so that u + N 2^m + l >= 0
+    for (std::size_t i = 0; i < n; ++i) {
+      E b(0);
+      for (std::size_t k = width; k-- > 0;) b = b + b + masks.bits[i * width + k];
+      masked[i] += unit * b + high_scale * masks.high[i];
+    }
+    const E offset = power_of_two<E>(bits - 1) + E(static_cast<std::uint64_t>(carry_room)) * unit;
+    const auto c = engine.open(engine.add_public(Shares{std::move(masked)},
+                                                 std::vector<E>(n, offset)),
+                               step);
+    const std::size_t count = thresholds.size();
+    const u128 low_mask = (u128{1} << width) - 1;
+    std::vector<u128> c_low(count * n);
+    std::vector<E> public_part(count * n);
+    for (std::size_t j = 0; j < count; ++j) {
+      for (std::size_t i = 0; i < n; ++i) {
+        // c - a >= 0 and the subtraction of N cannot wrap within the bound.
+        const auto a = static_cast<u128>(static_cast<i128>(thresholds[j]));
+        const u128 c_a = ((to_unsigned(c[i]) - a) >> m) - carry_room;
+        c_low[j * n + i] = c_a & low_mask;
+        public_part[j * n + i] = E(1) - from_unsigned<E>(c_a >> width);
+      }
+    }
+    const Shares lt = comparison_tree(engine, c_low, Shares{masks.bits}, width, nullptr, step).lt;
+    Shares out;
+    out.values.resize(count * n);
+    for (std::size_t j = 0; j < count; ++j) {
+      for (std::size_t i = 0; i < n; ++i) {
+        out.values[j * n + i] = lt.values[j * n + i] + masks.high[i];
+      }
+    }
+    return engine.add_public(out, public_part);
+  }
+}
+
 template <Engine En>
 typename En::Shares less_than(En& engine, const typename En::Shares& x,
                               const typename En::Shares& y, std::string_view step) {
@@ -312,6 +406,8 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
   template ComparisonTree<En::Shares> comparison_tree(En&, std::span<const u128>,                 \
                                                       const En::Shares&, std::size_t,             \
                                                       const En::Shares*, std::string_view);       \
+  template En::Shares less_than_thresholds(En&, const En::Shares&, std::span<const std::int64_t>, \
+                                           int, int, std::string_view);                          \
   template En::Shares less_than(En&, const En::Shares&, const En::Shares&, std::string_view);     \
   template En::Shares greater_than(En&, const En::Shares&, const En::Shares&, std::string_view);  \
   template En::Shares select(En&, const En::Shares&, const En::Shares&, const En::Shares&,        \

@@ -9,7 +9,13 @@
 //   dot            1 round, 2n
 //   fixed_mul      mul + trunc
 //   bit_less_than  ceil(log2 width) rounds (a comparison tree over the bits), at most
-//                  width/2 + 2 ceil(width/2) - 3 multiplications per element (92 for width 63)
+//                  width/2 + 2 ceil(width/2) - 3 multiplications per element (92 for width 63),
+//                  of which the width/2 of the first level are shared by values with one mask
+//   less_than_thresholds  ShamirEngine: 1 + ceil(log2 w) rounds, w = bits - 1 - coarse_bits;
+//                  per element one opened value, one bit mask of w bits (and a truncation mask
+//                  if coarse_bits > 0) for all J thresholds, J comparison trees of w bits
+//                  (w/2 + J (2 ceil(w/2) - 3) multiplications). Other engines: less_than_zero
+//                  on the J n differences.
 //   less_than etc. one less_than_zero (see the engine), select: 1 mul
 // Every step tag passed in appears in network errors.
 #pragma once
@@ -130,11 +136,29 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
                                                     const typename En::Shares* top,
                                                     std::string_view step);
 
-// [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[k * width + i] 2^i.
+// [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[(k mod M) width + i] 2^i,
+// with M = bits.size() / width masks (M divides c.size(): several values may share one mask, as
+// in less_than_thresholds; comparison_tree likewise).
 template <Engine En>
 typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
                                   const typename En::Shares& bits, std::size_t width,
                                   std::string_view step);
+
+// out[j n + i] = [x[i] < a_j] for n shared values x and J public thresholds a_j (signed, in x's
+// encoding), for |x[i] - a_j| <= 2^(bits - 1) - N 2^coarse_bits, 2 <= bits <= value_bits,
+// 0 <= coarse_bits <= bits - 3 (a larger difference gives a wrong result). coarse_bits = m lets
+// the result be either 0 or 1 where |x[i] - a_j| < N 2^m (N parties), and is exact elsewhere;
+// then only the w = bits - 1 - m bits above m are compared. Costs: see the top of this file.
+// ShamirEngine: all thresholds share one opening of x + 2^(bits-1) + N 2^m + R with one mask
+// R = l + 2^m (b + 2^w H) (b: w shared random bits, l: a truncation mask's low part, |l| <
+// N 2^m, H: 40 bits of statistical masking); the differences c - a_j are public, so sharing
+// the mask reveals nothing more, and the opening is within statistical distance 2^-38 of
+// uniform-shifted noise (H's honest term is uniform over 2^40 steps of 2^(bits-1), x's part
+// spans less than 2^(bits+1)). Other engines run less_than_zero on every difference (exact).
+template <Engine En>
+typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
+                                         std::span<const std::int64_t> thresholds, int bits,
+                                         int coarse_bits, std::string_view step);
 
 // 1 where x < y, else 0 (signed values).
 template <Engine En>

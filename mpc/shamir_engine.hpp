@@ -13,10 +13,13 @@
 //   open      1 round, n elements to each peer.  open_to: 1 round, n elements to the target.
 //   random    1 round, n elements to each peer (every party contributes a random sharing).
 //   trunc     1 round, n elements to each peer. Signed |x| < 2^(value_bits-1); the result is
-//             floor(x / 2^bits) + e with e in {0, 1}, for the dealer's masks (LocalDealerUnsafe)
-//             and the dealer-free ones alike (DealerFreeShamir builds r = sum_i 2^i b_i +
-//             2^bits h from random bits, so high = r >> bits exactly). Catrina and Saxena,
-//             FC 2010, with masks of value_bits + 40 bits.
+//             floor(x / 2^bits) + e where the mask r = 2^bits high + l makes
+//             e = floor(((x mod 2^bits) + l) / 2^bits): e in {0, 1} (mean: unbiased) for the
+//             dealer's masks (LocalDealerUnsafe, l in [0, 2^bits)); e in {-d, ..., N - d},
+//             d = floor((N - 1) / 2), for DealerFreeShamir's (a sum of every party's mask,
+//             built without random bits; unbiased for odd N, 1/2 unit high for even N; N = 3:
+//             e in {-1, 0, 1, 2}). Catrina and Saxena, FC 2010, with masks of value_bits + 40
+//             bits.
 //   less_than_zero  1 + ceil(log2(value_bits - 1)) rounds (Catrina and de Hoogh, SCN 2010).
 // value_bits + 40 + log2(N) + 2 must not exceed the field's bits: value_bits <= 64 for Fp127,
 // <= 16 for Fp61 (use Fp61 for integer sums, Fp127 for fixed point).

@@ -1,6 +1,7 @@
 #include "protocols/logreg.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 #include <string>
@@ -154,21 +155,6 @@ typename En::Shares piece_deltas(En& engine, const typename En::Shares& z2,
   return deltas;
 }
 
-// Inputs of less_than_zero giving [z > c_k] for every piece (k-major).
-template <mpc::Engine En>
-typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
-                                std::span<const Breakpoint> pieces) {
-  using E = typename En::Element;
-  const int f = engine.session().fixed().frac_bits;
-  typename En::Shares tests;
-  for (const auto& piece : pieces) {
-    tests = mpc::concat(
-        tests, engine.add_public(mpc::neg(z2),
-                                 std::vector<E>(z2.size(), fixed_const<E>(piece.at, 2 * f))));
-  }
-  return tests;
-}
-
 // The bits of the values that less_than_zero compares: logits at scale 2^(2f), shifted by a
 // breakpoint (|c| <= 4), stay below 2^(value_bits - f - 1) in magnitude within the header's
 // bound |z| < 2^(value_bits - 3f - 2).
@@ -176,6 +162,31 @@ template <mpc::Engine En>
 int compare_bits(En& engine) {
   return engine.value_bits() - engine.session().fixed().frac_bits;
 }
+
+// The sigmoid's comparisons may err for logits within 2^-kSigmoidBandBits of a breakpoint.
+constexpr int kSigmoidBandBits = 8;
+
+// The low bits the sigmoid's comparisons may ignore: N 2^m <= 2^(2f - 8), so a logit within 2^-8
+// of a breakpoint may take either neighbouring piece (nowhere else).
+template <mpc::Engine En>
+int sigmoid_coarse_bits(En& engine) {
+  const auto parties = static_cast<unsigned>(engine.session().parties());
+  return std::max(0, 2 * engine.session().fixed().frac_bits - kSigmoidBandBits -
+                         static_cast<int>(std::bit_width(parties - 1)));
+}
+
+// [z > c_k] for every piece (k-major) as [-z < -c_k]: one less_than_thresholds call, its
+// coarse band below 2^-8 in z (see sigmoid_coarse_bits).
+template <mpc::Engine En>
+typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
+                                std::span<const Breakpoint> pieces) {
+  const int f = engine.session().fixed().frac_bits;
+  std::vector<std::int64_t> thresholds;
+  for (const auto& piece : pieces) thresholds.push_back(-std::llround(std::ldexp(piece.at, 2 * f)));
+  return mpc::less_than_thresholds(engine, mpc::neg(z2), thresholds, compare_bits(engine),
+                                   sigmoid_coarse_bits(engine), "logreg: sigmoid pieces");
+}
+
 
 // The masked data matrix (SecureML): U from the correlation source, E = X - U opened once.
 template <class E>
@@ -262,8 +273,8 @@ inline constexpr bool kTruncIsPublicMinusHigh = false;
 template <class F>
 inline constexpr bool kTruncIsPublicMinusHigh<mpc::ShamirEngine<F>> = true;
 
-// Serves trunc_masks from masks fetched in advance for `frac_bits`, in order (each request must
-// match the next one's size and frac_bits), and every other request from `rest`.
+// Serves trunc_masks for `frac_bits` from masks fetched in advance, in order (each such request
+// must match the next one's size), and every other request from `rest`.
 template <class E>
 class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
  public:
@@ -272,7 +283,8 @@ class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
       : rest_(rest), schedule_(std::move(schedule)), frac_bits_(frac_bits) {}
 
   mpc::TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override {
-    if (next_ == schedule_.size() || schedule_[next_].r.size() != n || frac_bits != frac_bits_) {
+    if (frac_bits != frac_bits_) return rest_.trunc_masks(n, frac_bits);
+    if (next_ == schedule_.size() || schedule_[next_].r.size() != n) {
       throw std::logic_error("logreg: a truncation out of the planned schedule");
     }
     return std::move(schedule_[next_++]);
@@ -509,6 +521,9 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
   ScheduledTruncMasks<E> scheduled(pool, std::move(folded.schedule), 2 * f);
   En engine =
       kFold ? caller_engine.with_correlations(scheduled) : caller_engine.with_correlations(pool);
+  // The epoch statistics repeat once per epoch: their own pool fetches for the epochs only.
+  mpc::CorrelationPool<E> statistics_pool(caller_engine.correlations(), options.epochs);
+  En statistics_engine = caller_engine.with_correlations(statistics_pool);
 
   const auto pieces = breakpoints(options.sigmoid);
   const std::size_t k = pieces.size();
@@ -589,8 +604,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
           kFold ? masked_times_given(masked, rows, model.weights, std::span<const E>(w_minus_v),
                                      std::span(masks.z))
                 : masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
-      const Shares bits = engine.less_than_zero(piece_tests(engine, z2, pieces),
-                                                "logreg: sigmoid pieces", compare_bits(engine));
+      const Shares bits = piece_tests(engine, z2, pieces);
       const Shares s = sum_pieces(
           mpc::mul(engine, bits, piece_deltas(engine, z2, pieces), "logreg: sigmoid"), k, batch);
       const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");
@@ -616,7 +630,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     const std::uint64_t statistics_start = mesh.stats().rounds;
     model.training_rounds += statistics_start - epoch_start;
     model.curve.push_back(epoch_statistics(
-        engine, masked, residuals, y_test, model.weights,
+        statistics_engine, masked, residuals, y_test, model.weights,
         testing ? &products[epoch * subsets_per_epoch + per_epoch] : nullptr, options.test_rows));
     model.curve.back().epoch = epoch + 1;
     model.statistics_rounds += mesh.stats().rounds - statistics_start;

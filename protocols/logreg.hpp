@@ -15,33 +15,41 @@
 // One iteration on a mini-batch of B rows (f = FixedPoint::frac_bits, K breakpoints of the
 // sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
 //   z   = X_B w                                  open w - v (D), scale 2^(2f)
-//   b_k = [z > c_k]                              one less_than_zero on K B values
+//   b_k = [z > c_k]                              one less_than_thresholds: B values, K thresholds
 //   s   = sum_k b_k (da_k z + db_k)              one mul on K B values, scale 2^(3f)
 //   e   = trunc(s - y, 2f)                       scale 2^f
 //   g   = X_B^T e                                open e - vt (B), scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
-// Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the engine's less_than_zero (7 for
-// ShamirEngine<Fp127> with value_bits 64 and for AdditiveEngine): 12 rounds. The comparisons are
-// told their inputs' bound (value_bits - f bits), so the Shamir engine compares 47 bits, not 63.
-// ShamirEngine: 10 rounds. Its trunc(x) is P - high with P public and high the mask's (shared)
+// Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the comparison's (mpc/ops.hpp
+// less_than_thresholds): AdditiveEngine, its less_than_zero on the K B differences, 7 rounds:
+// 12 rounds. The comparisons are told their inputs' bound (value_bits - f = 48 bits for f = 16).
+// ShamirEngine<Fp127>: the K thresholds share one opening and one mask of B values, and the
+// comparison ignores the m = 2f - 8 - ceil(log2 N) lowest bits (a logit within 2^-8 of a
+// breakpoint may take either neighbouring piece), so it compares 47 - m bits (25 for f = 16,
+// N = 3): R_cmp = 1 + ceil(log2 (47 - m)) = 6; with the masked products below, 9 rounds.
+// ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared)
 // high part, so the masks of the masked products are chosen to make both openings unnecessary:
 // vt = -high of the residual's truncation (then e - vt = P_e is already public), and
 // v_(k+1) = v_k + high of the update's truncation (then w - v stays public: it only loses P_t).
 // The source's fresh masks are moved onto these in one opening at set-up, of v - v' and
 // vt - vt' (uniform, as v' and vt' are): z += U_B (v - v'), zt += U_B^T (vt - vt').
 // Elements each party sends to each peer per iteration: D + B for the two masked products,
-// K B (comparison opening) + the comparison's bit circuit, 2 K B (mul), B + D (truncations):
+// K B (additive) or B (Shamir) for the comparison's opening + its bit circuit, 2 K B (mul),
+// B + D (truncations):
 // O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
 // iteration too (dealer: B + D corrections to party 0; dealer-free: the reduction of U_B v).
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
-// trips, dealer-free generation) come a few times per training, not in every iteration.
+// trips, dealer-free generation) come a few times per training, not in every iteration; the
+// epoch statistics' requests through a second pool that fetches for the epochs (a pool sized for
+// the iterations would fetch iterations / epochs times what the statistics use).
 // Set-up: the data matrix and labels cost one input each (Shamir: the owner sends its n x d_p
 // block to every peer once; additive: nothing), then 1 round opening X - U (n D elements), and
 // one masked_products call for all iterations and test evaluations (the schedule is public);
 // Shamir: one more round, chaining the masks (iterations (B + D) elements).
 //
-// Fixed point: every truncation errs by at most one unit 2^-f (engine trunc); the weights
+// Fixed point: every truncation errs by a few units 2^-f with mean about zero (engine trunc:
+// e in {0, 1} with the dealer; e in {-1, 0, 1, 2} with DealerFreeShamir for N = 3); the weights
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
 // the rounding of eta and of the sigmoid's coefficients to f bits (tests: <= 0.02 absolute on
 // breast cancer, f = 16). |x| must stay below 2^(value_bits - 3f - 2) / B for the
@@ -52,12 +60,16 @@
 //   kSecureMl3   clamp(z + 1/2, 0, 1)  (SecureML): 0.378 (at z = +-1/2).
 //   kPiecewise5  0 below -4; 0.25 + z/16 on [-4, -1.6); 0.5 + 0.215 z on [-1.6, 1.6);
 //                0.75 + z/16 on [1.6, 4); 1 from 4: 0.0184 (minimax fit of the breakpoints).
+// Secure training on ShamirEngine may take either neighbouring piece within 2^-8 of a
+// breakpoint (see the rounds above): the maximum error stays 0.0184 for kPiecewise5 (0.01839
+// measured in steps of 10^-5) and becomes 0.381 for kSecureMl3.
 //
 // Epoch statistics (after each epoch): e of every batch of the epoch, kept as trained, gives the
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 (one less_than_zero per test
-// row) and the correct predictions counted. Rounds: 1 + R_cmp + 2 with test rows, 2 without.
+// row, exact: the engine's, 7 rounds) and the correct predictions counted. Rounds: 1 + 7 + 2
+// with test rows, 2 without.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one

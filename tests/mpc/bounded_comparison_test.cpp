@@ -1,10 +1,14 @@
 // less_than_zero(x, step, bits): for inputs with |x| < 2^(bits-1) the result equals the
 // plaintext sign test, at the edges of the bound too, on both schemes; the Shamir engine then
-// compares bits - 1 bits, in 1 + ceil(log2(bits - 1)) rounds.
+// compares bits - 1 bits, in 1 + ceil(log2(bits - 1)) rounds. less_than_thresholds (mpc/ops.hpp):
+// several thresholds at once, exact outside the band |x - a| < N 2^coarse_bits (at its edges
+// too), with the dealer's and the dealer-free correlations; 1 + ceil(log2 w) rounds on Shamir.
 #include <catch2/catch.hpp>
 
 #include <random>
 
+#include "mpc/dealer_free.hpp"
+#include "mpc/ops.hpp"
 #include "tests/support/engines.hpp"
 #include "tests/support/oracle.hpp"
 
@@ -49,6 +53,134 @@ TEMPLATE_TEST_CASE("less_than_zero refuses a bound above the engine's value bits
   test::run_engine<En>(3, [&](En& engine) {
     const auto x = engine.constant(std::vector<typename En::Element>(2));
     CHECK_THROWS_AS(engine.less_than_zero(x, "too wide", engine.value_bits() + 1),
+                    std::invalid_argument);
+    return 0;
+  });
+}
+
+namespace {
+
+// Values x and thresholds a with |x - a| <= 2^(bits - 1) - N 2^m, the edges of the band
+// |x - a| < N 2^m around every threshold included.
+struct ThresholdCase {
+  std::vector<std::int64_t> values, thresholds;
+};
+
+ThresholdCase threshold_case(int bits, int coarse, std::size_t parties) {
+  const std::int64_t band = static_cast<std::int64_t>(parties) << coarse;
+  const std::int64_t half = std::int64_t{1} << (bits - 2);
+  ThresholdCase out;
+  out.thresholds = {0, 1, -1, half / 2, -half / 2, 37 * band / 10};
+  std::mt19937_64 rng(static_cast<std::uint64_t>(bits * 100 + coarse));
+  std::uniform_int_distribution<std::int64_t> draw(-half, half);
+  for (int i = 0; i < 300; ++i) out.values.push_back(draw(rng));
+  for (const std::int64_t a : out.thresholds) {
+    for (const std::int64_t d : {-band - 1, -band, std::int64_t{-1}, std::int64_t{0}, band - 1, band,
+                                 band + 1}) {
+      out.values.push_back(a + d);
+    }
+  }
+  out.values.push_back(half);
+  out.values.push_back(-half);
+  return out;
+}
+
+// Checks out[j n + i] against [x_i < a_j]: exact where |x_i - a_j| >= N 2^m, a bit elsewhere.
+void check_thresholds(const ThresholdCase& c, const std::vector<std::int64_t>& opened, int coarse,
+                      std::size_t parties) {
+  const std::size_t n = c.values.size();
+  REQUIRE(opened.size() == n * c.thresholds.size());
+  const std::int64_t band = coarse == 0 ? 0 : static_cast<std::int64_t>(parties) << coarse;
+  std::size_t in_band = 0;
+  for (std::size_t j = 0; j < c.thresholds.size(); ++j) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t difference = c.values[i] - c.thresholds[j];
+      CAPTURE(c.values[i], c.thresholds[j], difference);
+      const std::int64_t result = opened[j * n + i];
+      if (difference >= band || difference < -band) {
+        CHECK(result == (difference < 0 ? 1 : 0));
+      } else {
+        ++in_band;
+        CHECK((result == 0 || result == 1));
+      }
+    }
+  }
+  if (coarse > 0) CHECK(in_band >= 4 * c.thresholds.size());
+}
+
+template <class En>
+std::vector<std::int64_t> open_thresholds(En& engine, const ThresholdCase& c, int bits,
+                                          int coarse, std::uint64_t* rounds) {
+  using E = typename En::Element;
+  const auto x = engine.constant(test::elements<E>(c.values));
+  const auto before = engine.session().mesh().stats().rounds;
+  const auto below = less_than_thresholds(engine, x, c.thresholds, bits, coarse, "thresholds");
+  *rounds = engine.session().mesh().stats().rounds - before;
+  std::vector<std::int64_t> out;
+  for (const E& v : engine.open(below, "open")) {
+    out.push_back(static_cast<std::int64_t>(test::signed_of(v)));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("less_than_thresholds agrees with plaintext outside its band", "[comparison]",
+                   AdditiveEngine, ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
+  using En = TestType;
+  const int bits = std::is_same_v<En, ShamirEngine<Fp61>> ? 16 : 48;
+  const int coarse = GENERATE(0, 3, 9);
+  const std::size_t parties = GENERATE(3, 5);
+  CAPTURE(bits, coarse, parties);
+  const ThresholdCase c = threshold_case(bits, coarse, parties);
+  const auto results = test::run_engine<En>(parties, [&](En& engine) {
+    std::uint64_t rounds = 0;
+    auto opened = open_thresholds(engine, c, bits, coarse, &rounds);
+    return std::pair{std::move(opened), rounds};
+  });
+  for (const auto& [opened, rounds] : results) {
+    // The additive engine compares exactly.
+    check_thresholds(c, opened, std::is_same_v<En, AdditiveEngine> ? 0 : coarse, parties);
+    if constexpr (!std::is_same_v<En, AdditiveEngine>) {
+      std::uint64_t tree = 0;
+      for (int s = 1; s < bits - 1 - coarse; s *= 2) ++tree;
+      CHECK(rounds == 1 + tree);
+    }
+  }
+}
+
+TEST_CASE("less_than_thresholds on the dealer-free source agrees with plaintext outside its band",
+          "[comparison][dealer_free]") {
+  using En = ShamirEngine<Fp127>;
+  const int bits = 48, coarse = 22;
+  for (const std::size_t parties : {3, 4, 5}) {
+    CAPTURE(parties);
+    const ThresholdCase c = threshold_case(bits, coarse, parties);
+    const auto results = net::run_parties(parties, [&](net::Mesh& mesh) {
+      Session session = Session::establish(mesh);
+      DealerFreeShamir<Fp127> source(session, test::threshold_for(parties),
+                                     En::kDefaultValueBits);
+      En engine(session, source, test::threshold_for(parties));
+      std::uint64_t rounds = 0;
+      return open_thresholds(engine, c, bits, coarse, &rounds);
+    });
+    for (const auto& opened : results) check_thresholds(c, opened, coarse, parties);
+  }
+}
+
+TEMPLATE_TEST_CASE("less_than_thresholds refuses bad bounds", "[comparison]", AdditiveEngine,
+                   ShamirEngine<Fp127>) {
+  using En = TestType;
+  test::run_engine<En>(3, [&](En& engine) {
+    const auto x = engine.constant(std::vector<typename En::Element>(2));
+    const std::vector<std::int64_t> zero{0};
+    const int top = engine.value_bits();
+    CHECK_THROWS_AS(less_than_thresholds(engine, x, zero, top + 1, 0, "wide"),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(less_than_thresholds(engine, x, zero, 1, 0, "narrow"), std::invalid_argument);
+    CHECK_THROWS_AS(less_than_thresholds(engine, x, zero, 20, 18, "coarse"),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(less_than_thresholds(engine, x, zero, 20, -1, "negative"),
                     std::invalid_argument);
     return 0;
   });

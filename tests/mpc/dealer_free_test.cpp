@@ -8,6 +8,7 @@
 #include <Eigen/Dense>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -204,13 +205,15 @@ TEMPLATE_TEST_CASE("bits_from_squares is the Legendre symbol, and reports zero s
   CHECK(bits[102] == F(0));  // -1 is a non-residue for p = 3 mod 4
 }
 
-TEMPLATE_TEST_CASE("dealer-free trunc masks: high = r >> f exactly, r within its bound",
+TEMPLATE_TEST_CASE("dealer-free trunc masks: r = 2^f high + l with l in the documented range",
                    "[dealer_free]", Fp61, Fp127) {
   using F = TestType;
-  for (std::size_t parties : {3, 5, 7}) {
+  for (std::size_t parties : {3, 4, 5, 7}) {
     CAPTURE(parties);
     const std::size_t t = threshold_for(parties);
     const std::size_t n = 300;
+    const auto delta = static_cast<i128>(trunc_mask_offset(parties));
+    CHECK((delta == static_cast<i128>((parties - 1) / 2)));
     for (int frac : {1, 8, kValueBits<F> - 2}) {
       CAPTURE(frac);
       auto shares = run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
@@ -222,20 +225,71 @@ TEMPLATE_TEST_CASE("dealer-free trunc masks: high = r >> f exactly, r within its
       const auto high = reconstruct(column(shares, 1), t);
       REQUIRE(r.size() == n);
       const int high_bits = kValueBits<F> + kStatisticalSecurity - frac;
+      const i128 unit = i128{1} << frac;
       std::size_t low_bit_set = 0;
+      i128 low_min = unit * static_cast<i128>(parties), low_max = -low_min;
       for (std::size_t i = 0; i < n; ++i) {
         const u128 rv = to_unsigned(r[i]), hv = to_unsigned(high[i]);
         CHECK(rv < parties * bound(kValueBits<F> + kStatisticalSecurity));
-        CHECK(hv < parties * bound(high_bits));
-        CHECK((rv >> frac) == hv);
+        CHECK((hv < parties * bound(high_bits) + static_cast<u128>(delta)));
+        // l = r - 2^f high in [-delta 2^f, (N - delta) 2^f).
+        const i128 low = static_cast<i128>(rv) - (static_cast<i128>(hv) << frac);
+        CHECK((low >= -delta * unit));
+        CHECK((low < (static_cast<i128>(parties) - delta) * unit));
+        low_min = std::min(low_min, low);
+        low_max = std::max(low_max, low);
         low_bit_set += rv & 1;
       }
-      // The low bits are random bits, not constant.
+      // The low parts are random, spread over the range (a sum of N uniform values).
       CHECK(low_bit_set > n / 4);
       CHECK(low_bit_set < 3 * n / 4);
-      // h sums N uniform values of high_bits bits: well above one party's range on average.
+      CHECK((low_max - low_min > unit));
       CHECK(distinct(high) == n);
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("ShamirEngine trunc on dealer-free masks: error in the documented range",
+                   "[dealer_free][engine]", Fp61, Fp127) {
+  using F = TestType;
+  for (std::size_t parties : {3, 4, 5}) {
+    CAPTURE(parties);
+    const auto delta = static_cast<std::int64_t>(trunc_mask_offset(parties));
+    const std::size_t n = 4000;
+    const int frac = kValueBits<F> / 4;
+    std::mt19937_64 rng(parties);
+    const std::int64_t limit = (std::int64_t{1} << (kValueBits<F> - 2)) - 1;
+    std::uniform_int_distribution<std::int64_t> value(-limit, limit);
+    std::vector<std::int64_t> xs(n);
+    for (auto& x : xs) x = value(rng);
+    xs[0] = 0, xs[1] = -1, xs[2] = 1;
+    const auto opened = net::run_parties(parties, [&](net::Mesh& mesh) {
+      Session session = Session::establish(mesh);
+      DealerFreeShamir<F> source(session, threshold_for(parties), kValueBits<F>);
+      ShamirEngine<F> engine(session, source, threshold_for(parties));
+      std::vector<F> values;
+      for (auto x : xs) values.push_back(F::from_int(x));
+      const auto x = engine.input(0, values, n, "input");
+      return engine.open(engine.trunc(x, frac, "trunc"), "open");
+    });
+    // The error e = result - floor(x / 2^f) against the plaintext oracle.
+    std::vector<std::size_t> histogram(parties + 1, 0);
+    double error_sum = 0;
+    for (const auto& party : opened) CHECK(party == opened[0]);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t floor = xs[i] >> frac;  // arithmetic shift: floor for negatives too
+      const std::int64_t e = opened[0][i].to_int() - floor;
+      CAPTURE(xs[i], e);
+      REQUIRE(e >= -delta);
+      REQUIRE(e <= static_cast<std::int64_t>(parties) - delta);
+      ++histogram[static_cast<std::size_t>(e + delta)];
+      error_sum += static_cast<double>(opened[0][i].to_int()) - std::ldexp(xs[i], -frac);
+    }
+    // Every value but the extremes occurs; the mean error against x / 2^f is (N - 1) / 2 - delta
+    // (0 or 1/2), within 5 standard deviations (each error's deviation is below N / 2).
+    for (std::size_t k = 1; k < parties; ++k) CHECK(histogram[k] > 0);
+    const double expected_mean = (static_cast<double>(parties) - 1) / 2 - static_cast<double>(delta);
+    CHECK(std::abs(error_sum / n - expected_mean) < 5 * (parties / 2.0) / std::sqrt(n));
   }
 }
 
@@ -329,9 +383,11 @@ TEMPLATE_TEST_CASE("ShamirEngine on dealer-free correlations agrees with plainte
     for (const auto& party : results) {
       for (std::size_t i = 0; i < n; ++i) {
         CHECK(party[0][i] == xs[i] * ys[i]);
+        // floor(z / 2^frac) + e, e in {-delta, ..., N - delta} (mpc/dealer_free.hpp).
         const std::int64_t floor_div = zs[i] >> frac;  // arithmetic shift: floor
-        CHECK(party[2][i] >= floor_div);
-        CHECK(party[2][i] <= floor_div + 1);
+        const auto delta = static_cast<std::int64_t>(trunc_mask_offset(parties));
+        CHECK(party[2][i] >= floor_div - delta);
+        CHECK(party[2][i] <= floor_div + static_cast<std::int64_t>(parties) - delta);
         CHECK(party[3][i] == (zs[i] < 0 ? 1 : 0));
       }
       for (std::size_t i = 0; i < rows * cols; ++i) CHECK(party[1][i] == mc.data()[i]);
@@ -403,10 +459,10 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
                 slots(n / 10 * 2, parties, t) * deal_double +
                 king_elements(n / 10 * 2, parties, t, self),
             bits_elements(n),
-            bits_elements(6 * n) + n * (parties - t),
+            2 * n * (parties - t),
             bits_elements(n / 10 * 7) + n / 10 * (parties - t),
         };
-        const std::uint64_t expected_rounds[] = {1, 3, 3, 2, 2, 2};
+        const std::uint64_t expected_rounds[] = {1, 3, 3, 2, 1, 2};
         for (std::size_t call = 0; call < 6; ++call) {
           CAPTURE(call);
           CHECK(c[call].rounds == expected_rounds[call]);

@@ -90,8 +90,15 @@ void open_and_check(En& engine) {
   const auto high = engine.open(S{masks.high}, "open high");
   for (std::size_t i = 0; i < r.size(); ++i) {
     const u128 value = to_unsigned(r[i]);
-    const u128 low_part = std::is_same_v<E, Ring64> ? value & ((u128{1} << 63) - 1) : value;
-    check(to_unsigned(high[i]) == low_part >> kFrac, "truncation mask high = r >> f");
+    if constexpr (std::is_same_v<E, Ring64>) {
+      check(to_unsigned(high[i]) == (value & ((u128{1} << 63) - 1)) >> kFrac,
+            "truncation mask high = (r mod 2^63) >> f");
+    } else {
+      // r = 2^f high + l with |l| < N 2^f (mpc/correlations.hpp).
+      const i128 low = static_cast<i128>(value) - (static_cast<i128>(to_unsigned(high[i])) << kFrac);
+      check(low > -(i128{3} << kFrac) && low < (i128{3} << kFrac),
+            "truncation mask r = 2^f high + l, |l| < N 2^f");
+    }
   }
 }
 
