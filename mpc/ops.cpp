@@ -198,18 +198,45 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   }
 
   // Higher levels: two products per pair (lt needs eq_H lt_L, eq needs eq_H eq_L), one at the
-  // root, where eq is not needed.
+  // root, where eq is not needed. A node's lt and eq depend only on its mask and the bits of c it
+  // covers: where values share a mask (without top bits), a node whose run of c's bits equals
+  // that of an earlier value with the same mask is copied from it instead of multiplied (c is
+  // public, so which nodes are copied reveals nothing; less_than_thresholds' values differ
+  // mostly in their low bits).
+  const bool share_nodes = top == nullptr && masks < n;
+  std::size_t span = 2;  // bits covered by a node of the current level
+  constexpr std::size_t kComputed = static_cast<std::size_t>(-1);
   while (count > 1) {
     const std::size_t pairs = count / 2, next = (count + 1) / 2;
     const bool root = next == 1;
     const std::size_t per_pair = root ? 1 : 2;
+    const std::size_t next_span = 2 * span;
+    // source[k * pairs + j]: the earlier value whose pair j is the same, or kComputed.
+    std::vector<std::size_t> source(n * pairs, kComputed);
+    if (share_nodes) {
+      const auto run = [&](std::size_t k, std::size_t j) {
+        const std::size_t begin = j * next_span;
+        return next_span >= 128 ? c[k] >> begin : (c[k] >> begin) & ((u128{1} << next_span) - 1);
+      };
+      for (std::size_t k = masks; k < n; ++k) {
+        for (std::size_t j = 0; j < pairs; ++j) {
+          for (std::size_t other = k % masks; other < k; other += masks) {
+            if (run(other, j) == run(k, j)) {
+              source[k * pairs + j] = other;
+              break;
+            }
+          }
+        }
+      }
+    }
     // With a top bit and an even count, the top node combines with the one below it.
     const bool top_moves = top != nullptr && count % 2 == 0;
     Shares x, y;
-    x.values.reserve(n * pairs * per_pair + (top_moves ? 2 * n : 0));
-    y.values.reserve(x.values.capacity());
+    std::vector<std::size_t> position(n * pairs, kComputed);  // of a computed pair in xy
     for (std::size_t k = 0; k < n; ++k) {
       for (std::size_t j = 0; j < pairs; ++j) {
+        if (source[k * pairs + j] != kComputed) continue;
+        position[k * pairs + j] = x.values.size();
         const std::size_t hi = k * count + 2 * j + 1, lo = k * count + 2 * j;
         x.values.push_back(eq.values[hi]);
         y.values.push_back(lt.values[lo]);
@@ -219,6 +246,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
         }
       }
     }
+    const std::size_t pair_products = x.values.size();
     if (top_moves) {
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t lo = k * count + count - 2;
@@ -242,12 +270,17 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
           if (!root) next_eq.values[node] = eq.values[k * count + 2 * j];
           continue;
         }
-        const std::size_t i = (k * pairs + j) * per_pair;
+        if (const std::size_t other = source[k * pairs + j]; other != kComputed) {
+          next_lt.values[node] = next_lt.values[other * next + j];
+          if (!root) next_eq.values[node] = next_eq.values[other * next + j];
+          continue;
+        }
+        const std::size_t i = position[k * pairs + j];
         next_lt.values[node] = lt.values[k * count + 2 * j + 1] + xy.values[i];
         if (!root) next_eq.values[node] = xy.values[i + 1];
       }
       if (top_moves) {
-        const std::size_t i = n * pairs * per_pair + k * per_pair;
+        const std::size_t i = pair_products + k * per_pair;
         tl.values[k] += xy.values[i];
         if (!root) tq.values[k] = xy.values[i + 1];
       }
@@ -255,6 +288,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     lt = std::move(next_lt);
     eq = std::move(next_eq);
     count = next;
+    span = next_span;
   }
   return {std::move(lt), std::move(tl)};
 }
