@@ -161,40 +161,6 @@ void sample_bounded_into(Prg& prg, std::span<F> out, int bits) {
   }
 }
 
-// x^(2^k - 1) for every x of xs, k >= 1, with k - 1 squarings and about 2 log2(k)
-// multiplications each: x^(2^(a+b) - 1) = (x^(2^a - 1))^(2^b) x^(2^b - 1). The chain is the same
-// for every element, so blocks of kLanes elements go through it in lock step: their
-// multiplications are independent and overlap in the CPU (one chain alone is latency-bound).
-template <class F>
-void power_of_ones(std::span<F> xs, int k) {
-  constexpr std::size_t kLanes = 8;
-  for (std::size_t start = 0; start < xs.size(); start += kLanes) {
-    const std::size_t used = std::min(kLanes, xs.size() - start);
-    std::array<F, kLanes> x, acc, doubled;
-    x.fill(F(1));
-    std::copy_n(xs.begin() + static_cast<std::ptrdiff_t>(start), used, x.begin());
-    acc = x;  // x^(2^a - 1)
-    int a = 1;
-    for (int bit = std::bit_width(static_cast<unsigned>(k)) - 2; bit >= 0; --bit) {
-      doubled = acc;
-      for (int i = 0; i < a; ++i) {
-        for (std::size_t j = 0; j < kLanes; ++j) doubled[j] *= doubled[j];
-      }
-      for (std::size_t j = 0; j < kLanes; ++j) acc[j] = doubled[j] * acc[j];  // a -> 2a
-      a *= 2;
-      if ((k >> bit) & 1) {
-        for (std::size_t j = 0; j < kLanes; ++j) acc[j] = acc[j] * acc[j] * x[j];  // a -> a + 1
-        a += 1;
-      }
-    }
-    std::copy_n(acc.begin(), used, xs.begin() + static_cast<std::ptrdiff_t>(start));
-  }
-}
-
-// (p - 3) / 4 = 2^(kBits - 2) - 1 for p = 2^kBits - 1.
-template <class F>
-constexpr int kLegendreOnes = F::kBits - 2;
-
 // The number of extraction slots (one sharing per dealer each) for `outputs` outputs.
 std::size_t slots_for(std::size_t outputs, std::size_t per_slot) {
   return (outputs + per_slot - 1) / per_slot;
@@ -205,35 +171,6 @@ std::uint64_t pair_stream(std::uint64_t batch, net::PartyId dealer, net::PartyId
 }
 
 }  // namespace
-
-template <class F>
-BitsFromSquares<F> bits_from_squares(std::span<const F> r_shares, std::span<const F> squares) {
-  if (r_shares.size() != squares.size()) {
-    throw std::invalid_argument("bits_from_squares: lengths differ");
-  }
-  const F half = inverse(F(2));
-  BitsFromSquares<F> out;
-  out.bits.resize(r_shares.size());
-  std::vector<std::size_t> nonzero;
-  std::vector<F> inverse_roots;
-  nonzero.reserve(squares.size());
-  inverse_roots.reserve(squares.size());
-  for (std::size_t i = 0; i < squares.size(); ++i) {
-    if (squares[i] == F(0)) {
-      out.zero_squares.push_back(i);
-    } else {
-      nonzero.push_back(i);
-      inverse_roots.push_back(squares[i]);
-    }
-  }
-  // r (r^2)^((p-3)/4) = r^((p-1)/2), the Legendre symbol of r: +1 or -1.
-  power_of_ones(std::span<F>(inverse_roots), kLegendreOnes<F>);
-  for (std::size_t k = 0; k < nonzero.size(); ++k) {
-    const std::size_t i = nonzero[k];
-    out.bits[i] = (r_shares[i] * inverse_roots[k] + F(1)) * half;
-  }
-  return out;
-}
 
 template <class F>
 DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, int value_bits)
@@ -310,15 +247,15 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   const std::size_t per_slot = n_parties - threshold_;
   const std::uint64_t batch = batch_++;
 
-  // Sections, in wire and PRG order: random, double low, double high, zeros, bounded, bounded
-  // shifted (the same secrets >> bounded_shift, if bounded_shift > 0).
+  // Sections, in wire and PRG order: random, double low, double high, dealer bits, bounded,
+  // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0).
   constexpr std::size_t kSections = 6;
   const std::array<std::size_t, kSections> counts{
       slots_for(request.random, per_slot), slots_for(request.doubles, per_slot),
-      slots_for(request.doubles, per_slot), slots_for(request.zeros, per_slot), request.bounded,
+      slots_for(request.doubles, per_slot), request.dealer_bits, request.bounded,
       request.bounded_shift > 0 ? request.bounded : 0};
   const std::array<const Completion*, kSections> completion{&random_t_, &random_t_, &fixed_2t_,
-                                                            &fixed_2t_, &fixed_t_,  &fixed_t_};
+                                                            &fixed_t_,  &fixed_t_,  &fixed_t_};
   // Elements a dealer sends to the party at `offset` from it.
   auto sent_to_offset = [&](std::size_t offset) {
     std::size_t total = 0;
@@ -359,13 +296,14 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
     if (s == 4) bounded_secrets.resize(count);
     for (std::size_t begin = 0; begin < count; begin += kChunk) {
       const std::size_t length = std::min(kChunk, count - begin);
-      // The free points: [the fixed secret], our own share, the seeded peers' shares. The zero
-      // secret of section 3 contributes nothing and is left out (its weight is unused).
+      // The free points: [the fixed secret], our own share, the seeded peers' shares.
       points.clear();
-      std::size_t first_weight = 0;
       if (c.fixed) {
         if (s == 2) {
           points.push_back(double_secrets.data() + begin);
+        } else if (s == 3) {
+          sample_bounded_into<F>(own_prg, std::span<F>(scratch[n_parties]).first(length), 1);
+          points.push_back(scratch[n_parties].data());
         } else if (s == 4) {
           sample_bounded_into<F>(own_prg, std::span<F>(bounded_secrets).subspan(begin, length),
                                  request.bounded_bits);
@@ -376,8 +314,6 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
                 from_unsigned<F>(to_unsigned(bounded_secrets[begin + i]) >> request.bounded_shift);
           }
           points.push_back(scratch[n_parties].data());
-        } else {
-          first_weight = 1;
         }
       }
       sample_elements<F>(own_prg, std::span<F>(own[s]).subspan(begin, length));
@@ -387,7 +323,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
         points.push_back(scratch[offset].data());
       }
       for (std::size_t t = 0; t < targets.size(); ++t) {
-        combine<F>(targets[t] + begin, length, std::span(c.peers[t]).subspan(first_weight), points);
+        combine<F>(targets[t] + begin, length, c.peers[t], points);
       }
       if (s == 1) combine<F>(double_secrets.data() + begin, length, c.secret, points);
     }
@@ -417,14 +353,17 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   }
 
   // Extract: output k of slot j is sum_d M[k][d] share_d[j], stored at k * slots + j; the
-  // bounded sections just sum the dealers' shares.
+  // bounded sections just sum the dealers' shares, and the dealer bits keep every dealer's
+  // apart (M the identity: dealer d's at d * count).
   std::vector<std::size_t> position(n_parties, 0);  // read position in each dealer's message
   const std::vector<std::vector<F>> sum_row{std::vector<F>(n_parties, F(1))};
+  std::vector<std::vector<F>> unit_rows(n_parties, std::vector<F>(n_parties, F(0)));
+  for (std::size_t d = 0; d < n_parties; ++d) unit_rows[d][d] = F(1);
   auto extract = [&](std::size_t s, std::size_t needed) {
     std::vector<F> out(needed);
     const std::size_t slots = counts[s];
     if (slots == 0) return out;
-    const auto& rows = s >= 4 ? sum_row : vandermonde_;
+    const auto& rows = s == 3 ? unit_rows : s >= 4 ? sum_row : vandermonde_;
     std::vector<const F*> shares(n_parties);
     for (std::size_t begin = 0; begin < slots; begin += kChunk) {
       const std::size_t length = std::min(kChunk, slots - begin);
@@ -454,7 +393,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   dealt.random = extract(0, request.random);
   dealt.low = extract(1, request.doubles);
   dealt.high = extract(2, request.doubles);
-  dealt.zeros = extract(3, request.zeros);
+  dealt.dealer_bits = extract(3, n_parties * request.dealer_bits);
   dealt.bounded = extract(4, request.bounded);
   dealt.shifted = extract(5, counts[5]);
   return dealt;
@@ -517,61 +456,6 @@ std::vector<F> DealerFreeShamir<F>::open_via_kings(std::span<const F> shares,
 }
 
 template <class F>
-std::vector<F> DealerFreeShamir<F>::open_to_all(std::span<const F> shares, std::string_view step) {
-  net::Mesh& mesh = session_.mesh();
-  const net::PartyId self = mesh.self();
-  const std::size_t n = shares.size();
-  const std::size_t senders = 2 * threshold_ + 1;
-  // Chunk k is opened by parties k .. k + 2t; party d's position in that set.
-  auto position = [&](net::PartyId party, std::size_t chunk) {
-    return (party + parties_ - chunk) % parties_;
-  };
-  std::vector<F> message;
-  for (std::size_t k = 0; k < parties_; ++k) {
-    if (position(self, k) < senders) {
-      message.insert(message.end(), shares.begin() + chunk_begin(n, k),
-                     shares.begin() + chunk_begin(n, k + 1));
-    }
-  }
-  std::vector<net::Outgoing> sends;
-  std::vector<net::PartyId> receive_from;
-  std::vector<std::size_t> receive_sizes;
-  for (net::PartyId peer = 0; peer < parties_; ++peer) {
-    if (peer == self) continue;
-    if (!message.empty()) sends.push_back({peer, as_bytes<F>(message)});
-    std::size_t size = 0;
-    for (std::size_t k = 0; k < parties_; ++k) {
-      if (position(peer, k) < senders) size += chunk_begin(n, k + 1) - chunk_begin(n, k);
-    }
-    if (size > 0) {
-      receive_from.push_back(peer);
-      receive_sizes.push_back(size);
-    }
-  }
-  const auto received = mesh.round(sends, receive_from, step);
-  // contributions[party]: that party's shares of the chunks it opens, concatenated.
-  std::vector<std::vector<F>> contributions(parties_);
-  contributions[self] = std::move(message);
-  for (std::size_t i = 0; i < receive_from.size(); ++i) {
-    contributions[receive_from[i]] =
-        from_bytes<F>(received[i], receive_sizes[i], mesh.describe(receive_from[i]), step);
-  }
-  std::vector<std::size_t> cursor(parties_, 0);
-  std::vector<F> opened(n);
-  std::vector<const F*> points(senders);
-  for (std::size_t k = 0; k < parties_; ++k) {
-    const std::size_t begin = chunk_begin(n, k), size = chunk_begin(n, k + 1) - begin;
-    for (std::size_t j = 0; j < senders; ++j) {
-      const net::PartyId party = (k + j) % parties_;
-      points[j] = contributions[party].data() + cursor[party];
-      cursor[party] += size;
-    }
-    combine<F>(opened.data() + begin, size, king_weights_[k], points);
-  }
-  return opened;
-}
-
-template <class F>
 DoubleSharings<F> DealerFreeShamir<F>::double_sharings(std::size_t n) {
   if (n == 0) return {};
   Dealt dealt = deal({.doubles = n}, "dealer-free: deal double sharings");
@@ -617,24 +501,52 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
     std::size_t bits, std::size_t bounded, int bounded_bits) {
   BitsAndBounded out;
   if (bits + bounded == 0) return out;
-  Dealt dealt =
-      deal({.random = bits, .zeros = bits, .bounded = bounded, .bounded_bits = bounded_bits},
-           "dealer-free bits: deal");
+  // Bit i XORs the t + 1 dealer bits q = i (t + 1) + j, j <= t: dealer q mod N's number q / N,
+  // so t + 1 consecutive (distinct) dealers, and every dealer deals about the same number.
+  const std::size_t inputs = threshold_ + 1;
+  const std::size_t per_dealer = (inputs * bits + parties_ - 1) / parties_;
+  Dealt dealt = deal({.doubles = threshold_ * bits,
+                      .bounded = bounded,
+                      .bounded_bits = bounded_bits,
+                      .dealer_bits = per_dealer},
+                     "dealer-free bits: deal");
   out.bounded = std::move(dealt.bounded);
   if (bits == 0) return out;
-  std::vector<F> squares(bits);
+  std::vector<std::vector<F>> level(inputs, std::vector<F>(bits));
   for (std::size_t i = 0; i < bits; ++i) {
-    squares[i] = dealt.random[i] * dealt.random[i] + dealt.zeros[i];
-  }
-  const auto opened = open_to_all(squares, "dealer-free bits: open r^2");
-  auto result = bits_from_squares<F>(dealt.random, opened);
-  out.bits = std::move(result.bits);
-  if (!result.zero_squares.empty()) {
-    const auto replacements = random_bits(result.zero_squares.size());
-    for (std::size_t i = 0; i < replacements.size(); ++i) {
-      out.bits[result.zero_squares[i]] = replacements[i];
+    for (std::size_t j = 0; j < inputs; ++j) {
+      const std::size_t q = i * inputs + j;
+      level[j][i] = dealt.dealer_bits[(q % parties_) * per_dealer + q / parties_];
     }
   }
+  // XOR tree, a XOR b = a + b - 2ab: the products of a level at degree 2t, masked with double
+  // sharings and opened through the kings (as for triples).
+  std::size_t used = 0;  // double sharings used
+  while (level.size() > 1) {
+    const std::size_t pairs = level.size() / 2;
+    std::vector<F> masked(dealt.high.begin() + static_cast<std::ptrdiff_t>(used),
+                          dealt.high.begin() + static_cast<std::ptrdiff_t>(used + pairs * bits));
+    for (std::size_t p = 0; p < pairs; ++p) {
+      const std::vector<F>& x = level[2 * p];
+      const std::vector<F>& y = level[2 * p + 1];
+      for (std::size_t i = 0; i < bits; ++i) masked[p * bits + i] += x[i] * y[i];
+    }
+    const auto opened = open_via_kings(masked, "dealer-free bits: open products");
+    std::vector<std::vector<F>> next;
+    for (std::size_t p = 0; p < pairs; ++p) {
+      std::vector<F> x = std::move(level[2 * p]);
+      const std::vector<F>& y = level[2 * p + 1];
+      for (std::size_t i = 0; i < bits; ++i) {
+        const F product = opened[p * bits + i] - dealt.low[used + p * bits + i];
+        x[i] += y[i] - product - product;
+      }
+      next.push_back(std::move(x));
+    }
+    if (level.size() % 2 == 1) next.push_back(std::move(level.back()));
+    level = std::move(next);
+    used += pairs * bits;
+  }
+  out.bits = std::move(level[0]);
   return out;
 }
 
@@ -729,7 +641,5 @@ std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
 
 template class DealerFreeShamir<Fp61>;
 template class DealerFreeShamir<Fp127>;
-template BitsFromSquares<Fp61> bits_from_squares(std::span<const Fp61>, std::span<const Fp61>);
-template BitsFromSquares<Fp127> bits_from_squares(std::span<const Fp127>, std::span<const Fp127>);
 
 }  // namespace sm::mpc

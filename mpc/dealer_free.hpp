@@ -47,13 +47,15 @@
 //     king its shares of that chunk); the king reconstructs ab + r and sends it to everybody;
 //     [c]_t = (ab + r) - [r]_t. Matrix triples likewise, with [AB]_2t = [A]_t [B]_t locally,
 //     so communication is O(rows inner + inner cols + rows cols), never O(rows inner cols).
-//   Random bits: Damgard, Fitzi, Kiltz, Nielsen, Toft, "Unconditionally secure constant-rounds
-//     multi-party computation for equality, comparison, bits and exponentiation", TCC 2006.
-//     [r^2]_2t = [r]_t^2 + [0]_2t (a random degree-2t sharing of zero from the extraction, so
-//     the opened polynomial reveals r^2 and nothing else) is opened: chunk k is sent by parties
-//     k .. k + 2t to everybody. Then b = (r / sqrt(r^2) + 1) / 2 = (r (r^2)^((p-3)/4) + 1) / 2
-//     (p = 3 mod 4 for both Mersenne primes). An element with r^2 = 0 (probability 1/p) is
-//     replaced by a fresh bit from another random_bits call.
+//   Random bits: b = b_0 XOR ... XOR b_t of t + 1 bits dealt by t + 1 distinct parties (each
+//     party shares its own uniformly random bits as degree-t sharings with a fixed secret; bit
+//     i uses the dealer bits q = i (t + 1) + j, j <= t, of dealer q mod N, so every party deals
+//     about (t + 1) n / N of them). At least one of the t + 1 dealers is honest, so b is uniform
+//     and unknown to any t parties. a XOR b = a + b - 2ab, with ab reduced from degree 2t like
+//     the triples' products (masked with a double sharing, opened through the kings), in a tree
+//     of ceil(log2(t + 1)) levels: t products per bit. No exponentiation (the squaring method of
+//     Damgard et al., TCC 2006, spent 125 squarings in F_(2^127-1) per bit on a Legendre symbol:
+//     most of the CPU of logistic regression).
 //
 // Costs per call, elements SENT by one party (8 bytes for Fp61, 16 for Fp127), with n_k the size
 // of chunk k and slots(m) = ceil(m / E):
@@ -65,22 +67,25 @@
 //                            elements per triple (26.7 bytes in Fp61, 53.3 in Fp127).
 //   matrix_triple(r, i, c)   3 rounds; as triples with slots(2n) replaced by slots(ri + ic) and
 //                            n = rc for the double sharings and kings.
-//   random_bits(n)           2 rounds; slots(n) (2N - 1 - 3t) plus (N - 1) sum_{k: self in
-//                            k..k+2t} n_k (for N | n: n (2t + 1)(N - 1) / N).
+//   random_bits(n)           1 + 2 ceil(log2(t + 1)) rounds (3 for N = 3); ceil((t + 1) n / N)
+//                            (N - t) (the dealer bits) + slots(t n) (2N - 1 - 3t) (the double
+//                            sharings) plus, per level of the XOR tree with m products, what the
+//                            kings' reduction of m triples sends. For N = 3: 4n/3 + n + 4n/3
+//                            (N | n, 2 | n): 11/3 elements per bit.
 //   trunc_masks(n, f)        1 round;  2 n (N - t) (sharings of r_i and r_i >> f).
 //   masked_matrix(r, c)      1 round; slots(r c) (N - 1 - t).
 //   masked_products(U, Bs)   3 rounds for all subsets together; as triples with slots(2n)
 //                            replaced by slots(m) and n = m, m = sum over the subsets of
 //                            (|B| + c): O(|B| + c) per subset, never O(|B| c).
-//   bit_masks(n, w)          2 rounds; random_bits(n w) plus n (N - t).
+//   bit_masks(n, w)          as random_bits(n w), plus n (N - t) in its dealing round.
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
 // parties learn nothing about the values behind the shares (a, b, c, A, B, C, r, the bits): their
 // view is independent of them, perfectly up to the security of the PRG (AES-128-CTR) that expands
-// the pairwise seeds. The openings reveal only ab + r and AB + R (uniform, r unknown to them) and
-// r^2 (r and -r have the same square, so the bit stays hidden); every opened degree-2t
-// polynomial is randomised (by [r]_2t or [0]_2t) so that it reveals its value and nothing else.
+// the pairwise seeds. The openings reveal only ab + r, AB + R and the bits' products plus r
+// (uniform, r unknown to them); every opened degree-2t polynomial is randomised by [r]_2t so
+// that it reveals its value and nothing else.
 // The truncation masks r and the comparison masks' high parts are sums in which each honest
 // party's term is uniform over 2^(value_bits + 40) resp. 2^40 values and unknown to the others:
 // for y < 2^value_bits, y + r_i is within statistical distance 2^-40 of r_i, so the engine's
@@ -142,15 +147,18 @@ class DealerFreeShamir final : public CorrelationSource<F> {
 
  private:
   // What one dealing round produces: `random` random degree-t sharings, `doubles` double
-  // sharings, `zeros` random degree-2t sharings of zero (all extracted), and `bounded` sums of
-  // the parties' values uniform in [0, 2^bounded_bits), shared at degree t.
+  // sharings (both extracted), `bounded` sums of the parties' values uniform in
+  // [0, 2^bounded_bits), shared at degree t, and `dealer_bits` random bits from every party,
+  // shared at degree t and kept apart per dealer.
   struct Request {
-    std::size_t random = 0, doubles = 0, zeros = 0, bounded = 0;
+    std::size_t random = 0, doubles = 0, bounded = 0;
     int bounded_bits = 0;
     int bounded_shift = 0;  // if > 0, also the sums of each party's value >> bounded_shift
+    std::size_t dealer_bits = 0;
   };
   struct Dealt {
-    std::vector<F> random, low, high, zeros, bounded, shifted;
+    std::vector<F> random, low, high, bounded, shifted;
+    std::vector<F> dealer_bits;  // dealer d's number k at d * request.dealer_bits + k
   };
   // The Lagrange weights a dealer uses to complete its polynomials from the free points.
   struct Completion {
@@ -166,8 +174,6 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   Dealt deal(const Request& request, std::string_view step);
   // Opens a degree-2t sharing through the kings (2 rounds).
   std::vector<F> open_via_kings(std::span<const F> shares, std::string_view step);
-  // Opens a degree-2t sharing to everybody (1 round).
-  std::vector<F> open_to_all(std::span<const F> shares, std::string_view step);
   BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
   Completion make_completion(std::size_t seeded, bool fixed) const;
   std::size_t chunk_begin(std::size_t n, std::size_t king) const;
@@ -184,19 +190,7 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   std::vector<std::vector<F>> king_weights_;  // [k][j]: weight of party k + j, j <= 2t, at x = 0
 };
 
-// The local step of random_bits, exposed for tests: given this party's shares of r and the
-// opened squares c = r^2, the shares of b = (r c^((p-3)/4) + 1) / 2, and the indices where c is
-// zero (there the bit share is zero and must be replaced).
 // The public constant delta that trunc_masks adds to high (see above): floor((N - 1) / 2).
 constexpr std::size_t trunc_mask_offset(std::size_t parties) { return (parties - 1) / 2; }
-
-template <class F>
-struct BitsFromSquares {
-  std::vector<F> bits;
-  std::vector<std::size_t> zero_squares;
-};
-
-template <class F>
-BitsFromSquares<F> bits_from_squares(std::span<const F> r_shares, std::span<const F> squares);
 
 }  // namespace sm::mpc

@@ -171,40 +171,6 @@ TEMPLATE_TEST_CASE("dealer-free random bits are bits, and balanced", "[dealer_fr
   }
 }
 
-TEMPLATE_TEST_CASE("bits_from_squares is the Legendre symbol, and reports zero squares",
-                   "[dealer_free]", Fp61, Fp127) {
-  using F = TestType;
-  const std::size_t parties = 5, t = 2;
-  std::mt19937_64 rng(42);
-  std::vector<F> r;
-  for (int i = 0; i < 300; ++i) r.push_back(F::from_random_bits(rng(), rng()));
-  r[7] = F(0);
-  r[100] = F(0);
-  r[101] = F(1);
-  r[102] = -F(1);
-  std::vector<F> squares;
-  for (const F& v : r) squares.push_back(v * v);
-  const ShamirCodec<F> codec(parties, t);
-  Prg prg(Seed{1, 2, 3});
-  const auto shares = codec.share(r, prg);
-  std::vector<std::vector<F>> bit_shares;
-  for (std::size_t party = 0; party < parties; ++party) {
-    auto result = bits_from_squares<F>(shares[party], squares);
-    CHECK(result.zero_squares == std::vector<std::size_t>{7, 100});
-    bit_shares.push_back(std::move(result.bits));
-  }
-  const auto bits = reconstruct(bit_shares, t);
-  const auto half = static_cast<u128>(F::kModulus - 1) / 2;
-  for (std::size_t i = 0; i < r.size(); ++i) {
-    if (r[i] == F(0)) continue;
-    // Euler's criterion: r^((p-1)/2) = 1 exactly for the quadratic residues.
-    const bool residue = power(r[i], half) == F(1);
-    CHECK(bits[i] == F(residue ? 1 : 0));
-  }
-  CHECK(bits[101] == F(1));
-  CHECK(bits[102] == F(0));  // -1 is a non-residue for p = 3 mod 4
-}
-
 TEMPLATE_TEST_CASE("dealer-free trunc masks: r = 2^f high + l with l in the documented range",
                    "[dealer_free]", Fp61, Fp127) {
   using F = TestType;
@@ -442,14 +408,18 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
         const auto& c = costs[self];
         const std::size_t deal_double = 2 * parties - 1 - 3 * t;  // per slot
         const std::size_t deal_random = parties - 1 - t;
+        // m bits: ceil((t + 1) m / N) dealer bits, t m double sharings, and the kings'
+        // reduction of every level of the XOR tree.
+        std::uint64_t bits_rounds = 1;
         auto bits_elements = [&](std::size_t m) {
-          std::size_t opened = 0;
-          for (std::size_t k = 0; k < parties; ++k) {
-            if ((self + parties - k) % parties <= 2 * t) {
-              opened += (k + 1) * m / parties - k * m / parties;
-            }
+          std::size_t total = (t + 1) * m / parties + ((t + 1) * m % parties != 0);
+          total = total * (parties - t) + slots(t * m, parties, t) * deal_double;
+          bits_rounds = 1;
+          for (std::size_t inputs = t + 1; inputs > 1; inputs = (inputs + 1) / 2) {
+            total += king_elements(inputs / 2 * m, parties, t, self);
+            bits_rounds += 2;
           }
-          return slots(m, parties, t) * deal_double + opened * (parties - 1);
+          return total;
         };
         const std::size_t expected[] = {
             slots(n, parties, t) * deal_double,
@@ -462,7 +432,8 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
             2 * n * (parties - t),
             bits_elements(n / 10 * 7) + n / 10 * (parties - t),
         };
-        const std::uint64_t expected_rounds[] = {1, 3, 3, 2, 1, 2};
+        const std::uint64_t expected_rounds[] = {1, 3, 3, bits_rounds, 1, bits_rounds};
+        CHECK(bits_rounds == (parties == 3 ? 3 : 5));
         for (std::size_t call = 0; call < 6; ++call) {
           CAPTURE(call);
           CHECK(c[call].rounds == expected_rounds[call]);
