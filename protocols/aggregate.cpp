@@ -451,7 +451,7 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
 
   // Round 5: every output party tells each present party that is not its provider whether it
   // needs that party's sum share after all (a provider dropped out): one byte, 1 or 0.
-  const bool short_of_shares = holders.size() < threshold + 1;
+  const bool short_of_shares = is_output && holders.size() < threshold + 1;
   const Bytes request{static_cast<std::uint8_t>(short_of_shares ? 1 : 0)};
   sends.clear();
   for (PartyId p : reserves) sends.push_back({p, request});
@@ -469,7 +469,7 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
     if (asked[0] == 1) sends.push_back({askers[k], own_bytes});
   }
   std::vector<PartyId> fallback_sources;
-  if (is_output && short_of_shares) fallback_sources = reserves;
+  if (short_of_shares) fallback_sources = reserves;
   const auto fallback =
       mesh.round_tolerant(sends, fallback_sources, "aggregate: sum shares (fallback)");
   for (PartyId p : peers) {
