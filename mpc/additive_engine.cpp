@@ -34,22 +34,22 @@ AdditiveEngine::Shares AdditiveEngine::constant(std::span<const Ring64> values) 
   return {std::vector<Ring64>(values.size())};
 }
 
-AdditiveEngine::Shares AdditiveEngine::add_public(const Shares& x,
-                                                  std::span<const Ring64> values) const {
-  if (session_.self() != 0) return x;
-  return {add_vec<Ring64>(x.values, values)};
+AdditiveEngine::Shares AdditiveEngine::add_public(Shares x, std::span<const Ring64> values) const {
+  if (session_.self() == 0) add_in_place<Ring64>(x.values, values);
+  return x;
 }
 
 std::vector<Ring64> AdditiveEngine::open(const Shares& x, std::string_view step) {
+  return open(Shares(x), step);
+}
+
+std::vector<Ring64> AdditiveEngine::open(Shares&& x, std::string_view step) {
   net::Mesh& mesh = session_.mesh();
-  const auto received = mesh.broadcast(as_bytes<Ring64>(x.values), step);
-  std::vector<Ring64> sum = x.values;
+  const auto received = mesh.all_to_all(as_bytes<Ring64>(x.values), step);
   for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
-    if (peer == mesh.self()) continue;
-    const auto theirs = from_bytes<Ring64>(received[peer], x.size(), mesh.describe(peer), step);
-    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += theirs[i];
+    if (peer != mesh.self()) add_from_bytes<Ring64>(x.values, received[peer], mesh.describe(peer), step);
   }
-  return sum;
+  return std::move(x.values);
 }
 
 std::optional<std::vector<Ring64>> AdditiveEngine::open_to(net::PartyId party, const Shares& x,
@@ -66,8 +66,7 @@ std::optional<std::vector<Ring64>> AdditiveEngine::open_to(net::PartyId party, c
   const auto received = mesh.round({}, peers, step);
   std::vector<Ring64> sum = x.values;
   for (std::size_t k = 0; k < peers.size(); ++k) {
-    const auto theirs = from_bytes<Ring64>(received[k], x.size(), mesh.describe(peers[k]), step);
-    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += theirs[i];
+    add_from_bytes<Ring64>(sum, received[k], mesh.describe(peers[k]), step);
   }
   return sum;
 }

@@ -42,8 +42,10 @@ class AdditiveEngine {
   Shares input(net::PartyId owner, std::span<const Ring64> values, std::size_t n,
                std::string_view step);
   Shares constant(std::span<const Ring64> values) const;
-  Shares add_public(const Shares& x, std::span<const Ring64> values) const;
+  Shares add_public(Shares x, std::span<const Ring64> values) const;
   std::vector<Ring64> open(const Shares& x, std::string_view step);
+  // open() summing into x's own storage (no copy of the shares).
+  std::vector<Ring64> open(Shares&& x, std::string_view step);
   std::optional<std::vector<Ring64>> open_to(net::PartyId party, const Shares& x,
                                              std::string_view step);
   Shares random(std::size_t n, std::string_view step);

@@ -48,6 +48,13 @@ std::vector<E> sample_bounded(Prg& prg, std::size_t n, int bits) {
   return out;
 }
 
+// a[i] += b[i], in place.
+template <class E>
+void add_in_place(std::span<E> a, std::span<const E> b) {
+  if (a.size() != b.size()) throw std::invalid_argument("add: lengths differ");
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+}
+
 template <class E>
 std::vector<E> add_vec(std::span<const E> a, std::span<const E> b) {
   if (a.size() != b.size()) throw std::invalid_argument("add_vec: lengths differ");

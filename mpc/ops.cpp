@@ -36,15 +36,16 @@ typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typ
     masked[i] = x.values[i] - triples.a[i];
     masked[n + i] = y.values[i] - triples.b[i];
   }
-  const auto opened = engine.open(typename En::Shares{std::move(masked)}, step);
-  // xy = c + d b + e a + d e.
-  std::vector<E> z(n), de(n);
+  std::vector<E> opened = engine.open(typename En::Shares{std::move(masked)}, step);
+  // xy = c + d b + e a + d e; the public d e takes d's place in `opened`.
+  std::vector<E> z(n);
   for (std::size_t i = 0; i < n; ++i) {
     const E d = opened[i], e = opened[n + i];
     z[i] = triples.c[i] + d * triples.b[i] + e * triples.a[i];
-    de[i] = d * e;
+    opened[i] = d * e;
   }
-  return engine.add_public(typename En::Shares{std::move(z)}, de);
+  return engine.add_public(typename En::Shares{std::move(z)},
+                           std::span<const E>(opened.data(), n));
 }
 
 template <Engine En>

@@ -93,35 +93,52 @@ std::vector<F> ShamirCodec<F>::reconstruct(std::span<const std::vector<F>> share
 }
 
 template <class F>
-std::vector<F> ShamirCodec<F>::interpolate_checked(const Plan& plan,
-                                                   std::span<const std::vector<F>> shares,
-                                                   std::span<const std::string> party_names) const {
+void ShamirCodec<F>::interpolate_checked_block(const Plan& plan,
+                                               std::span<const std::span<const F>> shares,
+                                               std::span<F> out,
+                                               std::span<const std::string> party_names,
+                                               std::size_t first) const {
+  const std::size_t count = out.size();
   if (shares.size() != plan.holders.size()) throw std::invalid_argument("one share per holder");
-  const std::size_t count = shares[0].size();
   for (const auto& column : shares) {
     if (column.size() != count) throw std::invalid_argument("Shamir shares of unequal length");
   }
-  for (std::size_t h = degree_ + 1; h < plan.holders.size(); ++h) {
-    const auto& basis = plan.at_others[h - degree_ - 1];
-    for (std::size_t k = 0; k < count; ++k) {
+  // The first checked holder (and its first element) whose share is off the polynomial is
+  // recorded during the single pass: `out` may alias the shares, so there is no second look.
+  const std::size_t checked = plan.holders.size() - degree_ - 1;
+  std::size_t bad_holder = checked, bad_element = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    for (std::size_t c = 0; c < checked; ++c) {
+      const auto& basis = plan.at_others[c];
       F expected(0);
       for (std::size_t i = 0; i <= degree_; ++i) expected += basis[i] * shares[i][k];
-      if (!(expected == shares[h][k])) {
-        throw ProtocolError("inconsistent Shamir shares at element " + std::to_string(k) +
-                            ": the share of " + party_names[plan.holders[h]] +
-                            " does not lie on the polynomial of degree " +
-                            std::to_string(degree_) + " through the shares of " +
-                            party_names[plan.holders[0]] + " .. " +
-                            party_names[plan.holders[degree_]] +
-                            " (one of them is wrong); the run is aborted");
+      if (!(expected == shares[degree_ + 1 + c][k]) && c < bad_holder) {
+        bad_holder = c;
+        bad_element = k;
       }
     }
+    F secret(0);
+    for (std::size_t i = 0; i <= degree_; ++i) secret += plan.at_zero[i] * shares[i][k];
+    out[k] = secret;
   }
-  std::vector<F> secrets(count);
-  for (std::size_t i = 0; i <= degree_; ++i) {
-    const F lambda = plan.at_zero[i];
-    for (std::size_t k = 0; k < count; ++k) secrets[k] += lambda * shares[i][k];
-  }
+  if (bad_holder == checked) return;
+  throw ProtocolError("inconsistent Shamir shares at element " +
+                      std::to_string(first + bad_element) + ": the share of " +
+                      party_names[plan.holders[degree_ + 1 + bad_holder]] +
+                      " does not lie on the polynomial of degree " + std::to_string(degree_) +
+                      " through the shares of " + party_names[plan.holders[0]] + " .. " +
+                      party_names[plan.holders[degree_]] +
+                      " (one of them is wrong); the run is aborted");
+}
+
+template <class F>
+std::vector<F> ShamirCodec<F>::interpolate_checked(const Plan& plan,
+                                                   std::span<const std::vector<F>> shares,
+                                                   std::span<const std::string> party_names) const {
+  if (shares.empty()) throw std::invalid_argument("one share per holder");
+  std::vector<std::span<const F>> views(shares.begin(), shares.end());
+  std::vector<F> secrets(shares[0].size());
+  interpolate_checked_block(plan, views, secrets, party_names, 0);
   return secrets;
 }
 
@@ -130,6 +147,15 @@ std::vector<F> ShamirCodec<F>::reconstruct_checked(std::span<const std::vector<F
                                                    std::span<const std::string> party_names) const {
   if (shares.size() != parties_) throw std::invalid_argument("need every party's Shamir share");
   return interpolate_checked(all_parties_, shares, party_names);
+}
+
+template <class F>
+void ShamirCodec<F>::reconstruct_checked_block(std::span<const std::span<const F>> shares,
+                                               std::span<F> out,
+                                               std::span<const std::string> party_names,
+                                               std::size_t first) const {
+  if (shares.size() != parties_) throw std::invalid_argument("need every party's Shamir share");
+  interpolate_checked_block(all_parties_, shares, out, party_names, first);
 }
 
 template <class F>

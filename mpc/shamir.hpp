@@ -7,7 +7,9 @@
 //
 // Consistency: reconstruct_checked() takes all N shares, interpolates from the first t + 1 and
 // checks that every other share lies on the same degree-t polynomial; it throws ProtocolError
-// naming the first party whose share does not.
+// naming the first party whose share does not. Cost per secret: (t + 1) multiplications to
+// reconstruct and (t + 1) more for each of the N - t - 1 checked shares, in one pass over the
+// shares (reconstruct_checked_block works on views, so an opening needs no copy of them).
 //
 // Thread-safe after construction (all methods are const).
 #pragma once
@@ -42,6 +44,12 @@ class ShamirCodec {
   // polynomial of degree degree(). `party_names[i]` names party i in the error.
   std::vector<F> reconstruct_checked(std::span<const std::vector<F>> shares,
                                      std::span<const std::string> party_names) const;
+  // The same for one block of secrets, on views: shares[party] holds every party's shares of
+  // out.size() secrets. `out` may be one of the shares' spans (each secret's shares are read
+  // before it is written). `first` is the block's position in the whole vector, for errors.
+  void reconstruct_checked_block(std::span<const std::span<const F>> shares, std::span<F> out,
+                                 std::span<const std::string> party_names,
+                                 std::size_t first) const;
 
   // The secrets from the shares of a subset of parties (shares[i] is held by holders[i], at
   // least degree() + 1 of them): interpolated from the first degree() + 1, after checking that
@@ -61,6 +69,9 @@ class ShamirCodec {
   Plan make_plan(std::span<const std::size_t> holders) const;
   std::vector<F> interpolate_checked(const Plan& plan, std::span<const std::vector<F>> shares,
                                      std::span<const std::string> party_names) const;
+  void interpolate_checked_block(const Plan& plan, std::span<const std::span<const F>> shares,
+                                 std::span<F> out, std::span<const std::string> party_names,
+                                 std::size_t first) const;
 
   std::size_t parties_;
   std::size_t degree_;

@@ -66,22 +66,52 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::constant(std::span<const F> va
 }
 
 template <class F>
-typename ShamirEngine<F>::Shares ShamirEngine<F>::add_public(const Shares& x,
+typename ShamirEngine<F>::Shares ShamirEngine<F>::add_public(Shares x,
                                                              std::span<const F> values) const {
-  return {add_vec<F>(x.values, values)};
+  add_in_place<F>(x.values, values);
+  return x;
+}
+
+template <class F>
+void ShamirEngine<F>::reconstruct_opened(std::span<const F> own,
+                                         std::span<const net::Bytes> received, std::span<F> out,
+                                         std::string_view step) const {
+  const net::Mesh& mesh = session_.mesh();
+  const std::size_t n = own.size(), parties = mesh.size();
+  for (net::PartyId peer = 0; peer < parties; ++peer) {
+    if (peer != mesh.self()) check_length<F>(received[peer], n, mesh.describe(peer), step);
+  }
+  // Block by block: the peers' shares are loaded (and checked) into a small buffer, this party's
+  // are read where they lie, and the block's secrets go to `out`.
+  constexpr std::size_t kBlock = 1024;
+  std::vector<F> buffer(parties * kBlock);
+  std::vector<std::span<const F>> views(parties);
+  const std::vector<std::string> names = party_names();
+  for (std::size_t done = 0; done < n; done += kBlock) {
+    const std::size_t count = std::min(kBlock, n - done);
+    for (net::PartyId party = 0; party < parties; ++party) {
+      if (party == mesh.self()) {
+        views[party] = own.subspan(done, count);
+        continue;
+      }
+      const std::span<F> block(buffer.data() + party * kBlock, count);
+      load_from_bytes<F>(received[party], done, block, names[party], step);
+      views[party] = block;
+    }
+    codec_.reconstruct_checked_block(views, out.subspan(done, count), names, done);
+  }
 }
 
 template <class F>
 std::vector<F> ShamirEngine<F>::open(const Shares& x, std::string_view step) {
-  net::Mesh& mesh = session_.mesh();
-  const auto received = mesh.broadcast(as_bytes<F>(x.values), step);
-  std::vector<std::vector<F>> shares(mesh.size());
-  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
-    shares[peer] = peer == mesh.self()
-                       ? x.values
-                       : from_bytes<F>(received[peer], x.size(), mesh.describe(peer), step);
-  }
-  return codec_.reconstruct_checked(shares, party_names());
+  return open(Shares(x), step);
+}
+
+template <class F>
+std::vector<F> ShamirEngine<F>::open(Shares&& x, std::string_view step) {
+  const auto received = session_.mesh().all_to_all(as_bytes<F>(x.values), step);
+  reconstruct_opened(x.values, received, x.values, step);
+  return std::move(x.values);
 }
 
 template <class F>
@@ -96,13 +126,12 @@ std::optional<std::vector<F>> ShamirEngine<F>::open_to(net::PartyId party, const
   for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
     if (peer != party) peers.push_back(peer);
   }
-  const auto received = mesh.round({}, peers, step);
-  std::vector<std::vector<F>> shares(mesh.size());
-  shares[party] = x.values;
-  for (std::size_t k = 0; k < peers.size(); ++k) {
-    shares[peers[k]] = from_bytes<F>(received[k], x.size(), mesh.describe(peers[k]), step);
-  }
-  return codec_.reconstruct_checked(shares, party_names());
+  auto received = mesh.round({}, peers, step);
+  std::vector<net::Bytes> by_party(mesh.size());
+  for (std::size_t k = 0; k < peers.size(); ++k) by_party[peers[k]] = std::move(received[k]);
+  std::vector<F> secrets(x.size());
+  reconstruct_opened(x.values, by_party, secrets, step);
+  return secrets;
 }
 
 template <class F>

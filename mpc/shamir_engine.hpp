@@ -55,8 +55,10 @@ class ShamirEngine {
 
   Shares input(net::PartyId owner, std::span<const F> values, std::size_t n, std::string_view step);
   Shares constant(std::span<const F> values) const;
-  Shares add_public(const Shares& x, std::span<const F> values) const;
+  Shares add_public(Shares x, std::span<const F> values) const;
   std::vector<F> open(const Shares& x, std::string_view step);
+  // open() reconstructing into x's own storage (no copy of the shares).
+  std::vector<F> open(Shares&& x, std::string_view step);
   std::optional<std::vector<F>> open_to(net::PartyId party, const Shares& x, std::string_view step);
   Shares random(std::size_t n, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
@@ -67,6 +69,11 @@ class ShamirEngine {
 
  private:
   std::vector<std::string> party_names() const;
+  // The secrets from this party's shares `own` and every peer's message received[peer] (checked
+  // here: length and canonical elements), after the consistency check, into `out` (which may be
+  // `own`).
+  void reconstruct_opened(std::span<const F> own, std::span<const net::Bytes> received,
+                          std::span<F> out, std::string_view step) const;
 
   Session& session_;
   CorrelationSource<F>& correlations_;

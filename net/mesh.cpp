@@ -150,7 +150,7 @@ std::vector<Bytes> Mesh::exchange_all(std::span<const Bytes> outgoing, std::stri
   return result;
 }
 
-std::vector<Bytes> Mesh::broadcast(ByteView data, std::string_view step) {
+std::vector<Bytes> Mesh::all_to_all(ByteView data, std::string_view step) {
   std::vector<Outgoing> sends;
   std::vector<PartyId> peers;
   for (PartyId j = 0; j < size(); ++j) {
@@ -161,6 +161,11 @@ std::vector<Bytes> Mesh::broadcast(ByteView data, std::string_view step) {
   std::vector<Bytes> received = round(sends, peers, step);
   std::vector<Bytes> result(size());
   for (std::size_t i = 0; i < peers.size(); ++i) result[peers[i]] = std::move(received[i]);
+  return result;
+}
+
+std::vector<Bytes> Mesh::broadcast(ByteView data, std::string_view step) {
+  std::vector<Bytes> result = all_to_all(data, step);
   result[self_].assign(data.begin(), data.end());
   return result;
 }

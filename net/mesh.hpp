@@ -83,7 +83,10 @@ class Mesh {
   // Sends outgoing[j] to every party j != self (outgoing.size() == size()) and receives one
   // message from each; result[self()] is empty.
   std::vector<Bytes> exchange_all(std::span<const Bytes> outgoing, std::string_view step);
-  // Sends the same message to every other party and receives theirs; result[self()] is `data`.
+  // Sends the same message to every other party and receives one from each; result[self()] is
+  // empty. The engines' openings use it: they read their own share where it lies.
+  std::vector<Bytes> all_to_all(ByteView data, std::string_view step);
+  // all_to_all() with result[self()] a copy of `data`.
   std::vector<Bytes> broadcast(ByteView data, std::string_view step);
 
   // Like round(), but tolerates peers that drop out: a peer that has disconnected, failed or
