@@ -451,14 +451,14 @@ std::vector<std::vector<Ring64>> DealerClient::fetch(std::uint64_t kind, std::ui
   const std::uint64_t batch = batch_++;
 
   // Party 0's corrections first: the dealer needs the request before it can answer.
-  std::vector<Ring64> corrections;
+  net::Bytes reply;
   if (index_ == 0) {
     net::Bytes request_bytes = encode(request);
     const net::Bytes payload_bytes = encode_words(payload);
     request_bytes.insert(request_bytes.end(), payload_bytes.begin(), payload_bytes.end());
     const net::Outgoing message{dealer_, request_bytes};
-    const net::Bytes reply = std::move(mesh_.round({&message, 1}, {&dealer_, 1}, step).front());
-    corrections = from_bytes<Ring64>(reply, layout.derived_total(), mesh_.describe(dealer_), step);
+    reply = std::move(mesh_.round({&message, 1}, {&dealer_, 1}, step).front());
+    check_length<Ring64>(reply, layout.derived_total(), mesh_.describe(dealer_), step);
   }
   for (std::size_t j = 0; j < layout.random.size(); ++j) {
     shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(layout.random[j]);
@@ -468,7 +468,9 @@ std::vector<std::vector<Ring64>> DealerClient::fetch(std::uint64_t kind, std::ui
     const std::size_t j = layout.random.size() + d;
     const std::size_t size = layout.derived[d];
     if (index_ == 0) {
-      shares[j].assign(corrections.begin() + offset, corrections.begin() + offset + size);
+      shares[j].resize(size);  // party 0's corrections, read from the reply where it lies
+      load_from_bytes<Ring64>(reply, offset, std::span<Ring64>(shares[j]), mesh_.describe(dealer_),
+                              step);
       offset += size;
     } else {
       shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(size);
