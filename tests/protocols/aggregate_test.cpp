@@ -132,6 +132,33 @@ std::vector<std::optional<AggregationResult>> run_sum(
   });
 }
 
+// Runs secure_sum among the parties of `inputs`; every party from 2 up crashes after `rounds`
+// rounds of the protocol. Returns the ProtocolError message of parties 0 and 1 (empty if none).
+std::vector<std::string> errors_when_all_but_two_crash(
+    const std::vector<std::vector<std::int64_t>>& inputs, const AggregationOptions& options,
+    std::size_t rounds) {
+  std::vector<std::string> errors(inputs.size());
+  net::run_parties(inputs.size(), [&](net::Mesh& mesh) {
+    mpc::PrgState seeds = mpc::PrgState::establish(mesh);
+    if (mesh.self() >= 2) {
+      net::RoundBudgetMesh crashing = crashing_mesh(mesh, rounds);
+      mpc::Session doomed(crashing, std::move(seeds));
+      try {
+        secure_sum(doomed, inputs[mesh.self()], options);
+      } catch (const PartyCrashed&) {
+      }
+      return;
+    }
+    mpc::Session session(mesh, std::move(seeds));
+    try {
+      secure_sum(session, inputs[mesh.self()], options);
+    } catch (const ProtocolError& e) {
+      errors[mesh.self()] = e.what();
+    }
+  });
+  return errors;
+}
+
 }  // namespace
 
 TEST_CASE("the sum equals the plaintext sum exactly", "[aggregate]") {
@@ -306,25 +333,7 @@ TEST_CASE("threshold: too many dropouts during reconstruction end the run at the
   const auto inputs = random_inputs(5, 8, 13);
   AggregationOptions options;
   options.threshold = 2;
-  std::vector<std::string> errors(5);
-  net::run_parties(5, [&](net::Mesh& mesh) {
-    mpc::PrgState seeds = mpc::PrgState::establish(mesh);
-    if (mesh.self() >= 2) {
-      net::RoundBudgetMesh crashing = crashing_mesh(mesh, 3);
-      mpc::Session doomed(crashing, std::move(seeds));
-      try {
-        secure_sum(doomed, inputs[mesh.self()], options);
-      } catch (const PartyCrashed&) {
-      }
-      return;
-    }
-    mpc::Session session(mesh, std::move(seeds));
-    try {
-      secure_sum(session, inputs[mesh.self()], options);
-    } catch (const ProtocolError& e) {
-      errors[mesh.self()] = e.what();
-    }
-  });
+  const auto errors = errors_when_all_but_two_crash(inputs, options, 3);
   for (net::PartyId p : {0u, 1u}) {
     CHECK_THAT(errors[p], Catch::Contains("only 2 shares of the sum arrived but 3 are needed"));
   }
@@ -374,25 +383,7 @@ TEST_CASE("too many dropouts end the run at every survivor naming who dropped",
     AggregationOptions options;
     options.protocol = protocol;
     options.threshold = 2;
-    std::vector<std::string> errors(5);
-    net::run_parties(5, [&](net::Mesh& mesh) {
-      mpc::PrgState seeds = mpc::PrgState::establish(mesh);
-      if (mesh.self() >= 2) {
-        net::RoundBudgetMesh crashing = crashing_mesh(mesh, 1);
-        mpc::Session doomed(crashing, std::move(seeds));
-        try {
-          secure_sum(doomed, inputs[mesh.self()], options);
-        } catch (const PartyCrashed&) {
-        }
-        return;
-      }
-      mpc::Session session(mesh, std::move(seeds));
-      try {
-        secure_sum(session, inputs[mesh.self()], options);
-      } catch (const ProtocolError& e) {
-        errors[mesh.self()] = e.what();
-      }
-    });
+    const auto errors = errors_when_all_but_two_crash(inputs, options, 1);
     for (net::PartyId p : {0u, 1u}) {
       CHECK_THAT(errors[p], Catch::Contains("only 2 parties remain but the sum needs 3") &&
                                 Catch::Contains("party 2 (party2)") &&
