@@ -186,7 +186,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
       lt.values[node] = c_lo ? lt_hi : lt_hi + leaf_a(c_hi) * r_lo + leaf_s(c_hi) * p;
     }
   }
-  eq = engine.add_public(eq, eq_public);
+  eq = engine.add_public(std::move(eq), eq_public);
   if (top != nullptr) {
     tq.values.resize(n);
     tl.values.resize(n);
@@ -381,7 +381,7 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
         out.values[j * n + i] = lt.values[j * n + i] + masks.high[i];
       }
     }
-    return engine.add_public(out, public_part);
+    return engine.add_public(std::move(out), public_part);
   }
 }
 
