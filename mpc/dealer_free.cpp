@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mpc/elements.hpp"
+#include "mpc/linear_combination.hpp"
 #include "mpc/serialize.hpp"
 #include "net/errors.hpp"
 
@@ -33,99 +34,6 @@ std::vector<F> lagrange_at(std::span<const F> xs, F y) {
     basis[i] = numerator * inverse(denominator);
   }
   return basis;
-}
-
-// Reduces a 128-bit sum of products of Fp61 values.
-inline Fp61 reduce_wide(u128 v) {
-  const u128 once = (v & Fp61::kModulus) + (v >> 61);  // < 2^68
-  return Fp61::reduce(static_cast<std::uint64_t>((once & Fp61::kModulus) + (once >> 61)));
-}
-
-// Reduces lo + hi 2^64 (lo, hi < 2^127) modulo 2^127 - 1: hi 2^64 = (hi mod 2^63) 2^64 +
-// (hi >> 63) 2^127, and 2^127 = 1.
-inline Fp127 reduce_split(u128 lo, u128 hi) {
-  const u128 hi_low = hi & ((u128{1} << 63) - 1);
-  return Fp127::reduce(lo) + Fp127::reduce((hi_low << 64) + (hi >> 63));
-}
-
-constexpr std::uint64_t kSmallWeight = std::uint64_t{1} << 32;
-constexpr std::size_t kBlock = 64;
-
-// out[i] = sum_q weights[q] points[q][i] for i < length.
-// Fp61: 128-bit products summed without reduction, reduced once per output (and every 32 terms).
-// Fp127: weights w with w or -w below 2^32 (the Vandermonde rows, and many Lagrange weights for
-// small N) cost two word multiplications and no reduction; others a full field multiplication.
-template <class F>
-void combine(F* out, std::size_t length, std::span<const F> weights,
-             std::span<const F* const> points) {
-  if constexpr (std::is_same_v<F, Fp61>) {
-    std::array<u128, kBlock> acc;
-    for (std::size_t begin = 0; begin < length; begin += kBlock) {
-      const std::size_t size = std::min(kBlock, length - begin);
-      acc.fill(0);
-      for (std::size_t q = 0; q < points.size(); ++q) {
-        if (q > 0 && q % 32 == 0) {  // 32 products of 122 bits fit
-          for (std::size_t i = 0; i < size; ++i) acc[i] = reduce_wide(acc[i]).value();
-        }
-        const std::uint64_t w = weights[q].value();
-        const F* x = points[q] + begin;
-        for (std::size_t i = 0; i < size; ++i) acc[i] += static_cast<u128>(x[i].value()) * w;
-      }
-      for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_wide(acc[i]);
-    }
-  } else {
-    std::array<u128, kBlock> plus_lo, plus_hi, minus_lo, minus_hi;
-    std::array<F, kBlock> general;
-    // Classify the weights once: small (w < 2^32), small negated (-w < 2^32), or general.
-    enum class Kind { kPlus, kMinus, kGeneral };
-    std::vector<Kind> kinds(points.size());
-    std::vector<std::uint64_t> small(points.size(), 0);
-    bool any_minus = false, any_general = false;
-    for (std::size_t q = 0; q < points.size(); ++q) {
-      const u128 w = to_unsigned(weights[q]), minus_w = to_unsigned(-weights[q]);
-      if (w < kSmallWeight) {
-        kinds[q] = Kind::kPlus;
-        small[q] = static_cast<std::uint64_t>(w);
-      } else if (minus_w < kSmallWeight) {
-        kinds[q] = Kind::kMinus;
-        small[q] = static_cast<std::uint64_t>(minus_w);
-        any_minus = true;
-      } else {
-        kinds[q] = Kind::kGeneral;
-        any_general = true;
-      }
-    }
-    for (std::size_t begin = 0; begin < length; begin += kBlock) {
-      const std::size_t size = std::min(kBlock, length - begin);
-      plus_lo.fill(0), plus_hi.fill(0);
-      if (any_minus) minus_lo.fill(0), minus_hi.fill(0);
-      if (any_general) general.fill(F(0));
-      for (std::size_t q = 0; q < points.size(); ++q) {
-        const F* x = points[q] + begin;
-        if (kinds[q] == Kind::kGeneral) {
-          for (std::size_t i = 0; i < size; ++i) general[i] += weights[q] * x[i];
-          continue;
-        }
-        auto& lo = kinds[q] == Kind::kPlus ? plus_lo : minus_lo;
-        auto& hi = kinds[q] == Kind::kPlus ? plus_hi : minus_hi;
-        const std::uint64_t w = small[q];
-        for (std::size_t i = 0; i < size; ++i) {
-          const u128 v = x[i].value();
-          lo[i] += static_cast<u128>(static_cast<std::uint64_t>(v)) * w;
-          hi[i] += static_cast<u128>(static_cast<std::uint64_t>(v >> 64)) * w;
-        }
-      }
-      for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_split(plus_lo[i], plus_hi[i]);
-      if (any_minus) {
-        for (std::size_t i = 0; i < size; ++i) {
-          out[begin + i] -= reduce_split(minus_lo[i], minus_hi[i]);
-        }
-      }
-      if (any_general) {
-        for (std::size_t i = 0; i < size; ++i) out[begin + i] += general[i];
-      }
-    }
-  }
 }
 
 // Slots processed at a time while dealing and extracting (keeps the working set in cache).
@@ -250,10 +158,12 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   // Sections, in wire and PRG order: random, double low, double high, dealer bits, bounded,
   // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0).
   constexpr std::size_t kSections = 6;
-  const std::array<std::size_t, kSections> counts{
-      slots_for(request.random, per_slot), slots_for(request.doubles, per_slot),
-      slots_for(request.doubles, per_slot), request.dealer_bits, request.bounded,
-      request.bounded_shift > 0 ? request.bounded : 0};
+  const std::array<std::size_t, kSections> counts{slots_for(request.random, per_slot),
+                                                  slots_for(request.doubles, per_slot),
+                                                  slots_for(request.doubles, per_slot),
+                                                  request.dealer_bits,
+                                                  request.bounded,
+                                                  request.bounded_shift > 0 ? request.bounded : 0};
   const std::array<const Completion*, kSections> completion{&random_t_, &random_t_, &fixed_2t_,
                                                             &fixed_t_,  &fixed_t_,  &fixed_t_};
   // Elements a dealer sends to the party at `offset` from it.
@@ -323,9 +233,9 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
         points.push_back(scratch[offset].data());
       }
       for (std::size_t t = 0; t < targets.size(); ++t) {
-        combine<F>(targets[t] + begin, length, c.peers[t], points);
+        linear_combination<F>(targets[t] + begin, length, c.peers[t], points);
       }
-      if (s == 1) combine<F>(double_secrets.data() + begin, length, c.secret, points);
+      if (s == 1) linear_combination<F>(double_secrets.data() + begin, length, c.secret, points);
     }
   }
 
@@ -380,7 +290,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
       }
       for (std::size_t k = 0; k < rows.size() && k * slots + begin < needed; ++k) {
         const std::size_t usable = std::min(length, needed - k * slots - begin);
-        combine<F>(out.data() + k * slots + begin, usable, rows[k], shares);
+        linear_combination<F>(out.data() + k * slots + begin, usable, rows[k], shares);
       }
     }
     for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
@@ -433,7 +343,7 @@ std::vector<F> DealerFreeShamir<F>::open_via_kings(std::span<const F> shares,
           from_bytes<F>(from_helpers[j - 1], mine.size(), mesh.describe(helper_ids[j - 1]), step));
       points.push_back(theirs.back().data());
     }
-    combine<F>(opened_mine.data(), mine.size(), king_weights_[self], points);
+    linear_combination<F>(opened_mine.data(), mine.size(), king_weights_[self], points);
   }
 
   // Round 2: every king sends its opened chunk to everybody.

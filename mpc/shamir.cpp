@@ -1,14 +1,20 @@
 #include "mpc/shamir.hpp"
 
+#include <algorithm>
+#include <array>
 #include <stdexcept>
 #include <string>
 
+#include "mpc/linear_combination.hpp"
 #include "mpc/mersenne.hpp"
 #include "net/errors.hpp"
 
 namespace sm::mpc {
 
 namespace {
+
+// Secrets reconstructed (and checked) at a time: the expected shares of one block stay in cache.
+constexpr std::size_t kCheckBlock = 256;
 
 // The Lagrange basis polynomials of the given points evaluated at x.
 template <class F>
@@ -42,7 +48,8 @@ ShamirCodec<F>::ShamirCodec(std::size_t parties, std::size_t degree)
 }
 
 template <class F>
-typename ShamirCodec<F>::Plan ShamirCodec<F>::make_plan(std::span<const std::size_t> holders) const {
+typename ShamirCodec<F>::Plan ShamirCodec<F>::make_plan(
+    std::span<const std::size_t> holders) const {
   if (holders.size() < degree_ + 1) {
     throw std::invalid_argument("Shamir reconstruction needs " + std::to_string(degree_ + 1) +
                                 " shares, got " + std::to_string(holders.size()));
@@ -104,31 +111,34 @@ void ShamirCodec<F>::interpolate_checked_block(const Plan& plan,
     if (column.size() != count) throw std::invalid_argument("Shamir shares of unequal length");
   }
   // The first checked holder (and its first element) whose share is off the polynomial is
-  // recorded during the single pass: `out` may alias the shares, so there is no second look.
+  // recorded during the single pass: `out` may alias the shares, so each block's checks come
+  // before its secrets are written, and there is no second look.
   const std::size_t checked = plan.holders.size() - degree_ - 1;
   std::size_t bad_holder = checked, bad_element = 0;
-  for (std::size_t k = 0; k < count; ++k) {
+  std::vector<const F*> basis_points(degree_ + 1);
+  std::array<F, kCheckBlock> expected;
+  for (std::size_t begin = 0; begin < count; begin += kCheckBlock) {
+    const std::size_t size = std::min(kCheckBlock, count - begin);
+    for (std::size_t i = 0; i <= degree_; ++i) basis_points[i] = shares[i].data() + begin;
     for (std::size_t c = 0; c < checked; ++c) {
-      const auto& basis = plan.at_others[c];
-      F expected(0);
-      for (std::size_t i = 0; i <= degree_; ++i) expected += basis[i] * shares[i][k];
-      if (!(expected == shares[degree_ + 1 + c][k]) && c < bad_holder) {
-        bad_holder = c;
-        bad_element = k;
+      linear_combination<F>(expected.data(), size, plan.at_others[c], basis_points);
+      const F* actual = shares[degree_ + 1 + c].data() + begin;
+      for (std::size_t k = 0; k < size; ++k) {
+        if (!(expected[k] == actual[k]) && c < bad_holder) {
+          bad_holder = c;
+          bad_element = begin + k;
+        }
       }
     }
-    F secret(0);
-    for (std::size_t i = 0; i <= degree_; ++i) secret += plan.at_zero[i] * shares[i][k];
-    out[k] = secret;
+    linear_combination<F>(out.data() + begin, size, plan.at_zero, basis_points);
   }
   if (bad_holder == checked) return;
-  throw ProtocolError("inconsistent Shamir shares at element " +
-                      std::to_string(first + bad_element) + ": the share of " +
-                      party_names[plan.holders[degree_ + 1 + bad_holder]] +
-                      " does not lie on the polynomial of degree " + std::to_string(degree_) +
-                      " through the shares of " + party_names[plan.holders[0]] + " .. " +
-                      party_names[plan.holders[degree_]] +
-                      " (one of them is wrong); the run is aborted");
+  throw ProtocolError(
+      "inconsistent Shamir shares at element " + std::to_string(first + bad_element) +
+      ": the share of " + party_names[plan.holders[degree_ + 1 + bad_holder]] +
+      " does not lie on the polynomial of degree " + std::to_string(degree_) +
+      " through the shares of " + party_names[plan.holders[0]] + " .. " +
+      party_names[plan.holders[degree_]] + " (one of them is wrong); the run is aborted");
 }
 
 template <class F>
