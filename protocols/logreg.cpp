@@ -4,10 +4,12 @@
 #include <bit>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 
 #include "mpc/correlation_pool.hpp"
 #include "mpc/ops.hpp"
+#include "mpc/serialize.hpp"
 #include "net/errors.hpp"
 
 namespace sm::proto {
@@ -187,7 +189,6 @@ typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
                                    sigmoid_coarse_bits(engine), "logreg: sigmoid pieces");
 }
 
-
 // The masked data matrix (SecureML): U from the correlation source, E = X - U opened once.
 template <class E>
 struct MaskedData {
@@ -195,6 +196,81 @@ struct MaskedData {
   std::vector<E> opened;  // E = X - U, n x width, public
   std::size_t width = 0;
 };
+
+// Calls visit(position) for the positions (row-major in the n x D matrix) of the entries that
+// `party` holds, in the order of its LogRegData::features (its rows, then its columns), followed,
+// for party 0, by the public bias column, which it holds as if it were its own data.
+template <class Visit>
+void for_each_owned(const LogRegLayout& layout, net::PartyId party, Visit&& visit) {
+  const std::size_t n = layout.total_rows(), d = layout.total_features(), width = d + 1;
+  if (layout.partition == Partition::kVertical) {
+    std::size_t offset = 0;
+    for (net::PartyId p = 0; p < party; ++p) offset += layout.columns[p];
+    for (std::size_t r = 0; r < n; ++r) {
+      for (std::size_t c = 0; c < layout.columns[party]; ++c) visit(r * width + offset + c);
+    }
+  } else {
+    std::size_t first = 0;
+    for (net::PartyId p = 0; p < party; ++p) first += layout.rows[p];
+    for (std::size_t r = first; r < first + layout.rows[party]; ++r) {
+      for (std::size_t c = 0; c < d; ++c) visit(r * width + c);
+    }
+  }
+  if (party == 0) {
+    for (std::size_t r = 0; r < n; ++r) visit(r * width + d);
+  }
+}
+
+// The masked data matrix without sharing X: U from the correlation source's masked_matrix; the
+// entries of U under each party's own data (and the bias column, party 0's) are opened to that
+// party only (one open_to per party: the others send it their shares there), which publishes
+// E = X - U there (one round, every party to every peer). Revealing U_p to party p reveals
+// nothing new: p knows X_p, and U_p = X_p - E_p. Elements a party sends: its shares of the
+// others' entries (n D - its own) plus its own entries to every peer, instead of n D to every
+// peer for opening X - U after sharing X (Shamir: its block to every peer); and only the owner
+// reconstructs each entry.
+template <mpc::Engine En>
+MaskedData<typename En::Element> mask_features(En& engine, const LogRegData& data,
+                                               const LogRegLayout& layout) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  mpc::Session& session = engine.session();
+  net::Mesh& mesh = session.mesh();
+  const net::PartyId self = session.self();
+  const std::size_t n = layout.total_rows(), width = layout.total_features() + 1;
+  MaskedData<E> out;
+  out.width = width;
+  out.mask = engine.correlations().masked_matrix(n, width);
+  std::vector<E> mine;
+  for (net::PartyId party = 0; party < mesh.size(); ++party) {
+    Shares under;
+    for_each_owned(layout, party,
+                   [&](std::size_t position) { under.values.push_back(out.mask.u[position]); });
+    auto opened = engine.open_to(party, under, "logreg: open U to its owner");
+    if (party == self) mine = std::move(*opened);
+  }
+  std::vector<E> own_values = mpc::encode_fixed<E>(session.fixed(), data.features);
+  if (self == 0)
+    own_values.resize(own_values.size() + n, fixed_const<E>(1.0, session.fixed().frac_bits));
+  if (own_values.size() != mine.size()) {
+    throw std::logic_error("logreg: this party's data does not fill its part of the matrix");
+  }
+  for (std::size_t i = 0; i < mine.size(); ++i) mine[i] = own_values[i] - mine[i];
+  constexpr std::string_view kStep = "logreg: publish X - U";
+  const auto received = mesh.all_to_all(mpc::as_bytes<E>(mine), kStep);
+  out.opened.resize(n * width);
+  for (net::PartyId party = 0; party < mesh.size(); ++party) {
+    std::size_t count = 0;
+    for_each_owned(layout, party, [&](std::size_t) { ++count; });
+    const std::vector<E> values =
+        party == self ? std::move(mine)
+                      : mpc::from_bytes<E>(received[party], count, mesh.describe(party), kStep);
+    std::size_t next = 0;
+    for_each_owned(layout, party,
+                   [&](std::size_t position) { out.opened[position] = values[next++]; });
+  }
+  return out;
+}
 
 // out[i] += M[rows[i]] . x for a row-major matrix M of `width` columns (shares or public; x the
 // other kind).
@@ -532,13 +608,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
 
   // Set-up: the data matrix masked once (1 round, n x D elements), and every iteration's and
   // every epoch's test-row masked products in one batch.
-  MaskedData<E> masked;
-  masked.width = width;
-  {
-    const Shares x = share_features(engine, data, layout);
-    masked.mask = engine.correlations().masked_matrix(layout.total_rows(), width);
-    masked.opened = engine.open(mpc::sub(x, Shares{masked.mask.u}), "logreg: open X - U");
-  }
+  const MaskedData<E> masked = mask_features(engine, data, layout);
   const bool testing = !options.test_rows.empty();
   std::vector<std::vector<std::size_t>> subsets;
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {

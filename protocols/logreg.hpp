@@ -3,14 +3,17 @@
 // label) or horizontally (parties hold different rows with the same columns and labels).
 // Written once against the Engine concept; instantiated for AdditiveEngine and
 // ShamirEngine<Fp127> in logreg.cpp. Follows SecureML (Mohassel and Zhang, S&P 2017), section
-// IV-B: the data matrix X (n x D) is shared once and masked once, E = X - U opened at set-up with
-// U from the correlation source's masked_matrix (mpc/correlations.hpp); every product of a
+// IV-B: the data matrix X (n x D) is masked once, E = X - U made public at set-up with U from
+// the correlation source's masked_matrix (mpc/correlations.hpp), X itself never shared: U is
+// opened to the owner of each entry only (vertical: the party of the column; horizontal: of the
+// row; the public bias column: party 0), which publishes E there (U_p tells party p nothing:
+// it knows X_p, and U_p = X_p - E_p); every product of a
 // mini-batch's rows X_B with a shared vector then opens only that vector under a fresh mask
 // (masked_products: X_B w = E_B w + U_B (w - v) + z, X_B^T e = E_B^T e + U_B^T (e - vt) + zt).
 //
 // Inputs are already standardised by the caller (apps/job_train_lr.cpp): features as doubles,
-// labels in {0, 1}. Each party inputs its block once: D = total feature count + 1 (the bias is
-// the weight of a public column of ones), n = total rows.
+// labels in {0, 1}. D = total feature count + 1 (the bias is the weight of a public column of
+// ones), n = total rows.
 //
 // One iteration on a mini-batch of B rows (f = FixedPoint::frac_bits, K breakpoints of the
 // sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
@@ -43,8 +46,10 @@
 // trips, dealer-free generation) come a few times per training, not in every iteration; the
 // epoch statistics' requests through a second pool that fetches for the epochs (a pool sized for
 // the iterations would fetch iterations / epochs times what the statistics use).
-// Set-up: the data matrix and labels cost one input each (Shamir: the owner sends its n x d_p
-// block to every peer once; additive: nothing), then 1 round opening X - U (n D elements), and
+// Set-up: the labels cost one input (Shamir: the owner sends n elements to every peer;
+// additive: nothing); X - U: N rounds opening U to each owner (a party sends its shares of the
+// others' n (D - D_p) entries, D_p its own columns, with the bias at party 0) and 1 round
+// publishing E (a party sends its n D_p entries to every peer), and
 // one masked_products call for all iterations and test evaluations (the schedule is public);
 // Shamir: one more round, chaining the masks (iterations (B + D) elements).
 //

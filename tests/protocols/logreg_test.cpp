@@ -259,11 +259,12 @@ TEST_CASE("vertical logistic regression matches plaintext on both engines", "[lo
     const auto runs = run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options);
     check_against_plaintext(data, options, runs);
     // 9 rounds per iteration (6 for the comparisons of 25 bits, mul, trunc, trunc: the masked
-    // products reuse the truncations' openings), 4 inputs (3 feature blocks, the labels), the
-    // opening of X - U and the one that chains the masks at the start, and 10 per epoch's
-    // statistics (open w - v, 7 for the exact comparison, mul, open).
+    // products reuse the truncations' openings), at the start the labels' input, U opened to
+    // each of the 3 parties under its columns, E = X - U published and the opening that chains
+    // the masks, and 10 per epoch's statistics (open w - v, 7 for the exact comparison, mul,
+    // open).
     CHECK(runs[0].training_rounds == 9 * runs[0].iterations);
-    CHECK(runs[0].rounds == 9 * runs[0].iterations + 4 + 1 + 1 + 10 * options.epochs);
+    CHECK(runs[0].rounds == 9 * runs[0].iterations + 1 + 3 + 1 + 1 + 10 * options.epochs);
   }
 }
 
@@ -276,9 +277,11 @@ TEST_CASE("horizontal logistic regression matches plaintext on both engines", "[
   SECTION("additive") {
     const auto runs = run_split<mpc::AdditiveEngine>(split, options);
     check_against_plaintext(data, options, runs);
-    // The additive engine's comparison costs the same 7 rounds: 12 per iteration too.
+    // The additive engine's comparison costs the same 7 rounds: 12 per iteration too; set-up:
+    // U opened to each of the 3 parties under its rows, and E = X - U published (inputs are
+    // free on this engine).
     CHECK(runs[0].training_rounds == 12 * runs[0].iterations);
-    CHECK(runs[0].rounds == 12 * runs[0].iterations + 1 + 10 * options.epochs);
+    CHECK(runs[0].rounds == 12 * runs[0].iterations + 3 + 1 + 10 * options.epochs);
   }
   SECTION("shamir") {
     check_against_plaintext(data, options,
