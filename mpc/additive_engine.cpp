@@ -1,5 +1,7 @@
 #include "mpc/additive_engine.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -108,41 +110,13 @@ AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::stri
     throw std::invalid_argument("less_than_zero: bits " + std::to_string(bits) + " outside 1.." +
                                 std::to_string(value_bits()));
   }
-  return less_than_zero(x, step);
+  // |x| < 2^(bits-1) holds a fortiori for 3 bits, the fewest less_than_thresholds compares.
+  constexpr std::int64_t kZero[] = {0};
+  return less_than_thresholds(*this, x, kZero, std::max(bits, 3), 0, step);
 }
 
 AdditiveEngine::Shares AdditiveEngine::less_than_zero(const Shares& x, std::string_view step) {
-  const std::size_t n = x.size();
-  constexpr std::size_t kWidth = 64;
-  const BitMasks<Ring64> masks = correlations_.bit_masks(n, kWidth);
-  std::vector<Ring64> masked = x.values;
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t b = 0; b < kWidth; ++b)
-      masked[i] += masks.bits[i * kWidth + b] * power_of_two<Ring64>(static_cast<int>(b));
-  }
-  const auto c = open({std::move(masked)}, step);
-
-  // msb(x) = c_63 XOR r_63 XOR borrow, borrow = [c mod 2^63 < r mod 2^63].
-  std::vector<u128> low(n);
-  std::vector<Ring64> low_bits(n * (kWidth - 1)), top_bit(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    low[i] = c[i].value() & ~(std::uint64_t{1} << 63);
-    for (std::size_t b = 0; b + 1 < kWidth; ++b)
-      low_bits[i * (kWidth - 1) + b] = masks.bits[i * kWidth + b];
-    top_bit[i] = masks.bits[i * kWidth + kWidth - 1];
-  }
-  // u = borrow XOR r_63 = borrow + r_63 - 2 r_63 borrow, the product from the same tree.
-  const Shares top{std::move(top_bit)};
-  const auto tree =
-      comparison_tree(*this, low, Shares{std::move(low_bits)}, kWidth - 1, &top, step);
-  const Shares u = sub(add(tree.lt, top), scale(tree.top_lt, Ring64(2)));
-  std::vector<Ring64> result(n), ones(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const bool c_top = c[i].value() >> 63;
-    result[i] = c_top ? -u.values[i] : u.values[i];
-    ones[i] = Ring64(c_top ? 1 : 0);
-  }
-  return add_public({std::move(result)}, ones);
+  return less_than_zero(x, step, value_bits());
 }
 
 }  // namespace sm::mpc

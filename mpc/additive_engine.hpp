@@ -12,9 +12,12 @@
 //             Exact floor(x / 2^f) or one more (the borrow of the low f bits is not computed;
 //             error at most 1 unit in the last place, never a wrap) for |x| < 2^62
 //             (Dalskov, Escudero and Keller, USENIX Security 2021).
-//   less_than_zero  1 + 6 rounds: open x + r (r from 64 dealer bits), then a comparison of
-//             public and shared 63-bit numbers whose tree also XORs in r's top bit
-//             (mpc/ops.hpp comparison_tree): 1 + 2 (92 + 10) elements per element and peer.
+//   less_than_zero  less_than_thresholds (mpc/ops.hpp) with the one threshold 0, exact: open
+//             x + r (r uniform, from WindowMasks), then a comparison of public and shared
+//             w-bit numbers whose tree also XORs in the window's top bit, its first level from
+//             the masks' pair products. Without a bound, w = 63: 1 + 5 rounds, 1 + 2 (61 + 9)
+//             elements per element and peer; with bits, w = bits - 1 or bits, whichever is odd
+//             (at least 3): ceil(log2 w) rounds (6 for bits = 47).
 #pragma once
 
 #include "mpc/engine.hpp"
@@ -51,7 +54,6 @@ class AdditiveEngine {
   Shares random(std::size_t n, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
-  // Z_2^64 compares all 64 bits whatever the bound: `bits` (<= 63) changes nothing.
   Shares less_than_zero(const Shares& x, std::string_view step, int bits);
 
  private:

@@ -6,8 +6,9 @@
 // n * repeats correlations of that kind from the wrapped source (at least n, at most
 // max_elements elements of all components together, e.g. 3 per triple), serve n and keep the
 // rest for the following requests of the same kind. Kinds: triples; truncation masks per
-// frac_bits; bit masks per width; random bits. Matrix triples, masked matrices and masked
-// products pass straight through (they are requested once, in whole batches, already).
+// frac_bits; bit masks per width; window masks per window; random bits. Matrix triples, masked
+// matrices and masked products pass straight through (they are requested once, in whole
+// batches, already).
 //
 // Ordering: the pool's fetches depend only on the requests, so parties that make the same
 // requests in the same order (as every CorrelationSource requires) make the same fetches.
@@ -69,6 +70,17 @@ class CorrelationPool final : public CorrelationSource<E> {
     auto parts = random_bits_.take(
         n, fetch_count(n, 1), [&](std::size_t count) { return Parts{source_.random_bits(count)}; });
     return std::move(parts[0]);
+  }
+
+  WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
+    auto parts = window_masks_.try_emplace(std::pair{low, width}, 3)
+                     .first->second.take(n, fetch_count(n, 1 + width + width / 2),
+                                         [&](std::size_t count) {
+                                           auto m = source_.window_masks(count, low, width);
+                                           return Parts{std::move(m.r), std::move(m.bits),
+                                                        std::move(m.pairs)};
+                                         });
+    return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
   }
 
   MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) override {
@@ -133,6 +145,7 @@ class CorrelationPool final : public CorrelationSource<E> {
   Stock triples_{3}, random_bits_{1};
   std::map<int, Stock> trunc_;
   std::map<std::size_t, Stock> bit_masks_;
+  std::map<std::pair<int, std::size_t>, Stock> window_masks_;
 };
 
 }  // namespace sm::mpc

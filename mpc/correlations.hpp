@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 namespace sm::mpc {
@@ -49,6 +50,17 @@ struct BitMasks {
   std::vector<E> bits, high;
 };
 
+// Comparison masks over Z_2^64 that let a comparison skip its first round (Ring64 only): r
+// uniform; bits[k * width + i] = bit (low + i) of r[k] (a window of r's bits, each 0 or 1);
+// pairs[k * width / 2 + j] = bits[k * width + 2j + 1] * bits[k * width + 2j] (width even): the
+// products that the first level of a comparison tree over the window would otherwise compute.
+template <class E>
+struct WindowMasks {
+  int low = 0;
+  std::size_t width = 0;
+  std::vector<E> r, bits, pairs;
+};
+
 // A persistent random matrix U (rows x cols, row-major) to mask a data matrix X once (SecureML,
 // Mohassel and Zhang, S&P 2017, section IV-B): the parties open X - U once; afterwards a product
 // of a row subset X_B with a shared vector needs only that vector opened under a fresh mask,
@@ -80,6 +92,11 @@ class CorrelationSource {
   virtual BitMasks<E> bit_masks(std::size_t n, std::size_t width) = 0;
   // Shares of n uniformly random bits.
   virtual std::vector<E> random_bits(std::size_t n) = 0;
+  // n WindowMasks, 0 <= low, 2 <= width (even), low + width <= 64. Only the sources of the
+  // additive engine (Z_2^64) provide them; the others keep this default, std::logic_error.
+  virtual WindowMasks<E> window_masks(std::size_t /*n*/, int /*low*/, std::size_t /*width*/) {
+    throw std::logic_error("this correlation source provides no window masks (Z_2^64 only)");
+  }
   // A fresh random rows x cols matrix U, to be used with masked_products.
   virtual MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) = 0;
   // MaskedProducts for each row subset (indices < matrix.rows) of a matrix this source made,

@@ -12,6 +12,7 @@
 
 #include "mpc/elements.hpp"
 #include "mpc/serialize.hpp"
+#include "mpc/window_masks.hpp"
 #include "net/errors.hpp"
 #include "net/log.hpp"
 
@@ -34,6 +35,7 @@ enum class Kind : std::uint64_t {
   kMaskedMatrix = 7,    // p1 = rows, p2 = cols
   kMaskedProducts = 8,  // p1 = the matrix's batch, p2 = subsets, p3 = their total rows; then
                         // a payload of p2 subset sizes and p3 row indices
+  kWindowMasks = 9,     // p1 = n, p2 = low, p3 = width
 };
 
 struct Request {
@@ -88,6 +90,8 @@ const char* step_name(Kind kind) {
       return "dealer: masked matrix";
     case Kind::kMaskedProducts:
       return "dealer: masked products";
+    case Kind::kWindowMasks:
+      return "dealer: window masks";
   }
   return "dealer: unknown request";
 }
@@ -192,6 +196,16 @@ Checked check(const Request& request, std::uint64_t masked_cols = 0) {
       }
       return {{{*v, request.p3}, {request.p3, *v}}, {}};
     }
+    case Kind::kWindowMasks: {
+      if (const std::string problem = window_problem(static_cast<std::int64_t>(request.p2),
+                                                     request.p3);
+          !problem.empty()) {
+        return {{}, problem};
+      }
+      const auto bits = bounded_product(request.p1, request.p3);
+      if (!bits || *bits + *bits / 2 + request.p1 > limit) return too_large();
+      return {{{request.p1}, {*bits, *bits / 2}}, {}};
+    }
   }
   return {{}, "unknown request kind " + std::to_string(static_cast<std::uint64_t>(request.kind))};
 }
@@ -243,6 +257,10 @@ void derive(const Request& request, std::span<const std::span<Ring64>> random, P
     case Kind::kBitMasks:
     case Kind::kRandomBits:
       sample_bits(dealer_private, derived[0]);
+      return;
+    case Kind::kWindowMasks:
+      derive_window_bits(random[0], static_cast<int>(request.p2), request.p3, derived[0],
+                         derived[1]);
       return;
     case Kind::kDone:
     case Kind::kMaskedMatrix:
@@ -502,6 +520,13 @@ BitMasks<Ring64> DealerClient::bit_masks(std::size_t n, std::size_t width) {
   return {width, std::move(parts[0]), std::vector<Ring64>(n)};
 }
 
+WindowMasks<Ring64> DealerClient::window_masks(std::size_t n, int low, std::size_t width) {
+  if (low < 0) throw std::invalid_argument("window_masks: " + window_problem(low, width));
+  auto parts = fetch(static_cast<std::uint64_t>(Kind::kWindowMasks), n,
+                     static_cast<std::uint64_t>(low), width);
+  return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+}
+
 std::vector<Ring64> DealerClient::random_bits(std::size_t n) {
   return std::move(fetch(static_cast<std::uint64_t>(Kind::kRandomBits), n, 0, 0)[0]);
 }
@@ -672,6 +697,9 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
       case Kind::kMaskedProducts:
         stats.masked_products += request.p2;
         break;
+      case Kind::kWindowMasks:
+        stats.window_masks += request.p1;
+        break;
       case Kind::kDone:
         break;
     }
@@ -692,7 +720,8 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
               std::to_string(stats.triples) + " triples, " + std::to_string(stats.matrix_triples) +
               " matrix triples, " + std::to_string(stats.trunc_masks) + " truncation masks, " +
               std::to_string(stats.bit_masks) + " bit masks, " + std::to_string(stats.random_bits) +
-              " random bits), " + std::to_string(stats.bytes_sent) + " bytes sent, " +
+              " random bits, " + std::to_string(stats.window_masks) + " window masks), " +
+              std::to_string(stats.bytes_sent) + " bytes sent, " +
               std::to_string(stats.bytes_received) + " received");
   }
   return stats;

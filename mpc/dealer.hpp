@@ -1,6 +1,6 @@
 // The dealer for the additive engine: a process that is not a computing party, reached over the
 // same mesh, that hands out correlated randomness (Beaver triples, matrix triples, truncation
-// masks, comparison masks, random bits) seed-compressed.
+// masks, comparison masks and window masks, random bits) seed-compressed.
 //
 // Deployment. The configuration's party table lists the dealer as one more party; the computing
 // parties and the dealer all join one mesh (`full_mesh`, e.g. a TlsMesh). The dealer runs
@@ -27,6 +27,8 @@
 //              trunc_masks(n, f)          2n          (high, msb)
 //              bit_masks(n, w)            n * w       (the bits; high is the trivial sharing of 0)
 //              random_bits(n)             n
+//              window_masks(n, low, w)    n * 3w / 2  (the window's bits and their pair
+//                                                      products; r is random)
 //              masked_matrix(r, c)        0           (U is random; the dealer keeps it, in
 //                                                      memory until "done", to derive products)
 //              masked_products(U, Bs)     sum |B| + c (z = U_B v, zt = U_B^T vt per subset; the
@@ -56,8 +58,8 @@
 // the dealer and the step ("dealer: triples"). Bad arguments (a dealer among the compute
 // parties, ids outside the table, fewer than 2 compute parties, a constructor called by the
 // dealer) throw ConfigError; bad batch parameters (frac_bits outside 0..63, width outside
-// 1..64, more than kMaxDealerBatchElements elements) throw std::invalid_argument at every caller
-// before anything is sent.
+// 1..64, a window outside 64 bits or of odd width, more than kMaxDealerBatchElements elements)
+// throw std::invalid_argument at every caller before anything is sent.
 //
 // The dealer waits for each request with the mesh's receive deadline: a computation that works
 // locally longer than that between two batches must raise the mesh's receive timeout.
@@ -108,6 +110,9 @@ class DealerClient final : public CorrelationSource<Ring64> {
   // width in 1..64; high is all zeros (the trivial sharing of 0, as Z_2^64 needs no high part).
   BitMasks<Ring64> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<Ring64> random_bits(std::size_t n) override;
+  // low >= 0, width even in 2..64 - low (std::invalid_argument otherwise, before anything is
+  // sent).
+  WindowMasks<Ring64> window_masks(std::size_t n, int low, std::size_t width) override;
   // id: the batch number of the request that made U (the dealer keeps U under it).
   MaskedMatrix<Ring64> masked_matrix(std::size_t rows, std::size_t cols) override;
   std::vector<MaskedProducts<Ring64>> masked_products(
@@ -152,6 +157,7 @@ struct DealerStats {
   std::uint64_t random_bits = 0;
   std::uint64_t masked_matrices = 0;
   std::uint64_t masked_products = 0;  // row subsets
+  std::uint64_t window_masks = 0;
   std::uint64_t bytes_sent = 0;       // payload bytes to all compute parties, seeds included
   std::uint64_t bytes_received = 0;   // payload bytes from party 0
   double seconds = 0;                 // wall time from the seeds to "done"

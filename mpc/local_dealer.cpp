@@ -1,9 +1,11 @@
 #include "mpc/local_dealer.hpp"
 
 #include <stdexcept>
+#include <string>
 
 #include "mpc/elements.hpp"
 #include "mpc/session.hpp"
+#include "mpc/window_masks.hpp"
 
 namespace sm::mpc {
 
@@ -89,6 +91,21 @@ BitMasks<E> LocalDealerUnsafe<E>::bit_masks(std::size_t n, std::size_t width) {
 template <class E>
 std::vector<E> LocalDealerUnsafe<E>::random_bits(std::size_t n) {
   return split(random_bit_values<E>(prg_, n));
+}
+
+template <class E>
+WindowMasks<E> LocalDealerUnsafe<E>::window_masks(std::size_t n, int low, std::size_t width) {
+  if constexpr (std::is_same_v<E, Ring64>) {
+    if (const std::string problem = window_problem(low, width); !problem.empty()) {
+      throw std::invalid_argument("window_masks: " + problem);
+    }
+    const auto r = prg_.sample<E>(n);
+    std::vector<E> bits(n * width), pairs(n * width / 2);
+    derive_window_bits(r, low, width, bits, pairs);
+    return {low, width, split(r), split(bits), split(pairs)};
+  } else {
+    return CorrelationSource<E>::window_masks(n, low, width);
+  }
 }
 
 template <class E>

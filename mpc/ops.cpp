@@ -3,6 +3,7 @@
 #include <bit>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace sm::mpc {
 
@@ -107,7 +108,8 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
                                                     const typename En::Shares& bits,
                                                     std::size_t width,
                                                     const typename En::Shares* top,
-                                                    std::string_view step) {
+                                                    std::string_view step,
+                                                    const typename En::Shares* pair_products) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const std::size_t n = c.size();
@@ -142,11 +144,16 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
 
   // Level 1 from pairs of leaves needs one product per pair, r_H r_L, since eq = eq_H eq_L and
   // eq_H lt_L both expand to it (once per mask: it does not depend on c); with a top bit, also
-  // t r_(width-1) for the lone top leaf.
+  // t r_(width-1) for the lone top leaf. Given pair_products, they cost no round.
   std::size_t count = (width + 1) / 2;
   const std::size_t pairs1 = width / 2;
-  Shares products;
-  if (pairs1 > 0 || top != nullptr) {
+  Shares computed;
+  const Shares& products = pair_products != nullptr ? *pair_products : computed;
+  if (pair_products != nullptr) {
+    if (pair_products->size() != masks * pairs1 + (top != nullptr ? n : 0)) {
+      throw std::invalid_argument("comparison_tree: pair products do not match the bits");
+    }
+  } else if (pairs1 > 0 || top != nullptr) {
     Shares high, low;
     for (std::size_t k = 0; k < masks; ++k) {
       for (std::size_t j = 0; j < pairs1; ++j) {
@@ -160,7 +167,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
         low.values.push_back(r(k, width - 1));
       }
     }
-    products = mul(engine, high, low, step);
+    computed = mul(engine, high, low, step);
   }
   Shares lt, eq, tq, tl;
   std::vector<E> eq_public(n * count);  // eq's public part (lt has none)
@@ -301,16 +308,6 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
   return comparison_tree(engine, c, bits, width, nullptr, step).lt;
 }
 
-namespace {
-
-// Engines whose comparisons less_than_thresholds runs itself, with one shared mask.
-template <class En>
-inline constexpr bool kSharedMaskComparison = false;
-template <class F>
-inline constexpr bool kSharedMaskComparison<ShamirEngine<F>> = true;
-
-}  // namespace
-
 template <Engine En>
 typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
                                          std::span<const std::int64_t> thresholds, int bits,
@@ -324,12 +321,62 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
                                 " or coarse bits " + std::to_string(coarse_bits) + " outside 0.." +
                                 std::to_string(bits - 3));
   }
-  if constexpr (!kSharedMaskComparison<En>) {
-    Shares tests;
-    for (const std::int64_t a : thresholds) {
-      tests = concat(tests, engine.add_public(x, std::vector<E>(n, E::from_int(-a))));
+  if constexpr (std::is_same_v<En, AdditiveEngine>) {
+    // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its
+    // bits m .. m + w shared: b (w bits from bit m) and t (bit m + w), w odd (one bit more than
+    // bits - 1 - m when that is even: the bound then holds a fortiori), with the products of
+    // adjacent pairs of them. For threshold a, y = x - a + 2^(m+w) lies in [0, 2^(m+w+1)) within
+    // the bound; with C = ((c - a + 2^(m+w)) >> m) mod 2^(w+1), public, and (R >> m) mod 2^(w+1)
+    // = b + 2^w t, floor(y / 2^m) = (C - b - 2^w t - beta) mod 2^(w+1), beta in {0, 1} the
+    // borrow of the low m bits (0 for m = 0). Its top bit is [x >= a] = C_w XOR t XOR
+    // [C mod 2^w < b] except where beta = 1 and floor(y / 2^m) = 2^w - 1, i.e. only for
+    // -2^m <= x - a < 0 (inside the band). The comparison tree folds t in, its first level from
+    // the pair products: 1 + ceil(log2 w) - 1 rounds.
+    const int m = coarse_bits;
+    const int top_bit = (bits - 1 - m) % 2 == 1 ? bits - 1 : bits;  // m + w
+    const auto width = static_cast<std::size_t>(top_bit - m);
+    const WindowMasks<E> masks = engine.correlations().window_masks(n, m, width + 1);
+    const auto c = engine.open(add(x, Shares{masks.r}), step);
+
+    // The tree's inputs: b of every value; the first level's pair products (value-major), then
+    // t r_(w-1) and t for every (threshold, value).
+    const std::size_t count = thresholds.size(), stride = width + 1, pairs = stride / 2;
+    Shares low_bits, level_one, top;
+    low_bits.values.reserve(n * width);
+    level_one.values.reserve(n * (pairs - 1) + count * n);
+    top.values.reserve(count * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto bits_i = masks.bits.begin() + static_cast<std::ptrdiff_t>(i * stride);
+      low_bits.values.insert(low_bits.values.end(), bits_i,
+                             bits_i + static_cast<std::ptrdiff_t>(width));
+      const auto pairs_i = masks.pairs.begin() + static_cast<std::ptrdiff_t>(i * pairs);
+      level_one.values.insert(level_one.values.end(), pairs_i,
+                              pairs_i + static_cast<std::ptrdiff_t>(pairs - 1));
     }
-    return engine.less_than_zero(tests, step, bits);
+    std::vector<u128> c_low(count * n);
+    std::vector<bool> c_top(count * n);
+    const std::uint64_t low_mask = (std::uint64_t{1} << width) - 1;
+    for (std::size_t j = 0; j < count; ++j) {
+      const auto offset = (std::uint64_t{1} << top_bit) - static_cast<std::uint64_t>(thresholds[j]);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t shifted = (c[i].value() + offset) >> m;
+        c_low[j * n + i] = shifted & low_mask;
+        c_top[j * n + i] = (shifted >> width) & 1;
+        level_one.values.push_back(masks.pairs[i * pairs + pairs - 1]);
+        top.values.push_back(masks.bits[i * stride + width]);
+      }
+    }
+    const auto tree = comparison_tree(engine, c_low, low_bits, width, &top, step, &level_one);
+    // u = t XOR [C mod 2^w < b]; [x < a] = 1 - (C_w XOR u) = C_w ? u : 1 - u.
+    Shares out = sub(add(tree.lt, top), scale(tree.top_lt, E(2)));
+    std::vector<E> ones(count * n);
+    for (std::size_t k = 0; k < count * n; ++k) {
+      if (!c_top[k]) {
+        out.values[k] = -out.values[k];
+        ones[k] = E(1);
+      }
+    }
+    return engine.add_public(std::move(out), ones);
   } else {
     // The mask of x[i]: R = l + 2^m (b + 2^w H), m = coarse_bits, w = bits - 1 - m, with b's w
     // bits shared one by one (a bit mask: b, H) and l = r - 2^m high of a truncation mask
@@ -440,7 +487,8 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
                                     std::string_view);                                            \
   template ComparisonTree<En::Shares> comparison_tree(En&, std::span<const u128>,                 \
                                                       const En::Shares&, std::size_t,             \
-                                                      const En::Shares*, std::string_view);       \
+                                                      const En::Shares*, std::string_view,        \
+                                                      const En::Shares*);                         \
   template En::Shares less_than_thresholds(En&, const En::Shares&, std::span<const std::int64_t>, \
                                            int, int, std::string_view);                          \
   template En::Shares less_than(En&, const En::Shares&, const En::Shares&, std::string_view);     \

@@ -16,8 +16,13 @@
 //                  if coarse_bits > 0) for all J thresholds, J comparison trees of w bits
 //                  (at most w/2 + J (2 ceil(w/2) - 3) multiplications; a tree node over the
 //                  same bits of two thresholds' public c - a_j is computed once: for the
-//                  sigmoid's 4 thresholds, w = 25: 71 instead of 104 on average). Other
-//                  engines: less_than_zero on the J n differences.
+//                  sigmoid's 4 thresholds, w = 25: 71 instead of 104 on average).
+//                  AdditiveEngine: ceil(log2 w) rounds, w the odd one of bits - 1 - coarse_bits
+//                  and bits - coarse_bits; per value one opened value and one WindowMasks
+//                  (w + 1 bits with their pair products: the tree's first level costs nothing)
+//                  for all J thresholds, then J comparison trees with the mask's top bit folded
+//                  in: at most 2 ceil(w/2) + 2 ceil(log2 w) - 6 multiplications per threshold
+//                  and value (26 for w = 25).
 //   less_than etc. one less_than_zero (see the engine), select: 1 mul
 // Every step tag passed in appears in network errors.
 #pragma once
@@ -126,17 +131,20 @@ typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const type
 // top[k] (one per element; the width must then be odd), top_lt[k] = top[k] lt[k] in the same
 // rounds: ceil(log2 width) rounds, the products of bit_less_than plus at most 2 ceil(log2 width)
 // per element for the top bit (e.g. to XOR the top bit of a mask into the result without an
-// extra round). std::invalid_argument on mismatched sizes.
+// extra round). Given pair_products, the first level's products (per mask, r_(2j+1) r_(2j) for
+// j < width / 2, mask-major; then, with top bits, top[k] r_(width-1) of every element k), e.g.
+// from WindowMasks, that level costs nothing: ceil(log2 width) - 1 rounds (width >= 2), width / 2
+// fewer products per mask and one fewer per element with a top bit. std::invalid_argument on
+// mismatched sizes.
 template <class Shares>
 struct ComparisonTree {
   Shares lt, top_lt;  // top_lt empty without top bits
 };
 template <Engine En>
-ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const u128> c,
-                                                    const typename En::Shares& bits,
-                                                    std::size_t width,
-                                                    const typename En::Shares* top,
-                                                    std::string_view step);
+ComparisonTree<typename En::Shares> comparison_tree(
+    En& engine, std::span<const u128> c, const typename En::Shares& bits, std::size_t width,
+    const typename En::Shares* top, std::string_view step,
+    const typename En::Shares* pair_products = nullptr);
 
 // [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[(k mod M) width + i] 2^i,
 // with M = bits.size() / width masks (M divides c.size(): several values may share one mask, as
@@ -156,7 +164,10 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
 // N 2^m, H: 40 bits of statistical masking); the differences c - a_j are public, so sharing
 // the mask reveals nothing more, and the opening is within statistical distance 2^-38 of
 // uniform-shifted noise (H's honest term is uniform over 2^40 steps of 2^(bits-1), x's part
-// spans less than 2^(bits+1)). Other engines run less_than_zero on every difference (exact).
+// spans less than 2^(bits+1)). AdditiveEngine: all thresholds share one opening of x + R, R
+// uniform in Z_2^64 (so the opening is uniform: perfect privacy), whose bits m .. m + w the
+// dealer also shares one by one with their adjacent pairs' products (WindowMasks); the result
+// may be wrong only for -2^m <= x[i] - a_j < 0 (exact for coarse_bits = 0).
 template <Engine En>
 typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
                                          std::span<const std::int64_t> thresholds, int bits,

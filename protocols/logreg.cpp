@@ -373,6 +373,9 @@ class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
     return rest_.bit_masks(n, w);
   }
   std::vector<E> random_bits(std::size_t n) override { return rest_.random_bits(n); }
+  mpc::WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
+    return rest_.window_masks(n, low, width);
+  }
   mpc::MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
     return rest_.masked_matrix(r, c);
   }

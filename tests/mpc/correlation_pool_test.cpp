@@ -29,6 +29,9 @@ class CountingSource final : public CorrelationSource<E> {
     return ++calls, source_.bit_masks(n, w);
   }
   std::vector<E> random_bits(std::size_t n) override { return ++calls, source_.random_bits(n); }
+  WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
+    return ++calls, source_.window_masks(n, low, width);
+  }
   MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
     return ++calls, source_.masked_matrix(r, c);
   }
@@ -86,4 +89,45 @@ TEMPLATE_TEST_CASE("CorrelationPool serves valid, distinct correlations from few
   // Triples: 5 x 4 = 20 per fetch, 8 per iteration: 4 fetches for 80; bit masks: 2 x 4 per
   // fetch, 2 per iteration: 3 fetches (8, 8, 8 >= 20); random bits 4 per fetch: 3 fetches.
   for (auto calls : results) CHECK(calls == 4 + 3 + 3);
+}
+
+TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]") {
+  using E = Ring64;
+  using Shares = AdditiveEngine::Shares;
+  constexpr int kLow = 5;
+  constexpr std::size_t kWidth = 6, kPerRequest = 3;
+  const auto results = test::run_engine<AdditiveEngine>(3, [&](AdditiveEngine& engine) {
+    CountingSource<E> counting(engine.correlations());
+    CorrelationPool<E> pool(counting, 4);
+    std::vector<E> r, bits, pairs;
+    for (int it = 0; it < 10; ++it) {
+      auto masks = pool.window_masks(kPerRequest, kLow, kWidth);
+      REQUIRE(masks.low == kLow);
+      REQUIRE(masks.width == kWidth);
+      r.insert(r.end(), masks.r.begin(), masks.r.end());
+      bits.insert(bits.end(), masks.bits.begin(), masks.bits.end());
+      pairs.insert(pairs.end(), masks.pairs.begin(), masks.pairs.end());
+      CHECK(pool.window_masks(1, kLow + 1, kWidth).r.size() == 1);  // another window: its own stock
+    }
+    const std::size_t calls = counting.calls;
+    const auto opened_r = engine.open(Shares{r}, "r");
+    const auto opened_bits = engine.open(Shares{bits}, "bits");
+    const auto opened_pairs = engine.open(Shares{pairs}, "pairs");
+    REQUIRE(opened_r.size() == 10 * kPerRequest);
+    for (std::size_t k = 0; k < opened_r.size(); ++k) {
+      for (std::size_t i = 0; i < kWidth; ++i) {
+        CHECK(opened_bits[k * kWidth + i].value() == ((opened_r[k].value() >> (kLow + i)) & 1));
+      }
+      for (std::size_t j = 0; j < kWidth / 2; ++j) {
+        CHECK(opened_pairs[k * kWidth / 2 + j] ==
+              opened_bits[k * kWidth + 2 * j + 1] * opened_bits[k * kWidth + 2 * j]);
+      }
+    }
+    std::vector<E> sorted = opened_r;
+    std::sort(sorted.begin(), sorted.end(), [](E x, E y) { return x.value() < y.value(); });
+    CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+    return calls;
+  });
+  // 12 per fetch of the first window (3 fetches for 30), 4 per fetch of the second (3 for 10).
+  for (auto calls : results) CHECK(calls == 3 + 3);
 }

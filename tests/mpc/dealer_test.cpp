@@ -86,6 +86,7 @@ struct AllKinds {
   MatrixTriple<Ring64> matrix;
   TruncMasks<Ring64> trunc;
   BitMasks<Ring64> bit_masks;
+  WindowMasks<Ring64> window;
   std::vector<Ring64> bits;
   net::MeshStats mesh;
   std::size_t bad_arguments_refused = 0;
@@ -94,6 +95,8 @@ struct AllKinds {
 constexpr std::size_t kTriples = 1000, kRows = 7, kInner = 5, kCols = 3, kTrunc = 500, kMasks = 40,
                       kBits = 2000;
 constexpr int kFracBits = 13;
+constexpr std::size_t kWindows = 30, kWindowWidth = 26;
+constexpr int kWindowLow = 22;
 
 }  // namespace
 
@@ -108,6 +111,7 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
       k.trunc = client.trunc_masks(kTrunc, kFracBits);
       k.bit_masks = client.bit_masks(kMasks, 64);
       k.bits = client.random_bits(kBits);
+      k.window = client.window_masks(kWindows, kWindowLow, kWindowWidth);
       k.more_triples = client.triples(kTriples);
       // Refused locally, at every party alike, before anything is sent.
       auto refused = [&](auto call) {
@@ -121,6 +125,9 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
       refused([&] { client.trunc_masks(1, -1); });
       refused([&] { client.bit_masks(1, 0); });
       refused([&] { client.bit_masks(1, 65); });
+      refused([&] { client.window_masks(1, 0, 3); });
+      refused([&] { client.window_masks(1, 40, 26); });
+      refused([&] { client.window_masks(1, -1, 2); });
       refused([&] { client.triples(std::size_t{1} << 40); });
       refused([&] { client.matrix_triple(std::size_t{1} << 33, std::size_t{1} << 33, 1); });
       k.mesh = mesh.stats();
@@ -198,15 +205,43 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
       CHECK(ones < 2 * values->size() / 3);
     }
 
-    for (const auto& k : shares) CHECK(k.bad_arguments_refused == 6);
+    // Window masks: the window's bits of r and the products of adjacent pairs of them.
+    const auto window_r = reconstruct(shares, [](const AllKinds& k) { return k.window.r; });
+    const auto window_bits = reconstruct(shares, [](const AllKinds& k) { return k.window.bits; });
+    const auto pairs = reconstruct(shares, [](const AllKinds& k) { return k.window.pairs; });
+    REQUIRE(window_r.size() == kWindows);
+    REQUIRE(window_bits.size() == kWindows * kWindowWidth);
+    REQUIRE(pairs.size() == kWindows * kWindowWidth / 2);
+    std::size_t pair_ones = 0;
+    for (std::size_t i = 0; i < kWindows; ++i) {
+      for (std::size_t b = 0; b < kWindowWidth; ++b) {
+        REQUIRE(window_bits[i * kWindowWidth + b].value() ==
+                ((window_r[i].value() >> (kWindowLow + b)) & 1));
+      }
+      for (std::size_t j = 0; j < kWindowWidth / 2; ++j) {
+        REQUIRE(pairs[i * kWindowWidth / 2 + j] == window_bits[i * kWindowWidth + 2 * j + 1] *
+                                                       window_bits[i * kWindowWidth + 2 * j]);
+        pair_ones += pairs[i * kWindowWidth / 2 + j].value();
+      }
+    }
+    CHECK(pair_ones > kWindows * kWindowWidth / 2 / 8);
+    CHECK(pair_ones < 3 * kWindows * kWindowWidth / 2 / 8);
+    CHECK(std::count(window_r.begin(), window_r.end(), Ring64()) < 2);
+    for (const auto& k : shares) {
+      CHECK(k.window.low == kWindowLow);
+      CHECK(k.window.width == kWindowWidth);
+    }
+
+    for (const auto& k : shares) CHECK(k.bad_arguments_refused == 9);
 
     // Communication: parties >= 1 heard 16 bytes from the dealer and said nothing; party 0 got
     // its seed and one correction per derived element, and sent the hello and one 32-byte
     // request per non-empty batch.
     const PartyId dealer_id = n;
     const std::uint64_t derived_elements =
-        2 * kTriples + kRows * kCols + 2 * kTrunc + kMasks * 64 + kBits;
-    const std::uint64_t batches = 6;
+        2 * kTriples + kRows * kCols + 2 * kTrunc + kMasks * 64 + kBits +
+        kWindows * kWindowWidth * 3 / 2;
+    const std::uint64_t batches = 7;
     for (std::size_t i = 1; i < n; ++i) {
       CHECK(shares[i].mesh.peers[dealer_id].bytes_received == 16);
       CHECK(shares[i].mesh.peers[dealer_id].bytes_sent == 0);
@@ -225,6 +260,7 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
     CHECK(dealer.trunc_masks == kTrunc);
     CHECK(dealer.bit_masks == kMasks);
     CHECK(dealer.random_bits == kBits);
+    CHECK(dealer.window_masks == kWindows);
     CHECK(dealer.bytes_sent == 16 * n + 8 * derived_elements);
     CHECK(dealer.bytes_received == 8 * (n + 3) + 32 * (batches + 1));
   }
@@ -300,7 +336,7 @@ TEST_CASE("the additive engine over a sub-mesh with the dealer agrees with plain
     CHECK(dealer.triples > 0);
     CHECK(dealer.matrix_triples == 1);
     CHECK(dealer.trunc_masks == kLen);
-    CHECK(dealer.bit_masks == kLen);
+    CHECK(dealer.window_masks == kLen);
   }
 }
 
@@ -613,5 +649,5 @@ TEST_CASE("dealer and two computing parties over TLS on loopback", "[dealer][tls
   CHECK(outcomes[1].from_dealer.bytes_sent == 0);
   CHECK(outcomes[0].from_dealer.bytes_received == outcomes[2].dealer.bytes_sent - 16);
   CHECK(outcomes[2].dealer.trunc_masks == xs.size());
-  CHECK(outcomes[2].dealer.bit_masks == ys.size());
+  CHECK(outcomes[2].dealer.window_masks == ys.size());
 }
