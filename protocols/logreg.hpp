@@ -69,9 +69,10 @@
 //   kSecureMl3   clamp(z + 1/2, 0, 1)  (SecureML): 0.378 (at z = +-1/2).
 //   kPiecewise5  0 below -4; 0.25 + z/16 on [-4, -1.6); 0.5 + 0.215 z on [-1.6, 1.6);
 //                0.75 + z/16 on [1.6, 4); 1 from 4: 0.0184 (minimax fit of the breakpoints).
-// Secure training on ShamirEngine may take either neighbouring piece within 2^-8 of a
-// breakpoint (see the rounds above): the maximum error stays 0.0184 for kPiecewise5 (0.01839
-// measured in steps of 10^-5) and becomes 0.381 for kSecureMl3.
+// Secure training may take either neighbouring piece within 2^-8 of a breakpoint (see the rounds
+// above; AdditiveEngine: only for logits at most 2^(m - 2f) above it, 2^-10 for N = 3): the
+// maximum error stays 0.0184 for kPiecewise5 (0.01839 measured in steps of 10^-5) and becomes
+// 0.381 for kSecureMl3.
 //
 // Epoch statistics (after each epoch): e of every batch of the epoch, kept as trained, gives the
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
