@@ -114,10 +114,26 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
       power *= point<F>(d);
     }
   }
-  for (std::size_t king = 0; king < parties_; ++king) {
-    std::vector<F> xs;
-    for (std::size_t j = 0; j <= 2 * threshold; ++j) xs.push_back(point<F>((king + j) % parties_));
-    king_weights_.push_back(lagrange_at<F>(xs, F(0)));
+  const net::PartyId self = session.self();
+  if (self <= 2 * threshold) {
+    // This party's term of ab = sum_{i <= 2t} lambda_i ab(x_i) (degree 2t through x_0..x_2t),
+    // shared with the polynomial through (0, lambda_self ab(x_self)) and the t seeded peers'
+    // points: its own share and the others' are these points' Lagrange combinations.
+    std::vector<F> holders;
+    for (std::size_t i = 0; i <= 2 * threshold; ++i) holders.push_back(point<F>(i));
+    const F lambda = lagrange_at<F>(holders, F(0))[self];
+    std::vector<F> xs{F(0)};
+    for (std::size_t offset = 1; offset <= threshold; ++offset) {
+      xs.push_back(point<F>((self + offset) % parties_));
+    }
+    const auto scaled = [&](std::vector<F> weights) {
+      weights[0] *= lambda;
+      return weights;
+    };
+    reshare_.own = scaled(lagrange_at<F>(xs, point<F>(self)));
+    for (std::size_t offset = threshold + 1; offset < parties_; ++offset) {
+      reshare_.peers.push_back(scaled(lagrange_at<F>(xs, point<F>((self + offset) % parties_))));
+    }
   }
 }
 
@@ -139,11 +155,6 @@ typename DealerFreeShamir<F>::Completion DealerFreeShamir<F>::make_completion(st
   }
   if (!fixed) completion.secret = lagrange_at<F>(xs, F(0));
   return completion;
-}
-
-template <class F>
-std::size_t DealerFreeShamir<F>::chunk_begin(std::size_t n, std::size_t king) const {
-  return static_cast<std::size_t>(static_cast<u128>(king) * n / parties_);
 }
 
 template <class F>
@@ -310,59 +321,54 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
 }
 
 template <class F>
-std::vector<F> DealerFreeShamir<F>::open_via_kings(std::span<const F> shares,
-                                                   std::string_view step) {
+std::vector<F> DealerFreeShamir<F>::reduce_degree(std::span<const F> shares,
+                                                  std::string_view step) {
   net::Mesh& mesh = session_.mesh();
   const net::PartyId self = mesh.self();
-  const std::size_t n = shares.size();
-  const std::size_t helpers = 2 * threshold_;
-  auto chunk = [&](std::size_t king) {
-    const std::size_t begin = chunk_begin(n, king);
-    return shares.subspan(begin, chunk_begin(n, king + 1) - begin);
-  };
-
-  // Round 1: party k + j (j = 1..2t) sends its shares of chunk k to king k.
-  std::vector<net::Outgoing> sends;
-  for (std::size_t j = 1; j <= helpers; ++j) {
-    const net::PartyId king = (self + parties_ - j) % parties_;
-    const auto part = chunk(king);
-    if (!part.empty()) sends.push_back({king, as_bytes<F>(part)});
-  }
-  const auto mine = chunk(self);
-  std::vector<net::PartyId> helper_ids;
-  if (!mine.empty()) {
-    for (std::size_t j = 1; j <= helpers; ++j) helper_ids.push_back((self + j) % parties_);
-  }
-  const auto from_helpers = mesh.round(sends, helper_ids, step);
-  std::vector<F> opened_mine(mine.size());
-  if (!mine.empty()) {
-    std::vector<std::vector<F>> theirs;
-    std::vector<const F*> points{mine.data()};
-    for (std::size_t j = 1; j <= helpers; ++j) {
-      theirs.push_back(
-          from_bytes<F>(from_helpers[j - 1], mine.size(), mesh.describe(helper_ids[j - 1]), step));
-      points.push_back(theirs.back().data());
+  const std::size_t n = shares.size(), t = threshold_;
+  const std::uint64_t batch = batch_++;
+  std::vector<F> out(n);
+  std::vector<std::vector<F>> outgoing(parties_);
+  std::vector<F> seeded(t * n);
+  if (self <= 2 * t) {
+    // Free points: the term's secret (lambda is in the weights) and the seeded peers' shares.
+    std::vector<const F*> points{shares.data()};
+    for (std::size_t offset = 1; offset <= t; ++offset) {
+      const net::PartyId peer = (self + offset) % parties_;
+      Prg prg(pair_seeds_[peer], pair_stream(batch, self, peer));
+      const std::span<F> values = std::span<F>(seeded).subspan((offset - 1) * n, n);
+      sample_elements<F>(prg, values);
+      points.push_back(values.data());
     }
-    linear_combination<F>(opened_mine.data(), mine.size(), king_weights_[self], points);
+    linear_combination<F>(out.data(), n, reshare_.own, points);
+    for (std::size_t offset = t + 1; offset < parties_; ++offset) {
+      auto& message = outgoing[(self + offset) % parties_];
+      message.resize(n);
+      linear_combination<F>(message.data(), n, reshare_.peers[offset - t - 1], points);
+    }
   }
-
-  // Round 2: every king sends its opened chunk to everybody.
-  sends.clear();
-  std::vector<net::PartyId> kings;
+  std::vector<net::Outgoing> sends;
+  std::vector<net::PartyId> receive_from;
   for (net::PartyId peer = 0; peer < parties_; ++peer) {
     if (peer == self) continue;
-    if (!opened_mine.empty()) sends.push_back({peer, as_bytes<F>(opened_mine)});
-    if (!chunk(peer).empty()) kings.push_back(peer);
+    if (!outgoing[peer].empty()) sends.push_back({peer, as_bytes<F>(outgoing[peer])});
+    // From resharer `peer`: a message if we are beyond its seeded peers, else its PRG's share.
+    if (peer <= 2 * t && n > 0 && (self + parties_ - peer) % parties_ > t) {
+      receive_from.push_back(peer);
+    }
   }
-  const auto from_kings = mesh.round(sends, kings, step);
-  std::vector<F> opened(n);
-  std::copy(opened_mine.begin(), opened_mine.end(), opened.begin() + chunk_begin(n, self));
-  for (std::size_t i = 0; i < kings.size(); ++i) {
-    const auto values =
-        from_bytes<F>(from_kings[i], chunk(kings[i]).size(), mesh.describe(kings[i]), step);
-    std::copy(values.begin(), values.end(), opened.begin() + chunk_begin(n, kings[i]));
+  const auto received = mesh.round(sends, receive_from, step);
+  for (std::size_t i = 0; i < receive_from.size(); ++i) {
+    add_from_bytes<F>(out, received[i], mesh.describe(receive_from[i]), step);
   }
-  return opened;
+  for (net::PartyId dealer = 0; dealer <= 2 * t; ++dealer) {
+    if (dealer == self || (self + parties_ - dealer) % parties_ > t) continue;
+    Prg prg(pair_seeds_[dealer], pair_stream(batch, dealer, self));
+    const std::span<F> values = std::span<F>(seeded).first(n);
+    sample_elements<F>(prg, values);
+    add_in_place<F>(out, values);
+  }
+  return out;
 }
 
 template <class F>
@@ -375,15 +381,14 @@ DoubleSharings<F> DealerFreeShamir<F>::double_sharings(std::size_t n) {
 template <class F>
 Triples<F> DealerFreeShamir<F>::triples(std::size_t n) {
   if (n == 0) return {};
-  Dealt dealt = deal({.random = 2 * n, .doubles = n}, "dealer-free triples: deal");
+  Dealt dealt = deal({.random = 2 * n}, "dealer-free triples: deal");
   Triples<F> out;
   out.b.assign(dealt.random.begin() + n, dealt.random.end());
   out.a = std::move(dealt.random);
   out.a.resize(n);
-  std::vector<F>& masked = dealt.high;  // [ab + r]_2t, in place
-  for (std::size_t i = 0; i < n; ++i) masked[i] += out.a[i] * out.b[i];
-  out.c = open_via_kings(masked, "dealer-free triples: open ab+r");
-  for (std::size_t i = 0; i < n; ++i) out.c[i] -= dealt.low[i];
+  std::vector<F> product(n);  // [ab]_2t
+  for (std::size_t i = 0; i < n; ++i) product[i] = out.a[i] * out.b[i];
+  out.c = reduce_degree(product, "dealer-free triples: reshare ab");
   return out;
 }
 
@@ -393,16 +398,12 @@ MatrixTriple<F> DealerFreeShamir<F>::matrix_triple(std::size_t rows, std::size_t
   MatrixTriple<F> out{rows, inner, cols, {}, {}, {}};
   const std::size_t a_size = rows * inner, b_size = inner * cols, c_size = rows * cols;
   if (a_size + b_size + c_size == 0) return out;
-  Dealt dealt =
-      deal({.random = a_size + b_size, .doubles = c_size}, "dealer-free matrix triple: deal");
+  Dealt dealt = deal({.random = a_size + b_size}, "dealer-free matrix triple: deal");
   out.a.assign(dealt.random.begin(), dealt.random.begin() + a_size);
   out.b.assign(dealt.random.begin() + a_size, dealt.random.end());
   if (c_size == 0) return out;
-  std::vector<F> masked = matmul_plain<F>(out.a, out.b, rows, inner, cols);
-  for (std::size_t i = 0; i < c_size; ++i) masked[i] += dealt.high[i];
-  const auto opened = open_via_kings(masked, "dealer-free matrix triple: open AB+R");
-  out.c.resize(c_size);
-  for (std::size_t i = 0; i < c_size; ++i) out.c[i] = opened[i] - dealt.low[i];
+  out.c = reduce_degree(matmul_plain<F>(out.a, out.b, rows, inner, cols),
+                        "dealer-free matrix triple: reshare AB");
   return out;
 }
 
@@ -415,10 +416,7 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
   // so t + 1 consecutive (distinct) dealers, and every dealer deals about the same number.
   const std::size_t inputs = threshold_ + 1;
   const std::size_t per_dealer = (inputs * bits + parties_ - 1) / parties_;
-  Dealt dealt = deal({.doubles = threshold_ * bits,
-                      .bounded = bounded,
-                      .bounded_bits = bounded_bits,
-                      .dealer_bits = per_dealer},
+  Dealt dealt = deal({.bounded = bounded, .bounded_bits = bounded_bits, .dealer_bits = per_dealer},
                      "dealer-free bits: deal");
   out.bounded = std::move(dealt.bounded);
   if (bits == 0) return out;
@@ -429,32 +427,29 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
       level[j][i] = dealt.dealer_bits[(q % parties_) * per_dealer + q / parties_];
     }
   }
-  // XOR tree, a XOR b = a + b - 2ab: the products of a level at degree 2t, masked with double
-  // sharings and opened through the kings (as for triples).
-  std::size_t used = 0;  // double sharings used
+  // XOR tree, a XOR b = a + b - 2ab: the products of a level at degree 2t, reduced to degree t
+  // (as for triples).
   while (level.size() > 1) {
     const std::size_t pairs = level.size() / 2;
-    std::vector<F> masked(dealt.high.begin() + static_cast<std::ptrdiff_t>(used),
-                          dealt.high.begin() + static_cast<std::ptrdiff_t>(used + pairs * bits));
+    std::vector<F> products(pairs * bits);
     for (std::size_t p = 0; p < pairs; ++p) {
       const std::vector<F>& x = level[2 * p];
       const std::vector<F>& y = level[2 * p + 1];
-      for (std::size_t i = 0; i < bits; ++i) masked[p * bits + i] += x[i] * y[i];
+      for (std::size_t i = 0; i < bits; ++i) products[p * bits + i] = x[i] * y[i];
     }
-    const auto opened = open_via_kings(masked, "dealer-free bits: open products");
+    products = reduce_degree(products, "dealer-free bits: reshare products");
     std::vector<std::vector<F>> next;
     for (std::size_t p = 0; p < pairs; ++p) {
       std::vector<F> x = std::move(level[2 * p]);
       const std::vector<F>& y = level[2 * p + 1];
       for (std::size_t i = 0; i < bits; ++i) {
-        const F product = opened[p * bits + i] - dealt.low[used + p * bits + i];
+        const F product = products[p * bits + i];
         x[i] += y[i] - product - product;
       }
       next.push_back(std::move(x));
     }
     if (level.size() % 2 == 1) next.push_back(std::move(level.back()));
     level = std::move(next);
-    used += pairs * bits;
   }
   out.bits = std::move(level[0]);
   return out;
@@ -512,8 +507,8 @@ std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
   std::vector<MaskedProducts<F>> out(subsets.size());
   if (total == 0) return out;
   // Per subset, in the dealt vectors: v (cols) then vt (|B|); z (|B|) then zt (cols).
-  Dealt dealt = deal({.random = total, .doubles = total}, "dealer-free masked products: deal");
-  std::vector<F> masked = dealt.high;  // [U_B v + r]_2t, [U_B^T vt + r']_2t
+  Dealt dealt = deal({.random = total}, "dealer-free masked products: deal");
+  std::vector<F> masked(total);  // [U_B v]_2t, [U_B^T vt]_2t
   for (std::size_t k = 0, offset = 0; k < subsets.size(); ++k) {
     const auto& rows = subsets[k];
     const F* v = dealt.random.data() + offset;
@@ -531,7 +526,7 @@ std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
     }
     offset += rows.size() + cols;
   }
-  const auto opened = open_via_kings(masked, "dealer-free masked products: open U_B v+r");
+  const auto reduced = reduce_degree(masked, "dealer-free masked products: reshare U_B v");
   for (std::size_t k = 0, offset = 0; k < subsets.size(); ++k) {
     const std::size_t b = subsets[k].size();
     const auto at = [&](const std::vector<F>& from, std::size_t begin, std::size_t count) {
@@ -540,10 +535,8 @@ std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
     };
     out[k].v = at(dealt.random, 0, cols);
     out[k].vt = at(dealt.random, cols, b);
-    out[k].z = at(opened, 0, b);
-    out[k].zt = at(opened, b, cols);
-    for (std::size_t i = 0; i < b; ++i) out[k].z[i] -= dealt.low[offset + i];
-    for (std::size_t j = 0; j < cols; ++j) out[k].zt[j] -= dealt.low[offset + b + j];
+    out[k].z = at(reduced, 0, b);
+    out[k].zt = at(reduced, b, cols);
     offset += b + cols;
   }
   return out;

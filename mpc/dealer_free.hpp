@@ -24,8 +24,8 @@
 //   masked_matrix(r, c) a random r x c matrix U (extracted random sharings; id unused: U is
 //                       read from the argument of masked_products).
 //   masked_products     for each row subset B: random v, vt; [U_B v]_2t and [U_B^T vt]_2t
-//                       locally from the degree-t shares, reduced to degree t with double
-//                       sharings through the kings, as for matrix triples.
+//                       locally from the degree-t shares, reduced to degree t as for matrix
+//                       triples.
 //
 // How (N parties, threshold t, 1 <= t, 2t < N; E = N - t; all vectorised, so the rounds of every
 // call are constant, independent of n):
@@ -41,51 +41,49 @@
 //       degree-2t sharing, fixed secret  seeds for 2t - 1 peers, sent to N - 2t peers,
 //       degree-t sharing, fixed secret   seeds for t - 1 peers,  sent to N - t peers.
 //     A double sharing is a random degree-t sharing plus a degree-2t sharing of its secret.
-//   Triples: [a]_t, [b]_t from the extraction, [ab]_2t = [a]_t [b]_t locally, masked with
-//     [r]_2t and opened to a king (the batch is cut into N chunks, chunk k = elements
-//     [k n / N, (k + 1) n / N), whose king is party k; party k + j for j = 1..2t sends the
-//     king its shares of that chunk); the king reconstructs ab + r and sends it to everybody;
-//     [c]_t = (ab + r) - [r]_t. Matrix triples likewise, with [AB]_2t = [A]_t [B]_t locally,
-//     so communication is O(rows inner + inner cols + rows cols), never O(rows inner cols).
+//   Triples: [a]_t, [b]_t from the extraction, [ab]_2t = [a]_t [b]_t locally, reduced to degree
+//     t in one round by resharing (Gennaro, Rabin and Rabin, PODC 1998): ab = sum_{i <= 2t}
+//     lambda_i ab(x_i) with the Lagrange weights lambda_i of x_0..x_2t at 0, and each party
+//     i <= 2t shares its term lambda_i ab(x_i) with a random polynomial of degree t that is
+//     PRG-compressed like a dealt sharing (fixed by the term at 0 and by the shares of its next
+//     t parties, drawn from their pairwise seeds; it sends the N - 1 - t others their shares);
+//     [c]_t = the sum of the received shares. Matrix triples likewise, with [AB]_2t =
+//     [A]_t [B]_t locally, so communication is O(rows inner + inner cols + rows cols), never
+//     O(rows inner cols).
 //   Random bits: b = b_0 XOR ... XOR b_t of t + 1 bits dealt by t + 1 distinct parties (each
 //     party shares its own uniformly random bits as degree-t sharings with a fixed secret; bit
 //     i uses the dealer bits q = i (t + 1) + j, j <= t, of dealer q mod N, so every party deals
 //     about (t + 1) n / N of them). At least one of the t + 1 dealers is honest, so b is uniform
 //     and unknown to any t parties. a XOR b = a + b - 2ab, with ab reduced from degree 2t like
-//     the triples' products (masked with a double sharing, opened through the kings), in a tree
-//     of ceil(log2(t + 1)) levels: t products per bit. No exponentiation (the squaring method of
-//     Damgard et al., TCC 2006, spent 125 squarings in F_(2^127-1) per bit on a Legendre symbol:
-//     most of the CPU of logistic regression).
+//     the triples' products, in a tree of ceil(log2(t + 1)) levels: t products per bit. No
+//     exponentiation (the squaring method of Damgard et al., TCC 2006, spent 125 squarings in
+//     F_(2^127-1) per bit on a Legendre symbol: most of the CPU of logistic regression).
 //
-// Costs per call, elements SENT by one party (8 bytes for Fp61, 16 for Fp127), with n_k the size
-// of chunk k and slots(m) = ceil(m / E):
+// Costs per call, elements SENT by one party (8 bytes for Fp61, 16 for Fp127), with
+// slots(m) = ceil(m / E) and reshare(m) = m (N - 1 - t) for parties 0..2t, 0 for the others
+// (the degree reduction of m products, 1 round):
 //   double_sharings(n)       1 round;  slots(n) (2N - 1 - 3t)
-//   triples(n)               3 rounds; deal slots(2n) (N-1-t) + slots(n) (2N-1-3t), plus
-//                            sum_{k: 1 <= (self - k) mod N <= 2t} n_k (to the kings), plus
-//                            n_self (N - 1) (as king). For N | n and E | n:
-//                            n ((4N - 3 - 5t) / E + (N - 1 + 2t) / N): N = 3, t = 1: 10/3
-//                            elements per triple (26.7 bytes in Fp61, 53.3 in Fp127).
-//   matrix_triple(r, i, c)   3 rounds; as triples with slots(2n) replaced by slots(ri + ic) and
-//                            n = rc for the double sharings and kings.
-//   random_bits(n)           1 + 2 ceil(log2(t + 1)) rounds (3 for N = 3); ceil((t + 1) n / N)
-//                            (N - t) (the dealer bits) + slots(t n) (2N - 1 - 3t) (the double
-//                            sharings) plus, per level of the XOR tree with m products, what the
-//                            kings' reduction of m triples sends. For N = 3: 4n/3 + n + 4n/3
-//                            (N | n, 2 | n): 11/3 elements per bit.
+//   triples(n)               2 rounds; deal slots(2n) (N-1-t), plus reshare(n). N = 3, t = 1:
+//                            2 elements per triple (16 bytes in Fp61, 32 in Fp127).
+//   matrix_triple(r, i, c)   2 rounds; slots(ri + ic) (N-1-t) + reshare(rc).
+//   random_bits(n)           1 + ceil(log2(t + 1)) rounds (2 for N = 3); ceil((t + 1) n / N)
+//                            (N - t) (the dealer bits) plus, per level of the XOR tree with m
+//                            products, reshare(m). For N = 3: 4n/3 + n (N | n): 7/3 elements
+//                            per bit.
 //   trunc_masks(n, f)        1 round;  2 n (N - t) (sharings of r_i and r_i >> f).
 //   masked_matrix(r, c)      1 round; slots(r c) (N - 1 - t).
-//   masked_products(U, Bs)   3 rounds for all subsets together; as triples with slots(2n)
-//                            replaced by slots(m) and n = m, m = sum over the subsets of
-//                            (|B| + c): O(|B| + c) per subset, never O(|B| c).
+//   masked_products(U, Bs)   2 rounds for all subsets together; slots(m) (N-1-t) + reshare(m),
+//                            m = sum over the subsets of (|B| + c): O(|B| + c) per subset,
+//                            never O(|B| c).
 //   bit_masks(n, w)          as random_bits(n w), plus n (N - t) in its dealing round.
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
 // parties learn nothing about the values behind the shares (a, b, c, A, B, C, r, the bits): their
 // view is independent of them, perfectly up to the security of the PRG (AES-128-CTR) that expands
-// the pairwise seeds. The openings reveal only ab + r, AB + R and the bits' products plus r
-// (uniform, r unknown to them); every opened degree-2t polynomial is randomised by [r]_2t so
-// that it reveals its value and nothing else.
+// the pairwise seeds. Nothing is opened: in a degree reduction, every resharing polynomial is
+// uniformly random given its term (t uniform seeded points and the term fix it), so any t
+// parties' shares of an honest party's term are uniform and independent of it.
 // The truncation masks r and the comparison masks' high parts are sums in which each honest
 // party's term is uniform over 2^(value_bits + 40) resp. 2^40 values and unknown to the others:
 // for y < 2^value_bits, y + r_i is within statistical distance 2^-40 of r_i, so the engine's
@@ -172,11 +170,11 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   };
 
   Dealt deal(const Request& request, std::string_view step);
-  // Opens a degree-2t sharing through the kings (2 rounds).
-  std::vector<F> open_via_kings(std::span<const F> shares, std::string_view step);
+  // Shares of degree t of the secrets of this party's shares of degree 2t (1 round, see the
+  // header).
+  std::vector<F> reduce_degree(std::span<const F> shares, std::string_view step);
   BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
   Completion make_completion(std::size_t seeded, bool fixed) const;
-  std::size_t chunk_begin(std::size_t n, std::size_t king) const;
 
   Session& session_;
   std::size_t parties_;
@@ -186,8 +184,15 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
   std::uint64_t batch_ = 0;
   Completion random_t_, fixed_2t_, fixed_t_;
-  std::vector<std::vector<F>> vandermonde_;   // [output k][dealer d] = (d + 1)^k, k < N - t
-  std::vector<std::vector<F>> king_weights_;  // [k][j]: weight of party k + j, j <= 2t, at x = 0
+  std::vector<std::vector<F>> vandermonde_;  // [output k][dealer d] = (d + 1)^k, k < N - t
+  // Parties 0..2t: the weights of the resharing polynomial's free points (this party's term,
+  // its lambda included, then the t seeded peers' shares) for its own share and for the peers at
+  // offsets t + 1 .. N - 1 (reduce_degree).
+  struct Resharing {
+    std::vector<F> own;
+    std::vector<std::vector<F>> peers;
+  };
+  Resharing reshare_;
 };
 
 // The public constant delta that trunc_masks adds to high (see above): floor((N - 1) / 2).

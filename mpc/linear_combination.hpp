@@ -1,5 +1,5 @@
 // Linear combinations of vectors of field elements with public weights, the inner loop of
-// Shamir reconstruction (ShamirCodec), of dealing and extraction and of the kings' openings
+// Shamir reconstruction (ShamirCodec), of dealing, extraction and degree reduction
 // (DealerFreeShamir). Header-only; no allocation beyond two vectors of one entry per weight.
 #pragma once
 

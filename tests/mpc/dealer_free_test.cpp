@@ -254,7 +254,8 @@ TEMPLATE_TEST_CASE("ShamirEngine trunc on dealer-free masks: error in the docume
     // Every value but the extremes occurs; the mean error against x / 2^f is (N - 1) / 2 - delta
     // (0 or 1/2), within 5 standard deviations (each error's deviation is below N / 2).
     for (std::size_t k = 1; k < parties; ++k) CHECK(histogram[k] > 0);
-    const double expected_mean = (static_cast<double>(parties) - 1) / 2 - static_cast<double>(delta);
+    const double expected_mean =
+        (static_cast<double>(parties) - 1) / 2 - static_cast<double>(delta);
     CHECK(std::abs(error_sum / n - expected_mean) < 5 * (parties / 2.0) / std::sqrt(n));
   }
 }
@@ -363,12 +364,10 @@ TEMPLATE_TEST_CASE("ShamirEngine on dealer-free correlations agrees with plainte
 
 namespace {
 
-// Elements one party sends in a king opening of n elements (see mpc/dealer_free.hpp).
-std::size_t king_elements(std::size_t n, std::size_t parties, std::size_t t, std::size_t self) {
-  auto size = [&](std::size_t k) { return (k + 1) * n / parties - k * n / parties; };
-  std::size_t total = size(self) * (parties - 1);
-  for (std::size_t j = 1; j <= 2 * t; ++j) total += size((self + parties - j) % parties);
-  return total;
+// Elements one party sends to reduce n products from degree 2t to t (see mpc/dealer_free.hpp):
+// parties 0..2t reshare their terms, each to the N - 1 - t peers beyond its seeded ones.
+std::size_t reshare_elements(std::size_t n, std::size_t parties, std::size_t t, std::size_t self) {
+  return self <= 2 * t ? n * (parties - 1 - t) : 0;
 }
 
 std::size_t slots(std::size_t outputs, std::size_t parties, std::size_t t) {
@@ -408,32 +407,30 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
         const auto& c = costs[self];
         const std::size_t deal_double = 2 * parties - 1 - 3 * t;  // per slot
         const std::size_t deal_random = parties - 1 - t;
-        // m bits: ceil((t + 1) m / N) dealer bits, t m double sharings, and the kings'
-        // reduction of every level of the XOR tree.
+        // m bits: ceil((t + 1) m / N) dealer bits, and the degree reduction of every level of
+        // the XOR tree.
         std::uint64_t bits_rounds = 1;
         auto bits_elements = [&](std::size_t m) {
           std::size_t total = (t + 1) * m / parties + ((t + 1) * m % parties != 0);
-          total = total * (parties - t) + slots(t * m, parties, t) * deal_double;
+          total = total * (parties - t);
           bits_rounds = 1;
           for (std::size_t inputs = t + 1; inputs > 1; inputs = (inputs + 1) / 2) {
-            total += king_elements(inputs / 2 * m, parties, t, self);
-            bits_rounds += 2;
+            total += reshare_elements(inputs / 2 * m, parties, t, self);
+            bits_rounds += 1;
           }
           return total;
         };
         const std::size_t expected[] = {
             slots(n, parties, t) * deal_double,
-            slots(2 * n, parties, t) * deal_random + slots(n, parties, t) * deal_double +
-                king_elements(n, parties, t, self),
+            slots(2 * n, parties, t) * deal_random + reshare_elements(n, parties, t, self),
             slots(n / 10 * 10 + 10 * 2, parties, t) * deal_random +
-                slots(n / 10 * 2, parties, t) * deal_double +
-                king_elements(n / 10 * 2, parties, t, self),
+                reshare_elements(n / 10 * 2, parties, t, self),
             bits_elements(n),
             2 * n * (parties - t),
             bits_elements(n / 10 * 7) + n / 10 * (parties - t),
         };
-        const std::uint64_t expected_rounds[] = {1, 3, 3, bits_rounds, 1, bits_rounds};
-        CHECK(bits_rounds == (parties == 3 ? 3 : 5));
+        const std::uint64_t expected_rounds[] = {1, 2, 2, bits_rounds, 1, bits_rounds};
+        CHECK(bits_rounds == (parties == 3 ? 2 : 3));
         for (std::size_t call = 0; call < 6; ++call) {
           CAPTURE(call);
           CHECK(c[call].rounds == expected_rounds[call]);
@@ -442,14 +439,14 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
       }
     }
   }
-  SECTION("N = 3 triples cost 10/3 elements each, as the header states") {
+  SECTION("N = 3 triples cost 2 elements each, as the header states") {
     const std::size_t n = 6000;
     auto bytes = run_source<F>(3, [&](DealerFreeShamir<F>& source, net::Mesh& mesh) {
       const net::MeshStats before = mesh.stats();
       source.triples(n);
       return mesh.stats().since(before).bytes_sent();
     });
-    for (auto b : bytes) CHECK(b == n * 10 / 3 * F::kBytes);
+    for (auto b : bytes) CHECK(b == n * 2 * F::kBytes);
   }
 }
 
