@@ -1,5 +1,6 @@
 #include "mpc/ops.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 #include <string>
@@ -315,11 +316,12 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const std::size_t n = x.size();
-  if (bits < 2 || bits > engine.value_bits() || coarse_bits < 0 || coarse_bits > bits - 3) {
+  if (bits < 2 || bits > engine.value_bits() || coarse_bits < 0 ||
+      coarse_bits > std::max(0, bits - 3)) {
     throw std::invalid_argument("less_than_thresholds: bits " + std::to_string(bits) +
                                 " outside 2.." + std::to_string(engine.value_bits()) +
                                 " or coarse bits " + std::to_string(coarse_bits) + " outside 0.." +
-                                std::to_string(bits - 3));
+                                std::to_string(std::max(0, bits - 3)));
   }
   if constexpr (std::is_same_v<En, AdditiveEngine>) {
     // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its

@@ -155,8 +155,9 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
                                   std::string_view step);
 
 // out[j n + i] = [x[i] < a_j] for n shared values x and J public thresholds a_j (signed, in x's
-// encoding), for |x[i] - a_j| <= 2^(bits - 1) - N 2^coarse_bits, 2 <= bits <= value_bits,
-// 0 <= coarse_bits <= bits - 3 (a larger difference gives a wrong result). coarse_bits = m lets
+// encoding), for |x[i] - a_j| <= 2^(bits - 1) - N 2^coarse_bits (coarse_bits = 0: |x[i] - a_j| <
+// 2^(bits - 1)), 2 <= bits <= value_bits, coarse_bits = 0 or 1 <= coarse_bits <= bits - 3 (a
+// larger difference gives a wrong result). coarse_bits = m lets
 // the result be either 0 or 1 where |x[i] - a_j| < N 2^m (N parties), and is exact elsewhere;
 // then only the w = bits - 1 - m bits above m are compared. Costs: see the top of this file.
 // ShamirEngine: all thresholds share one opening of x + 2^(bits-1) + N 2^m + R with one mask

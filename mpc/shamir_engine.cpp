@@ -192,44 +192,10 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::less_than_zero(const Shares& x
     throw std::invalid_argument("less_than_zero: bits " + std::to_string(bits) + " outside 2.." +
                                 std::to_string(value_bits_));
   }
-  const std::size_t n = x.size();
-  const auto width = static_cast<std::size_t>(bits - 1);
-  const BitMasks<F> masks = correlations_.bit_masks(n, width);
-  // y = x + 2^(k-1) in [0, 2^k), k = bits; its top bit is 1 exactly when x >= 0.
-  const F offset = power_of_two<F>(bits - 1);
-  const F high_scale = power_of_two<F>(static_cast<int>(width));
-  std::vector<F> r_low(n), masked(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    F low(0);
-    for (std::size_t b = width; b-- > 0;) low = low + low + masks.bits[i * width + b];
-    r_low[i] = low;
-    masked[i] = x.values[i] + offset + low + high_scale * masks.high[i];
-  }
-  const auto c = open({std::move(masked)}, step);
-
-  // y mod 2^(k-1) = (c mod 2^(k-1)) - r_low + 2^(k-1) [c mod 2^(k-1) < r_low].
-  const u128 low_mask = (u128{1} << width) - 1;
-  std::vector<u128> c_low(n);
-  std::vector<F> c_low_elements(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    c_low[i] = to_unsigned(c[i]) & low_mask;
-    c_low_elements[i] = from_unsigned<F>(c_low[i]);
-  }
-  const Shares borrow = bit_less_than(*this, c_low, Shares{masks.bits}, width, step);
-  const F inverse_scale = inverse(high_scale);
-  std::vector<F> result(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    // top bit of y = (y - y mod 2^(k-1)) / 2^(k-1); less-than-zero = 1 - top bit.
-    const F y_share = x.values[i];  // the public offset and c_low are added below
-    const F y_low_share = high_scale * borrow.values[i] - r_low[i];
-    result[i] = -(y_share - y_low_share) * inverse_scale;
-  }
-  // Public parts: y adds `offset`, y mod 2^(k-1) adds c_low.
-  std::vector<F> public_part(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    public_part[i] = F(1) - (offset - c_low_elements[i]) * inverse_scale;
-  }
-  return add_public({std::move(result)}, public_part);
+  // One threshold, 0, with nothing ignored: the shared-mask comparison of mpc/ops.hpp (one
+  // opening of x + 2^(bits-1) + b + 2^(bits-1) H, then a comparison tree over bits - 1 bits).
+  constexpr std::int64_t kZero[] = {0};
+  return less_than_thresholds(*this, x, kZero, bits, 0, step);
 }
 
 template class ShamirEngine<Fp61>;
