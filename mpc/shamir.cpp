@@ -16,7 +16,8 @@ namespace {
 // Secrets reconstructed (and checked) at a time: the expected shares of one block stay in cache.
 constexpr std::size_t kCheckBlock = 256;
 
-// The Lagrange basis polynomials of the given points evaluated at x.
+}  // namespace
+
 template <class F>
 std::vector<F> lagrange_at(std::span<const F> points, F x) {
   std::vector<F> basis(points.size());
@@ -32,7 +33,8 @@ std::vector<F> lagrange_at(std::span<const F> points, F x) {
   return basis;
 }
 
-}  // namespace
+template std::vector<Fp61> lagrange_at(std::span<const Fp61>, Fp61);
+template std::vector<Fp127> lagrange_at(std::span<const Fp127>, Fp127);
 
 template <class F>
 ShamirCodec<F>::ShamirCodec(std::size_t parties, std::size_t degree)

@@ -22,6 +22,12 @@
 
 namespace sm::mpc {
 
+// basis[i]: the Lagrange basis polynomial of points[i] over all of `points`, evaluated at x, so
+// that f(x) = sum_i basis[i] f(points[i]) for every polynomial f of degree below points.size().
+// The points must be distinct. Cost: points.size()^2 multiplications and points.size() inversions.
+template <class F>
+std::vector<F> lagrange_at(std::span<const F> points, F x);
+
 template <class F>
 class ShamirCodec {
  public:

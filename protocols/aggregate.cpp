@@ -191,26 +191,13 @@ class DealingStreams {
 // A party's Shamir evaluation point.
 Fp61 point(PartyId party) { return mpc::ShamirCodec<Fp61>::point(party); }
 
-// basis[k][i]: the Lagrange basis polynomial of points[i] over all of `points`, evaluated at
-// targets[k], so that f(targets[k]) = sum_i basis[k][i] f(points[i]) for every polynomial f of
-// degree below points.size(). Points must be distinct.
+// basis[k]: the Lagrange basis of `points` at targets[k] (mpc::lagrange_at), so that
+// f(targets[k]) = sum_i basis[k][i] f(points[i]) for every polynomial f of degree below
+// points.size().
 std::vector<std::vector<Fp61>> lagrange_basis(std::span<const Fp61> points,
                                               std::span<const Fp61> targets) {
-  std::vector<Fp61> weights(points.size(), Fp61(1));  // 1 / prod_(j != i) (x_i - x_j)
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    for (std::size_t j = 0; j < points.size(); ++j) {
-      if (j != i) weights[i] *= points[i] - points[j];
-    }
-    weights[i] = mpc::inverse(weights[i]);
-  }
-  std::vector<std::vector<Fp61>> basis(targets.size(), weights);
-  for (std::size_t k = 0; k < targets.size(); ++k) {
-    for (std::size_t i = 0; i < points.size(); ++i) {
-      for (std::size_t j = 0; j < points.size(); ++j) {
-        if (j != i) basis[k][i] *= targets[k] - points[j];
-      }
-    }
-  }
+  std::vector<std::vector<Fp61>> basis;
+  for (Fp61 target : targets) basis.push_back(mpc::lagrange_at(points, target));
   return basis;
 }
 
@@ -497,6 +484,7 @@ constexpr std::size_t kChunkBytes = 7;  // 56 bits fit below 2^61 - 1
 constexpr std::size_t kKeyBytes = crypto_scalarmult_BYTES;
 constexpr std::size_t kKeyChunks = (kKeyBytes + kChunkBytes - 1) / kChunkBytes;
 constexpr std::size_t kSeedChunks = (sizeof(mpc::Seed) + kChunkBytes - 1) / kChunkBytes;
+constexpr std::size_t kSecretChunks = kKeyChunks + kSeedChunks;  // a party's shared secrets
 
 std::vector<Fp61> pack(net::ByteView bytes) {
   std::vector<Fp61> out;
@@ -578,80 +566,70 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
   mpc::Seed nonce{};
   session.prg().common_stream().fill(nonce);
 
-  // Round 1: public key to everyone, Shamir shares of the secret key and self-mask seed.
+  // Round 1: every party but the aggregator sends every other party its public key and Shamir
+  // shares of its secret key and self-mask seed (the aggregator only receives: see the header).
+  const bool aggregator = self == leader;
   SecretKey secret_key{};
   PublicKey public_key{};
-  randombytes_buf(secret_key.data(), secret_key.size());
-  crypto_scalarmult_base(public_key.data(), secret_key.data());
-  const mpc::Seed self_seed = mpc::random_seed();
-  std::vector<Fp61> secrets = pack(secret_key);
-  const auto seed_chunks = pack(self_seed);
-  secrets.insert(secrets.end(), seed_chunks.begin(), seed_chunks.end());
-  mpc::Prg randomness = session.prg().private_stream();
-  const auto key_shares = codec.share(secrets, randomness);
-
+  mpc::Seed self_seed{};
   std::vector<Bytes> round1(n);
   std::vector<net::Outgoing> sends;
-  for (PartyId p : peers) {
-    round1[p].assign(public_key.begin(), public_key.end());
-    const auto share_bytes = mpc::as_bytes<Fp61>(key_shares[p]);
-    round1[p].insert(round1[p].end(), share_bytes.begin(), share_bytes.end());
-    sends.push_back({p, round1[p]});
+  if (!aggregator) {
+    randombytes_buf(secret_key.data(), secret_key.size());
+    crypto_scalarmult_base(public_key.data(), secret_key.data());
+    self_seed = mpc::random_seed();
+    std::vector<Fp61> secrets = pack(secret_key);
+    const auto seed_chunks = pack(self_seed);
+    secrets.insert(secrets.end(), seed_chunks.begin(), seed_chunks.end());
+    mpc::Prg randomness = session.prg().private_stream();
+    const auto key_shares = codec.share(secrets, randomness);
+    for (PartyId p : peers) {
+      round1[p].assign(public_key.begin(), public_key.end());
+      const auto share_bytes = mpc::as_bytes<Fp61>(key_shares[p]);
+      round1[p].insert(round1[p].end(), share_bytes.begin(), share_bytes.end());
+      sends.push_back({p, round1[p]});
+    }
   }
-  const auto keys_in = mesh.round_tolerant(sends, peers, "aggregate: keys");
+  std::vector<PartyId> maskers;  // the parties that send us a key: all peers but the aggregator
+  for (PartyId p : peers) {
+    if (p != leader) maskers.push_back(p);
+  }
+  const auto keys_in = mesh.round_tolerant(sends, maskers, "aggregate: keys");
   std::vector<std::optional<PublicKey>> public_keys(n);
   std::vector<std::optional<std::vector<Fp61>>> held(n);  // shares of others' key and seed
-  public_keys[self] = public_key;
-  PartySet keyed(n, 0);
-  keyed[self] = 1;
-  for (std::size_t k = 0; k < peers.size(); ++k) {
+  PartySet keyed(n, 0);  // whose keys we hold, ourselves included (the aggregator: none)
+  if (!aggregator) {
+    public_keys[self] = public_key;
+    keyed[self] = 1;
+  }
+  for (std::size_t k = 0; k < maskers.size(); ++k) {
     if (!keys_in[k]) continue;
-    const PartyId p = peers[k];
+    const PartyId p = maskers[k];
     const Bytes& message = *keys_in[k];
-    if (message.size() != kKeyBytes + secrets.size() * Fp61::kBytes) {
+    if (message.size() != kKeyBytes + kSecretChunks * Fp61::kBytes) {
       throw ProtocolError("malformed key message from " + mesh.describe(p));
     }
     PublicKey key;
     std::copy_n(message.begin(), kKeyBytes, key.begin());
     public_keys[p] = key;
-    held[p] = mpc::from_bytes<Fp61>(net::ByteView(message).subspan(kKeyBytes), secrets.size(),
+    held[p] = mpc::from_bytes<Fp61>(net::ByteView(message).subspan(kKeyBytes), kSecretChunks,
                                     mesh.describe(p), "aggregate: keys");
     keyed[p] = 1;
   }
 
-  // Round 2: the masked vector (and whose keys we used) to the aggregator. The message: the
-  // key set (n bytes), then y = x + self mask + the pairwise masks, built chunk by chunk.
-  Bytes own_message = keyed;
-  own_message.resize(n + d * Ring64::kBytes);
-  {
-    std::vector<Mask> masks;
-    masks.push_back({mpc::Prg(self_seed), false});
-    for (PartyId p : peers) {
-      if (!keyed[p]) continue;
-      const auto& low = self < p ? public_key : *public_keys[p];
-      const auto& high = self < p ? *public_keys[p] : public_key;
-      masks.push_back(
-          {mpc::Prg(pair_seed(secret_key, *public_keys[p], low, high, nonce)), self > p});
-    }
-    std::array<Ring64, kChunk> chunk;
-    for (std::size_t start = 0; start < d; start += kChunk) {
-      const auto part = std::span(chunk).first(std::min(kChunk, d - start));
-      for (std::size_t e = 0; e < part.size(); ++e) part[e] = Ring64::from_int(values[start + e]);
-      apply_masks(part, masks);
-      std::memcpy(own_message.data() + n + start * Ring64::kBytes, part.data(), part.size_bytes());
-    }
-  }
-
+  // Round 2: every other party sends the aggregator its masked vector (and whose keys it used):
+  // the key set (n bytes), then y = x + self mask + the pairwise masks, built chunk by chunk.
   Decision decision;
-  std::vector<net::ByteView> masked(n);  // the masked vectors that arrived, as bytes
+  std::vector<net::ByteView> masked(n);  // the included vectors, as bytes
   std::vector<PartySet> key_sets(n);
   std::vector<std::optional<Bytes>> arrived;
-  if (self == leader) {
+  Bytes own_message;
+  if (aggregator) {
     arrived = mesh.round_tolerant({}, peers, "aggregate: masked vectors");
     PartySet present(n, 0);
     present[self] = 1;
-    masked[self] = net::ByteView(own_message).subspan(n);
-    key_sets[self] = keyed;
+    masked[self] = net::ByteView(reinterpret_cast<const std::uint8_t*>(values.data()),
+                                 d * sizeof(std::int64_t));
     for (std::size_t k = 0; k < peers.size(); ++k) {
       if (!arrived[k]) continue;
       const PartyId p = peers[k];
@@ -665,7 +643,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     // Parties whose vectors arrived must have used each other's keys.
     for (PartyId a : members(present)) {
       for (PartyId b : members(present)) {
-        if (a != b && key_sets[a][b] != key_sets[b][a]) {
+        if (a != b && a != leader && b != leader && key_sets[a][b] != key_sets[b][a]) {
           throw ProtocolError(mesh.describe(a) + " and " + mesh.describe(b) +
                               " disagree on whether they exchanged keys; the run is aborted");
         }
@@ -673,6 +651,24 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     }
     decision = decide(mesh, present, present, threshold);
   } else {
+    own_message = keyed;
+    own_message.resize(n + d * Ring64::kBytes);
+    std::vector<Mask> masks;
+    masks.push_back({mpc::Prg(self_seed), false});
+    for (PartyId p : maskers) {
+      if (!keyed[p]) continue;
+      const auto& low = self < p ? public_key : *public_keys[p];
+      const auto& high = self < p ? *public_keys[p] : public_key;
+      masks.push_back(
+          {mpc::Prg(pair_seed(secret_key, *public_keys[p], low, high, nonce)), self > p});
+    }
+    std::array<Ring64, kChunk> chunk;
+    for (std::size_t start = 0; start < d; start += kChunk) {
+      const auto part = std::span(chunk).first(std::min(kChunk, d - start));
+      for (std::size_t e = 0; e < part.size(); ++e) part[e] = Ring64::from_int(values[start + e]);
+      apply_masks(part, masks);
+      std::memcpy(own_message.data() + n + start * Ring64::kBytes, part.data(), part.size_bytes());
+    }
     const net::Outgoing send{leader, own_message};
     mesh.round_tolerant({&send, 1}, {}, "aggregate: masked vectors");
   }
@@ -680,8 +676,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
   decision = announce(mesh, leader, std::move(decision), "aggregate: included set");
   AggregationResult result = result_from(decision);
 
-  // Round 4: per other party, the self-mask share if its vector arrived, else the key share;
-  // and our own self-mask seed in the clear (our vector is included anyway).
+  // Round 4, to the aggregator: per other party, the self-mask share if its vector arrived, else
+  // the key share; and our own self-mask seed in the clear (our vector is included anyway).
   auto unmasking_message = [&] {
     net::ByteWriter out;
     out.bytes(self_seed);
@@ -700,7 +696,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     return out.take();
   };
   std::optional<std::vector<std::int64_t>> sum;
-  if (self == leader) {
+  if (aggregator) {
     std::vector<PartyId> helpers;
     for (PartyId p : members(decision.present)) {
       if (p != self) helpers.push_back(p);
@@ -710,7 +706,6 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     std::vector<std::vector<std::vector<Fp61>>> shares_of(n);
     std::vector<std::vector<std::size_t>> holders_of(n);
     std::vector<std::optional<mpc::Seed>> self_seeds(n);
-    self_seeds[self] = self_seed;
     auto file_share = [&](PartyId owner, PartyId holder, std::vector<Fp61> share) {
       shares_of[owner].push_back(std::move(share));
       holders_of[owner].push_back(holder);
@@ -751,10 +746,14 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
       return unpack(codec.reconstruct_from(holders_of[owner], shares_of[owner], names), size);
     };
 
-    // The sum: the included masked vectors, minus their self masks and minus the pairwise masks
-    // they share with parties that dropped before sending.
-    std::vector<Mask> removals;
+    // The sum: our vector plus the included masked vectors, minus their self masks and minus the
+    // pairwise masks they share with parties that dropped before sending.
+    std::vector<PartyId> included_maskers;
     for (PartyId u : result.included) {
+      if (u != self) included_maskers.push_back(u);
+    }
+    std::vector<Mask> removals;
+    for (PartyId u : included_maskers) {
       if (!self_seeds[u]) {
         const Bytes seed = reconstruct(u, sizeof(mpc::Seed));
         self_seeds[u].emplace();
@@ -766,12 +765,12 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     for (PartyId v = 0; v < n; ++v) {
       if (decision.included[v]) continue;
       bool used = false;
-      for (PartyId u : result.included) used = used || key_sets[u][v];
+      for (PartyId u : included_maskers) used = used || key_sets[u][v];
       if (!used) continue;
       const Bytes key_bytes = reconstruct(v, kKeyBytes);
       SecretKey key;
       std::copy(key_bytes.begin(), key_bytes.end(), key.begin());
-      for (PartyId u : result.included) {
+      for (PartyId u : included_maskers) {
         if (!key_sets[u][v]) continue;
         const auto& low = u < v ? *public_keys[u] : *public_keys[v];
         const auto& high = u < v ? *public_keys[v] : *public_keys[u];
@@ -802,7 +801,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
 
   // Round 5: the aggregator sends the sum to the other output parties.
   const bool is_output = contains(outputs, self);
-  if (self == leader) {
+  if (aggregator) {
     sends.clear();
     const auto bytes = net::ByteView(reinterpret_cast<const std::uint8_t*>(sum->data()), d * 8);
     for (PartyId p : outputs) {

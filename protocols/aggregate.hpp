@@ -35,17 +35,24 @@
 // fallback costs each reserve d elements per output that asked.
 //
 // Masked (Bonawitz et al., CCS 2017, run among the parties with the first output party as the
-// aggregator): each party derives a pairwise mask seed with every other party from X25519 key
-// agreement (libsodium), adds the PRG expansions of the pairwise masks (which cancel in the sum)
-// and of a private self-mask to its vector in Z_2^64, and sends only that masked vector to the
-// aggregator. The X25519 secret key and the self-mask seed are Shamir-shared (degree t) up
-// front, so that the aggregator can remove the masks of a party that drops out before sending
-// (its pairwise masks, from its reconstructed key) and of one that sends and then drops out (its
-// self-mask): the sum covers exactly the parties whose masked vector reached the aggregator.
-// Every honest party reveals, per other party, either its self-mask share or its key share,
-// never both, so no single vector is ever unmasked. Rounds: 5. Bytes per party: 8 d to the
-// aggregator + O(N) (expansion ~1); the aggregator receives 8 d (N - 1) and sends 8 d per other
-// output party.
+// aggregator): each party other than the aggregator derives a pairwise mask seed with every other
+// such party from X25519 key agreement (libsodium), adds the PRG expansions of the pairwise masks
+// (which cancel in the sum) and of a private self-mask to its vector in Z_2^64, and sends only
+// that masked vector to the aggregator. The aggregator adds its own vector unmasked and takes no
+// part in the masking: a mask shared with it would hide nothing from it, and no other party sees
+// a masked vector, so leaving it out changes no party's view, and the masks cost (N - 1) N
+// expansions of d elements in all instead of N (N + 1). The X25519 secret key and the self-mask
+// seed are Shamir-shared (degree t) up front, so that the aggregator can remove the masks of a
+// party that drops out before sending (its pairwise masks, from its reconstructed key) and of one
+// that sends and then drops out (its self-mask): the sum covers exactly the parties whose masked
+// vector reached the aggregator. Every honest party reveals, per other party, either its
+// self-mask share or its key share, never both, so no single vector is ever unmasked.
+// Rounds: 5 (keys and shares; masked vectors; included set; unmasking shares; result), 4 at a
+// party that is not an output. Bytes per party other than the aggregator without dropouts:
+// 8 d + N (the masked vector and whose keys it used) + 16 + 4 N + 24 (N - 2) (its self-mask seed
+// and the self-mask shares it holds) to the aggregator, 96 (public key, shares of key and seed)
+// to every other party: expansion ~1. The aggregator sends 8 + 2 N bytes (the included set) to
+// every other party and 8 d to every other output party.
 //
 // In both, fewer than t + 1 remaining parties, or the aggregator (leader) dropping out, end the
 // run at every remaining party with ProtocolError naming the parties that dropped.

@@ -238,6 +238,43 @@ TEST_CASE("threshold: rounds and bytes match the header's cost statement", "[agg
   }
 }
 
+TEST_CASE("masked: rounds and bytes match the header's cost statement", "[aggregate][cost]") {
+  // Per party other than the aggregator: 96 key bytes to every other party; 8 d + N masked
+  // vector bytes and 16 + 4 N + 24 (N - 2) unmasking bytes to the aggregator. The aggregator:
+  // 8 + 2 N decision bytes to every other party, 8 d to every other output party. Rounds: keys,
+  // masked vectors, included set, unmasking shares, then the result where the party is an output.
+  struct Case {
+    std::size_t n;
+    std::vector<net::PartyId> outputs;
+  };
+  const std::size_t d = 100;
+  for (const auto& c : std::vector<Case>{{2, {}}, {3, {}}, {5, {}}, {5, {3, 1}}, {10, {}}}) {
+    const auto inputs = random_inputs(c.n, d, c.n + 40);
+    AggregationOptions options;
+    options.protocol = AggregationProtocol::kMasked;
+    options.threshold = std::max<std::size_t>(1, (c.n - 1) / 2);
+    options.output_parties = c.outputs;
+    const auto outputs = c.outputs.empty() ? everyone(c.n) : c.outputs;
+    const auto stats = net::run_parties(c.n, [&](net::Mesh& mesh) {
+      mpc::Session session(mesh, mpc::PrgState::establish(mesh));
+      const net::MeshStats before = mesh.stats();
+      const auto result = secure_sum(session, inputs[mesh.self()], options);
+      if (result.sum) CHECK(*result.sum == plain_sum(inputs, everyone(c.n)));
+      return mesh.stats().since(before);
+    });
+    for (net::PartyId p = 0; p < c.n; ++p) {
+      const bool is_output = std::find(outputs.begin(), outputs.end(), p) != outputs.end();
+      if (p == outputs.front()) {
+        CHECK(stats[p].bytes_sent() == (c.n - 1) * (8 + 2 * c.n) + (outputs.size() - 1) * 8 * d);
+      } else {
+        CHECK(stats[p].bytes_sent() ==
+              96 * (c.n - 1) + 8 * d + c.n + 16 + 4 * c.n + 24 * (c.n - 2));
+      }
+      CHECK(stats[p].rounds == (is_output ? 5u : 4u));
+    }
+  }
+}
+
 TEST_CASE("threshold: a wrong or malformed share is refused naming its sender",
           "[aggregate][faults]") {
   // Four parties, t = 1; one party corrupts element 5 of what it sends at one step: a share of
