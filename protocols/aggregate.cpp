@@ -651,8 +651,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     }
     decision = decide(mesh, present, present, threshold);
   } else {
-    own_message = keyed;
-    own_message.resize(n + d * Ring64::kBytes);
+    own_message.reserve(n + d * Ring64::kBytes);  // filled by appending: no zeroing pass
+    own_message.insert(own_message.end(), keyed.begin(), keyed.end());
     std::vector<Mask> masks;
     masks.push_back({mpc::Prg(self_seed), false});
     for (PartyId p : maskers) {
@@ -667,7 +667,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
       const auto part = std::span(chunk).first(std::min(kChunk, d - start));
       for (std::size_t e = 0; e < part.size(); ++e) part[e] = Ring64::from_int(values[start + e]);
       apply_masks(part, masks);
-      std::memcpy(own_message.data() + n + start * Ring64::kBytes, part.data(), part.size_bytes());
+      const net::ByteView bytes = mpc::as_bytes<Ring64>(part);
+      own_message.insert(own_message.end(), bytes.begin(), bytes.end());
     }
     const net::Outgoing send{leader, own_message};
     mesh.round_tolerant({&send, 1}, {}, "aggregate: masked vectors");
@@ -777,7 +778,8 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
         removals.push_back({mpc::Prg(pair_seed(key, *public_keys[u], low, high, nonce)), u < v});
       }
     }
-    std::vector<std::int64_t> out(d);
+    std::vector<std::int64_t> out;
+    out.reserve(d);  // filled by appending: no zeroing pass
     std::array<Ring64, kChunk> chunk;
     for (std::size_t start = 0; start < d; start += kChunk) {
       const auto part = std::span(chunk).first(std::min(kChunk, d - start));
@@ -790,7 +792,7 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
         }
       }
       apply_masks(part, removals);
-      for (std::size_t e = 0; e < part.size(); ++e) out[start + e] = part[e].to_int();
+      for (const Ring64 element : part) out.push_back(element.to_int());
     }
     sum = std::move(out);
   } else {
@@ -819,8 +821,15 @@ AggregationResult masked_sum(mpc::Session& session, std::span<const std::int64_t
     if (received[0]->size() != d * sizeof(std::int64_t)) {
       throw ProtocolError("malformed sum from the aggregator " + mesh.describe(leader));
     }
-    std::vector<std::int64_t> out(d);
-    if (d > 0) std::memcpy(out.data(), received[0]->data(), received[0]->size());
+    std::vector<std::int64_t> out;
+    out.reserve(d);  // filled by appending: no zeroing pass
+    std::array<std::int64_t, kChunk> words;
+    for (std::size_t start = 0; start < d; start += kChunk) {
+      const std::size_t count = std::min(kChunk, d - start);
+      std::memcpy(words.data(), received[0]->data() + start * sizeof(std::int64_t),
+                  count * sizeof(std::int64_t));
+      out.insert(out.end(), words.begin(), words.begin() + count);
+    }
     result.sum = std::move(out);
   }
   return result;
