@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "mpc/linear_combination.hpp"
 #include "mpc/mersenne.hpp"
 #include "mpc/ring64.hpp"
 #include "mpc/serialize.hpp"
@@ -201,25 +202,13 @@ std::vector<std::vector<Fp61>> lagrange_basis(std::span<const Fp61> points,
   return basis;
 }
 
-// x mod p for any 128-bit x (2^61 = 1 mod p), as a value below 2^63.
-std::uint64_t fold(mpc::u128 x) {
-  return (static_cast<std::uint64_t>(x) & Fp61::kModulus) +
-         (static_cast<std::uint64_t>(x >> 61) & Fp61::kModulus) +
-         static_cast<std::uint64_t>(x >> 122);
-}
-
-// out[e] = sum_i coefficients[i] * inputs[i * kChunk + e] for e < out.size() <= kChunk. The
-// products (below 2^122) are summed in 128 bits and reduced once per 64 of them.
-void linear_combination(std::span<const Fp61> coefficients, std::span<const Fp61> inputs,
-                        std::span<Fp61> out) {
-  for (std::size_t e = 0; e < out.size(); ++e) {
-    mpc::u128 sum = 0;
-    for (std::size_t i = 0; i < coefficients.size(); ++i) {
-      sum += static_cast<mpc::u128>(coefficients[i].value()) * inputs[i * kChunk + e].value();
-      if (i % 64 == 63) sum = fold(sum);
-    }
-    out[e] = Fp61::reduce(fold(sum));
-  }
+// out[e] = sum_i coefficients[i] * inputs[i * kChunk + e] for e < out.size() <= kChunk
+// (mpc::linear_combination over the chunk's rows).
+void combine_rows(std::span<const Fp61> coefficients, std::span<const Fp61> inputs,
+                  std::span<Fp61> out) {
+  std::vector<const Fp61*> rows;
+  for (std::size_t i = 0; i < coefficients.size(); ++i) rows.push_back(&inputs[i * kChunk]);
+  mpc::linear_combination<Fp61>(out.data(), out.size(), coefficients, rows);
 }
 
 // Peers' messages of field elements are read in place, chunk by chunk, and validated as
@@ -284,7 +273,7 @@ std::vector<std::int64_t> reconstruct_sum(const net::Mesh& mesh, std::size_t thr
     for (std::size_t h = base; h < holders.size(); ++h) {
       const auto expected = std::span(value).first(count), got = std::span(other).first(count);
       check_canonical(read_elements(shares[h], start, got), mesh.describe(holders[h]));
-      linear_combination(basis[h - base + 1], known, expected);
+      combine_rows(basis[h - base + 1], known, expected);
       for (std::size_t e = 0; e < count; ++e) {
         if (expected[e] == got[e]) continue;
         throw ProtocolError(
@@ -295,7 +284,7 @@ std::vector<std::int64_t> reconstruct_sum(const net::Mesh& mesh, std::size_t thr
             mesh.describe(holders[threshold]) + " (one of them is wrong); the run is aborted");
       }
     }
-    linear_combination(basis[0], known, std::span(value).first(count));
+    combine_rows(basis[0], known, std::span(value).first(count));
     for (std::size_t e = 0; e < count; ++e) out[start + e] = value[e].to_int();
   }
   return out;
@@ -355,7 +344,7 @@ AggregationResult threshold_sum(mpc::Session& session, std::span<const std::int6
                     std::span(known).subspan((i + 1) * kChunk, count));
     }
     for (std::size_t k = 0; k < targets.size(); ++k) {
-      linear_combination(basis[k], known, std::span(shares[k]).subspan(start, count));
+      combine_rows(basis[k], known, std::span(shares[k]).subspan(start, count));
     }
   }
 
