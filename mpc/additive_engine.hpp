@@ -14,10 +14,10 @@
 //             (Dalskov, Escudero and Keller, USENIX Security 2021).
 //   less_than_zero  less_than_thresholds (mpc/ops.hpp) with the one threshold 0, exact: open
 //             x + r (r uniform, from WindowMasks), then a comparison of public and shared
-//             w-bit numbers whose tree also XORs in the window's top bit, its first level from
-//             the masks' pair products. Without a bound, w = 63: 1 + 5 rounds, 1 + 2 (61 + 9)
-//             elements per element and peer; with bits, w = bits - 1 or bits, whichever is odd
-//             (at least 3): ceil(log2 w) rounds (6 for bits = 47).
+//             w-bit numbers whose tree also XORs in the window's top bit, its first two levels
+//             from the masks' group products. Without a bound, w = 63: 1 + 4 rounds,
+//             1 + 2 (29 + 7) elements per element and peer; with bits, w = bits - 1 or bits,
+//             whichever is odd (at least 3): max(1, ceil(log2 w) - 1) rounds (5 for bits = 47).
 #pragma once
 
 #include "mpc/engine.hpp"

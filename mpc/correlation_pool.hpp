@@ -74,11 +74,11 @@ class CorrelationPool final : public CorrelationSource<E> {
 
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
     auto parts = window_masks_.try_emplace(std::pair{low, width}, 3)
-                     .first->second.take(n, fetch_count(n, 1 + width + width / 2),
+                     .first->second.take(n, fetch_count(n, 1 + width + window_products(width)),
                                          [&](std::size_t count) {
                                            auto m = source_.window_masks(count, low, width);
                                            return Parts{std::move(m.r), std::move(m.bits),
-                                                        std::move(m.pairs)};
+                                                        std::move(m.products)};
                                          });
     return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
   }

@@ -50,16 +50,24 @@ struct BitMasks {
   std::vector<E> bits, high;
 };
 
-// Comparison masks over Z_2^64 that let a comparison skip its first round (Ring64 only): r
-// uniform; bits[k * width + i] = bit (low + i) of r[k] (a window of r's bits, each 0 or 1);
-// pairs[k * width / 2 + j] = bits[k * width + 2j + 1] * bits[k * width + 2j] (width even): the
-// products that the first level of a comparison tree over the window would otherwise compute.
+// Comparison masks over Z_2^64 that let a comparison skip its first two rounds (Ring64 only):
+// r uniform; bits[k * width + i] = bit (low + i) of r[k] (a window of r's bits, each 0 or 1);
+// products: the window's bits in groups of 4 from bit 0 (width even; the last group has 2 bits
+// when width % 4 == 2), and for every group, in increasing order of the subset mask m (bit l of
+// m for the group's bit l), the product of each subset of two or more of its bits:
+// products[k * P + 11 g + rank(m)], P = window_products(width) per mask. These are the products
+// that the first two levels of a comparison tree over the window would otherwise compute.
 template <class E>
 struct WindowMasks {
   int low = 0;
   std::size_t width = 0;
-  std::vector<E> r, bits, pairs;
+  std::vector<E> r, bits, products;
 };
+
+// Products per WindowMasks mask: 11 per group of 4 bits, 1 for a last group of 2.
+inline std::size_t window_products(std::size_t width) {
+  return width / 4 * 11 + (width % 4 == 2 ? 1 : 0);
+}
 
 // A persistent random matrix U (rows x cols, row-major) to mask a data matrix X once (SecureML,
 // Mohassel and Zhang, S&P 2017, section IV-B): the parties open X - U once; afterwards a product

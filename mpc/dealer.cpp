@@ -203,8 +203,9 @@ Checked check(const Request& request, std::uint64_t masked_cols = 0) {
         return {{}, problem};
       }
       const auto bits = bounded_product(request.p1, request.p3);
-      if (!bits || *bits + *bits / 2 + request.p1 > limit) return too_large();
-      return {{{request.p1}, {*bits, *bits / 2}}, {}};
+      const auto products = bounded_product(request.p1, window_products(request.p3));
+      if (!bits || !products || *bits + *products + request.p1 > limit) return too_large();
+      return {{{request.p1}, {*bits, *products}}, {}};
     }
   }
   return {{}, "unknown request kind " + std::to_string(static_cast<std::uint64_t>(request.kind))};

@@ -100,9 +100,9 @@ WindowMasks<E> LocalDealerUnsafe<E>::window_masks(std::size_t n, int low, std::s
       throw std::invalid_argument("window_masks: " + problem);
     }
     const auto r = prg_.sample<E>(n);
-    std::vector<E> bits(n * width), pairs(n * width / 2);
-    derive_window_bits(r, low, width, bits, pairs);
-    return {low, width, split(r), split(bits), split(pairs)};
+    std::vector<E> bits(n * width), products(n * window_products(width));
+    derive_window_bits(r, low, width, bits, products);
+    return {low, width, split(r), split(bits), split(products)};
   } else {
     return CorrelationSource<E>::window_masks(n, low, width);
   }

@@ -1,14 +1,60 @@
 #include "mpc/ops.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 namespace sm::mpc {
 
 namespace {
+
+// A multilinear polynomial in at most 4 bits x_0 .. x_3: coefficient m is that of the product of
+// the x_l with bit l set in m.
+template <class E>
+using Poly4 = std::array<E, 16>;
+
+// a * b for polynomials in disjoint sets of bits.
+template <class E>
+Poly4<E> times(const Poly4<E>& a, const Poly4<E>& b) {
+  Poly4<E> out;
+  out.fill(E(0));
+  for (unsigned m1 = 0; m1 < 16; ++m1) {
+    if (a[m1] == E(0)) continue;
+    for (unsigned m2 = 0; m2 < 16; ++m2) out[m1 | m2] += a[m1] * b[m2];
+  }
+  return out;
+}
+
+// lt = [c < x] and eq = [c == x] over the run x_0 .. x_(bits-1) (x_(bits-1) the highest) for the
+// public bits c, as polynomials in the x_l (the comparison tree's node rules, applied bit by bit).
+template <class E>
+std::pair<Poly4<E>, Poly4<E>> run_lt_eq(unsigned c, std::size_t bits) {
+  Poly4<E> lt, eq;
+  lt.fill(E(0));
+  eq.fill(E(0));
+  eq[0] = E(1);
+  for (std::size_t l = 0; l < bits; ++l) {
+    const bool c_bit = (c >> l) & 1;
+    Poly4<E> leaf_lt, leaf_eq;
+    leaf_lt.fill(E(0));
+    leaf_eq.fill(E(0));
+    leaf_lt[1u << l] = c_bit ? E(0) : E(1);  // (1 - c_l) x_l
+    leaf_eq[0] = c_bit ? E(0) : E(1);        // c_l ? x_l : 1 - x_l
+    leaf_eq[1u << l] = c_bit ? E(1) : -E(1);
+    lt = times(leaf_eq, lt);
+    for (unsigned m = 0; m < 16; ++m) lt[m] += leaf_lt[m];
+    eq = times(leaf_eq, eq);
+  }
+  return {lt, eq};
+}
+
+// rank[m]: the position of subset m (two or more bits) among a group's products (WindowMasks).
+constexpr std::array<std::size_t, 16> kProductRank = {0, 0, 0, 0, 0, 1, 2, 3,
+                                                      0, 4, 5, 6, 7, 8, 9, 10};
 
 // 1 where bit `b` of `c` is set, as an element.
 template <class E>
@@ -110,7 +156,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
                                                     std::size_t width,
                                                     const typename En::Shares* top,
                                                     std::string_view step,
-                                                    const typename En::Shares* pair_products) {
+                                                    const typename En::Shares* group_products) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const std::size_t n = c.size();
@@ -143,66 +189,140 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   const auto leaf_a = [&](bool c_bit) { return c_bit ? zero : one; };
   const auto leaf_s = [&](bool c_bit) { return c_bit ? one : -one; };
 
-  // Level 1 from pairs of leaves needs one product per pair, r_H r_L, since eq = eq_H eq_L and
-  // eq_H lt_L both expand to it (once per mask: it does not depend on c); with a top bit, also
-  // t r_(width-1) for the lone top leaf. Given pair_products, they cost no round.
-  std::size_t count = (width + 1) / 2;
-  const std::size_t pairs1 = width / 2;
-  Shares computed;
-  const Shares& products = pair_products != nullptr ? *pair_products : computed;
-  if (pair_products != nullptr) {
-    if (pair_products->size() != masks * pairs1 + (top != nullptr ? n : 0)) {
-      throw std::invalid_argument("comparison_tree: pair products do not match the bits");
-    }
-  } else if (pairs1 > 0 || top != nullptr) {
-    Shares high, low;
-    for (std::size_t k = 0; k < masks; ++k) {
-      for (std::size_t j = 0; j < pairs1; ++j) {
-        high.values.push_back(r(k, 2 * j + 1));
-        low.values.push_back(r(k, 2 * j));
-      }
-    }
-    if (top != nullptr) {
-      for (std::size_t k = 0; k < n; ++k) {
-        high.values.push_back(top->values[k]);
-        low.values.push_back(r(k, width - 1));
-      }
-    }
-    computed = mul(engine, high, low, step);
-  }
   Shares lt, eq, tq, tl;
-  std::vector<E> eq_public(n * count);  // eq's public part (lt has none)
-  lt.values.resize(n * count);
-  eq.values.resize(n * count);
-  for (std::size_t k = 0; k < n; ++k) {
-    for (std::size_t j = 0; j < count; ++j) {
-      const std::size_t node = k * count + j, lo = 2 * j;
-      const bool c_lo = bit(k, lo);
-      if (lo + 1 == width) {  // a lone top leaf
-        lt.values[node] = c_lo ? zero : r(k, lo);
-        eq.values[node] = leaf_s(c_lo) * r(k, lo);
-        eq_public[node] = leaf_a(c_lo);
-        continue;
-      }
-      const bool c_hi = bit(k, lo + 1);
-      const E p = products.values[(k % masks) * pairs1 + j];
-      const E r_hi = r(k, lo + 1), r_lo = r(k, lo);
-      eq.values[node] = leaf_a(c_hi) * leaf_s(c_lo) * r_lo + leaf_a(c_lo) * leaf_s(c_hi) * r_hi +
-                        leaf_s(c_hi) * leaf_s(c_lo) * p;
-      eq_public[node] = leaf_a(c_hi) * leaf_a(c_lo);
-      const E lt_hi = c_hi ? zero : r_hi;
-      lt.values[node] = c_lo ? lt_hi : lt_hi + leaf_a(c_hi) * r_lo + leaf_s(c_hi) * p;
+  std::size_t count = 0, span = 0;  // nodes per element and bits per node, of the current level
+  if (group_products != nullptr) {
+    // Level 2 without communication: a node over the run of (at most) 4 bits of a group is a
+    // polynomial in the group's bits (and, for the topmost, t), evaluated on the products.
+    const std::size_t window = width + (top != nullptr ? 1 : 0);
+    const std::size_t per_mask = window_products(window);
+    if (window % 2 != 0 || group_products->size() != masks * per_mask) {
+      throw std::invalid_argument("comparison_tree: group products do not match the bits");
     }
-  }
-  eq = engine.add_public(std::move(eq), eq_public);
-  if (top != nullptr) {
-    tq.values.resize(n);
-    tl.values.resize(n);
+    count = (width + 3) / 4;
+    span = 4;
+    lt.values.resize(n * count);
+    eq.values.resize(n * count);
+    std::vector<E> lt_public(n * count), eq_public(n * count);
+    E none;  // tq's and tl's constant term: zero, as every term has t
+    // The polynomials of a run (lt, eq, and t eq, t lt for the topmost, t being bit `run`) for
+    // every pattern of c's bits over it, by run length, computed once per call.
+    struct RunPolys {
+      Poly4<E> lt, eq, tq, tl;
+    };
+    std::array<std::vector<RunPolys>, 5> by_run;
+    const auto polys_of = [&](std::size_t run, unsigned c_run) -> const RunPolys& {
+      auto& table = by_run[run];
+      if (table.empty()) {
+        table.resize(std::size_t{1} << run);
+        for (unsigned pattern = 0; pattern < table.size(); ++pattern) {
+          auto& polys = table[pattern];
+          std::tie(polys.lt, polys.eq) = run_lt_eq<E>(pattern, run);
+          if (run < 4) {
+            Poly4<E> t;
+            t.fill(E(0));
+            t[1u << run] = E(1);
+            polys.tq = times(t, polys.eq);
+            polys.tl = times(t, polys.lt);
+          }
+        }
+      }
+      return table[c_run];
+    };
+    if (top != nullptr) {
+      tq.values.resize(n);
+      tl.values.resize(n);
+    }
     for (std::size_t k = 0; k < n; ++k) {
-      const bool c_top = bit(k, width - 1);
-      const E p = products.values[masks * pairs1 + k];  // t r_(width-1)
-      tq.values[k] = leaf_a(c_top) * top->values[k] + leaf_s(c_top) * p;
-      tl.values[k] = c_top ? zero : p;
+      const std::size_t mask = k % masks;
+      for (std::size_t g = 0; g < count; ++g) {
+        const std::size_t run = std::min<std::size_t>(4, width - 4 * g);
+        const bool has_top = top != nullptr && g + 1 == count;
+        const E* products = group_products->values.data() + mask * per_mask + 11 * g;
+        // The share of the product of the group's bits in m (the top bit as bit `run`).
+        const auto monomial = [&](unsigned m) {
+          if (std::popcount(m) >= 2) return products[kProductRank[m]];
+          const auto l = static_cast<std::size_t>(std::countr_zero(m));
+          return l == run ? top->values[k] : bits.values[mask * width + 4 * g + l];
+        };
+        const auto evaluate = [&](const Poly4<E>& poly, E& share, E& constant) {
+          E sum(0);
+          for (unsigned m = 1; m < 16; ++m) {
+            if (poly[m] != E(0)) sum += poly[m] * monomial(m);
+          }
+          share = sum;
+          constant = poly[0];
+        };
+        const auto c_run = static_cast<unsigned>((c[k] >> (4 * g)) & ((u128{1} << run) - 1));
+        const RunPolys& polys = polys_of(run, c_run);
+        const std::size_t node = k * count + g;
+        evaluate(polys.lt, lt.values[node], lt_public[node]);
+        evaluate(polys.eq, eq.values[node], eq_public[node]);
+        if (has_top) {
+          evaluate(polys.tq, tq.values[k], none);
+          evaluate(polys.tl, tl.values[k], none);
+        }
+      }
+    }
+    lt = engine.add_public(std::move(lt), lt_public);
+    eq = engine.add_public(std::move(eq), eq_public);
+  } else {
+    // Level 1 from pairs of leaves needs one product per pair, r_H r_L, since eq = eq_H eq_L and
+    // eq_H lt_L both expand to it (once per mask: it does not depend on c); with a top bit, also
+    // t r_(width-1) for the lone top leaf.
+    count = (width + 1) / 2;
+    span = 2;
+    const std::size_t pairs1 = width / 2;
+    Shares products;
+    if (pairs1 > 0 || top != nullptr) {
+      Shares high, low;
+      for (std::size_t k = 0; k < masks; ++k) {
+        for (std::size_t j = 0; j < pairs1; ++j) {
+          high.values.push_back(r(k, 2 * j + 1));
+          low.values.push_back(r(k, 2 * j));
+        }
+      }
+      if (top != nullptr) {
+        for (std::size_t k = 0; k < n; ++k) {
+          high.values.push_back(top->values[k]);
+          low.values.push_back(r(k, width - 1));
+        }
+      }
+      products = mul(engine, high, low, step);
+    }
+    std::vector<E> eq_public(n * count);  // eq's public part (lt has none)
+    lt.values.resize(n * count);
+    eq.values.resize(n * count);
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t j = 0; j < count; ++j) {
+        const std::size_t node = k * count + j, lo = 2 * j;
+        const bool c_lo = bit(k, lo);
+        if (lo + 1 == width) {  // a lone top leaf
+          lt.values[node] = c_lo ? zero : r(k, lo);
+          eq.values[node] = leaf_s(c_lo) * r(k, lo);
+          eq_public[node] = leaf_a(c_lo);
+          continue;
+        }
+        const bool c_hi = bit(k, lo + 1);
+        const E p = products.values[(k % masks) * pairs1 + j];
+        const E r_hi = r(k, lo + 1), r_lo = r(k, lo);
+        eq.values[node] = leaf_a(c_hi) * leaf_s(c_lo) * r_lo + leaf_a(c_lo) * leaf_s(c_hi) * r_hi +
+                          leaf_s(c_hi) * leaf_s(c_lo) * p;
+        eq_public[node] = leaf_a(c_hi) * leaf_a(c_lo);
+        const E lt_hi = c_hi ? zero : r_hi;
+        lt.values[node] = c_lo ? lt_hi : lt_hi + leaf_a(c_hi) * r_lo + leaf_s(c_hi) * p;
+      }
+    }
+    eq = engine.add_public(std::move(eq), eq_public);
+    if (top != nullptr) {
+      tq.values.resize(n);
+      tl.values.resize(n);
+      for (std::size_t k = 0; k < n; ++k) {
+        const bool c_top = bit(k, width - 1);
+        const E p = products.values[masks * pairs1 + k];  // t r_(width-1)
+        tq.values[k] = leaf_a(c_top) * top->values[k] + leaf_s(c_top) * p;
+        tl.values[k] = c_top ? zero : p;
+      }
     }
   }
 
@@ -213,7 +333,6 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   // public, so which nodes are copied reveals nothing; less_than_thresholds' values differ
   // mostly in their low bits).
   const bool share_nodes = top == nullptr && masks < n;
-  std::size_t span = 2;  // bits covered by a node of the current level
   constexpr std::size_t kComputed = static_cast<std::size_t>(-1);
   while (count > 1) {
     const std::size_t pairs = count / 2, next = (count + 1) / 2;
@@ -327,33 +446,28 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
     // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its
     // bits m .. m + w shared: b (w bits from bit m) and t (bit m + w), w odd (one bit more than
     // bits - 1 - m when that is even: the bound then holds a fortiori), with the products of
-    // adjacent pairs of them. For threshold a, y = x - a + 2^(m+w) lies in [0, 2^(m+w+1)) within
-    // the bound; with C = ((c - a + 2^(m+w)) >> m) mod 2^(w+1), public, and (R >> m) mod 2^(w+1)
-    // = b + 2^w t, floor(y / 2^m) = (C - b - 2^w t - beta) mod 2^(w+1), beta in {0, 1} the
-    // borrow of the low m bits (0 for m = 0). Its top bit is [x >= a] = C_w XOR t XOR
-    // [C mod 2^w < b] except where beta = 1 and floor(y / 2^m) = 2^w - 1, i.e. only for
-    // -2^m <= x - a < 0 (inside the band). The comparison tree folds t in, its first level from
-    // the pair products: 1 + ceil(log2 w) - 1 rounds.
+    // the subsets of each group of 4 of them. For threshold a, y = x - a + 2^(m+w) lies in [0,
+    // 2^(m+w+1)) within the bound; with C = ((c - a + 2^(m+w)) >> m) mod 2^(w+1), public, and (R >>
+    // m) mod 2^(w+1) = b + 2^w t, floor(y / 2^m) = (C - b - 2^w t - beta) mod 2^(w+1), beta in {0,
+    // 1} the borrow of the low m bits (0 for m = 0). Its top bit is [x >= a] = C_w XOR t XOR [C mod
+    // 2^w < b] except where beta = 1 and floor(y / 2^m) = 2^w - 1, i.e. only for -2^m <= x - a < 0
+    // (inside the band). The comparison tree folds t in, its first two levels from the group
+    // products: 1 + ceil(log2 w) - 2 rounds.
     const int m = coarse_bits;
     const int top_bit = (bits - 1 - m) % 2 == 1 ? bits - 1 : bits;  // m + w
     const auto width = static_cast<std::size_t>(top_bit - m);
     const WindowMasks<E> masks = engine.correlations().window_masks(n, m, width + 1);
     const auto c = engine.open(add(x, Shares{masks.r}), step);
 
-    // The tree's inputs: b of every value; the first level's pair products (value-major), then
-    // t r_(w-1) and t for every (threshold, value).
-    const std::size_t count = thresholds.size(), stride = width + 1, pairs = stride / 2;
-    Shares low_bits, level_one, top;
+    // The tree's inputs: b of every value, t for every (threshold, value).
+    const std::size_t count = thresholds.size(), stride = width + 1;
+    Shares low_bits, top;
     low_bits.values.reserve(n * width);
-    level_one.values.reserve(n * (pairs - 1) + count * n);
     top.values.reserve(count * n);
     for (std::size_t i = 0; i < n; ++i) {
       const auto bits_i = masks.bits.begin() + static_cast<std::ptrdiff_t>(i * stride);
       low_bits.values.insert(low_bits.values.end(), bits_i,
                              bits_i + static_cast<std::ptrdiff_t>(width));
-      const auto pairs_i = masks.pairs.begin() + static_cast<std::ptrdiff_t>(i * pairs);
-      level_one.values.insert(level_one.values.end(), pairs_i,
-                              pairs_i + static_cast<std::ptrdiff_t>(pairs - 1));
     }
     std::vector<u128> c_low(count * n);
     std::vector<bool> c_top(count * n);
@@ -364,11 +478,11 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
         const std::uint64_t shifted = (c[i].value() + offset) >> m;
         c_low[j * n + i] = shifted & low_mask;
         c_top[j * n + i] = (shifted >> width) & 1;
-        level_one.values.push_back(masks.pairs[i * pairs + pairs - 1]);
         top.values.push_back(masks.bits[i * stride + width]);
       }
     }
-    const auto tree = comparison_tree(engine, c_low, low_bits, width, &top, step, &level_one);
+    const Shares products{masks.products};
+    const auto tree = comparison_tree(engine, c_low, low_bits, width, &top, step, &products);
     // u = t XOR [C mod 2^w < b]; [x < a] = 1 - (C_w XOR u) = C_w ? u : 1 - u.
     Shares out = sub(add(tree.lt, top), scale(tree.top_lt, E(2)));
     std::vector<E> ones(count * n);

@@ -17,12 +17,12 @@
 //                  (at most w/2 + J (2 ceil(w/2) - 3) multiplications; a tree node over the
 //                  same bits of two thresholds' public c - a_j is computed once: for the
 //                  sigmoid's 4 thresholds, w = 25: 71 instead of 104 on average).
-//                  AdditiveEngine: ceil(log2 w) rounds, w the odd one of bits - 1 - coarse_bits
-//                  and bits - coarse_bits; per value one opened value and one WindowMasks
-//                  (w + 1 bits with their pair products: the tree's first level costs nothing)
-//                  for all J thresholds, then J comparison trees with the mask's top bit folded
-//                  in: at most 2 ceil(w/2) + 2 ceil(log2 w) - 6 multiplications per threshold
-//                  and value (26 for w = 25).
+//                  AdditiveEngine: ceil(log2 w) - 1 rounds, w the odd one of
+//                  bits - 1 - coarse_bits and bits - coarse_bits; per value one opened value
+//                  and one WindowMasks (w + 1 bits with their group products: the tree's first
+//                  two levels cost nothing) for all J thresholds, then J comparison trees with
+//                  the mask's top bit folded in: at most 2 ceil(w/4) + 2 ceil(log2 w) - 8
+//                  multiplications per threshold and value (14 for w = 25).
 //   less_than etc. one less_than_zero (see the engine), select: 1 mul
 // Every step tag passed in appears in network errors.
 #pragma once
@@ -131,11 +131,11 @@ typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const type
 // top[k] (one per element; the width must then be odd), top_lt[k] = top[k] lt[k] in the same
 // rounds: ceil(log2 width) rounds, the products of bit_less_than plus at most 2 ceil(log2 width)
 // per element for the top bit (e.g. to XOR the top bit of a mask into the result without an
-// extra round). Given pair_products, the first level's products (per mask, r_(2j+1) r_(2j) for
-// j < width / 2, mask-major; then, with top bits, top[k] r_(width-1) of every element k), e.g.
-// from WindowMasks, that level costs nothing: ceil(log2 width) - 1 rounds (width >= 2), width / 2
-// fewer products per mask and one fewer per element with a top bit. std::invalid_argument on
-// mismatched sizes.
+// extra round). Given group_products, laid out as WindowMasks::products over each mask's bits
+// r_0 .. r_(width-1) followed, with top bits, by the top bit (which must then be the same for
+// all elements of a mask; width + 1 even, or width even without), the first two levels cost
+// nothing: max(0, ceil(log2 width) - 2) rounds, and no products below the third level.
+// std::invalid_argument on mismatched sizes.
 template <class Shares>
 struct ComparisonTree {
   Shares lt, top_lt;  // top_lt empty without top bits
@@ -144,7 +144,7 @@ template <Engine En>
 ComparisonTree<typename En::Shares> comparison_tree(
     En& engine, std::span<const u128> c, const typename En::Shares& bits, std::size_t width,
     const typename En::Shares* top, std::string_view step,
-    const typename En::Shares* pair_products = nullptr);
+    const typename En::Shares* group_products = nullptr);
 
 // [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[(k mod M) width + i] 2^i,
 // with M = bits.size() / width masks (M divides c.size(): several values may share one mask, as
@@ -167,7 +167,7 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
 // uniform-shifted noise (H's honest term is uniform over 2^40 steps of 2^(bits-1), x's part
 // spans less than 2^(bits+1)). AdditiveEngine: all thresholds share one opening of x + R, R
 // uniform in Z_2^64 (so the opening is uniform: perfect privacy), whose bits m .. m + w the
-// dealer also shares one by one with their adjacent pairs' products (WindowMasks); the result
+// dealer also shares one by one with the products of their groups of 4 (WindowMasks); the result
 // may be wrong only for -2^m <= x[i] - a_j < 0 (exact for coarse_bits = 0).
 template <Engine En>
 typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,

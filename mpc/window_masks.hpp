@@ -1,9 +1,12 @@
 // The plaintext side of WindowMasks (mpc/correlations.hpp), shared by the sources that make
 // them (DealerClient's dealer, LocalDealerUnsafe<Ring64>): which windows are valid, and the
-// window's bits and their pair products derived from a plaintext r.
+// window's bits and their group products derived from a plaintext r.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -22,15 +25,20 @@ inline std::string window_problem(std::int64_t low, std::uint64_t width) {
   return {};
 }
 
-// bits[k width + i] = bit (low + i) of r[k]; pairs[k width / 2 + j] = the product of bits
-// 2j + 1 and 2j of r[k]'s window. The window must be valid; the outputs sized n width, n width / 2.
+// bits[k width + i] = bit (low + i) of r[k]; products as WindowMasks lays them out. The window
+// must be valid; the outputs sized n width and n window_products(width).
 inline void derive_window_bits(std::span<const Ring64> r, int low, std::size_t width,
-                               std::span<Ring64> bits, std::span<Ring64> pairs) {
+                               std::span<Ring64> bits, std::span<Ring64> products) {
+  std::size_t next = 0;
   for (std::size_t k = 0; k < r.size(); ++k) {
     const std::uint64_t window = r[k].value() >> low;
     for (std::size_t i = 0; i < width; ++i) bits[k * width + i] = Ring64((window >> i) & 1);
-    for (std::size_t j = 0; j < width / 2; ++j) {
-      pairs[k * width / 2 + j] = Ring64((window >> (2 * j)) & (window >> (2 * j + 1)) & 1);
+    for (std::size_t group = 0; group < width; group += 4) {
+      const std::size_t group_bits = std::min<std::size_t>(4, width - group);
+      const std::uint64_t values = (window >> group) & ((std::uint64_t{1} << group_bits) - 1);
+      for (std::uint64_t m = 3; m < (std::uint64_t{1} << group_bits); ++m) {
+        if (std::popcount(m) >= 2) products[next++] = Ring64((values & m) == m ? 1 : 0);
+      }
     }
   }
 }

@@ -30,9 +30,9 @@
 // 2^-8 of a breakpoint may take either neighbouring piece), so it compares w = bits - 1 - m bits
 // or, on the additive engine, the odd one of bits - 1 - m and bits - m (25 for f = 16, N = 3,
 // on both).
-// AdditiveEngine: the dealer's WindowMasks give the tree's first level, R_cmp = ceil(log2 w) = 5:
-// 10 rounds. ShamirEngine<Fp127>: R_cmp = 1 + ceil(log2 w) = 6; with the masked products below,
-// 9 rounds.
+// AdditiveEngine: the dealer's WindowMasks give the tree's first two levels,
+// R_cmp = ceil(log2 w) - 1 = 4: 9 rounds. ShamirEngine<Fp127>: R_cmp = 1 + ceil(log2 w) = 6; with
+// the masked products below, 9 rounds.
 // ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared)
 // high part, so the masks of the masked products are chosen to make both openings unnecessary:
 // vt = -high of the residual's truncation (then e - vt = P_e is already public), and
@@ -40,11 +40,11 @@
 // The source's fresh masks are moved onto these in one opening at set-up, of v - v' and
 // vt - vt' (uniform, as v' and vt' are): z += U_B (v - v'), zt += U_B^T (vt - vt').
 // Elements each party sends to each peer per iteration: D + B for the two masked products,
-// B for the comparison's opening + its bit circuit (additive: 2 x 26 K B for w = 25), 2 K B
+// B for the comparison's opening + its bit circuit (additive: 2 x 14 K B for w = 25), 2 K B
 // (mul), B + D (truncations):
 // O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
-// iteration too (dealer: corrections to party 0 only, B + D for the masked products, 3 (w + 1) / 2
-// per row for the comparison's window masks, ...; dealer-free: the reduction of U_B v).
+// iteration too (dealer: corrections to party 0 only, B + D for the masked products, 26 + 67 per
+// row for the comparison's window masks (w = 25), ...; dealer-free: the reduction of U_B v).
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration; the
@@ -78,8 +78,8 @@
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 (one less_than_zero per test
-// row, exact: the engine's, told the bound bits above: 7 rounds on Fp127, 6 on Z_2^64) and the
-// correct predictions counted. Rounds: 1 + 7 + 2 (Fp127) or 1 + 6 + 2 (Z_2^64) with test rows,
+// row, exact: the engine's, told the bound bits above: 7 rounds on Fp127, 5 on Z_2^64) and the
+// correct predictions counted. Rounds: 1 + 7 + 2 (Fp127) or 1 + 5 + 2 (Z_2^64) with test rows,
 // 2 without.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above

@@ -99,29 +99,30 @@ TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]")
   const auto results = test::run_engine<AdditiveEngine>(3, [&](AdditiveEngine& engine) {
     CountingSource<E> counting(engine.correlations());
     CorrelationPool<E> pool(counting, 4);
-    std::vector<E> r, bits, pairs;
+    std::vector<E> r, bits, products;
     for (int it = 0; it < 10; ++it) {
       auto masks = pool.window_masks(kPerRequest, kLow, kWidth);
       REQUIRE(masks.low == kLow);
       REQUIRE(masks.width == kWidth);
       r.insert(r.end(), masks.r.begin(), masks.r.end());
       bits.insert(bits.end(), masks.bits.begin(), masks.bits.end());
-      pairs.insert(pairs.end(), masks.pairs.begin(), masks.pairs.end());
+      products.insert(products.end(), masks.products.begin(), masks.products.end());
       CHECK(pool.window_masks(1, kLow + 1, kWidth).r.size() == 1);  // another window: its own stock
     }
     const std::size_t calls = counting.calls;
     const auto opened_r = engine.open(Shares{r}, "r");
     const auto opened_bits = engine.open(Shares{bits}, "bits");
-    const auto opened_pairs = engine.open(Shares{pairs}, "pairs");
+    const auto opened_products = engine.open(Shares{products}, "products");
     REQUIRE(opened_r.size() == 10 * kPerRequest);
     for (std::size_t k = 0; k < opened_r.size(); ++k) {
       for (std::size_t i = 0; i < kWidth; ++i) {
         CHECK(opened_bits[k * kWidth + i].value() == ((opened_r[k].value() >> (kLow + i)) & 1));
       }
-      for (std::size_t j = 0; j < kWidth / 2; ++j) {
-        CHECK(opened_pairs[k * kWidth / 2 + j] ==
-              opened_bits[k * kWidth + 2 * j + 1] * opened_bits[k * kWidth + 2 * j]);
-      }
+      // A group of 4 bits (11 products), then one of 2: the last product is bits 5 and 4's.
+      REQUIRE(opened_products.size() == 10 * kPerRequest * 12);
+      CHECK(opened_products[k * 12 + 11] ==
+            opened_bits[k * kWidth + 5] * opened_bits[k * kWidth + 4]);
+      CHECK(opened_products[k * 12] == opened_bits[k * kWidth + 1] * opened_bits[k * kWidth]);
     }
     std::vector<E> sorted = opened_r;
     std::sort(sorted.begin(), sorted.end(), [](E x, E y) { return x.value() < y.value(); });

@@ -115,15 +115,14 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   constexpr bool kAdditive = std::is_same_v<En, AdditiveEngine>;
   const std::uint64_t e = En::Element::kBytes, peers = parties - 1, last = parties - 1;
   const std::uint64_t all = n * peers * e;  // n elements to every peer
-  // less_than_zero on m elements: additive 1 + 5 rounds (open, the comparison tree over 63 bits
-  // with r's top bit XOR-ed in: 10 more products, its first level's 31 + 1 from the dealer's
-  // window masks); Shamir 1 + ceil(log2(value_bits - 1)) (open, bit_less_than over
-  // value_bits - 1 bits).
+  // less_than_zero on m elements: additive 1 + 4 rounds (open, the comparison tree over 63 bits
+  // with r's top bit XOR-ed in, its first two levels from the dealer's window masks: 16 + 8 + 4
+  // + 1 products on the levels above, and 2 + 2 + 2 + 1 for the top bit); Shamir
+  // 1 + ceil(log2(value_bits - 1)) (open, bit_less_than over value_bits - 1 bits).
   const std::size_t width = kAdditive ? 63 : static_cast<std::size_t>(value_bits - 1);
   auto ltz = [&](std::uint64_t m) {
-    const std::uint64_t rounds = kAdditive ? tree_rounds(width) : 1 + tree_rounds(width);
-    const std::uint64_t products =
-        kAdditive ? m * (tree_products(width) - width / 2 + 10 - 1) : m * tree_products(width);
+    const std::uint64_t rounds = kAdditive ? tree_rounds(width) - 1 : 1 + tree_rounds(width);
+    const std::uint64_t products = kAdditive ? m * (29 + 7) : m * tree_products(width);
     return Cost{rounds, (m + 2 * products) * peers * e};
   };
   Costs<En> costs;

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -205,27 +207,39 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
       CHECK(ones < 2 * values->size() / 3);
     }
 
-    // Window masks: the window's bits of r and the products of adjacent pairs of them.
+    // Window masks: the window's bits of r and, for each group of 4 of them (6 groups and a last
+    // pair for 26 bits), the products of every subset of two or more, by increasing subset.
     const auto window_r = reconstruct(shares, [](const AllKinds& k) { return k.window.r; });
     const auto window_bits = reconstruct(shares, [](const AllKinds& k) { return k.window.bits; });
-    const auto pairs = reconstruct(shares, [](const AllKinds& k) { return k.window.pairs; });
+    const auto products = reconstruct(shares, [](const AllKinds& k) { return k.window.products; });
+    constexpr std::size_t kProducts = 6 * 11 + 1;
+    REQUIRE(window_products(kWindowWidth) == kProducts);
     REQUIRE(window_r.size() == kWindows);
     REQUIRE(window_bits.size() == kWindows * kWindowWidth);
-    REQUIRE(pairs.size() == kWindows * kWindowWidth / 2);
-    std::size_t pair_ones = 0;
+    REQUIRE(products.size() == kWindows * kProducts);
+    std::size_t product_ones = 0;
     for (std::size_t i = 0; i < kWindows; ++i) {
+      const Ring64* bits_i = window_bits.data() + i * kWindowWidth;
       for (std::size_t b = 0; b < kWindowWidth; ++b) {
-        REQUIRE(window_bits[i * kWindowWidth + b].value() ==
-                ((window_r[i].value() >> (kWindowLow + b)) & 1));
+        REQUIRE(bits_i[b].value() == ((window_r[i].value() >> (kWindowLow + b)) & 1));
       }
-      for (std::size_t j = 0; j < kWindowWidth / 2; ++j) {
-        REQUIRE(pairs[i * kWindowWidth / 2 + j] == window_bits[i * kWindowWidth + 2 * j + 1] *
-                                                       window_bits[i * kWindowWidth + 2 * j]);
-        pair_ones += pairs[i * kWindowWidth / 2 + j].value();
+      std::size_t next = i * kProducts;
+      for (std::size_t group = 0; group < kWindowWidth; group += 4) {
+        const std::size_t size = std::min<std::size_t>(4, kWindowWidth - group);
+        for (unsigned m = 3; m < (1u << size); ++m) {
+          if (std::popcount(m) < 2) continue;
+          Ring64 expected(1);
+          for (std::size_t l = 0; l < size; ++l) {
+            if ((m >> l) & 1) expected *= bits_i[group + l];
+          }
+          REQUIRE(products[next] == expected);
+          product_ones += products[next++].value();
+        }
       }
     }
-    CHECK(pair_ones > kWindows * kWindowWidth / 2 / 8);
-    CHECK(pair_ones < 3 * kWindows * kWindowWidth / 2 / 8);
+    // About a quarter of the pairs' products and fewer of the larger ones are 1.
+    CHECK(product_ones > kWindows * kProducts / 16);
+    CHECK(product_ones < kWindows * kProducts / 4);
     CHECK(std::count(window_r.begin(), window_r.end(), Ring64()) < 2);
     for (const auto& k : shares) {
       CHECK(k.window.low == kWindowLow);
@@ -240,7 +254,7 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
     const PartyId dealer_id = n;
     const std::uint64_t derived_elements =
         2 * kTriples + kRows * kCols + 2 * kTrunc + kMasks * 64 + kBits +
-        kWindows * kWindowWidth * 3 / 2;
+        kWindows * (kWindowWidth + window_products(kWindowWidth));
     const std::uint64_t batches = 7;
     for (std::size_t i = 1; i < n; ++i) {
       CHECK(shares[i].mesh.peers[dealer_id].bytes_received == 16);

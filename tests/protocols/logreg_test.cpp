@@ -277,13 +277,13 @@ TEST_CASE("horizontal logistic regression matches plaintext on both engines", "[
   SECTION("additive") {
     const auto runs = run_split<mpc::AdditiveEngine>(split, options);
     check_against_plaintext(data, options, runs);
-    // 10 rounds per iteration: open w - v, 5 for the comparisons of 25 bits (the dealer's window
-    // masks stand in for the tree's first level), mul, trunc, open e - v', trunc; set-up: U
+    // 9 rounds per iteration: open w - v, 4 for the comparisons of 25 bits (the dealer's window
+    // masks stand in for the tree's first two levels), mul, trunc, open e - v', trunc; set-up: U
     // opened to each of the 3 parties under its rows, and E = X - U published (inputs are free
-    // on this engine); 9 per epoch's statistics (open w - v, 6 for the exact comparison of 47
+    // on this engine); 8 per epoch's statistics (open w - v, 5 for the exact comparison of 47
     // bits, mul, open).
-    CHECK(runs[0].training_rounds == 10 * runs[0].iterations);
-    CHECK(runs[0].rounds == 10 * runs[0].iterations + 3 + 1 + 9 * options.epochs);
+    CHECK(runs[0].training_rounds == 9 * runs[0].iterations);
+    CHECK(runs[0].rounds == 9 * runs[0].iterations + 3 + 1 + 8 * options.epochs);
   }
   SECTION("shamir") {
     check_against_plaintext(data, options,
