@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -41,17 +42,30 @@ AdditiveEngine::Shares AdditiveEngine::add_public(Shares x, std::span<const Ring
   return x;
 }
 
-std::vector<Ring64> AdditiveEngine::open(const Shares& x, std::string_view step) {
-  return open(Shares(x), step);
+std::vector<Ring64> AdditiveEngine::open(Shares&& x, std::string_view step) {
+  return open(static_cast<const Shares&>(x), step);
 }
 
-std::vector<Ring64> AdditiveEngine::open(Shares&& x, std::string_view step) {
+std::vector<Ring64> AdditiveEngine::open(const Shares& x, std::string_view step) {
   net::Mesh& mesh = session_.mesh();
-  const auto received = mesh.all_to_all(as_bytes<Ring64>(x.values), step);
+  const std::size_t n = x.values.size();
+  // x.values is on its way to the peers while their shares arrive: the sum starts as a copy.
+  std::vector<Ring64> sum = x.values;
+  const auto lengths = mesh.all_to_all_streamed(
+      as_bytes<Ring64>(x.values), n * Ring64::kBytes, step,
+      [&sum](std::size_t, std::size_t offset, net::ByteView piece) {
+        Ring64* out = sum.data() + offset / Ring64::kBytes;
+        for (std::size_t i = 0; i < piece.size() / Ring64::kBytes; ++i) {
+          std::uint64_t value;
+          std::memcpy(&value, piece.data() + i * Ring64::kBytes, sizeof value);
+          out[i] += Ring64(value);
+        }
+      });
   for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
-    if (peer != mesh.self()) add_from_bytes<Ring64>(x.values, received[peer], mesh.describe(peer), step);
+    if (peer != mesh.self())
+      check_message_length<Ring64>(lengths[peer], n, mesh.describe(peer), step);
   }
-  return std::move(x.values);
+  return sum;
 }
 
 std::optional<std::vector<Ring64>> AdditiveEngine::open_to(net::PartyId party, const Shares& x,

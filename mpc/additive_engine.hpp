@@ -46,8 +46,10 @@ class AdditiveEngine {
                std::string_view step);
   Shares constant(std::span<const Ring64> values) const;
   Shares add_public(Shares x, std::span<const Ring64> values) const;
+  // The peers' shares are streamed (net::Mesh::round_streamed) into a copy of x's, so they never
+  // occupy memory of their own: n elements of new memory in all, whatever N.
   std::vector<Ring64> open(const Shares& x, std::string_view step);
-  // open() summing into x's own storage (no copy of the shares).
+  // The same (x is being sent while the sum forms, so its storage cannot hold the sum).
   std::vector<Ring64> open(Shares&& x, std::string_view step);
   std::optional<std::vector<Ring64>> open_to(net::PartyId party, const Shares& x,
                                              std::string_view step);

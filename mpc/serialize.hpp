@@ -33,16 +33,23 @@ bool is_canonical(const E& value) {
   }
 }
 
+// Throws ProtocolError unless a message of `length` bytes holds exactly `count` elements of E.
+template <class E>
+void check_message_length(std::size_t length, std::size_t count, const std::string& sender,
+                          std::string_view step) {
+  if (length != count * E::kBytes) {
+    throw ProtocolError("malformed message from " + sender + " in step '" + std::string(step) +
+                        "': expected " + std::to_string(count) + " elements of " + E::kName + " (" +
+                        std::to_string(count * E::kBytes) + " bytes), got " +
+                        std::to_string(length) + " bytes");
+  }
+}
+
 // Throws ProtocolError unless `bytes` holds exactly `count` elements of E.
 template <class E>
 void check_length(net::ByteView bytes, std::size_t count, const std::string& sender,
                   std::string_view step) {
-  if (bytes.size() != count * E::kBytes) {
-    throw ProtocolError("malformed message from " + sender + " in step '" + std::string(step) +
-                        "': expected " + std::to_string(count) + " elements of " + E::kName +
-                        " (" + std::to_string(count * E::kBytes) + " bytes), got " +
-                        std::to_string(bytes.size()) + " bytes");
-  }
+  check_message_length<E>(bytes.size(), count, sender, step);
 }
 
 template <class E>

@@ -1,6 +1,9 @@
 #include "mpc/shamir_engine.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cstring>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -103,15 +106,72 @@ void ShamirEngine<F>::reconstruct_opened(std::span<const F> own,
 }
 
 template <class F>
-std::vector<F> ShamirEngine<F>::open(const Shares& x, std::string_view step) {
-  return open(Shares(x), step);
+std::vector<F> ShamirEngine<F>::open(Shares&& x, std::string_view step) {
+  return open(static_cast<const Shares&>(x), step);
 }
 
 template <class F>
-std::vector<F> ShamirEngine<F>::open(Shares&& x, std::string_view step) {
-  const auto received = session_.mesh().all_to_all(as_bytes<F>(x.values), step);
-  reconstruct_opened(x.values, received, x.values, step);
-  return std::move(x.values);
+std::vector<F> ShamirEngine<F>::open(const Shares& x, std::string_view step) {
+  net::Mesh& mesh = session_.mesh();
+  const std::size_t n = x.size(), parties = mesh.size(), self = mesh.self();
+  const std::vector<std::string> names = party_names();
+  // staged[peer] holds, from position head[peer] on, the peer's shares of elements from `done`
+  // on: the elements that every party has sent are reconstructed at once and dropped, so only the
+  // lag between the peers' streams is ever held. An error is kept and thrown after the round,
+  // which every party completes as before.
+  std::vector<F> secrets(n);
+  std::vector<std::vector<F>> staged(parties);
+  std::vector<std::size_t> head(parties, 0);
+  std::vector<std::span<const F>> views(parties);
+  std::size_t done = 0;
+  std::exception_ptr error;
+  auto reconstruct_ready = [&] {
+    std::size_t ready = n;
+    for (net::PartyId party = 0; party < parties; ++party) {
+      if (party != self) ready = std::min(ready, done + staged[party].size() - head[party]);
+    }
+    if (ready == done) return;
+    const std::size_t count = ready - done;
+    for (net::PartyId party = 0; party < parties; ++party) {
+      views[party] = party == self ? std::span<const F>(x.values).subspan(done, count)
+                                   : std::span<const F>(staged[party]).subspan(head[party], count);
+    }
+    codec_.reconstruct_checked_block(views, std::span<F>(secrets).subspan(done, count), names,
+                                     done);
+    for (net::PartyId party = 0; party < parties; ++party) {
+      if (party == self) continue;
+      auto& queue = staged[party];
+      head[party] += count;
+      if (2 * head[party] >= queue.size()) {  // moves at most as many elements as were dropped
+        queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(head[party]));
+        head[party] = 0;
+      }
+    }
+    done = ready;
+  };
+  const auto lengths = mesh.all_to_all_streamed(
+      as_bytes<F>(x.values), n * F::kBytes, step,
+      [&](std::size_t peer, std::size_t offset, net::ByteView piece) {
+        if (error) return;
+        try {
+          auto& queue = staged[peer];
+          const std::size_t first = offset / F::kBytes, count = piece.size() / F::kBytes;
+          const std::size_t old = queue.size();
+          queue.resize(old + count);
+          std::memcpy(static_cast<void*>(queue.data() + old), piece.data(), count * F::kBytes);
+          for (std::size_t i = 0; i < count; ++i) {
+            if (!is_canonical(queue[old + i])) throw_not_canonical<F>(first + i, names[peer], step);
+          }
+          reconstruct_ready();
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+  for (net::PartyId peer = 0; peer < parties; ++peer) {
+    if (peer != self) check_message_length<F>(lengths[peer], n, names[peer], step);
+  }
+  if (error) std::rethrow_exception(error);
+  return secrets;
 }
 
 template <class F>

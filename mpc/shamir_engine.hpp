@@ -56,8 +56,11 @@ class ShamirEngine {
   Shares input(net::PartyId owner, std::span<const F> values, std::size_t n, std::string_view step);
   Shares constant(std::span<const F> values) const;
   Shares add_public(Shares x, std::span<const F> values) const;
+  // The peers' shares are streamed (net::Mesh::round_streamed) and reconstructed as soon as
+  // every peer's share of an element is in: n elements of new memory (the secrets) plus the lag
+  // between the peers' streams, whatever N.
   std::vector<F> open(const Shares& x, std::string_view step);
-  // open() reconstructing into x's own storage (no copy of the shares).
+  // The same (x is being sent while the secrets form, so its storage cannot hold them).
   std::vector<F> open(Shares&& x, std::string_view step);
   std::optional<std::vector<F>> open_to(net::PartyId party, const Shares& x, std::string_view step);
   Shares random(std::size_t n, std::string_view step);

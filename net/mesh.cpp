@@ -82,6 +82,37 @@ std::vector<Bytes> Mesh::round(std::span<const Outgoing> sends,
   return received;
 }
 
+std::vector<std::size_t> Mesh::round_streamed(std::span<const Outgoing> sends,
+                                              std::span<const PartyId> receive_from,
+                                              std::span<const std::size_t> expected_bytes,
+                                              std::string_view step, const PieceSink& sink) {
+  check_round(sends, receive_from);
+  if (expected_bytes.size() != receive_from.size()) {
+    throw std::invalid_argument("Mesh::round_streamed: need one expected length per source");
+  }
+  if (sends.empty() && receive_from.empty()) return {};
+  for (const auto& message : sends) require_present(message.to, step);
+  for (PartyId from : receive_from) require_present(from, step);
+  std::vector<std::size_t> lengths =
+      transfer_streamed(sends, receive_from, expected_bytes, step, sink);
+  const std::vector<std::optional<std::size_t>> sizes(lengths.begin(), lengths.end());
+  count_round(sends, receive_from, sizes);
+  return lengths;
+}
+
+std::vector<std::size_t> Mesh::transfer_streamed(std::span<const Outgoing> sends,
+                                                 std::span<const PartyId> receive_from,
+                                                 std::span<const std::size_t> expected_bytes,
+                                                 std::string_view step, const PieceSink& sink) {
+  const std::vector<Bytes> received = transfer(sends, receive_from, step);
+  std::vector<std::size_t> lengths;
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    lengths.push_back(received[i].size());
+    if (received[i].size() == expected_bytes[i] && !received[i].empty()) sink(i, 0, received[i]);
+  }
+  return lengths;
+}
+
 std::vector<std::optional<Bytes>> Mesh::round_tolerant(std::span<const Outgoing> sends,
                                                        std::span<const PartyId> receive_from,
                                                        std::string_view step) {
@@ -161,6 +192,25 @@ std::vector<Bytes> Mesh::all_to_all(ByteView data, std::string_view step) {
   std::vector<Bytes> received = round(sends, peers, step);
   std::vector<Bytes> result(size());
   for (std::size_t i = 0; i < peers.size(); ++i) result[peers[i]] = std::move(received[i]);
+  return result;
+}
+
+std::vector<std::size_t> Mesh::all_to_all_streamed(ByteView data, std::size_t expected_bytes,
+                                                   std::string_view step, const PieceSink& sink) {
+  std::vector<Outgoing> sends;
+  std::vector<PartyId> peers;
+  for (PartyId j = 0; j < size(); ++j) {
+    if (j == self_) continue;
+    sends.push_back({j, data});
+    peers.push_back(j);
+  }
+  const std::vector<std::size_t> expected(peers.size(), expected_bytes);
+  const std::vector<std::size_t> lengths = round_streamed(
+      sends, peers, expected, step, [&](std::size_t index, std::size_t offset, ByteView piece) {
+        sink(peers[index], offset, piece);
+      });
+  std::vector<std::size_t> result(size(), 0);
+  for (std::size_t i = 0; i < peers.size(); ++i) result[peers[i]] = lengths[i];
   return result;
 }
 

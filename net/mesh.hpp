@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -58,6 +59,13 @@ struct Outgoing {
   ByteView data;
 };
 
+// The consumer of a streamed round's messages (Mesh::round_streamed): called on the caller's
+// thread with consecutive pieces of the message from receive_from[index], `offset` bytes into
+// it; every piece but a message's last is a multiple of 4096 bytes long, so pieces never split
+// an element of 8 or 16 bytes. It should record a problem and report it after the round rather
+// than throw: an exception from it ends the round and fails the mesh, as a network error would.
+using PieceSink = std::function<void(std::size_t index, std::size_t offset, ByteView piece)>;
+
 class Mesh {
  public:
   virtual ~Mesh() = default;
@@ -89,6 +97,24 @@ class Mesh {
   // all_to_all() with result[self()] a copy of `data`.
   std::vector<Bytes> broadcast(ByteView data, std::string_view step);
 
+  // round() for messages that the receiver reads once, front to back: the message from
+  // receive_from[i], if it has exactly expected_bytes[i] bytes, is handed to `sink` in
+  // consecutive pieces while the rest is still arriving, instead of being returned; a message of
+  // another length is received and dropped unseen. Returns the received messages' lengths (the
+  // caller reports a wrong one). Same rounds, byte counts, deadlines and errors as round().
+  // TlsMesh decrypts into a few reused piece buffers, so a large message never occupies fresh
+  // memory of its full size and its consumption overlaps its decryption; the other transports
+  // hand over each whole message as one piece.
+  std::vector<std::size_t> round_streamed(std::span<const Outgoing> sends,
+                                          std::span<const PartyId> receive_from,
+                                          std::span<const std::size_t> expected_bytes,
+                                          std::string_view step, const PieceSink& sink);
+  // all_to_all() streamed: sends `data` to every other party and streams the message of
+  // `expected_bytes` from each to `sink`, whose `index` is then the sender's PartyId. Returns the
+  // received lengths by PartyId (result[self()] is 0).
+  std::vector<std::size_t> all_to_all_streamed(ByteView data, std::size_t expected_bytes,
+                                               std::string_view step, const PieceSink& sink);
+
   // Like round(), but tolerates peers that drop out: a peer that has disconnected, failed or
   // stays silent past the receive deadline does not fail the run; its message is missing
   // (nullopt) and it is marked dropped for the rest of the run. Sends to dropped peers are
@@ -112,6 +138,12 @@ class Mesh {
   virtual std::vector<Bytes> transfer(std::span<const Outgoing> sends,
                                       std::span<const PartyId> receive_from,
                                       std::string_view step) = 0;
+  // The transport's streamed round: same contract as round_streamed(), without the accounting.
+  // This default runs transfer() and hands over each whole message as one piece.
+  virtual std::vector<std::size_t> transfer_streamed(std::span<const Outgoing> sends,
+                                                     std::span<const PartyId> receive_from,
+                                                     std::span<const std::size_t> expected_bytes,
+                                                     std::string_view step, const PieceSink& sink);
   // The transport's tolerant round: same contract as round_tolerant(), without the accounting.
   // Transports without dropout support keep this default, which throws NetError.
   virtual std::vector<std::optional<Bytes>> transfer_tolerant(

@@ -27,6 +27,14 @@ class RoundBudgetMesh final : public Mesh {
     spend();
     return inner_.round(sends, receive_from, step);
   }
+  std::vector<std::size_t> transfer_streamed(std::span<const Outgoing> sends,
+                                             std::span<const PartyId> receive_from,
+                                             std::span<const std::size_t> expected_bytes,
+                                             std::string_view step,
+                                             const PieceSink& sink) override {
+    spend();
+    return inner_.round_streamed(sends, receive_from, expected_bytes, step, sink);
+  }
   std::vector<std::optional<Bytes>> transfer_tolerant(std::span<const Outgoing> sends,
                                                       std::span<const PartyId> receive_from,
                                                       std::string_view step) override {

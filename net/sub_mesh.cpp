@@ -74,6 +74,15 @@ std::vector<Bytes> SubMesh::transfer(std::span<const Outgoing> sends,
   return parent_.round(to_parent(sends), to_parent(receive_from), step);
 }
 
+std::vector<std::size_t> SubMesh::transfer_streamed(std::span<const Outgoing> sends,
+                                                    std::span<const PartyId> receive_from,
+                                                    std::span<const std::size_t> expected_bytes,
+                                                    std::string_view step, const PieceSink& sink) {
+  check_open(step);
+  return parent_.round_streamed(to_parent(sends), to_parent(receive_from), expected_bytes, step,
+                                sink);
+}
+
 std::vector<std::optional<Bytes>> SubMesh::transfer_tolerant(std::span<const Outgoing> sends,
                                                              std::span<const PartyId> receive_from,
                                                              std::string_view step) {

@@ -40,6 +40,8 @@ constexpr std::uint32_t kWireVersion = 1;
 constexpr std::size_t kControlLimit = 4096;    // largest hello, welcome or abort payload
 constexpr std::size_t kSmallFrame = 64 << 10;  // payloads up to this size are sent with the header
 constexpr std::size_t kChunk = 8 << 20;        // large payloads move in chunks: progress markers
+constexpr std::size_t kPiece = 1 << 20;        // received data arrives in pieces of this size
+constexpr std::size_t kSparePieces = 16;       // piece buffers kept for reuse
 constexpr std::size_t kAbortReasonLimit = 1000;
 constexpr auto kHandshakeTimeout = std::chrono::milliseconds(10000);
 constexpr auto kFirstRetry = std::chrono::milliseconds(50);
@@ -221,7 +223,9 @@ struct Conn {
 
   Header read_header{};
   Kind read_kind = Kind::kData;
-  Bytes read_payload;
+  Bytes read_payload;   // a control frame's payload
+  Bytes read_piece;     // the piece of a data frame being decrypted
+  bool filing = false;  // the data frame being read goes to the peer's inbox (else it is dropped)
   std::uint64_t read_seq = 0;
   bool reading = false;
   bool bye_received = false;
@@ -230,6 +234,15 @@ struct Conn {
   bool writing = false;
   std::uint64_t write_seq = 0;
   bool bye_sent = false;
+};
+
+// A data message from a peer, filed piece by piece as it arrives. A message of up to kPiece
+// bytes is one piece of its exact size; a larger one arrives in reused buffers of kPiece bytes.
+struct Incoming {
+  std::uint64_t size = 0;     // announced length
+  std::uint64_t arrived = 0;  // bytes filed so far
+  std::deque<Bytes> pieces;   // filed and not yet taken by the caller
+  bool complete() const { return arrived == size; }
 };
 
 class TlsMesh::Engine {
@@ -244,11 +257,21 @@ class TlsMesh::Engine {
   std::vector<std::optional<Bytes>> transfer(std::span<const Outgoing> sends,
                                              std::span<const PartyId> receive_from,
                                              std::string_view step, bool tolerant);
+  // One ordinary round whose messages go to `sink` piece by piece (see Mesh::round_streamed).
+  std::vector<std::size_t> transfer_streamed(std::span<const Outgoing> sends,
+                                             std::span<const PartyId> receive_from,
+                                             std::span<const std::size_t> expected_bytes,
+                                             std::string_view step, const PieceSink& sink);
   void close();
 
  private:
+  // How a round hands over its messages: whole (nullptr) or streamed to a sink.
+  struct Streaming {
+    std::span<const std::size_t> expected_bytes;
+    const PieceSink* sink;
+  };
   struct PeerState {
-    std::deque<Bytes> inbox;
+    std::deque<Incoming> inbox;
     bool connected = false;
     bool bye = false;
     std::optional<std::string> gone;  // why the peer dropped out (dropout-tolerant runs only)
@@ -287,6 +310,9 @@ class TlsMesh::Engine {
   void register_link(const std::shared_ptr<Conn>& conn, PartyId peer);
   void read_frame(const std::shared_ptr<Conn>& conn, ReadDone done);
   void read_payload(const std::shared_ptr<Conn>& conn, std::size_t offset, ReadDone done);
+  void read_data(const std::shared_ptr<Conn>& conn, std::uint64_t length, ReadDone done);
+  void read_data_piece(const std::shared_ptr<Conn>& conn, std::uint64_t length,
+                       std::uint64_t offset, ReadDone done);
   void read_next(const std::shared_ptr<Conn>& conn);
   void on_frame(const std::shared_ptr<Conn>& conn, const ErrorCode& ec,
                 const std::string& malformed);
@@ -302,7 +328,21 @@ class TlsMesh::Engine {
   void maybe_finish(const std::shared_ptr<Conn>& conn);
   void close_conn(const std::shared_ptr<Conn>& conn);
 
-  // Caller thread, with mutex_ held.
+  // Either thread, without mutex_: a buffer for the next piece of a data message of `length`
+  // bytes, and the return of a consumed piece.
+  Bytes take_piece(std::uint64_t length, std::size_t size);
+  void release_piece(Bytes piece);
+
+  // Caller thread, with mutex_ held. The common loop of transfer() and transfer_streamed():
+  // whole messages come back (as Incoming) unless `streaming` is set, when each message goes to
+  // the sink and only its length comes back.
+  std::vector<std::optional<Incoming>> exchange(std::unique_lock<std::mutex>& lock,
+                                                std::span<const Outgoing> sends,
+                                                std::span<const PartyId> receive_from,
+                                                std::string_view step, bool tolerant,
+                                                const Streaming* streaming);
+  // Ends the run as fail() does, without throwing.
+  void abandon(std::unique_lock<std::mutex>& lock, const std::string& message);
   [[noreturn]] void fail(std::unique_lock<std::mutex>& lock, const std::string& message);
   std::string failure_message(const Failure& failure, std::string_view step) const;
   void stop_io();
@@ -333,6 +373,7 @@ class TlsMesh::Engine {
   std::size_t connected_ = 0;
   std::size_t open_links_ = 0;
   std::optional<Failure> failure_;
+  std::vector<Bytes> spare_pieces_;  // consumed piece buffers (kPiece bytes), for reuse
   bool tolerant_ = false;      // set by the first tolerant round; a peer failure then drops it
   std::string final_message_;  // the error already thrown to the caller
   bool closed_ = false;
@@ -808,6 +849,8 @@ void TlsMesh::Engine::read_frame(const std::shared_ptr<Conn>& conn, ReadDone don
         }
         ++conn->read_seq;
         conn->read_kind = kind;
+        if (kind == Kind::kData && conn->established)
+          return read_data(conn, length, std::move(done));
         conn->read_payload = Bytes(static_cast<std::size_t>(length));
         read_payload(conn, 0, std::move(done));
       });
@@ -830,6 +873,76 @@ void TlsMesh::Engine::read_payload(const std::shared_ptr<Conn>& conn, std::size_
         }
         read_payload(conn, offset + size, std::move(done));
       });
+}
+
+void TlsMesh::Engine::read_data(const std::shared_ptr<Conn>& conn, std::uint64_t length,
+                                ReadDone done) {
+  // Data that arrives while we say goodbye or tear down is read and dropped (see on_frame).
+  conn->filing = !conn->closed && !conn->closing && !tearing_down_;
+  if (conn->filing) {
+    {
+      std::lock_guard lock(mutex_);
+      auto& peer = peers_[*conn->peer];
+      peer.inbox.push_back(Incoming{length, 0, {}});
+      peer.rx_activity = Clock::now();
+    }
+    changed_.notify_all();
+  }
+  read_data_piece(conn, length, 0, std::move(done));
+}
+
+void TlsMesh::Engine::read_data_piece(const std::shared_ptr<Conn>& conn, std::uint64_t length,
+                                      std::uint64_t offset, ReadDone done) {
+  if (offset == length) {
+    conn->reading = false;
+    return done(ErrorCode(), "");
+  }
+  const auto size = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, length - offset));
+  conn->read_piece = take_piece(length, size);
+  conn->channel->async_read(
+      conn->read_piece.data(), size,
+      [this, conn, length, offset, size, done = std::move(done)](const ErrorCode& ec) mutable {
+        if (ec) {
+          release_piece(std::move(conn->read_piece));
+          conn->reading = false;
+          return done(ec, "");
+        }
+        if (!conn->filing) {
+          release_piece(std::move(conn->read_piece));
+        } else {
+          {
+            std::lock_guard lock(mutex_);
+            auto& peer = peers_[*conn->peer];
+            Incoming& message = peer.inbox.back();  // only this thread files, one frame at a time
+            message.pieces.push_back(std::move(conn->read_piece));
+            message.arrived += size;
+            peer.rx_activity = Clock::now();
+          }
+          changed_.notify_all();
+        }
+        read_data_piece(conn, length, offset + size, std::move(done));
+      });
+}
+
+Bytes TlsMesh::Engine::take_piece(std::uint64_t length, std::size_t size) {
+  if (length <= kPiece) return Bytes(size);
+  Bytes piece;
+  {
+    std::lock_guard lock(mutex_);
+    if (!spare_pieces_.empty()) {
+      piece = std::move(spare_pieces_.back());
+      spare_pieces_.pop_back();
+    }
+  }
+  piece.resize(size);  // spares keep kPiece bytes: shrinking touches nothing
+  return piece;
+}
+
+void TlsMesh::Engine::release_piece(Bytes piece) {
+  if (piece.capacity() < kPiece) return;  // a small message's own buffer
+  piece.resize(kPiece);
+  std::lock_guard lock(mutex_);
+  if (spare_pieces_.size() < kSparePieces) spare_pieces_.push_back(std::move(piece));
 }
 
 void TlsMesh::Engine::read_next(const std::shared_ptr<Conn>& conn) {
@@ -858,15 +971,8 @@ void TlsMesh::Engine::on_frame(const std::shared_ptr<Conn>& conn, const ErrorCod
   if (ec) return peer_failed(peer, "disconnected (" + io_error_text(ec) + ")");
   const Kind kind = conn->read_kind;
   switch (kind) {
-    case Kind::kData: {
-      {
-        std::lock_guard lock(mutex_);
-        peers_[peer].inbox.push_back(std::move(conn->read_payload));
-        peers_[peer].rx_activity = Clock::now();
-      }
-      changed_.notify_all();
+    case Kind::kData:  // filed piece by piece as it arrived (read_data)
       return read_next(conn);
-    }
     case Kind::kBye: {
       conn->bye_received = true;
       {
@@ -1070,6 +1176,11 @@ std::string TlsMesh::Engine::failure_message(const Failure& failure, std::string
 }
 
 void TlsMesh::Engine::fail(std::unique_lock<std::mutex>& lock, const std::string& message) {
+  abandon(lock, message);
+  throw NetError(message);
+}
+
+void TlsMesh::Engine::abandon(std::unique_lock<std::mutex>& lock, const std::string& message) {
   if (!failure_) failure_ = Failure{std::nullopt, message};
   if (final_message_.empty()) final_message_ = message;
   lock.unlock();
@@ -1080,13 +1191,51 @@ void TlsMesh::Engine::fail(std::unique_lock<std::mutex>& lock, const std::string
     return std::all_of(peers_.begin(), peers_.end(),
                        [](const PeerState& peer) { return peer.writes_pending == 0; });
   });
-  throw NetError(message);
 }
 
 std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
     std::span<const Outgoing> sends, std::span<const PartyId> receive_from, std::string_view step,
     bool tolerant) {
+  std::vector<std::optional<Incoming>> messages;
+  {
+    std::unique_lock lock(mutex_);
+    messages = exchange(lock, sends, receive_from, step, tolerant, nullptr);
+  }
+  // Joined outside the lock, so the I/O thread keeps filing meanwhile.
+  std::vector<std::optional<Bytes>> received(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (!messages[i]) continue;
+    auto& pieces = messages[i]->pieces;
+    if (pieces.size() == 1 && pieces.front().size() == messages[i]->size) {
+      received[i] = std::move(pieces.front());  // a small message's own buffer
+      continue;
+    }
+    Bytes whole;
+    whole.reserve(static_cast<std::size_t>(messages[i]->size));
+    for (auto& piece : pieces) {
+      whole.insert(whole.end(), piece.begin(), piece.end());
+      release_piece(std::move(piece));
+    }
+    received[i] = std::move(whole);
+  }
+  return received;
+}
+
+std::vector<std::size_t> TlsMesh::Engine::transfer_streamed(
+    std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+    std::span<const std::size_t> expected_bytes, std::string_view step, const PieceSink& sink) {
+  const Streaming streaming{expected_bytes, &sink};
   std::unique_lock lock(mutex_);
+  const auto messages = exchange(lock, sends, receive_from, step, false, &streaming);
+  std::vector<std::size_t> lengths;
+  for (const auto& message : messages) lengths.push_back(static_cast<std::size_t>(message->size));
+  return lengths;
+}
+
+std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
+    std::unique_lock<std::mutex>& lock, std::span<const Outgoing> sends,
+    std::span<const PartyId> receive_from, std::string_view step, bool tolerant,
+    const Streaming* streaming) {
   if (!final_message_.empty()) {
     throw NetError("the network failed earlier: " + final_message_);
   }
@@ -1126,15 +1275,52 @@ std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
   }
 
   const auto timeout = config_.receive_timeout;
-  std::vector<std::optional<Bytes>> received(receive_from.size());
+  std::vector<std::optional<Incoming>> received(receive_from.size());
   std::vector<bool> settled(receive_from.size(), false);  // received, or left (tolerant)
+  std::vector<std::uint64_t> consumed(receive_from.size(), 0);  // streamed bytes so far
   for (;;) {
     if (failure_) fail(lock, failure_message(*failure_, step));
     bool all_received = true;
+    bool streamed_piece = false;
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
       if (settled[i]) continue;
       auto& peer = peers_[receive_from[i]];
-      if (!peer.inbox.empty()) {
+      const bool ready = !peer.inbox.empty() && (peer.inbox.front().complete() ||
+                                                 (streaming && !peer.inbox.front().pieces.empty()));
+      if (ready && streaming != nullptr) {
+        Incoming& message = peer.inbox.front();
+        const bool wanted = message.size == streaming->expected_bytes[i];
+        Bytes piece;
+        if (!message.pieces.empty()) {
+          piece = std::move(message.pieces.front());
+          message.pieces.pop_front();
+        }
+        const std::uint64_t offset = consumed[i];
+        consumed[i] += piece.size();
+        if (message.complete() && message.pieces.empty()) {
+          received[i] = Incoming{message.size, message.arrived, {}};
+          peer.inbox.pop_front();
+          settled[i] = true;
+        } else {
+          all_received = false;
+        }
+        streamed_piece = true;
+        lock.unlock();
+        try {
+          if (wanted && !piece.empty()) {
+            (*streaming->sink)(i, static_cast<std::size_t>(offset), piece);
+          }
+        } catch (...) {
+          release_piece(std::move(piece));
+          lock.lock();
+          abandon(lock, "a message received in step '" + step_text + "' could not be consumed");
+          throw;
+        }
+        release_piece(std::move(piece));
+        lock.lock();
+        continue;
+      }
+      if (ready) {
         received[i] = std::move(peer.inbox.front());
         peer.inbox.pop_front();
         settled[i] = true;
@@ -1151,6 +1337,7 @@ std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
       all_sent = all_sent && peers_[message.to].writes_pending == 0;
     }
     if (all_received && all_sent) return received;
+    if (streamed_piece) continue;  // more may be waiting: wait only when nothing was there
 
     const auto now = Clock::now();
     auto wake = Clock::time_point::max();
@@ -1253,6 +1440,13 @@ std::vector<std::optional<Bytes>> TlsMesh::transfer_tolerant(
     std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
     std::string_view step) {
   return engine_->transfer(sends, receive_from, step, true);
+}
+
+std::vector<std::size_t> TlsMesh::transfer_streamed(std::span<const Outgoing> sends,
+                                                    std::span<const PartyId> receive_from,
+                                                    std::span<const std::size_t> expected_bytes,
+                                                    std::string_view step, const PieceSink& sink) {
+  return engine_->transfer_streamed(sends, receive_from, expected_bytes, step, sink);
 }
 
 std::vector<Bytes> TlsMesh::transfer(std::span<const Outgoing> sends,

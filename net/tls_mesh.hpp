@@ -22,8 +22,8 @@
 // or a length above config.max_frame_bytes, ends the run before anything is allocated for it.
 //
 // Running. One I/O thread inside the mesh performs all socket work. It keeps a read pending on
-// every channel and files complete messages into a per-peer inbox, so a peer that disconnects
-// is noticed at once, even while the caller waits on another peer. transfer() queues the sends
+// every channel and files messages, piece by piece, into a per-peer inbox, so a peer that
+// disconnects is noticed at once, even while the caller waits on another peer. transfer() queues the sends
 // on the I/O thread and waits for them and for the awaited messages; sends and receives proceed
 // concurrently, so no message size or order can deadlock. A receive fails when its peer has sent
 // nothing for config.receive_timeout (bytes of a large message still arriving count as activity).
@@ -38,9 +38,13 @@
 // byes, then shuts TLS down and closes the sockets. A peer that has read our bye and later needs
 // a message from us fails with "... closed the connection during step ...". The destructor closes.
 //
-// Thread-safety: as Mesh: one caller thread at a time. Cost: one I/O thread; a received message
-// is allocated once at its announced size and decrypted straight into it; sends are not copied
-// (except small ones, which are coalesced with their header into one TLS record).
+// Thread-safety: as Mesh: one caller thread at a time. Cost: one I/O thread. A received data
+// message of up to 1 MiB is decrypted straight into its own buffer; a larger one is decrypted
+// into 1 MiB pieces from a small pool of reused buffers (at most 16 kept), filed as they arrive:
+// a streamed round (Mesh::round_streamed) hands each piece to its consumer while the next is
+// decrypted, and an ordinary round joins the pieces into one buffer when the message is
+// complete. Sends are not copied (except small ones, coalesced with their header into one TLS
+// record).
 #pragma once
 
 #include <memory>
@@ -65,6 +69,10 @@ class TlsMesh final : public Mesh {
   std::vector<Bytes> transfer(std::span<const Outgoing> sends,
                               std::span<const PartyId> receive_from,
                               std::string_view step) override;
+  std::vector<std::size_t> transfer_streamed(std::span<const Outgoing> sends,
+                                             std::span<const PartyId> receive_from,
+                                             std::span<const std::size_t> expected_bytes,
+                                             std::string_view step, const PieceSink& sink) override;
   // Dropout-tolerant rounds (Mesh::round_tolerant). The first one switches the mesh to
   // tolerating dropouts for the rest of the run: a peer that disconnects, aborts or stays silent
   // is then closed and marked dropped (logged as a warning) instead of ending the run, and only

@@ -229,6 +229,60 @@ TEST_CASE("TLS mesh delivers messages of every size in every direction", "[tls_m
   }
 }
 
+TEST_CASE("TLS mesh streams a round's messages in order, skipping one of a wrong length",
+          "[tls_mesh]") {
+  // Sizes around the 1 MiB piece: below, exact, and several pieces with a ragged end; then a
+  // message that is one byte longer than announced to the receiver, and an ordinary round.
+  const std::vector<std::size_t> sizes = {0, 4097, std::size_t{1} << 20,
+                                          (std::size_t{5} << 20) + 123};
+  const std::size_t n = 3;
+  std::vector<MeshStats> stats(n);
+  const auto errors = run_tls(make_configs(n), [&](TlsMesh& mesh) {
+    const PartyId self = mesh.self();
+    const MeshStats before = mesh.stats();
+    for (std::size_t size : sizes) {
+      const Bytes out = pattern(self, self, size);  // the same message to every peer
+      std::vector<Bytes> in(n);
+      const auto lengths = mesh.all_to_all_streamed(
+          out, size, "streamed " + std::to_string(size),
+          [&](std::size_t from, std::size_t offset, ByteView piece) {
+            expect(offset == in[from].size(), "pieces in order");
+            expect(offset % 4096 == 0, "pieces start at multiples of 4096 bytes");
+            in[from].insert(in[from].end(), piece.begin(), piece.end());
+          });
+      for (PartyId from = 0; from < n; ++from) {
+        if (from == self) continue;
+        expect(lengths[from] == size, "length from party " + std::to_string(from));
+        expect(matches(in[from], from, from, size),
+               std::to_string(size) + " bytes streamed from party " + std::to_string(from));
+      }
+    }
+    const Bytes longer = pattern(self, self, 3u << 20);
+    bool sink_called = false;
+    const auto lengths =
+        mesh.all_to_all_streamed(longer, (3u << 20) - 1, "wrong length",
+                                 [&](std::size_t, std::size_t, ByteView) { sink_called = true; });
+    expect(!sink_called, "a message of the wrong length is not handed over");
+    for (PartyId from = 0; from < n; ++from) {
+      expect(lengths[from] == (from == self ? 0 : 3u << 20), "the wrong length is reported");
+    }
+    const auto all = mesh.all_to_all(pattern(self, self, 3u << 20), "whole after streamed");
+    for (PartyId from = 0; from < n; ++from) {
+      if (from != self) expect(matches(all[from], from, from, 3u << 20), "whole message");
+    }
+    stats[self] = mesh.stats().since(before);
+  });
+  CHECK(errors == std::vector<std::string>(n));
+  std::size_t total = 0;
+  for (std::size_t size : sizes) total += size;
+  total += 2 * (3u << 20);
+  for (PartyId self = 0; self < n; ++self) {
+    CHECK(stats[self].rounds == sizes.size() + 2);
+    CHECK(stats[self].bytes_sent() == (n - 1) * total);
+    CHECK(stats[self].bytes_received() == (n - 1) * total);
+  }
+}
+
 TEST_CASE("TLS mesh keeps the order of messages between two parties", "[tls_mesh]") {
   const auto errors = run_tls(make_configs(2), [](TlsMesh& mesh) {
     if (mesh.self() == 1) {
