@@ -334,8 +334,8 @@ class TlsMesh::Engine {
   void release_piece(Bytes piece);
 
   // Caller thread, with mutex_ held. The common loop of transfer() and transfer_streamed():
-  // whole messages come back (as Incoming) unless `streaming` is set, when each message goes to
-  // the sink and only its length comes back.
+  // whole messages come back (as Incoming, each in one piece) unless `streaming` is set, when
+  // each message goes to the sink and only its length comes back.
   std::vector<std::optional<Incoming>> exchange(std::unique_lock<std::mutex>& lock,
                                                 std::span<const Outgoing> sends,
                                                 std::span<const PartyId> receive_from,
@@ -1201,22 +1201,12 @@ std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
     std::unique_lock lock(mutex_);
     messages = exchange(lock, sends, receive_from, step, tolerant, nullptr);
   }
-  // Joined outside the lock, so the I/O thread keeps filing meanwhile.
+  // exchange() hands over every message as one piece (none when it is empty).
   std::vector<std::optional<Bytes>> received(messages.size());
   for (std::size_t i = 0; i < messages.size(); ++i) {
     if (!messages[i]) continue;
     auto& pieces = messages[i]->pieces;
-    if (pieces.size() == 1 && pieces.front().size() == messages[i]->size) {
-      received[i] = std::move(pieces.front());  // a small message's own buffer
-      continue;
-    }
-    Bytes whole;
-    whole.reserve(static_cast<std::size_t>(messages[i]->size));
-    for (auto& piece : pieces) {
-      whole.insert(whole.end(), piece.begin(), piece.end());
-      release_piece(std::move(piece));
-    }
-    received[i] = std::move(whole);
+    received[i] = pieces.empty() ? Bytes{} : std::move(pieces.front());
   }
   return received;
 }
@@ -1277,19 +1267,24 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
   const auto timeout = config_.receive_timeout;
   std::vector<std::optional<Incoming>> received(receive_from.size());
   std::vector<bool> settled(receive_from.size(), false);  // received, or left (tolerant)
-  std::vector<std::uint64_t> consumed(receive_from.size(), 0);  // streamed bytes so far
+  std::vector<std::uint64_t> consumed(receive_from.size(), 0);  // bytes taken piece by piece
+  // Messages handed over whole but larger than one piece: joined here as their pieces arrive,
+  // so each piece goes back to the pool at once and the I/O thread keeps decrypting meanwhile.
+  std::vector<Bytes> joined(streaming == nullptr ? receive_from.size() : 0);
   for (;;) {
     if (failure_) fail(lock, failure_message(*failure_, step));
     bool all_received = true;
-    bool streamed_piece = false;
+    bool took_piece = false;
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
       if (settled[i]) continue;
       auto& peer = peers_[receive_from[i]];
-      const bool ready = !peer.inbox.empty() && (peer.inbox.front().complete() ||
-                                                 (streaming && !peer.inbox.front().pieces.empty()));
-      if (ready && streaming != nullptr) {
+      const Incoming* front = peer.inbox.empty() ? nullptr : &peer.inbox.front();
+      const bool piecewise = front != nullptr && (streaming != nullptr || front->size > kPiece);
+      const bool ready =
+          front != nullptr && (front->complete() || (piecewise && !front->pieces.empty()));
+      if (ready && piecewise) {
         Incoming& message = peer.inbox.front();
-        const bool wanted = message.size == streaming->expected_bytes[i];
+        const std::uint64_t size = message.size;
         Bytes piece;
         if (!message.pieces.empty()) {
           piece = std::move(message.pieces.front());
@@ -1297,17 +1292,20 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
         }
         const std::uint64_t offset = consumed[i];
         consumed[i] += piece.size();
-        if (message.complete() && message.pieces.empty()) {
-          received[i] = Incoming{message.size, message.arrived, {}};
+        const bool last = message.complete() && message.pieces.empty();
+        if (last) {
           peer.inbox.pop_front();
           settled[i] = true;
         } else {
           all_received = false;
         }
-        streamed_piece = true;
+        took_piece = true;
         lock.unlock();
         try {
-          if (wanted && !piece.empty()) {
+          if (streaming == nullptr) {
+            if (joined[i].capacity() == 0) joined[i].reserve(static_cast<std::size_t>(size));
+            joined[i].insert(joined[i].end(), piece.begin(), piece.end());
+          } else if (size == streaming->expected_bytes[i] && !piece.empty()) {
             (*streaming->sink)(i, static_cast<std::size_t>(offset), piece);
           }
         } catch (...) {
@@ -1318,6 +1316,10 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
         }
         release_piece(std::move(piece));
         lock.lock();
+        if (last) {
+          received[i] = Incoming{size, size, {}};
+          if (streaming == nullptr) received[i]->pieces.push_back(std::move(joined[i]));
+        }
         continue;
       }
       if (ready) {
@@ -1337,7 +1339,7 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
       all_sent = all_sent && peers_[message.to].writes_pending == 0;
     }
     if (all_received && all_sent) return received;
-    if (streamed_piece) continue;  // more may be waiting: wait only when nothing was there
+    if (took_piece) continue;  // more may be waiting: wait only when nothing was there
 
     const auto now = Clock::now();
     auto wake = Clock::time_point::max();
