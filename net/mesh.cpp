@@ -69,12 +69,19 @@ void Mesh::count_round(std::span<const Outgoing> sends, std::span<const PartyId>
   }
 }
 
-std::vector<Bytes> Mesh::round(std::span<const Outgoing> sends,
-                               std::span<const PartyId> receive_from, std::string_view step) {
+bool Mesh::begin_ordinary_round(std::span<const Outgoing> sends,
+                                std::span<const PartyId> receive_from,
+                                std::string_view step) const {
   check_round(sends, receive_from);
-  if (sends.empty() && receive_from.empty()) return {};
+  if (sends.empty() && receive_from.empty()) return false;
   for (const auto& message : sends) require_present(message.to, step);
   for (PartyId from : receive_from) require_present(from, step);
+  return true;
+}
+
+std::vector<Bytes> Mesh::round(std::span<const Outgoing> sends,
+                               std::span<const PartyId> receive_from, std::string_view step) {
+  if (!begin_ordinary_round(sends, receive_from, step)) return {};
   std::vector<Bytes> received = transfer(sends, receive_from, step);
   std::vector<std::optional<std::size_t>> sizes;
   for (const auto& message : received) sizes.push_back(message.size());
@@ -86,13 +93,10 @@ std::vector<std::size_t> Mesh::round_streamed(std::span<const Outgoing> sends,
                                               std::span<const PartyId> receive_from,
                                               std::span<const std::size_t> expected_bytes,
                                               std::string_view step, const PieceSink& sink) {
-  check_round(sends, receive_from);
   if (expected_bytes.size() != receive_from.size()) {
     throw std::invalid_argument("Mesh::round_streamed: need one expected length per source");
   }
-  if (sends.empty() && receive_from.empty()) return {};
-  for (const auto& message : sends) require_present(message.to, step);
-  for (PartyId from : receive_from) require_present(from, step);
+  if (!begin_ordinary_round(sends, receive_from, step)) return {};
   std::vector<std::size_t> lengths =
       transfer_streamed(sends, receive_from, expected_bytes, step, sink);
   const std::vector<std::optional<std::size_t>> sizes(lengths.begin(), lengths.end());

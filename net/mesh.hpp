@@ -153,6 +153,9 @@ class Mesh {
  private:
   void require_present(PartyId party, std::string_view step) const;
   void check_round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from) const;
+  // The checks of an ordinary (not dropout-tolerant) round; false when it moves nothing at all.
+  bool begin_ordinary_round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
+                            std::string_view step) const;
   void count_round(std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
                    std::span<const std::optional<std::size_t>> received_sizes);
 

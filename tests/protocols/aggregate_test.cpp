@@ -132,6 +132,20 @@ std::vector<std::optional<AggregationResult>> run_sum(
   });
 }
 
+// Runs secure_sum at every party, checks every result against the plaintext sum, and returns
+// each party's mesh counters of the protocol alone.
+std::vector<net::MeshStats> checked_sum_costs(const std::vector<std::vector<std::int64_t>>& inputs,
+                                              const AggregationOptions& options) {
+  const std::size_t n = inputs.size();
+  return net::run_parties(n, [&](net::Mesh& mesh) {
+    mpc::Session session(mesh, mpc::PrgState::establish(mesh));
+    const net::MeshStats before = mesh.stats();
+    const auto result = secure_sum(session, inputs[mesh.self()], options);
+    if (result.sum) CHECK(*result.sum == plain_sum(inputs, everyone(n)));
+    return mesh.stats().since(before);
+  });
+}
+
 // Runs secure_sum among the parties of `inputs`; every party from 2 up crashes after `rounds`
 // rounds of the protocol. Returns the ProtocolError message of parties 0 and 1 (empty if none).
 std::vector<std::string> errors_when_all_but_two_crash(
@@ -212,13 +226,7 @@ TEST_CASE("threshold: rounds and bytes match the header's cost statement", "[agg
     options.threshold = c.t;
     options.output_parties = c.outputs;
     const auto outputs = c.outputs.empty() ? everyone(c.n) : c.outputs;
-    const auto stats = net::run_parties(c.n, [&](net::Mesh& mesh) {
-      mpc::Session session(mesh, mpc::PrgState::establish(mesh));
-      const net::MeshStats before = mesh.stats();
-      const auto result = secure_sum(session, inputs[mesh.self()], options);
-      if (result.sum) CHECK(*result.sum == plain_sum(inputs, everyone(c.n)));
-      return mesh.stats().since(before);
-    });
+    const auto stats = checked_sum_costs(inputs, options);
     for (net::PartyId p = 0; p < c.n; ++p) {
       const bool is_output = std::find(outputs.begin(), outputs.end(), p) != outputs.end();
       std::size_t provides_for = 0, asked_by = 0;
@@ -255,13 +263,7 @@ TEST_CASE("masked: rounds and bytes match the header's cost statement", "[aggreg
     options.threshold = std::max<std::size_t>(1, (c.n - 1) / 2);
     options.output_parties = c.outputs;
     const auto outputs = c.outputs.empty() ? everyone(c.n) : c.outputs;
-    const auto stats = net::run_parties(c.n, [&](net::Mesh& mesh) {
-      mpc::Session session(mesh, mpc::PrgState::establish(mesh));
-      const net::MeshStats before = mesh.stats();
-      const auto result = secure_sum(session, inputs[mesh.self()], options);
-      if (result.sum) CHECK(*result.sum == plain_sum(inputs, everyone(c.n)));
-      return mesh.stats().since(before);
-    });
+    const auto stats = checked_sum_costs(inputs, options);
     for (net::PartyId p = 0; p < c.n; ++p) {
       const bool is_output = std::find(outputs.begin(), outputs.end(), p) != outputs.end();
       if (p == outputs.front()) {
