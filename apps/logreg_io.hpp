@@ -32,8 +32,10 @@ inline LrTable read_lr_table(const std::string& path, const std::string& id_colu
                              const std::optional<std::vector<std::string>>& wanted = {}) {
   const CsvTable table = read_csv(path, HeaderRule::kRequired);
   const std::size_t id = table.column_index(id_column);
-  const std::optional<std::size_t> label =
-      label_column.empty() ? std::nullopt : std::optional(table.column_index(label_column));
+  // Without a label column, `label` is one past the last column, so no column equals it.
+  const bool has_label = !label_column.empty();
+  const std::size_t label =
+      has_label ? table.column_index(label_column) : table.header.size();
   std::vector<std::size_t> features;
   if (wanted) {
     for (const auto& name : *wanted) features.push_back(table.column_index(name));
@@ -60,10 +62,10 @@ inline LrTable read_lr_table(const std::string& path, const std::string& id_colu
                                    ? std::get<double>(n)
                                    : static_cast<double>(std::get<std::int64_t>(n)));
     }
-    if (label) {
-      const std::string& cell = table.rows[row][*label];
+    if (has_label) {
+      const std::string& cell = table.rows[row][label];
       if (cell != "0" && cell != "1") {
-        throw InputError(table.where(row, *label) + ": label '" + cell + "' is not 0 or 1");
+        throw InputError(table.where(row, label) + ": label '" + cell + "' is not 0 or 1");
       }
       out.labels.push_back(cell == "1" ? 1.0 : 0.0);
     }

@@ -6,27 +6,54 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 namespace sm::test {
 
+namespace {
+
+// The first port of the kernel's ephemeral range, from which outgoing connections take their
+// source ports.
+int first_ephemeral_port() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int first = 0;
+  return range >> first && first > 2048 ? first : 32768;
+}
+
+// A socket bound to 127.0.0.1:port, or -1 if the port is taken.
+int bind_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("cannot open a socket to probe for free ports");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+}  // namespace
+
 std::vector<std::uint16_t> free_ports(std::size_t count) {
+  constexpr int kLowest = 1024;
+  static const int span = first_ephemeral_port() - kLowest;
+  // Where this process looks next: spread by process id so that concurrent test processes
+  // start far apart, then advanced past every port handed out.
+  static int next = static_cast<int>((static_cast<unsigned>(::getpid()) * 7919u) % span);
   std::vector<int> sockets;
   std::vector<std::uint16_t> ports;
-  for (std::size_t i = 0; i < count; ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("cannot find a free port");
+  for (int tried = 0; ports.size() < count && tried < span; ++tried) {
+    const auto port = static_cast<std::uint16_t>(kLowest + next);
+    next = (next + 1) % span;
+    if (const int fd = bind_loopback(port); fd >= 0) {
+      sockets.push_back(fd);
+      ports.push_back(port);
     }
-    sockets.push_back(fd);
-    ports.push_back(ntohs(address.sin_port));
   }
   for (const int fd : sockets) ::close(fd);
+  if (ports.size() < count) throw std::runtime_error("cannot find enough free loopback ports");
   return ports;
 }
 

@@ -12,8 +12,11 @@
 
 namespace sm::test {
 
-// Loopback ports the kernel reports free right now (bound to port 0, then released: another
-// process could take one in between, which is unlikely).
+// Loopback ports free right now, below the kernel's ephemeral range (so no outgoing connection
+// takes one as its source port before the party listens on it), and spread by process id (so
+// concurrent test processes do not pick the same ones). A port is probed by binding it and then
+// released: another process could still take it in between, which these two rules make unlikely.
+// Throws std::runtime_error if `count` free ports cannot be found.
 std::vector<std::uint16_t> free_ports(std::size_t count);
 
 // Key material for n parties ("party0" ...) from scripts/gen-certs.sh, removed on destruction.
