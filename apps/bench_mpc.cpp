@@ -68,12 +68,21 @@ nlohmann::json mul_phases(En& engine, net::Mesh& barrier, const net::Mesh& count
   const auto y = engine.input(1, y_values, n, "bench input y");
 
   mpc::Triples<E> triples;
-  const PhaseMeasure pre =
+  const PhaseMeasure triple_phase =
       measure_phase(barrier, counted, [&] { triples = engine.correlations().triples(n); });
   typename En::Shares z;
-  const PhaseMeasure online = measure_phase(
-      barrier, counted, [&] { z = mpc::mul_with(engine, x, y, triples, "bench mul"); });
-  triples = {};
+  PhaseMeasure pre, online;
+  if constexpr (mpc::MultipliesWithoutTriples<En>) {
+    // The engine's own multiplication needs nothing prepared; the triples were measured for
+    // their rate only.
+    triples = {};
+    online = measure_phase(barrier, counted, [&] { z = mpc::mul(engine, x, y, "bench mul"); });
+  } else {
+    pre = triple_phase;
+    online = measure_phase(barrier, counted,
+                           [&] { z = mpc::mul_with(engine, x, y, triples, "bench mul"); });
+    triples = {};
+  }
 
   const std::size_t k = std::min(n, kCheckedElements);
   const auto opened = engine.open(
@@ -84,7 +93,9 @@ nlohmann::json mul_phases(En& engine, net::Mesh& barrier, const net::Mesh& count
       throw ProtocolError("mul benchmark: product " + std::to_string(i) + " is wrong");
     }
   }
-  return {{"phases", phases_json({{"preprocessing", pre}, {"online", online}})}, {"checked", k}};
+  nlohmann::json phases = phases_json({{"preprocessing", pre}, {"online", online}});
+  if constexpr (mpc::MultipliesWithoutTriples<En>) phases["triples"] = to_json(triple_phase);
+  return {{"phases", std::move(phases)}, {"checked", k}};
 }
 
 template <class En>
@@ -97,13 +108,18 @@ nlohmann::json matmul_phases(En& engine, net::Mesh& barrier, const net::Mesh& co
   const auto a = engine.input(0, a_values, rows * inner, "bench input A");
   const auto b = engine.input(1, b_values, inner * cols, "bench input B");
 
-  mpc::MatrixTriple<E> triple;
-  const PhaseMeasure pre = measure_phase(
-      barrier, counted, [&] { triple = engine.correlations().matrix_triple(rows, inner, cols); });
   typename En::Shares c;
-  const PhaseMeasure online = measure_phase(
-      barrier, counted, [&] { c = mpc::matmul_with(engine, a, b, triple, "bench matmul"); });
-  triple = {};
+  PhaseMeasure pre, online;
+  if constexpr (mpc::MultipliesWithoutTriples<En>) {
+    online = measure_phase(
+        barrier, counted, [&] { c = mpc::matmul(engine, a, b, rows, inner, cols, "bench matmul"); });
+  } else {
+    mpc::MatrixTriple<E> triple;
+    pre = measure_phase(barrier, counted,
+                        [&] { triple = engine.correlations().matrix_triple(rows, inner, cols); });
+    online = measure_phase(barrier, counted,
+                           [&] { c = mpc::matmul_with(engine, a, b, triple, "bench matmul"); });
+  }
 
   const std::size_t k = std::min(rows, kCheckedRows);
   const auto opened = engine.open(

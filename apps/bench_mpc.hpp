@@ -19,7 +19,10 @@
 //
 // Inputs are pseudo-random, secret-shared by party 0 (x, A) and party 1 (y, B) before the
 // measured phases. Phases: "preprocessing" (the correlation source's triples / matrix_triple)
-// and "online" (mul_with / matmul_with).
+// and "online" (mul_with / matmul_with). Engines that multiply without triples (Shamir: degree
+// reduction, mpc::MultipliesWithoutTriples) prepare nothing: "preprocessing" is empty (0) and
+// "online" is the whole mul / matmul; mul's "triples" phase then measures the dealer-free
+// source's triples(n) apart, for their rate (the multiplication does not use them).
 //
 // Aggregate: every party holds d pseudo-random int64 values (|v| < 2^20) and the phase "sum"
 // runs the chosen protocol; the result is checked at party 0 against the plaintext sum.

@@ -18,9 +18,11 @@
 //   mpc-bench matmul [--shapes 1000x1000x1,256x256x256] [--schemes ...] [--json FILE]
 //     Element-wise multiplication / one matrix product of secret-shared operands among 3
 //     computing parties, each a separate process with its own TlsMesh on loopback (plus a dealer
-//     process for the additive scheme); preprocessing (the correlations) and online phase
-//     (mul_with / matmul_with) timed apart, next to the plaintext operation on the same element
-//     type (and Eigen on doubles for matmul).
+//     process for the additive scheme); additive: preprocessing (the dealer's triples) and
+//     online phase (mul_with / matmul_with) timed apart; Shamir: no preprocessing, online the
+//     whole mul / matmul (degree reduction), and mul's dealer-free triple generation timed
+//     apart for its rate; next to the plaintext operation on the same element type (and Eigen
+//     on doubles for matmul).
 //   mpc-bench aggregate [--values 1000000] [--parties 3,5,10] [--json FILE]
 //     secure_sum (threshold and masked protocols) among N party processes on loopback, next to
 //     an insecure baseline (raw vectors to party 0, the sum back), with the bytes' expansion.
@@ -348,6 +350,12 @@ struct AggregateOptions {
   std::string json;
 };
 
+// Elements the most loaded party sends per product: additive, Beaver's two openings to every
+// peer, 2 (N-1); Shamir, the degree reduction, N-1-t (t = (N-1)/2 as in the suites).
+std::size_t products_min_elements(BenchScheme scheme, std::size_t parties) {
+  return scheme == BenchScheme::kAdditive ? 2 * (parties - 1) : parties - 1 - (parties - 1) / 2;
+}
+
 BenchScheme parse_scheme(const std::string& name) {
   if (name == "additive") return BenchScheme::kAdditive;
   if (name == "fp61") return BenchScheme::kShamir61;
@@ -507,8 +515,11 @@ void run_mul(const MulOptions& options) {
       "load average before: %s\n"
       "(seconds, cpu s: slowest party; sent/recv: payload bytes of the most loaded party; B/mul:\n"
       " sent/party per product; plain s: median of 5 plaintext products of the same element type\n"
-      " in this process; ratio: seconds / plain s; min: Beaver with all-to-all opening sends\n"
-      " 2 (N-1) elements per product and party)\n\n",
+      " in this process; ratio: seconds / plain s; min: additive, Beaver with all-to-all\n"
+      " opening sends 2 (N-1) elements per product and party; Shamir multiplies by degree\n"
+      " reduction, N-1-t elements per product at the most loaded party, with nothing to prepare;\n"
+      " its \"triples\" row is the dealer-free source's triple generation, measured apart for its\n"
+      " rate: the multiplication does not use them)\n\n",
       n_parties, sm::app::load_average_text().c_str());
   print_mpc_header("B/mul");
   const sm::app::BenchCertificates certs(n_parties + 1);
@@ -529,12 +540,16 @@ void run_mul(const MulOptions& options) {
       const double plain = sm::app::plain_mul_seconds(scheme, n);
       const auto pre = collect_phase(reports, "preprocessing");
       const auto online = collect_phase(reports, "online");
-      const double min_online =
-          2.0 * static_cast<double>((n_parties - 1) * n * sm::app::element_bytes(scheme));
+      const double min_online = static_cast<double>(products_min_elements(scheme, n_parties) * n *
+                                                    sm::app::element_bytes(scheme));
       auto rows = nlohmann::json::array(
           {mpc_row(label, "preprocessing", pre.summary, plain, n, 0),
            mpc_row(label, "online", online.summary, plain, n, min_online),
            mpc_row(label, "total", add_phases(pre.summary, online.summary), plain, n, 0)});
+      if (scheme != BenchScheme::kAdditive) {
+        rows.push_back(mpc_row(label, "triples", collect_phase(reports, "triples").summary, plain,
+                               n, 0));
+      }
       const auto dealer = dealer_report(reports);
       print_case_notes(reports);
       for (auto& row : rows) {
@@ -563,8 +578,9 @@ void run_matmul(const MatmulOptions& options) {
       "load average before: %s\n"
       "(B/elem: sent/party per element of the two operands; plain s: median of 5 matmul_plain of\n"
       " the same element type in this process; eigen s: the same product of doubles with Eigen;\n"
-      " min: a matrix triple opens both masked operands to every peer, (rows inner + inner cols)\n"
-      " (N-1) elements per party)\n\n",
+      " min: additive, a matrix triple opens both masked operands to every peer, (rows inner +\n"
+      " inner cols) (N-1) elements per party; Shamir reduces the rows cols outputs' degree,\n"
+      " rows cols (N-1-t) elements at the most loaded party, with nothing to prepare)\n\n",
       n_parties, sm::app::load_average_text().c_str());
   print_mpc_header("B/elem");
   const sm::app::BenchCertificates certs(n_parties + 1);
@@ -585,8 +601,11 @@ void run_matmul(const MatmulOptions& options) {
       const std::string label = sm::app::scheme_label(scheme) + ", " + std::to_string(rows) + "x" +
                                 std::to_string(inner) + " * " + std::to_string(inner) + "x" +
                                 std::to_string(cols);
+      const std::size_t min_elements = scheme == BenchScheme::kAdditive
+                                           ? operands * (n_parties - 1)
+                                           : rows * cols * products_min_elements(scheme, n_parties);
       const double min_online =
-          static_cast<double>(operands * (n_parties - 1) * sm::app::element_bytes(scheme));
+          static_cast<double>(min_elements * sm::app::element_bytes(scheme));
       auto rows_json = nlohmann::json::array(
           {mpc_row(label, "preprocessing", pre.summary, plain, operands, 0),
            mpc_row(label, "online", online.summary, plain, operands, min_online),

@@ -39,23 +39,6 @@ std::vector<F> lagrange_at(std::span<const F> xs, F y) {
 // Slots processed at a time while dealing and extracting (keeps the working set in cache).
 constexpr std::size_t kChunk = 2048;
 
-// Uniformly random elements from the PRG: 8 bytes each for Fp61 (uniform up to 2^-61, as
-// Fp61::from_random_bits), 16 for Fp127. Both parties of a seed draw the same values.
-template <class F>
-void sample_elements(Prg& prg, std::span<F> out) {
-  if constexpr (std::is_same_v<F, Fp61>) {
-    std::array<std::uint64_t, kChunk> words;
-    for (std::size_t done = 0; done < out.size();) {
-      const std::size_t count = std::min(kChunk, out.size() - done);
-      prg.fill({reinterpret_cast<std::uint8_t*>(words.data()), count * sizeof(std::uint64_t)});
-      for (std::size_t i = 0; i < count; ++i) out[done + i] = Fp61::from_random_bits(words[i], 0);
-      done += count;
-    }
-  } else {
-    prg.sample_into(out);
-  }
-}
-
 // Values uniform in [0, 2^bits), bits <= 127.
 template <class F>
 void sample_bounded_into(Prg& prg, std::span<F> out, int bits) {
@@ -85,7 +68,8 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
     : session_(session),
       parties_(session.parties()),
       threshold_(threshold),
-      value_bits_(value_bits) {
+      value_bits_(value_bits),
+      reduction_(session, threshold) {
   if (parties_ < 3 || threshold < 1 || 2 * threshold >= parties_) {
     throw std::invalid_argument("DealerFreeShamir needs N >= 3 parties and 1 <= t < N / 2 (N = " +
                                 std::to_string(parties_) + ", t = " + std::to_string(threshold) +
@@ -112,27 +96,6 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
     for (std::size_t k = 0; k < outputs; ++k) {
       vandermonde_[k][d] = power;
       power *= point<F>(d);
-    }
-  }
-  const net::PartyId self = session.self();
-  if (self <= 2 * threshold) {
-    // This party's term of ab = sum_{i <= 2t} lambda_i ab(x_i) (degree 2t through x_0..x_2t),
-    // shared with the polynomial through (0, lambda_self ab(x_self)) and the t seeded peers'
-    // points: its own share and the others' are these points' Lagrange combinations.
-    std::vector<F> holders;
-    for (std::size_t i = 0; i <= 2 * threshold; ++i) holders.push_back(point<F>(i));
-    const F lambda = lagrange_at<F>(holders, F(0))[self];
-    std::vector<F> xs{F(0)};
-    for (std::size_t offset = 1; offset <= threshold; ++offset) {
-      xs.push_back(point<F>((self + offset) % parties_));
-    }
-    const auto scaled = [&](std::vector<F> weights) {
-      weights[0] *= lambda;
-      return weights;
-    };
-    reshare_.own = scaled(lagrange_at<F>(xs, point<F>(self)));
-    for (std::size_t offset = threshold + 1; offset < parties_; ++offset) {
-      reshare_.peers.push_back(scaled(lagrange_at<F>(xs, point<F>((self + offset) % parties_))));
     }
   }
 }
@@ -321,57 +284,6 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
 }
 
 template <class F>
-std::vector<F> DealerFreeShamir<F>::reduce_degree(std::span<const F> shares,
-                                                  std::string_view step) {
-  net::Mesh& mesh = session_.mesh();
-  const net::PartyId self = mesh.self();
-  const std::size_t n = shares.size(), t = threshold_;
-  const std::uint64_t batch = batch_++;
-  std::vector<F> out(n);
-  std::vector<std::vector<F>> outgoing(parties_);
-  std::vector<F> seeded(t * n);
-  if (self <= 2 * t) {
-    // Free points: the term's secret (lambda is in the weights) and the seeded peers' shares.
-    std::vector<const F*> points{shares.data()};
-    for (std::size_t offset = 1; offset <= t; ++offset) {
-      const net::PartyId peer = (self + offset) % parties_;
-      Prg prg(pair_seeds_[peer], pair_stream(batch, self, peer));
-      const std::span<F> values = std::span<F>(seeded).subspan((offset - 1) * n, n);
-      sample_elements<F>(prg, values);
-      points.push_back(values.data());
-    }
-    linear_combination<F>(out.data(), n, reshare_.own, points);
-    for (std::size_t offset = t + 1; offset < parties_; ++offset) {
-      auto& message = outgoing[(self + offset) % parties_];
-      message.resize(n);
-      linear_combination<F>(message.data(), n, reshare_.peers[offset - t - 1], points);
-    }
-  }
-  std::vector<net::Outgoing> sends;
-  std::vector<net::PartyId> receive_from;
-  for (net::PartyId peer = 0; peer < parties_; ++peer) {
-    if (peer == self) continue;
-    if (!outgoing[peer].empty()) sends.push_back({peer, as_bytes<F>(outgoing[peer])});
-    // From resharer `peer`: a message if we are beyond its seeded peers, else its PRG's share.
-    if (peer <= 2 * t && n > 0 && (self + parties_ - peer) % parties_ > t) {
-      receive_from.push_back(peer);
-    }
-  }
-  const auto received = mesh.round(sends, receive_from, step);
-  for (std::size_t i = 0; i < receive_from.size(); ++i) {
-    add_from_bytes<F>(out, received[i], mesh.describe(receive_from[i]), step);
-  }
-  for (net::PartyId dealer = 0; dealer <= 2 * t; ++dealer) {
-    if (dealer == self || (self + parties_ - dealer) % parties_ > t) continue;
-    Prg prg(pair_seeds_[dealer], pair_stream(batch, dealer, self));
-    const std::span<F> values = std::span<F>(seeded).first(n);
-    sample_elements<F>(prg, values);
-    add_in_place<F>(out, values);
-  }
-  return out;
-}
-
-template <class F>
 DoubleSharings<F> DealerFreeShamir<F>::double_sharings(std::size_t n) {
   if (n == 0) return {};
   Dealt dealt = deal({.doubles = n}, "dealer-free: deal double sharings");
@@ -388,7 +300,7 @@ Triples<F> DealerFreeShamir<F>::triples(std::size_t n) {
   out.a.resize(n);
   std::vector<F> product(n);  // [ab]_2t
   for (std::size_t i = 0; i < n; ++i) product[i] = out.a[i] * out.b[i];
-  out.c = reduce_degree(product, "dealer-free triples: reshare ab");
+  out.c = reduction_.reduce(product, "dealer-free triples: reshare ab");
   return out;
 }
 
@@ -402,7 +314,7 @@ MatrixTriple<F> DealerFreeShamir<F>::matrix_triple(std::size_t rows, std::size_t
   out.a.assign(dealt.random.begin(), dealt.random.begin() + a_size);
   out.b.assign(dealt.random.begin() + a_size, dealt.random.end());
   if (c_size == 0) return out;
-  out.c = reduce_degree(matmul_plain<F>(out.a, out.b, rows, inner, cols),
+  out.c = reduction_.reduce(matmul_plain<F>(out.a, out.b, rows, inner, cols),
                         "dealer-free matrix triple: reshare AB");
   return out;
 }
@@ -437,7 +349,7 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
       const std::vector<F>& y = level[2 * p + 1];
       for (std::size_t i = 0; i < bits; ++i) products[p * bits + i] = x[i] * y[i];
     }
-    products = reduce_degree(products, "dealer-free bits: reshare products");
+    products = reduction_.reduce(products, "dealer-free bits: reshare products");
     std::vector<std::vector<F>> next;
     for (std::size_t p = 0; p < pairs; ++p) {
       std::vector<F> x = std::move(level[2 * p]);
@@ -526,7 +438,7 @@ std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
     }
     offset += rows.size() + cols;
   }
-  const auto reduced = reduce_degree(masked, "dealer-free masked products: reshare U_B v");
+  const auto reduced = reduction_.reduce(masked, "dealer-free masked products: reshare U_B v");
   for (std::size_t k = 0, offset = 0; k < subsets.size(); ++k) {
     const std::size_t b = subsets[k].size();
     const auto at = [&](const std::vector<F>& from, std::size_t begin, std::size_t count) {

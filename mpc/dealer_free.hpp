@@ -42,14 +42,10 @@
 //       degree-t sharing, fixed secret   seeds for t - 1 peers,  sent to N - t peers.
 //     A double sharing is a random degree-t sharing plus a degree-2t sharing of its secret.
 //   Triples: [a]_t, [b]_t from the extraction, [ab]_2t = [a]_t [b]_t locally, reduced to degree
-//     t in one round by resharing (Gennaro, Rabin and Rabin, PODC 1998): ab = sum_{i <= 2t}
-//     lambda_i ab(x_i) with the Lagrange weights lambda_i of x_0..x_2t at 0, and each party
-//     i <= 2t shares its term lambda_i ab(x_i) with a random polynomial of degree t that is
-//     PRG-compressed like a dealt sharing (fixed by the term at 0 and by the shares of its next
-//     t parties, drawn from their pairwise seeds; it sends the N - 1 - t others their shares);
-//     [c]_t = the sum of the received shares. Matrix triples likewise, with [AB]_2t =
-//     [A]_t [B]_t locally, so communication is O(rows inner + inner cols + rows cols), never
-//     O(rows inner cols).
+//     t in one round by PRG-compressed resharing (DegreeReduction, mpc/degree_reduction.hpp:
+//     Gennaro, Rabin and Rabin, PODC 1998; this source's own instance and seeds). Matrix triples
+//     likewise, with [AB]_2t = [A]_t [B]_t locally, so communication is O(rows inner + inner
+//     cols + rows cols), never O(rows inner cols).
 //   Random bits: b = b_0 XOR ... XOR b_t of t + 1 bits dealt by t + 1 distinct parties (each
 //     party shares its own uniformly random bits as degree-t sharings with a fixed secret; bit
 //     i uses the dealer bits q = i (t + 1) + j, j <= t, of dealer q mod N, so every party deals
@@ -108,6 +104,7 @@
 #include <vector>
 
 #include "mpc/correlations.hpp"
+#include "mpc/degree_reduction.hpp"
 #include "mpc/mersenne.hpp"
 #include "mpc/prg.hpp"
 #include "mpc/session.hpp"
@@ -170,9 +167,6 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   };
 
   Dealt deal(const Request& request, std::string_view step);
-  // Shares of degree t of the secrets of this party's shares of degree 2t (1 round, see the
-  // header).
-  std::vector<F> reduce_degree(std::span<const F> shares, std::string_view step);
   BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
   Completion make_completion(std::size_t seeded, bool fixed) const;
 
@@ -180,19 +174,12 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   std::size_t parties_;
   std::size_t threshold_;
   int value_bits_;
+  DegreeReduction<F> reduction_;  // its own pairwise seeds (mpc/degree_reduction.hpp)
   Seed private_seed_;
   std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
   std::uint64_t batch_ = 0;
   Completion random_t_, fixed_2t_, fixed_t_;
   std::vector<std::vector<F>> vandermonde_;  // [output k][dealer d] = (d + 1)^k, k < N - t
-  // Parties 0..2t: the weights of the resharing polynomial's free points (this party's term,
-  // its lambda included, then the t seeded peers' shares) for its own share and for the peers at
-  // offsets t + 1 .. N - 1 (reduce_degree).
-  struct Resharing {
-    std::vector<F> own;
-    std::vector<std::vector<F>> peers;
-  };
-  Resharing reshare_;
 };
 
 // The public constant delta that trunc_masks adds to high (see above): floor((N - 1) / 2).

@@ -2,6 +2,8 @@
 // integers, powers of two, vectorised local arithmetic and the plaintext matrix product.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -35,6 +37,25 @@ constexpr u128 to_unsigned(E e) {
 template <class E>
 constexpr E power_of_two(int exponent) {
   return from_unsigned<E>(u128{1} << exponent);
+}
+
+// Uniformly random field elements from the PRG, as few bytes as possible: 8 per Fp61 element
+// (uniform up to 2^-61, as Fp61::from_random_bits), 16 per Fp127 element (Prg::sample_into).
+// Both holders of a seed draw the same values.
+template <class F>
+void sample_elements(Prg& prg, std::span<F> out) {
+  if constexpr (std::is_same_v<F, Fp61>) {
+    constexpr std::size_t kBlock = 2048;
+    std::array<std::uint64_t, kBlock> words;
+    for (std::size_t done = 0; done < out.size();) {
+      const std::size_t count = std::min(kBlock, out.size() - done);
+      prg.fill({reinterpret_cast<std::uint8_t*>(words.data()), count * sizeof(std::uint64_t)});
+      for (std::size_t i = 0; i < count; ++i) out[done + i] = Fp61::from_random_bits(words[i], 0);
+      done += count;
+    }
+  } else {
+    prg.sample_into(out);
+  }
 }
 
 // n values uniform in [0, 2^bits) (bits <= 127), as elements.

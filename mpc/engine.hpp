@@ -1,8 +1,10 @@
 // The engine API: what every protocol is written against, once, for both sharing schemes.
 //
 // An engine (AdditiveEngine over Z_2^64, ShamirEngine<F> over Fp61 / Fp127) provides the
-// scheme-specific operations listed in the `Engine` concept below; the generic operations built
-// on them (Beaver multiplication, matrix products, fixed point, comparisons) are in mpc/ops.hpp.
+// scheme-specific operations listed in the `Engine` concept below (and multiplication, where the
+// scheme has its own: `MultipliesWithoutTriples`); the generic operations built on them
+// (multiplication, by Beaver triples otherwise, matrix products, fixed point, comparisons) are in
+// mpc/ops.hpp.
 // Every operation works on whole vectors: its rounds depend only on the operation, never on the
 // vector length. Each states its rounds and the elements each party SENDS (N parties,
 // n elements; multiply by the element size, 8 or 16 bytes, for bytes).
@@ -67,6 +69,21 @@ concept Engine = requires(En& engine, const typename En::Shares& x,
   { engine.less_than_zero(x, step, bits) } -> std::same_as<typename En::Shares>;
   // Signed values must stay below 2^(value_bits - 1) in magnitude for trunc / comparison.
   { engine.value_bits() } -> std::same_as<int>;
+};
+
+// Engines that multiply without Beaver triples (ShamirEngine: the product of two degree-t
+// sharings is a local degree-2t sharing, reduced in one round) provide mul and matmul, each
+// stating its rounds and elements sent. The generic mul, matmul and dot of mpc/ops.hpp call
+// them; for other engines (AdditiveEngine) they multiply by Beaver triples from the engine's
+// correlation source.
+template <class En>
+concept MultipliesWithoutTriples =
+    Engine<En> && requires(En& engine, const typename En::Shares& x, std::size_t n,
+                           std::string_view step) {
+  // x[i] y[i] for shares of equal length (std::invalid_argument otherwise).
+  { engine.mul(x, x, step) } -> std::same_as<typename En::Shares>;
+  // (rows x inner)(inner x cols), row-major (std::invalid_argument on mismatched shapes).
+  { engine.matmul(x, x, n, n, n, step) } -> std::same_as<typename En::Shares>;
 };
 // clang-format on
 

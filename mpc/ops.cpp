@@ -69,7 +69,11 @@ std::vector<E> bit_column(std::span<const u128> c, int b) {
 template <Engine En>
 typename En::Shares mul(En& engine, const typename En::Shares& x, const typename En::Shares& y,
                         std::string_view step) {
-  return mul_with(engine, x, y, engine.correlations().triples(x.size()), step);
+  if constexpr (MultipliesWithoutTriples<En>) {
+    return engine.mul(x, y, step);
+  } else {
+    return mul_with(engine, x, y, engine.correlations().triples(x.size()), step);
+  }
 }
 
 template <Engine En>
@@ -100,7 +104,11 @@ template <Engine En>
 typename En::Shares matmul(En& engine, const typename En::Shares& a, const typename En::Shares& b,
                            std::size_t rows, std::size_t inner, std::size_t cols,
                            std::string_view step) {
-  return matmul_with(engine, a, b, engine.correlations().matrix_triple(rows, inner, cols), step);
+  if constexpr (MultipliesWithoutTriples<En>) {
+    return engine.matmul(a, b, rows, inner, cols, step);
+  } else {
+    return matmul_with(engine, a, b, engine.correlations().matrix_triple(rows, inner, cols), step);
+  }
 }
 
 template <Engine En>

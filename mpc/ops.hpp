@@ -3,10 +3,18 @@
 // ShamirEngine<Fp127> in ops.cpp.
 //
 // Local operations (add, sub, neg, scale) cost nothing. Communicating ones state their rounds
-// and the elements each party sends to each of its N-1 peers (n = vector length):
-//   mul            1 round, 2n        (Beaver: open x-a and y-b together)
-//   matmul         1 round, rows*inner + inner*cols  (a matrix triple; O(nd + dk), not O(ndk))
-//   dot            1 round, 2n
+// and the elements each party sends (n = vector length, N parties):
+//   mul            1 round. AdditiveEngine (Beaver: open x-a and y-b together, with a triple from
+//                  the correlation source): 2n to each of the N-1 peers. ShamirEngine (degree
+//                  reduction of the local products, no triple, nothing opened): n (N-1-t) in all
+//                  at parties 0..2t, nothing at the others; N = 3: n, i.e. 1 element per product.
+//   matmul         1 round. AdditiveEngine (a matrix triple): rows*inner + inner*cols to each
+//                  peer, O(nd + dk), not O(ndk). ShamirEngine: the reduction of the rows*cols
+//                  outputs, rows*cols (N-1-t) in all at parties 0..2t.
+//   dot            matmul of 1 x n by n x 1: AdditiveEngine 2n to each peer, ShamirEngine N-1-t
+//                  elements in all at parties 0..2t (whatever n).
+//   mul_with, matmul_with  AdditiveEngine's mul and matmul on given triples, for any engine
+//                  (so that preprocessing can be timed apart).
 //   fixed_mul      mul + trunc
 //   bit_less_than  ceil(log2 width) rounds (a comparison tree over the bits), at most
 //                  width/2 + 2 ceil(width/2) - 3 multiplications per element (92 for width 63),
@@ -95,7 +103,8 @@ template <Engine En>
 typename En::Shares mul(En& engine, const typename En::Shares& x, const typename En::Shares& y,
                         std::string_view step = "mul");
 
-// mul() with triples obtained beforehand (so preprocessing can be timed apart).
+// x * y by Beaver with triples obtained beforehand (so preprocessing can be timed apart; for
+// every engine, also those whose mul needs no triples).
 template <Engine En>
 typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typename En::Shares& y,
                              const Triples<typename En::Element>& triples, std::string_view step);

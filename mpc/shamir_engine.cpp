@@ -17,7 +17,7 @@ template <class F>
 ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlations,
                               std::size_t threshold, int value_bits)
     : session_(session),
-      correlations_(correlations),
+      correlations_(&correlations),
       codec_(session.parties(), threshold),
       value_bits_(value_bits) {
   if (2 * threshold >= session.parties()) {
@@ -30,6 +30,7 @@ ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlatio
     throw std::invalid_argument("value_bits " + std::to_string(value_bits) + " does not fit " +
                                 F::kName + " with 40 bits of statistical masking");
   }
+  reduction_ = std::make_shared<DegreeReduction<F>>(session, threshold);
 }
 
 template <class F>
@@ -218,13 +219,26 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::random(std::size_t n, std::str
 }
 
 template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::mul(const Shares& x, const Shares& y,
+                                                      std::string_view step) {
+  return {reduction_->reduce(mul_vec<F>(x.values, y.values), step)};
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::matmul(const Shares& a, const Shares& b,
+                                                         std::size_t rows, std::size_t inner,
+                                                         std::size_t cols, std::string_view step) {
+  return {reduction_->reduce(matmul_plain<F>(a.values, b.values, rows, inner, cols), step)};
+}
+
+template <class F>
 typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc(const Shares& x, int bits,
                                                         std::string_view step) {
   if (bits <= 0 || bits >= value_bits_ - 1) {
     throw std::invalid_argument("trunc: bits must be in 1.." + std::to_string(value_bits_ - 2));
   }
   const std::size_t n = x.size();
-  const TruncMasks<F> masks = correlations_.trunc_masks(n, bits);
+  const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
   // y = x + 2^(k-1) lies in [0, 2^k); c = y + r < p does not wrap and hides y statistically.
   const F offset = power_of_two<F>(value_bits_ - 1);
   std::vector<F> masked(n);

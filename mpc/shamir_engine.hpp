@@ -4,6 +4,17 @@
 // up to 2^-40 for masked openings in trunc and less_than_zero). With DealerFreeShamir as the
 // correlation source, no trusted helper is needed at all.
 //
+// Multiplication by degree reduction, not Beaver triples: the share-by-share product of two
+// degree-t sharings is a degree-2t sharing of the product, reduced to degree t in one round by
+// PRG-compressed resharing (mpc/degree_reduction.hpp; Gennaro, Rabin and Rabin, PODC 1998; as
+// MP-SPDZ's semi-honest Shamir). Nothing is opened, and each resharing polynomial is uniform
+// given its term, so any t parties' view is independent of the factors (semi-honest, t < N/2).
+// Against Beaver with dealer-free triples (open x-a, y-b: 2 (N-1) elements per product and
+// party, plus the triple's 2 elements and 2 preprocessing rounds at N = 3) it is the same one
+// online round, no preprocessing, and 1 element per product and party at N = 3. The engine's
+// reduction has its own pairwise seeds, derived from session.prg() at construction (every party
+// must construct its engines in the same order), shared with the copies with_correlations makes.
+//
 // Openings send the share to every peer, so every party holds all N shares and checks that they
 // lie on one polynomial of degree t before reconstructing: an inconsistent share ends the run
 // with ProtocolError at every party that sees it.
@@ -12,6 +23,9 @@
 //   input     1 round, the owner sends n elements to each peer.
 //   open      1 round, n elements to each peer.  open_to: 1 round, n elements to the target.
 //   random    1 round, n elements to each peer (every party contributes a random sharing).
+//   mul       1 round; parties 0..2t send n (N - 1 - t) elements in all (n to each of N - 1 - t
+//             peers), the others nothing: N = 3, t = 1: n elements per party.
+//   matmul    1 round; as mul for the rows x cols outputs (a dot product: 1 output).
 //   trunc     1 round, n elements to each peer. Signed |x| < 2^(value_bits-1); the result is
 //             floor(x / 2^bits) + e where the mask r = 2^bits high + l makes
 //             e = floor(((x mod 2^bits) + l) / 2^bits): e in {0, 1} (mean: unbiased) for the
@@ -20,11 +34,15 @@
 //             built without random bits; unbiased for odd N, 1/2 unit high for even N; N = 3:
 //             e in {-1, 0, 1, 2}). Catrina and Saxena, FC 2010, with masks of value_bits + 40
 //             bits.
-//   less_than_zero  1 + ceil(log2(value_bits - 1)) rounds (Catrina and de Hoogh, SCN 2010).
+//   less_than_zero  1 + ceil(log2(value_bits - 1)) rounds (Catrina and de Hoogh, SCN 2010):
+//             an opening (n elements to each peer), then the comparison tree's muls (mpc/ops.hpp).
 // value_bits + 40 + log2(N) + 2 must not exceed the field's bits: value_bits <= 64 for Fp127,
 // <= 16 for Fp61 (use Fp61 for integer sums, Fp127 for fixed point).
 #pragma once
 
+#include <memory>
+
+#include "mpc/degree_reduction.hpp"
 #include "mpc/engine.hpp"
 #include "mpc/mersenne.hpp"
 #include "mpc/shamir.hpp"
@@ -44,11 +62,13 @@ class ShamirEngine {
                int value_bits = kDefaultValueBits);
 
   Session& session() { return session_; }
-  CorrelationSource<F>& correlations() { return correlations_; }
+  CorrelationSource<F>& correlations() { return *correlations_; }
   // This engine (same session, threshold and value bits) drawing its correlations from
   // `source` (which must outlive the result).
   ShamirEngine with_correlations(CorrelationSource<F>& source) const {
-    return ShamirEngine(session_, source, codec_.degree(), value_bits_);
+    ShamirEngine engine = *this;
+    engine.correlations_ = &source;
+    return engine;
   }
   int value_bits() const { return value_bits_; }
   const ShamirCodec<F>& codec() const { return codec_; }
@@ -64,6 +84,12 @@ class ShamirEngine {
   std::vector<F> open(Shares&& x, std::string_view step);
   std::optional<std::vector<F>> open_to(net::PartyId party, const Shares& x, std::string_view step);
   Shares random(std::size_t n, std::string_view step);
+  // x[i] y[i]: the local products (a degree-2t sharing), reduced to degree t (1 round).
+  Shares mul(const Shares& x, const Shares& y, std::string_view step);
+  // (rows x inner)(inner x cols), row-major: the local product of the shares (each output a sum
+  // of degree-2t products), reduced to degree t (1 round, rows x cols elements reduced).
+  Shares matmul(const Shares& a, const Shares& b, std::size_t rows, std::size_t inner,
+                std::size_t cols, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
   // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits (1 + ceil(log2(bits -
@@ -79,12 +105,14 @@ class ShamirEngine {
                           std::span<F> out, std::string_view step) const;
 
   Session& session_;
-  CorrelationSource<F>& correlations_;
+  CorrelationSource<F>* correlations_;  // never null
   ShamirCodec<F> codec_;
   int value_bits_;
+  // Shared by the copies that with_correlations makes: one sequence of PRG streams per session.
+  std::shared_ptr<DegreeReduction<F>> reduction_;
 };
 
-static_assert(Engine<ShamirEngine<Fp61>>);
-static_assert(Engine<ShamirEngine<Fp127>>);
+static_assert(MultipliesWithoutTriples<ShamirEngine<Fp61>>);
+static_assert(MultipliesWithoutTriples<ShamirEngine<Fp127>>);
 
 }  // namespace sm::mpc

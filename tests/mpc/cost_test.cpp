@@ -1,5 +1,5 @@
 // Rounds and bytes: every operation's cost as stated in mpc/engine.hpp, additive_engine.hpp,
-// shamir_engine.hpp and ops.hpp, checked at every party against the mesh's counters
+// shamir_engine.hpp, degree_reduction.hpp and ops.hpp, checked at every party against the mesh's counters
 // (stats().since(before)), for vectors of 1 and 1000 elements (100 for Fp127 at 5 and 7 parties):
 // the rounds must not depend on the length, the bytes must be exactly the stated count.
 #include <catch2/catch.hpp>
@@ -115,6 +115,19 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   constexpr bool kAdditive = std::is_same_v<En, AdditiveEngine>;
   const std::uint64_t e = En::Element::kBytes, peers = parties - 1, last = parties - 1;
   const std::uint64_t all = n * peers * e;  // n elements to every peer
+  // The degree reduction of m secrets (Shamir): m to each of N - 1 - t peers from parties
+  // 0..2t, nothing from the others.
+  const std::size_t threshold = test::threshold_for(parties);
+  auto reduced = [&](std::uint64_t m) -> std::uint64_t {
+    return self <= 2 * threshold ? m * (parties - 1 - threshold) * e : 0;
+  };
+  // m products: additive, Beaver (x - a and y - b to every peer); Shamir, their reduction.
+  auto products_sent = [&](std::uint64_t m) { return kAdditive ? 2 * m * peers * e : reduced(m); };
+  // A matrix product: additive, the matrix triple's two openings; Shamir, the reduction of the
+  // rows x cols outputs.
+  auto matmul_sent = [&](std::uint64_t rows, std::uint64_t inner, std::uint64_t cols) {
+    return kAdditive ? (rows * inner + inner * cols) * peers * e : reduced(rows * cols);
+  };
   // less_than_zero on m elements: additive 1 + 4 rounds (open, the comparison tree over 63 bits
   // with r's top bit XOR-ed in, its first two levels from the dealer's window masks: 16 + 8 + 4
   // + 1 products on the levels above, and 2 + 2 + 2 + 1 for the top bit); Shamir
@@ -123,7 +136,7 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   auto ltz = [&](std::uint64_t m) {
     const std::uint64_t rounds = kAdditive ? tree_rounds(width) - 1 : 1 + tree_rounds(width);
     const std::uint64_t products = kAdditive ? m * (29 + 7) : m * tree_products(width);
-    return Cost{rounds, (m + 2 * products) * peers * e};
+    return Cost{rounds, m * peers * e + products_sent(products)};
   };
   Costs<En> costs;
   costs["input"] = kAdditive ? Cost{0, 0} : Cost{1, self == 0 ? all : 0};
@@ -131,22 +144,22 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   costs["open"] = {1, all};
   costs["open_to"] = {1, self == last ? 0 : n * e};
   costs["random"] = kAdditive ? Cost{0, 0} : Cost{1, all};
-  costs["mul"] = {1, 2 * all};
+  costs["mul"] = {1, products_sent(n)};
   costs["mul_with"] = {1, 2 * all};
-  costs["dot"] = {1, 2 * all};
-  costs["matmul 7x5x3"] = {1, (7 * 5 + 5 * 3) * peers * e};
-  costs["matmul 1x1x1"] = {1, 2 * peers * e};
+  costs["dot"] = {1, matmul_sent(1, n, 1)};
+  costs["matmul 7x5x3"] = {1, matmul_sent(7, 5, 3)};
+  costs["matmul 1x1x1"] = {1, matmul_sent(1, 1, 1)};
   costs["trunc"] = {1, all};
-  costs["fixed_mul"] = {2, 3 * all};
+  costs["fixed_mul"] = {2, products_sent(n) + all};
   costs["less_than_zero"] = ltz(n);
   costs["less_than"] = ltz(n);
   costs["greater_than"] = ltz(n);
-  costs["select"] = {1, 2 * all};
-  costs["bit_xor"] = {1, 2 * all};
-  costs["max"] = {ltz(n).rounds + 1, ltz(n).sent + 2 * all};
+  costs["select"] = {1, products_sent(n)};
+  costs["bit_xor"] = {1, products_sent(n)};
+  costs["max"] = {ltz(n).rounds + 1, ltz(n).sent + products_sent(n)};
   // clamp: both comparisons in one less_than_zero of 2n, then one mul of 2n.
-  costs["clamp"] = {ltz(2 * n).rounds + 1, ltz(2 * n).sent + 4 * all};
-  costs["bit_less_than 13"] = {tree_rounds(13), 2 * n * tree_products(13) * peers * e};
+  costs["clamp"] = {ltz(2 * n).rounds + 1, ltz(2 * n).sent + products_sent(2 * n)};
+  costs["bit_less_than 13"] = {tree_rounds(13), products_sent(n * tree_products(13))};
   return costs;
 }
 

@@ -1,0 +1,137 @@
+// DegreeReduction: degree-2t sharings of known secrets in, degree-t sharings of the same secrets
+// out. Every threshold 1 <= t < N/2 for N = 3..7 (so also N > 2t + 1, where the parties above 2t
+// reshare nothing), checked by reconstructing every party's output with ShamirCodec's consistency
+// check at degree t (so the degree is checked too) against the plaintext secrets; then the rounds
+// and bytes stated in mpc/degree_reduction.hpp; then that two reductions of one session (as the
+// engine's and the correlation source's) keep their own streams.
+#include "mpc/degree_reduction.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "mpc/elements.hpp"
+#include "mpc/shamir.hpp"
+#include "net/local_mesh.hpp"
+
+using namespace sm;
+using namespace sm::mpc;
+
+namespace {
+
+constexpr Seed kSecretsSeed{1, 2, 3};
+
+// The same n pseudo-random secrets and their degree-2t shares, at every party.
+template <class F>
+struct Dealt {
+  std::vector<F> secrets;
+  std::vector<std::vector<F>> shares;  // [party][k]
+};
+
+template <class F>
+Dealt<F> deal_degree_2t(std::size_t parties, std::size_t threshold, std::size_t n) {
+  Prg prg(kSecretsSeed, n);
+  Dealt<F> out;
+  out.secrets = prg.sample<F>(n);
+  out.shares = ShamirCodec<F>(parties, 2 * threshold).share(out.secrets, prg);
+  return out;
+}
+
+template <class F>
+std::vector<F> reconstruct_degree_t(const std::vector<std::vector<F>>& shares,
+                                    std::size_t threshold) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < shares.size(); ++i) names.push_back("party " + std::to_string(i));
+  return ShamirCodec<F>(shares.size(), threshold).reconstruct_checked(shares, names);
+}
+
+TEMPLATE_TEST_CASE("degree reduction: every threshold, degree-t shares of the same secrets",
+                   "[degree_reduction]", Fp61, Fp127) {
+  using F = TestType;
+  for (std::size_t parties = 3; parties <= 7; ++parties) {
+    for (std::size_t threshold = 1; 2 * threshold < parties; ++threshold) {
+      for (const std::size_t n : {std::size_t{1}, std::size_t{5000}}) {
+        CAPTURE(parties, threshold, n);
+        const Dealt<F> dealt = deal_degree_2t<F>(parties, threshold, n);
+        struct Outcome {
+          std::vector<F> shares;
+          net::MeshStats cost;
+        };
+        const auto outcomes = net::run_parties(parties, [&](net::Mesh& mesh) {
+          Session session = Session::establish(mesh);
+          DegreeReduction<F> reduction(session, threshold);
+          const net::MeshStats before = mesh.stats();
+          Outcome outcome;
+          outcome.shares = reduction.reduce(dealt.shares[mesh.self()], "reduce");
+          outcome.cost = mesh.stats().since(before);
+          return outcome;
+        });
+        std::vector<std::vector<F>> shares;
+        for (const auto& outcome : outcomes) shares.push_back(outcome.shares);
+        CHECK(reconstruct_degree_t<F>(shares, threshold) == dealt.secrets);
+        // The stated cost: 1 round; n (N - 1 - t) elements from parties 0..2t, none from the
+        // others.
+        for (net::PartyId self = 0; self < parties; ++self) {
+          CAPTURE(self);
+          const std::uint64_t sent =
+              self <= 2 * threshold ? n * (parties - 1 - threshold) * F::kBytes : 0;
+          CHECK(outcomes[self].cost.rounds == 1);
+          CHECK(outcomes[self].cost.bytes_sent() == sent);
+        }
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("degree reduction: two instances of one session, interleaved, stay apart",
+                   "[degree_reduction]", Fp61, Fp127) {
+  using F = TestType;
+  constexpr std::size_t kParties = 5, kThreshold = 2, kN = 300;
+  const Dealt<F> first = deal_degree_2t<F>(kParties, kThreshold, kN);
+  const Dealt<F> second = deal_degree_2t<F>(kParties, kThreshold, kN + 1);
+  const auto outcomes = net::run_parties(kParties, [&](net::Mesh& mesh) {
+    Session session = Session::establish(mesh);
+    DegreeReduction<F> engine_side(session, kThreshold), source_side(session, kThreshold);
+    std::vector<std::vector<F>> out;
+    out.push_back(engine_side.reduce(first.shares[mesh.self()], "engine 1"));
+    out.push_back(source_side.reduce(second.shares[mesh.self()], "source 1"));
+    out.push_back(source_side.reduce(first.shares[mesh.self()], "source 2"));
+    out.push_back(engine_side.reduce(second.shares[mesh.self()], "engine 2"));
+    return out;
+  });
+  for (std::size_t call = 0; call < 4; ++call) {
+    CAPTURE(call);
+    std::vector<std::vector<F>> shares;
+    for (const auto& outcome : outcomes) shares.push_back(outcome[call]);
+    const auto& expected = call == 0 || call == 2 ? first.secrets : second.secrets;
+    CHECK(reconstruct_degree_t<F>(shares, kThreshold) == expected);
+  }
+}
+
+TEST_CASE("degree reduction: empty input communicates nothing, bad thresholds are refused",
+          "[degree_reduction]") {
+  const auto costs = net::run_parties(3, [](net::Mesh& mesh) {
+    Session session = Session::establish(mesh);
+    DegreeReduction<Fp61> reduction(session, 1);
+    const net::MeshStats before = mesh.stats();
+    const auto out = reduction.reduce({}, "empty");
+    if (!out.empty()) throw std::logic_error("output from nothing");
+    return mesh.stats().since(before).rounds + mesh.stats().since(before).bytes_sent();
+  });
+  for (const auto cost : costs) CHECK(cost == 0);
+  // t = 0 and 2t = N are refused at every party (the checks run outside the parties' threads).
+  const auto refused = net::run_parties(4, [](net::Mesh& mesh) {
+    Session session = Session::establish(mesh);
+    int count = 0;
+    for (const std::size_t threshold : {0, 2}) {
+      try {
+        DegreeReduction<Fp127> reduction(session, threshold);
+      } catch (const std::invalid_argument&) {
+        ++count;
+      }
+    }
+    return count;
+  });
+  for (const int count : refused) CHECK(count == 2);
+}
+
+}  // namespace
