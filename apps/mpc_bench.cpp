@@ -63,6 +63,7 @@
 #include "apps/bench_lr.hpp"
 #include "apps/bench_mpc.hpp"
 #include "apps/bench_support.hpp"
+#include "apps/memory_settings.hpp"
 
 #include "mpc/additive_engine.hpp"
 #include "mpc/dealer.hpp"
@@ -1060,6 +1061,7 @@ void run_psi_bench(const PsiBenchOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sm::app::keep_freed_memory_for_reuse();  // inherited by the party processes it forks
   CLI::App app{"mpc-bench: speed of SecretMesh's layers"};
   app.require_subcommand(1);
   NetOptions net;

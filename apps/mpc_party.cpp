@@ -20,6 +20,7 @@
 #include "apps/config.hpp"
 #include "apps/job.hpp"
 #include "apps/jobs.hpp"
+#include "apps/memory_settings.hpp"
 #include "apps/report.hpp"
 #include "net/errors.hpp"
 #include "net/log.hpp"
@@ -155,5 +156,6 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   // A peer that vanishes must surface as a NetError from the mesh, not kill us with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
+  sm::app::keep_freed_memory_for_reuse();
   return sm::app::run(argc, argv);
 }
