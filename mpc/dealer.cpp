@@ -337,35 +337,94 @@ void derive_masked_products(const StoredMatrix& matrix,
   }
 }
 
-// How accumulate_shares() combines the parties' shares with `out`.
-enum class Combine { kSum, kSubtract };
+// The sum over some parties' seeds of their shares of one component (one PRG stream each),
+// expanded on demand, front to back, chunk by chunk so the keystream stays in the first-level
+// cache.
+class ShareSum {
+ public:
+  ShareSum(std::span<const Seed> seeds, std::uint64_t stream) {
+    prgs_.reserve(seeds.size());
+    for (const Seed& seed : seeds) prgs_.emplace_back(seed, stream);
+  }
+  // out = the next out.size() elements of the sum.
+  void sum_into(std::span<Ring64> out) { combine(out, true); }
+  // out -= the next out.size() elements of the sum.
+  void subtract_from(std::span<Ring64> out) { combine(out, false); }
 
-// kSum: out = the sum over `seeds` of their shares of `stream`; kSubtract: out -= that sum.
-// Expanded chunk by chunk, so the keystream stays in the first-level cache.
-void accumulate_shares(std::span<Ring64> out, std::span<const Seed> seeds, std::uint64_t stream,
-                       Combine combine) {
-  std::vector<Prg> prgs;
-  prgs.reserve(seeds.size());
-  for (const Seed& seed : seeds) prgs.emplace_back(seed, stream);
-  constexpr std::size_t kChunk = 2048;
-  std::array<Ring64, kChunk> share;
-  for (std::size_t done = 0; done < out.size(); done += kChunk) {
-    const std::size_t count = std::min(kChunk, out.size() - done);
-    Ring64* target = out.data() + done;
-    for (std::size_t p = 0; p < prgs.size(); ++p) {
-      if (combine == Combine::kSum && p == 0) {
-        prgs[p].sample_into(std::span(target, count));
-        continue;
-      }
-      prgs[p].sample_into(std::span(share.data(), count));
-      if (combine == Combine::kSubtract) {
-        for (std::size_t i = 0; i < count; ++i) target[i] -= share[i];
-      } else {
-        for (std::size_t i = 0; i < count; ++i) target[i] += share[i];
+ private:
+  void combine(std::span<Ring64> out, bool sum) {
+    std::array<Ring64, kChunk> share;
+    for (std::size_t done = 0; done < out.size(); done += kChunk) {
+      const std::size_t count = std::min(kChunk, out.size() - done);
+      Ring64* target = out.data() + done;
+      for (std::size_t p = 0; p < prgs_.size(); ++p) {
+        if (sum && p == 0) {
+          prgs_[p].sample_into(std::span(target, count));
+          continue;
+        }
+        prgs_[p].sample_into(std::span(share.data(), count));
+        if (sum) {
+          for (std::size_t i = 0; i < count; ++i) target[i] += share[i];
+        } else {
+          for (std::size_t i = 0; i < count; ++i) target[i] -= share[i];
+        }
       }
     }
   }
-}
+
+  static constexpr std::size_t kChunk = 2048;
+  std::vector<Prg> prgs_;
+};
+
+// Party 0's corrections of a batch, produced piece by piece while they are sent
+// (net::Mesh::send_produced): each derived value minus the other parties' shares of it.
+// Triples are element-wise, so their a, b and c = ab are computed piece by piece too; for the
+// other kinds the derived values are in `reply` before the first piece is asked for.
+class CorrectionProducer {
+ public:
+  CorrectionProducer(const Request& request, const Layout& layout, std::span<const Seed> seeds,
+                     std::uint64_t batch, std::span<Ring64> reply)
+      : reply_(reply) {
+    const std::span<const Seed> others = seeds.subspan(1);
+    for (std::size_t d = 0; d < layout.derived.size(); ++d) {
+      others_.emplace_back(others, stream_of(batch, layout.random.size() + d));
+      ends_.push_back((d == 0 ? 0 : ends_.back()) + layout.derived[d]);
+    }
+    if (request.kind == Kind::kTriples) {
+      for (std::size_t j = 0; j < 2; ++j) triple_operands_.emplace_back(seeds, stream_of(batch, j));
+    }
+  }
+
+  // Writes the reply's bytes [offset, offset + piece.size()), which lie in `reply` (the send's
+  // buffer); pieces come in order.
+  void operator()(std::size_t offset, std::span<std::uint8_t> piece) {
+    const std::size_t first = offset / Ring64::kBytes;
+    const std::size_t end = first + piece.size() / Ring64::kBytes;
+    if (!triple_operands_.empty()) multiply(reply_.subspan(first, end - first));
+    for (std::size_t d = 0, begin = 0; d < ends_.size(); begin = ends_[d++]) {
+      const std::size_t from = std::max(first, begin), to = std::min(end, ends_[d]);
+      if (from < to) others_[d].subtract_from(reply_.subspan(from, to - from));
+    }
+  }
+
+ private:
+  // c = ab for the next c.size() triples.
+  void multiply(std::span<Ring64> c) {
+    constexpr std::size_t kChunk = 2048;
+    std::array<Ring64, kChunk> a, b;
+    for (std::size_t done = 0; done < c.size(); done += kChunk) {
+      const std::size_t count = std::min(kChunk, c.size() - done);
+      triple_operands_[0].sum_into(std::span(a.data(), count));
+      triple_operands_[1].sum_into(std::span(b.data(), count));
+      for (std::size_t i = 0; i < count; ++i) c[done + i] = a[i] * b[i];
+    }
+  }
+
+  std::span<Ring64> reply_;
+  std::vector<ShareSum> others_;   // per derived component: the other parties' shares
+  std::vector<std::size_t> ends_;  // per derived component: its end in the reply, in elements
+  std::vector<ShareSum> triple_operands_;  // a and b (triples only)
+};
 
 // ---- arguments -------------------------------------------------------------------------------
 
@@ -469,32 +528,58 @@ std::vector<std::vector<Ring64>> DealerClient::fetch(std::uint64_t kind, std::ui
   }
   const std::uint64_t batch = batch_++;
 
-  // Party 0's corrections first: the dealer needs the request before it can answer.
-  net::Bytes reply;
+  std::vector<Prg> random_streams;
+  std::vector<std::size_t> expanded(layout.random.size(), 0);
+  for (std::size_t j = 0; j < layout.random.size(); ++j) {
+    random_streams.emplace_back(seed_, stream_of(batch, j));
+    shares[j].resize(layout.random[j]);
+  }
+  // This party's shares of the random components up to `numerator / denominator` of each.
+  const auto expand_random = [&](std::uint64_t numerator, std::uint64_t denominator) {
+    for (std::size_t j = 0; j < layout.random.size(); ++j) {
+      const auto upto = static_cast<std::size_t>(layout.random[j] * numerator / denominator);
+      if (upto <= expanded[j]) continue;
+      random_streams[j].sample_into(
+          std::span<Ring64>(shares[j]).subspan(expanded[j], upto - expanded[j]));
+      expanded[j] = upto;
+    }
+  };
   if (index_ == 0) {
+    // The corrections, streamed into the derived components as they arrive (the dealer needs
+    // the request before it can answer), while the random components expand in step.
+    std::vector<std::size_t> derived_ends;
+    for (std::size_t d = 0; d < layout.derived.size(); ++d) {
+      shares[layout.random.size() + d].resize(layout.derived[d]);
+      derived_ends.push_back((d == 0 ? 0 : derived_ends.back()) + layout.derived[d]);
+    }
     net::Bytes request_bytes = encode(request);
     const net::Bytes payload_bytes = encode_words(payload);
     request_bytes.insert(request_bytes.end(), payload_bytes.begin(), payload_bytes.end());
     const net::Outgoing message{dealer_, request_bytes};
-    reply = std::move(mesh_.round({&message, 1}, {&dealer_, 1}, step).front());
-    check_length<Ring64>(reply, layout.derived_total(), mesh_.describe(dealer_), step);
-  }
-  for (std::size_t j = 0; j < layout.random.size(); ++j) {
-    shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(layout.random[j]);
-  }
-  std::size_t offset = 0;
-  for (std::size_t d = 0; d < layout.derived.size(); ++d) {
-    const std::size_t j = layout.random.size() + d;
-    const std::size_t size = layout.derived[d];
-    if (index_ == 0) {
-      shares[j].resize(size);  // party 0's corrections, read from the reply where it lies
-      load_from_bytes<Ring64>(reply, offset, std::span<Ring64>(shares[j]), mesh_.describe(dealer_),
-                              step);
-      offset += size;
-    } else {
-      shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(size);
+    const std::size_t reply_bytes = layout.derived_total() * Ring64::kBytes;
+    const auto lengths = mesh_.round_streamed(
+        {&message, 1}, {&dealer_, 1}, {&reply_bytes, 1}, step,
+        [&](std::size_t, std::size_t offset, net::ByteView piece) {
+          const std::size_t first = offset / Ring64::kBytes;
+          const std::size_t end = first + piece.size() / Ring64::kBytes;
+          for (std::size_t d = 0, begin = 0; d < derived_ends.size(); begin = derived_ends[d++]) {
+            const std::size_t from = std::max(first, begin), to = std::min(end, derived_ends[d]);
+            if (from >= to) continue;
+            std::memcpy(shares[layout.random.size() + d].data() + (from - begin),
+                        piece.data() + (from - first) * Ring64::kBytes,
+                        (to - from) * Ring64::kBytes);
+          }
+          expand_random(offset + piece.size(), reply_bytes);
+        });
+    check_message_length<Ring64>(lengths.front(), layout.derived_total(), mesh_.describe(dealer_),
+                                 step);
+  } else {
+    for (std::size_t d = 0; d < layout.derived.size(); ++d) {
+      const std::size_t j = layout.random.size() + d;
+      shares[j] = Prg(seed_, stream_of(batch, j)).sample<Ring64>(layout.derived[d]);
     }
   }
+  expand_random(1, 1);
   return shares;
 }
 
@@ -598,7 +683,6 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
                         "table");
   }
 
-  const std::span<const Seed> other_seeds(seeds.data() + 1, parties - 1);
   DealerStats stats;
   std::vector<Ring64> random_buffer, reply;
   std::map<std::uint64_t, StoredMatrix> matrices;  // by the batch that made them
@@ -643,36 +727,46 @@ DealerStats serve_dealer(net::Mesh& full_mesh, std::span<const net::PartyId> com
                           " requested an empty batch, which is never sent");
     }
 
-    // The random components' values: the sum of every party's share. The derived values are
-    // computed in the reply, and each becomes party 0's correction once the other parties'
-    // shares are subtracted. The buffers keep their capacity from batch to batch.
+    // The random components' values: the sum of every party's share (for triples, computed
+    // piece by piece as the reply is produced). The derived values are computed in the reply,
+    // and each becomes party 0's correction once the other parties' shares are subtracted, piece
+    // by piece while the reply is sent. The buffers keep their capacity from batch to batch.
     const auto compute_start = std::chrono::steady_clock::now();
-    std::size_t random_total = 0;
-    for (auto size : layout.random) random_total += size;
-    random_buffer.resize(random_total);
     reply.resize(layout.derived_total());
-    std::vector<std::span<Ring64>> random, derived;
-    for (std::size_t j = 0, offset = 0; j < layout.random.size(); offset += layout.random[j++]) {
-      random.emplace_back(random_buffer.data() + offset, layout.random[j]);
-      accumulate_shares(random.back(), seeds, stream_of(batch, j), Combine::kSum);
+    if (request.kind != Kind::kTriples) {
+      std::size_t random_total = 0;
+      for (auto size : layout.random) random_total += size;
+      random_buffer.resize(random_total);
+      std::vector<std::span<Ring64>> random, derived;
+      for (std::size_t j = 0, offset = 0; j < layout.random.size(); offset += layout.random[j++]) {
+        random.emplace_back(random_buffer.data() + offset, layout.random[j]);
+        ShareSum(seeds, stream_of(batch, j)).sum_into(random.back());
+      }
+      for (std::size_t d = 0, offset = 0; d < layout.derived.size();
+           offset += layout.derived[d++]) {
+        derived.emplace_back(reply.data() + offset, layout.derived[d]);
+      }
+      Prg dealer_private(private_seed, batch);
+      derive(request, random, dealer_private, derived);
+      if (request.kind == Kind::kMaskedProducts) {
+        derive_masked_products(*matrix, subsets.rows, random, derived);
+      } else if (request.kind == Kind::kMaskedMatrix) {
+        matrices[batch] = {request.p1, request.p2, {random[0].begin(), random[0].end()}};
+      }
     }
-    for (std::size_t d = 0, offset = 0; d < layout.derived.size(); offset += layout.derived[d++]) {
-      derived.emplace_back(reply.data() + offset, layout.derived[d]);
-    }
-    Prg dealer_private(private_seed, batch);
-    derive(request, random, dealer_private, derived);
-    if (request.kind == Kind::kMaskedProducts) {
-      derive_masked_products(*matrix, subsets.rows, random, derived);
-    } else if (request.kind == Kind::kMaskedMatrix) {
-      matrices[batch] = {request.p1, request.p2, {random[0].begin(), random[0].end()}};
-    }
-    for (std::size_t d = 0; d < derived.size(); ++d) {
-      accumulate_shares(derived[d], other_seeds, stream_of(batch, random.size() + d),
-                        Combine::kSubtract);
-    }
-    stats.compute_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - compute_start).count();
-    mesh.send(party0, as_bytes<Ring64>(reply), step_name(request.kind));
+    auto compute = std::chrono::steady_clock::now() - compute_start;
+    CorrectionProducer corrections(request, layout, seeds, batch, reply);
+    const auto reply_bytes = std::as_writable_bytes(std::span<Ring64>(reply));
+    mesh.send_produced(party0,
+                       std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(reply_bytes.data()),
+                                               reply_bytes.size()),
+                       step_name(request.kind),
+                       [&](std::size_t offset, std::span<std::uint8_t> piece) {
+                         const auto piece_start = std::chrono::steady_clock::now();
+                         corrections(offset, piece);
+                         compute += std::chrono::steady_clock::now() - piece_start;
+                       });
+    stats.compute_seconds += std::chrono::duration<double>(compute).count();
 
     ++stats.batches;
     switch (request.kind) {

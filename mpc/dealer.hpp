@@ -37,6 +37,12 @@
 //                                                      bytes per row: the public mini-batches)
 //            Parties i >= 1 receive exactly 16 bytes from the dealer in a whole run and send it
 //            nothing. Empty batches (n = 0) cost nothing and are not numbered.
+//            Pipelined: the dealer computes the corrections piece by piece while they are sent
+//            (net::Mesh::send_produced; for triples a, b and c = ab too, so a batch needs no
+//            dealer memory beyond the reply), and party 0 takes them piece by piece as they are
+//            decrypted (net::Mesh::round_streamed) and expands its shares of the random
+//            components in step, so the dealer's work, the transfer and party 0's expansion
+//            overlap.
 //   finish   party 0 sends "done"; serve_dealer() returns.
 // Dealer compute per batch: N PRG expansions of each random element, N-1 of each derived one,
 // plus the derivation (O(n), or O(r m c) for a matrix triple). Measured (N = 3, 2^20-triple

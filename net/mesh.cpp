@@ -1,5 +1,6 @@
 #include "net/mesh.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "net/errors.hpp"
@@ -115,6 +116,27 @@ std::vector<std::size_t> Mesh::transfer_streamed(std::span<const Outgoing> sends
     if (received[i].size() == expected_bytes[i] && !received[i].empty()) sink(i, 0, received[i]);
   }
   return lengths;
+}
+
+void Mesh::send_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                         const PieceSource& produce) {
+  const Outgoing message{to, buffer};
+  if (!begin_ordinary_round({&message, 1}, {}, step)) return;
+  transfer_produced(to, buffer, step, produce);
+  count_round({&message, 1}, {}, {});
+}
+
+void Mesh::produce_all(std::span<std::uint8_t> buffer, const PieceSource& produce) {
+  for (std::size_t offset = 0; offset < buffer.size(); offset += kProducedPiece) {
+    produce(offset, buffer.subspan(offset, std::min(kProducedPiece, buffer.size() - offset)));
+  }
+}
+
+void Mesh::transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                             const PieceSource& produce) {
+  produce_all(buffer, produce);
+  const Outgoing message{to, buffer};
+  transfer({&message, 1}, {}, step);
 }
 
 std::vector<std::optional<Bytes>> Mesh::round_tolerant(std::span<const Outgoing> sends,

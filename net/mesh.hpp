@@ -66,8 +66,16 @@ struct Outgoing {
 // than throw: an exception from it ends the round and fails the mesh, as a network error would.
 using PieceSink = std::function<void(std::size_t index, std::size_t offset, ByteView piece)>;
 
+// The producer of a message that is sent while it is written (Mesh::send_produced): called on the
+// caller's thread to write the consecutive pieces of the message, front to back; `offset` bytes
+// into the message, `piece` is Mesh::kProducedPiece bytes long except for the message's last.
+using PieceSource = std::function<void(std::size_t offset, std::span<std::uint8_t> piece)>;
+
 class Mesh {
  public:
+  // The pieces in which send_produced() asks for a message.
+  static constexpr std::size_t kProducedPiece = std::size_t{1} << 20;
+
   virtual ~Mesh() = default;
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;
@@ -115,6 +123,15 @@ class Mesh {
   std::vector<std::size_t> all_to_all_streamed(ByteView data, std::size_t expected_bytes,
                                                std::string_view step, const PieceSink& sink);
 
+  // send() of a message that the caller writes while it goes out: `produce` fills `buffer` piece
+  // by piece (see PieceSource), and each piece may leave as soon as `produce` returns, so writing
+  // the next piece overlaps encrypting and sending the last. `buffer` must stay valid until the
+  // call returns. Same round, byte counts, deadlines and errors as send(); an exception from
+  // `produce` fails the mesh, as a network error would, and is rethrown. TlsMesh overlaps; the
+  // other transports have the whole message produced, then send it.
+  void send_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                     const PieceSource& produce);
+
   // Like round(), but tolerates peers that drop out: a peer that has disconnected, failed or
   // stays silent past the receive deadline does not fail the run; its message is missing
   // (nullopt) and it is marked dropped for the rest of the run. Sends to dropped peers are
@@ -144,6 +161,12 @@ class Mesh {
                                                      std::span<const PartyId> receive_from,
                                                      std::span<const std::size_t> expected_bytes,
                                                      std::string_view step, const PieceSink& sink);
+  // The transport's produced send: same contract as send_produced(), without the accounting.
+  // This default produces the whole message, then runs transfer().
+  virtual void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                                 const PieceSource& produce);
+  // Calls `produce` for every piece of `buffer`, in order.
+  static void produce_all(std::span<std::uint8_t> buffer, const PieceSource& produce);
   // The transport's tolerant round: same contract as round_tolerant(), without the accounting.
   // Transports without dropout support keep this default, which throws NetError.
   virtual std::vector<std::optional<Bytes>> transfer_tolerant(

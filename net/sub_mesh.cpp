@@ -83,6 +83,12 @@ std::vector<std::size_t> SubMesh::transfer_streamed(std::span<const Outgoing> se
                                 sink);
 }
 
+void SubMesh::transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                                const PieceSource& produce) {
+  check_open(step);
+  parent_.send_produced(parent_id(to), buffer, step, produce);
+}
+
 std::vector<std::optional<Bytes>> SubMesh::transfer_tolerant(std::span<const Outgoing> sends,
                                                              std::span<const PartyId> receive_from,
                                                              std::string_view step) {

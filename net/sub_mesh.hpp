@@ -8,10 +8,11 @@
 //
 // Every round is forwarded to the parent as one round with the ids translated, so both meshes
 // count it: the SubMesh's stats() cover the traffic among the members made through it, the
-// parent's cover everything. Streamed rounds stream through the parent's. Tolerant rounds
-// (round_tolerant) are forwarded as tolerant rounds of the parent, so a member that drops out is
-// marked dropped in both meshes. Errors are the parent's (NetError naming the peer by its parent id
-// and name). No thread, no buffer: a SubMesh costs nothing beyond the parent's round.
+// parent's cover everything. Streamed rounds and produced sends go through the parent's.
+// Tolerant rounds (round_tolerant) are forwarded as tolerant rounds of the parent, so a member
+// that drops out is marked dropped in both meshes. Errors are the parent's (NetError naming the
+// peer by its parent id and name). No thread, no buffer: a SubMesh costs nothing beyond the
+// parent's round.
 //
 // Closing: the parent owns the channels, and other users of the parent (the dealer link) may
 // still need them, so close() only ends this view: later rounds through it throw NetError, and
@@ -48,6 +49,8 @@ class SubMesh final : public Mesh {
                                              std::span<const PartyId> receive_from,
                                              std::span<const std::size_t> expected_bytes,
                                              std::string_view step, const PieceSink& sink) override;
+  void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                         const PieceSource& produce) override;
   std::vector<std::optional<Bytes>> transfer_tolerant(std::span<const Outgoing> sends,
                                                       std::span<const PartyId> receive_from,
                                                       std::string_view step) override;

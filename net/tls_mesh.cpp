@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -208,6 +209,9 @@ struct Conn {
   struct Write {
     Bytes owned;    // the header, followed by the payload when it is small
     ByteView data;  // a large payload, sent after `owned` without copying
+    // For a message being produced (Mesh::send_produced): how many bytes of `data` are written
+    // and may leave; nullptr when all are.
+    const std::atomic<std::size_t>* ready = nullptr;
     std::function<void(const ErrorCode&)> done;
   };
 
@@ -234,6 +238,9 @@ struct Conn {
   bool writing = false;
   std::uint64_t write_seq = 0;
   bool bye_sent = false;
+  // The front write has sent all of its produced bytes and waits for more (resume_write).
+  bool parked = false;
+  std::size_t parked_offset = 0;
 };
 
 // A data message from a peer, filed piece by piece as it arrives. A message of up to kPiece
@@ -262,6 +269,9 @@ class TlsMesh::Engine {
                                              std::span<const PartyId> receive_from,
                                              std::span<const std::size_t> expected_bytes,
                                              std::string_view step, const PieceSink& sink);
+  // One produced send (see Mesh::send_produced).
+  void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                         const PieceSource& produce);
   void close();
 
  private:
@@ -269,6 +279,12 @@ class TlsMesh::Engine {
   struct Streaming {
     std::span<const std::size_t> expected_bytes;
     const PieceSink* sink;
+  };
+  // The one message of a round that the caller produces while it is sent.
+  struct Production {
+    std::span<std::uint8_t> buffer;
+    const PieceSource* produce;
+    std::atomic<std::size_t>* ready;  // the bytes produced so far (Conn::Write::ready)
   };
   struct PeerState {
     std::deque<Incoming> inbox;
@@ -316,10 +332,13 @@ class TlsMesh::Engine {
   void read_next(const std::shared_ptr<Conn>& conn);
   void on_frame(const std::shared_ptr<Conn>& conn, const ErrorCode& ec,
                 const std::string& malformed);
-  void enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload, WriteDone done);
+  // `ready`: see Conn::Write; a produced payload always takes the large-payload path.
+  void enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload, WriteDone done,
+               const std::atomic<std::size_t>* ready = nullptr);
   void start_write(const std::shared_ptr<Conn>& conn);
   void write_body(const std::shared_ptr<Conn>& conn, std::size_t offset, const ErrorCode& ec);
-  void send_data(const Outgoing& message);
+  void send_data(const Outgoing& message, const std::atomic<std::size_t>* ready);
+  void resume_write(PartyId peer);
   void on_data_written(PartyId peer, const ErrorCode& ec);
   void note_activity(const Conn& conn, bool received);
   void peer_failed(PartyId peer, const std::string& detail);
@@ -333,14 +352,19 @@ class TlsMesh::Engine {
   Bytes take_piece(std::uint64_t length, std::size_t size);
   void release_piece(Bytes piece);
 
-  // Caller thread, with mutex_ held. The common loop of transfer() and transfer_streamed():
-  // whole messages come back (as Incoming, each in one piece) unless `streaming` is set, when
-  // each message goes to the sink and only its length comes back.
+  // Caller thread, with mutex_ held. The common loop of transfer(), transfer_streamed() and
+  // transfer_produced(): whole messages come back (as Incoming, each in one piece) unless
+  // `streaming` is set, when each message goes to the sink and only its length comes back. With
+  // `production`, sends[0] is the produced message: its pieces are produced after the sends are
+  // queued, each released to the I/O thread as soon as it is written.
   std::vector<std::optional<Incoming>> exchange(std::unique_lock<std::mutex>& lock,
                                                 std::span<const Outgoing> sends,
                                                 std::span<const PartyId> receive_from,
                                                 std::string_view step, bool tolerant,
-                                                const Streaming* streaming);
+                                                const Streaming* streaming,
+                                                const Production* production = nullptr);
+  void produce_while_sending(std::unique_lock<std::mutex>& lock, const Production& production,
+                             PartyId to, const std::string& step);
   // Ends the run as fail() does, without throwing.
   void abandon(std::unique_lock<std::mutex>& lock, const std::string& message);
   [[noreturn]] void fail(std::unique_lock<std::mutex>& lock, const std::string& message);
@@ -992,11 +1016,12 @@ void TlsMesh::Engine::on_frame(const std::shared_ptr<Conn>& conn, const ErrorCod
 }
 
 void TlsMesh::Engine::enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload,
-                              WriteDone done) {
+                              WriteDone done, const std::atomic<std::size_t>* ready) {
   if (conn->closed) return done(asio::error::operation_aborted);
   const Header header = encode_header(kind, conn->write_seq++, payload.size());
   Conn::Write write;
-  const bool small = payload.size() <= kSmallFrame;
+  write.ready = ready;
+  const bool small = payload.size() <= kSmallFrame && ready == nullptr;
   write.owned.resize(kHeaderBytes + (small ? payload.size() : 0));
   std::copy(header.begin(), header.end(), write.owned.begin());
   if (small) {
@@ -1022,7 +1047,15 @@ void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t 
   const ByteView data = conn->writes.front().data;
   if (!ec && offset < data.size()) {
     if (offset > 0) note_activity(*conn, false);
-    const std::size_t size = std::min(kChunk, data.size() - offset);
+    const auto* ready = conn->writes.front().ready;
+    const std::size_t available =
+        ready == nullptr ? data.size() : ready->load(std::memory_order_acquire);
+    if (available <= offset) {  // the rest is still being produced
+      conn->parked = true;
+      conn->parked_offset = offset;
+      return;
+    }
+    const std::size_t size = std::min(kChunk, available - offset);
     conn->channel->async_write(
         data.data() + offset, size,
         [this, conn, offset, size](const ErrorCode& ec) { write_body(conn, offset + size, ec); });
@@ -1040,11 +1073,18 @@ void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t 
   if (!ec) start_write(conn);
 }
 
-void TlsMesh::Engine::send_data(const Outgoing& message) {
+void TlsMesh::Engine::send_data(const Outgoing& message, const std::atomic<std::size_t>* ready) {
   const auto& conn = links_[message.to];
   WriteDone done = [this, peer = message.to](const ErrorCode& ec) { on_data_written(peer, ec); };
   if (!conn || tearing_down_) return done(asio::error::operation_aborted);
-  enqueue(conn, Kind::kData, message.data, std::move(done));
+  enqueue(conn, Kind::kData, message.data, std::move(done), ready);
+}
+
+void TlsMesh::Engine::resume_write(PartyId peer) {
+  const auto& conn = links_[peer];
+  if (!conn || conn->closed || !conn->parked) return;
+  conn->parked = false;
+  write_body(conn, conn->parked_offset, ErrorCode());
 }
 
 void TlsMesh::Engine::on_data_written(PartyId peer, const ErrorCode& ec) {
@@ -1157,8 +1197,13 @@ void TlsMesh::Engine::close_conn(const std::shared_ptr<Conn>& conn) {
   if (!conn || conn->closed) return;
   conn->closed = true;
   conn->timer.cancel();
-  ErrorCode ignored;
   conn->channel->close();
+  if (conn->parked) {  // no socket operation will report the end of this write: report it here
+    conn->parked = false;
+    asio::post(io_, [this, conn] {
+      write_body(conn, conn->parked_offset, asio::error::operation_aborted);
+    });
+  }
   if (!conn->established) return;
   {
     std::lock_guard lock(mutex_);
@@ -1222,10 +1267,46 @@ std::vector<std::size_t> TlsMesh::Engine::transfer_streamed(
   return lengths;
 }
 
+void TlsMesh::Engine::transfer_produced(PartyId to, std::span<std::uint8_t> buffer,
+                                        std::string_view step, const PieceSource& produce) {
+  const Outgoing message{to, buffer};
+  if (buffer.size() <= kSmallFrame) {  // goes out with its header in one record: produce it first
+    produce_all(buffer, produce);
+    transfer({&message, 1}, {}, step, false);
+    return;
+  }
+  std::atomic<std::size_t> ready{0};
+  const Production production{buffer, &produce, &ready};
+  std::unique_lock lock(mutex_);
+  exchange(lock, {&message, 1}, {}, step, false, nullptr, &production);
+}
+
+void TlsMesh::Engine::produce_while_sending(std::unique_lock<std::mutex>& lock,
+                                            const Production& production, PartyId to,
+                                            const std::string& step) {
+  const std::span<std::uint8_t> buffer = production.buffer;
+  for (std::size_t offset = 0; offset < buffer.size(); offset += kProducedPiece) {
+    if (failure_) fail(lock, failure_message(*failure_, step));
+    const std::size_t size = std::min(kProducedPiece, buffer.size() - offset);
+    lock.unlock();
+    try {
+      (*production.produce)(offset, buffer.subspan(offset, size));
+    } catch (...) {
+      lock.lock();
+      abandon(lock, "the message for " + mesh_.describe(to) + " in step '" + step +
+                        "' could not be produced");
+      throw;
+    }
+    production.ready->store(offset + size, std::memory_order_release);
+    asio::post(io_, [this, to] { resume_write(to); });
+    lock.lock();
+  }
+}
+
 std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
     std::unique_lock<std::mutex>& lock, std::span<const Outgoing> sends,
     std::span<const PartyId> receive_from, std::string_view step, bool tolerant,
-    const Streaming* streaming) {
+    const Streaming* streaming, const Production* production) {
   if (!final_message_.empty()) {
     throw NetError("the network failed earlier: " + final_message_);
   }
@@ -1258,15 +1339,17 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
   for (const auto& message : live_sends) ++peers_[message.to].writes_pending;
   if (!live_sends.empty()) {
     lock.unlock();
-    asio::post(io_, [this, batch = live_sends] {
-      for (const auto& message : batch) send_data(message);
+    const std::atomic<std::size_t>* ready = production == nullptr ? nullptr : production->ready;
+    asio::post(io_, [this, batch = live_sends, ready] {
+      for (const auto& message : batch) send_data(message, ready);
     });
     lock.lock();
   }
+  if (production != nullptr) produce_while_sending(lock, *production, sends[0].to, step_text);
 
   const auto timeout = config_.receive_timeout;
   std::vector<std::optional<Incoming>> received(receive_from.size());
-  std::vector<bool> settled(receive_from.size(), false);  // received, or left (tolerant)
+  std::vector<bool> settled(receive_from.size(), false);        // received, or left (tolerant)
   std::vector<std::uint64_t> consumed(receive_from.size(), 0);  // bytes taken piece by piece
   // Messages handed over whole but larger than one piece: joined here as their pieces arrive,
   // so each piece goes back to the pool at once and the I/O thread keeps decrypting meanwhile.
@@ -1449,6 +1532,11 @@ std::vector<std::size_t> TlsMesh::transfer_streamed(std::span<const Outgoing> se
                                                     std::span<const std::size_t> expected_bytes,
                                                     std::string_view step, const PieceSink& sink) {
   return engine_->transfer_streamed(sends, receive_from, expected_bytes, step, sink);
+}
+
+void TlsMesh::transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                                const PieceSource& produce) {
+  engine_->transfer_produced(to, buffer, step, produce);
 }
 
 std::vector<Bytes> TlsMesh::transfer(std::span<const Outgoing> sends,

@@ -44,7 +44,9 @@
 // a streamed round (Mesh::round_streamed) hands each piece to its consumer while the next is
 // decrypted, and an ordinary round joins the pieces into one buffer when the message is
 // complete. Sends are not copied (except small ones, coalesced with their header into one TLS
-// record).
+// record). A produced send (Mesh::send_produced) of more than 64 KiB is queued before its first
+// piece is written; the I/O thread encrypts and sends each piece once the caller has released it,
+// and waits (without blocking the other channels) when it has caught up.
 #pragma once
 
 #include <memory>
@@ -73,6 +75,8 @@ class TlsMesh final : public Mesh {
                                              std::span<const PartyId> receive_from,
                                              std::span<const std::size_t> expected_bytes,
                                              std::string_view step, const PieceSink& sink) override;
+  void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
+                         const PieceSource& produce) override;
   // Dropout-tolerant rounds (Mesh::round_tolerant). The first one switches the mesh to
   // tolerating dropouts for the rest of the run: a peer that disconnects, aborts or stays silent
   // is then closed and marked dropped (logged as a warning) instead of ending the run, and only

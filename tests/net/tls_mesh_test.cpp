@@ -283,6 +283,84 @@ TEST_CASE("TLS mesh streams a round's messages in order, skipping one of a wrong
   }
 }
 
+TEST_CASE("TLS mesh sends a produced message piece by piece, each as soon as it is written",
+          "[tls_mesh]") {
+  // Below the small-frame size (produced before sending), one piece exactly, and several
+  // pieces with a ragged end.
+  const std::vector<std::size_t> sizes = {0, 100, Mesh::kProducedPiece,
+                                          5 * Mesh::kProducedPiece + 123};
+  std::atomic<bool> first_piece_arrived{false};
+  std::vector<MeshStats> stats(2);
+  const auto errors = run_tls(make_configs(2), [&](TlsMesh& mesh) {
+    const MeshStats before = mesh.stats();
+    for (std::size_t size : sizes) {
+      const std::string step = "produced " + std::to_string(size);
+      if (mesh.self() == 0) {
+        Bytes buffer(size);
+        std::size_t produced = 0;
+        mesh.send_produced(1, buffer, step, [&](std::size_t offset, std::span<std::uint8_t> piece) {
+          expect(offset == produced, "pieces in order");
+          expect(piece.data() == buffer.data() + offset, "pieces lie in the buffer");
+          expect(piece.size() == std::min(Mesh::kProducedPiece, size - offset), "piece size");
+          // Overlap: a later piece is produced only once the receiver holds the first one
+          // (a sequential sender would never get here and fail after the wait).
+          if (offset > 0 && size > Mesh::kProducedPiece) {
+            const auto deadline = std::chrono::steady_clock::now() + 20s;
+            while (!first_piece_arrived && std::chrono::steady_clock::now() < deadline) {
+              std::this_thread::sleep_for(1ms);
+            }
+            expect(first_piece_arrived, "the first piece arrived before the last was produced");
+          }
+          const Bytes content = pattern(0, 1, size);
+          std::copy_n(content.begin() + static_cast<std::ptrdiff_t>(offset), piece.size(),
+                      piece.begin());
+          produced += piece.size();
+        });
+        expect(produced == size, "every byte produced");
+      } else {
+        Bytes in;
+        const PartyId from = 0;
+        mesh.round_streamed({}, {&from, 1}, {&size, 1}, step,
+                            [&](std::size_t, std::size_t, ByteView piece) {
+                              in.insert(in.end(), piece.begin(), piece.end());
+                              first_piece_arrived = true;
+                            });
+        expect(matches(in, 0, 1, size), std::to_string(size) + " produced bytes");
+        first_piece_arrived = false;
+      }
+      mesh.broadcast(Bytes{}, "next size");
+    }
+    stats[mesh.self()] = mesh.stats().since(before);
+  });
+  CHECK(errors == std::vector<std::string>(2));
+  std::size_t total = 0;
+  for (std::size_t size : sizes) total += size;
+  CHECK(stats[0].rounds == 2 * sizes.size());
+  CHECK(stats[0].peers[1].bytes_sent == total);
+  CHECK(stats[0].peers[1].messages_sent == 2 * sizes.size());  // with the broadcasts
+  CHECK(stats[1].peers[0].bytes_received == total);
+}
+
+TEST_CASE("TLS mesh: a producer that fails ends the run at every party", "[tls_mesh][failure]") {
+  const auto errors = run_tls(make_configs(3), [&](TlsMesh& mesh) {
+    const std::size_t size = 4 * Mesh::kProducedPiece;
+    if (mesh.self() == 0) {
+      Bytes buffer(size);
+      mesh.send_produced(1, buffer, "produced", [](std::size_t offset, std::span<std::uint8_t>) {
+        if (offset >= 2 * Mesh::kProducedPiece) throw std::runtime_error("the producer failed");
+      });
+    } else if (mesh.self() == 1) {
+      mesh.recv(0, "produced");
+    } else {
+      mesh.recv(0, "waiting on party 0");
+    }
+  });
+  CHECK(errors[0] == "the producer failed");
+  CHECK_THAT(errors[1], Catch::Contains("party 0 (party0)") && Catch::Contains("'produced'"));
+  CHECK_THAT(errors[2],
+             Catch::Contains("party 0 (party0)") && Catch::Contains("'waiting on party 0'"));
+}
+
 TEST_CASE("TLS mesh keeps the order of messages between two parties", "[tls_mesh]") {
   const auto errors = run_tls(make_configs(2), [](TlsMesh& mesh) {
     if (mesh.self() == 1) {
