@@ -73,14 +73,15 @@ class CorrelationPool final : public CorrelationSource<E> {
   }
 
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
-    auto parts = window_masks_.try_emplace(std::pair{low, width}, 3)
-                     .first->second.take(n, fetch_count(n, 1 + width + window_products(width)),
+    auto parts = window_masks_.try_emplace(std::pair{low, width}, 4)
+                     .first->second.take(n, fetch_count(n, 2 + width + window_products(width)),
                                          [&](std::size_t count) {
                                            auto m = source_.window_masks(count, low, width);
                                            return Parts{std::move(m.r), std::move(m.bits),
-                                                        std::move(m.products)};
+                                                        std::move(m.products), std::move(m.high)};
                                          });
-    return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+    return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2]),
+            std::move(parts[3])};
   }
 
   MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) override {

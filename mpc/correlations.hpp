@@ -14,8 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <stdexcept>
+#include <type_traits>
 #include <vector>
+
+#include "mpc/ring64.hpp"
 
 namespace sm::mpc {
 
@@ -50,19 +52,30 @@ struct BitMasks {
   std::vector<E> bits, high;
 };
 
-// Comparison masks over Z_2^64 that let a comparison skip its first two rounds (Ring64 only):
-// r uniform; bits[k * width + i] = bit (low + i) of r[k] (a window of r's bits, each 0 or 1);
-// products: the window's bits in groups of 4 from bit 0 (width even; the last group has 2 bits
-// when width % 4 == 2), and for every group, in increasing order of the subset mask m (bit l of
-// m for the group's bit l), the product of each subset of two or more of its bits:
+// Comparison masks that let a comparison skip the first two levels of its tree: a mask r with a
+// window of its bits, bits[k * width + i] = bit (low + i) of r[k] (each 0 or 1), shared one by
+// one, and the products of the window's bits in groups of 4 from bit 0 (width even; the last
+// group has 2 bits when width % 4 == 2): for every group, in increasing order of the subset mask
+// m (bit l of m for the group's bit l), the product of each subset of two or more of its bits,
 // products[k * P + 11 g + rank(m)], P = window_products(width) per mask. These are the products
 // that the first two levels of a comparison tree over the window would otherwise compute.
+// The form of r is the element type's (kUniformMasks):
+//   Z_2^64: r uniform over the ring (an opening x + r is perfectly hidden); high empty.
+//   prime fields: r = 2^low (sum_i bits[k width + i] 2^i + 2^width high[k]), with high[k] a sum
+//     of N values uniform in [0, 2^40) (one per party, DealerFreeShamir) or one such value
+//     (LocalDealerUnsafe): x + r hides x statistically (as BitMasks); low + width <= value_bits.
 template <class E>
 struct WindowMasks {
   int low = 0;
   std::size_t width = 0;
-  std::vector<E> r, bits, products;
+  std::vector<E> r, bits, products, high;
 };
+
+// Whether E's masks for comparison are uniform over E (Z_2^64, whose arithmetic wraps) rather than
+// bounded integers with statistical masking (prime fields): it decides WindowMasks' form and the
+// comparison that uses them (mpc/ops.hpp less_than_thresholds).
+template <class E>
+inline constexpr bool kUniformMasks = std::is_same_v<E, Ring64>;
 
 // Products per WindowMasks mask: 11 per group of 4 bits, 1 for a last group of 2.
 inline std::size_t window_products(std::size_t width) {
@@ -100,11 +113,9 @@ class CorrelationSource {
   virtual BitMasks<E> bit_masks(std::size_t n, std::size_t width) = 0;
   // Shares of n uniformly random bits.
   virtual std::vector<E> random_bits(std::size_t n) = 0;
-  // n WindowMasks, 0 <= low, 2 <= width (even), low + width <= 64. Only the sources of the
-  // additive engine (Z_2^64) provide them; the others keep this default, std::logic_error.
-  virtual WindowMasks<E> window_masks(std::size_t /*n*/, int /*low*/, std::size_t /*width*/) {
-    throw std::logic_error("this correlation source provides no window masks (Z_2^64 only)");
-  }
+  // n WindowMasks, 0 <= low, 2 <= width (even), low + width <= 64 (fields: <= value_bits);
+  // std::invalid_argument for another window.
+  virtual WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) = 0;
   // A fresh random rows x cols matrix U, to be used with masked_products.
   virtual MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) = 0;
   // MaskedProducts for each row subset (indices < matrix.rows) of a matrix this source made,

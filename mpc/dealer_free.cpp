@@ -9,6 +9,7 @@
 #include "mpc/elements.hpp"
 #include "mpc/linear_combination.hpp"
 #include "mpc/serialize.hpp"
+#include "mpc/window_masks.hpp"
 #include "net/errors.hpp"
 
 namespace sm::mpc {
@@ -392,6 +393,78 @@ template <class F>
 BitMasks<F> DealerFreeShamir<F>::bit_masks(std::size_t n, std::size_t width) {
   BitsAndBounded parts = bits_and_bounded(n * width, n, kStatisticalSecurity);
   return {width, std::move(parts.bits), std::move(parts.bounded)};
+}
+
+template <class F>
+WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::size_t width) {
+  std::string problem = window_problem(low, width);
+  if (problem.empty() && low + static_cast<std::int64_t>(width) > value_bits_) {
+    problem = "window ends above the " + std::to_string(value_bits_) + " value bits";
+  }
+  if (!problem.empty()) throw std::invalid_argument("window_masks: " + problem);
+  WindowMasks<F> out{low, width, {}, {}, {}, {}};
+  if (n == 0) return out;
+  BitsAndBounded parts = bits_and_bounded(n * width, n, kStatisticalSecurity);
+  out.bits = std::move(parts.bits);
+  out.high = std::move(parts.bounded);
+  out.r.resize(n);
+  const F scale = power_of_two<F>(low);
+  for (std::size_t k = 0; k < n; ++k) {
+    F value = out.high[k];
+    for (std::size_t i = width; i-- > 0;) value = value + value + out.bits[k * width + i];
+    out.r[k] = scale * value;
+  }
+  // The group products, two reductions for all masks: the pairs (of every group), then the
+  // triples and the quadruple of each group of 4 from the pairs.
+  const std::size_t groups = width / 4, pairs = 6 * groups + (width % 4 == 2 ? 1 : 0);
+  const auto bit = [&](std::size_t k, std::size_t i) { return out.bits[k * width + i]; };
+  std::vector<F> products(n * pairs);  // [b_i b_j]_2t, WindowMasks' order of the pairs
+  for (std::size_t k = 0, next = 0; k < n; ++k) {
+    for (std::size_t group = 0; group < width; group += 4) {
+      const std::size_t group_bits = std::min<std::size_t>(4, width - group);
+      for (const unsigned m : group_subsets(group_bits)) {
+        if (std::popcount(m) != 2) continue;
+        const auto first = static_cast<std::size_t>(std::countr_zero(m));
+        const auto second = static_cast<std::size_t>(std::bit_width(m) - 1);
+        products[next++] = bit(k, group + first) * bit(k, group + second);
+      }
+    }
+  }
+  const std::vector<F> pair_products =
+      reduction_.reduce(products, "dealer-free window masks: pairs");
+  // Per group of 4, the pairs in order are 01 02 12 03 13 23 (m = 3 5 6 9 10 12); the others:
+  // 012 = 01 b_2, 013 = 01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23.
+  products.assign(n * groups * 5, F(0));
+  for (std::size_t k = 0, next = 0; k < n; ++k) {
+    for (std::size_t g = 0; g < groups; ++g) {
+      const F* pair = pair_products.data() + k * pairs + 6 * g;
+      const F b2 = bit(k, 4 * g + 2), b3 = bit(k, 4 * g + 3);
+      products[next++] = pair[0] * b2;
+      products[next++] = pair[0] * b3;
+      products[next++] = pair[1] * b3;
+      products[next++] = pair[2] * b3;
+      products[next++] = pair[0] * pair[5];
+    }
+  }
+  constexpr std::string_view kHigherStep = "dealer-free window masks: triples and quadruples";
+  const std::vector<F> higher =
+      groups == 0 ? std::vector<F>{} : reduction_.reduce(products, kHigherStep);
+  // Interleave in WindowMasks' order: m = 3 5 6 [7] 9 10 [11] 12 [13 14 15].
+  constexpr std::array<int, 11> kFromHigher = {-1, -1, -1, 0, -1, -1, 1, -1, 2, 3, 4};
+  constexpr std::array<int, 11> kFromPairs = {0, 1, 2, -1, 3, 4, -1, 5, -1, -1, -1};
+  out.products.resize(n * window_products(width));
+  for (std::size_t k = 0, next = 0; k < n; ++k) {
+    for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t rank = 0; rank < 11; ++rank) {
+        out.products[next++] =
+            kFromPairs[rank] >= 0
+                ? pair_products[k * pairs + 6 * g + static_cast<std::size_t>(kFromPairs[rank])]
+                : higher[(k * groups + g) * 5 + static_cast<std::size_t>(kFromHigher[rank])];
+      }
+    }
+    if (width % 4 == 2) out.products[next++] = pair_products[k * pairs + 6 * groups];
+  }
+  return out;
 }
 
 template <class F>

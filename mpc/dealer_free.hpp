@@ -21,6 +21,12 @@
 //   bit_masks(n, w)     n * w random bits, and high[k] a sum of N values each party draws
 //                       uniformly from [0, 2^40) (ShamirEngine::less_than_zero masks with
 //                       2^w * high).
+//   window_masks(n, l, w) WindowMasks (mpc/correlations.hpp, the field form): n * w random bits
+//                       and high as bit_masks, r = 2^l (bits + 2^w high) locally, and each group
+//                       of 4 bits' products: the 6 pairs of every group (and the pair of a last
+//                       group of 2) from the bits, reduced to degree t together; then the 4
+//                       triples and the quadruple from the reduced pairs (012 = 01 b_2, 013 =
+//                       01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23), reduced together.
 //   masked_matrix(r, c) a random r x c matrix U (extracted random sharings; id unused: U is
 //                       read from the argument of masked_products).
 //   masked_products     for each row subset B: random v, vt; [U_B v]_2t and [U_B^T vt]_2t
@@ -72,6 +78,9 @@
 //                            m = sum over the subsets of (|B| + c): O(|B| + c) per subset,
 //                            never O(|B| c).
 //   bit_masks(n, w)          as random_bits(n w), plus n (N - t) in its dealing round.
+//   window_masks(n, l, w)    as bit_masks(n, w), then reshare(n (6 floor(w / 4) + [w mod 4 = 2]))
+//                            (1 round) and, for w >= 4, reshare(5 n floor(w / 4)) (1 round): for
+//                            N = 3, w = 26, 2 + 2 rounds and 26 7/3 + 2 + 67 elements per mask.
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
@@ -91,8 +100,9 @@
 // with ProtocolError / NetError (message lengths are checked) or wrong results.
 //
 // Errors: std::invalid_argument for bad parameters (at construction: N >= 3, 1 <= t, 2t < N,
-// value_bits + 40 + bit_width(N) + 2 <= F::kBits; per call: 1 <= f < value_bits + 40); NetError
-// and ProtocolError from the mesh and from malformed messages (naming the peer and the step).
+// value_bits + 40 + bit_width(N) + 2 <= F::kBits; per call: 1 <= f < value_bits + 40, a window
+// as WindowMasks requires); NetError and ProtocolError from the mesh and from malformed messages
+// (naming the peer and the step).
 //
 // Not thread-safe (like the mesh). The session must outlive the source.
 #pragma once
@@ -136,6 +146,7 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   TruncMasks<F> trunc_masks(std::size_t n, int frac_bits) override;
   BitMasks<F> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<F> random_bits(std::size_t n) override;
+  WindowMasks<F> window_masks(std::size_t n, int low, std::size_t width) override;
   MaskedMatrix<F> masked_matrix(std::size_t rows, std::size_t cols) override;
   std::vector<MaskedProducts<F>> masked_products(
       const MaskedMatrix<F>& matrix, std::span<const std::vector<std::size_t>> subsets) override;

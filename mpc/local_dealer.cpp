@@ -95,17 +95,32 @@ std::vector<E> LocalDealerUnsafe<E>::random_bits(std::size_t n) {
 
 template <class E>
 WindowMasks<E> LocalDealerUnsafe<E>::window_masks(std::size_t n, int low, std::size_t width) {
-  if constexpr (std::is_same_v<E, Ring64>) {
-    if (const std::string problem = window_problem(low, width); !problem.empty()) {
-      throw std::invalid_argument("window_masks: " + problem);
-    }
-    const auto r = prg_.sample<E>(n);
-    std::vector<E> bits(n * width), products(n * window_products(width));
-    derive_window_bits(r, low, width, bits, products);
-    return {low, width, split(r), split(bits), split(products)};
-  } else {
-    return CorrelationSource<E>::window_masks(n, low, width);
+  std::string problem = window_problem(low, width);
+  if (problem.empty() && !kUniformMasks<E> &&
+      low + static_cast<std::int64_t>(width) > value_bits_) {
+    problem = "window ends above the " + std::to_string(value_bits_) + " value bits";
   }
+  if (!problem.empty()) throw std::invalid_argument("window_masks: " + problem);
+  std::vector<E> r, bits(n * width), high;
+  if constexpr (kUniformMasks<E>) {
+    r = prg_.sample<E>(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint64_t window = r[k].value() >> low;
+      for (std::size_t i = 0; i < width; ++i) bits[k * width + i] = E((window >> i) & 1);
+    }
+  } else {
+    bits = random_bit_values<E>(prg_, n * width);
+    high = sample_bounded<E>(prg_, n, kStatisticalSecurity);
+    r.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      E value = high[k];
+      for (std::size_t i = width; i-- > 0;) value = value + value + bits[k * width + i];
+      r[k] = power_of_two<E>(low) * value;
+    }
+  }
+  std::vector<E> products(n * window_products(width));
+  derive_group_products<E>(bits, width, products);
+  return {low, width, split(r), split(bits), split(products), split(high)};
 }
 
 template <class E>

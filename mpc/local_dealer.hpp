@@ -30,7 +30,7 @@ class LocalDealerUnsafe final : public CorrelationSource<E> {
   TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override;
   BitMasks<E> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<E> random_bits(std::size_t n) override;
-  // Ring64 only (std::logic_error for fields); std::invalid_argument for a bad window.
+  // std::invalid_argument for a bad window.
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override;
   // Keeps every U in the clear (ids are indices into that list), so that it can derive z and zt.
   MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) override;

@@ -450,7 +450,7 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
                                 " or coarse bits " + std::to_string(coarse_bits) + " outside 0.." +
                                 std::to_string(std::max(0, bits - 3)));
   }
-  if constexpr (std::is_same_v<En, AdditiveEngine>) {
+  if constexpr (kUniformMasks<E>) {
     // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its
     // bits m .. m + w shared: b (w bits from bit m) and t (bit m + w), w odd (one bit more than
     // bits - 1 - m when that is even: the bound then holds a fortiori), with the products of
@@ -502,55 +502,50 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
     }
     return engine.add_public(std::move(out), ones);
   } else {
-    // The mask of x[i]: R = l + 2^m (b + 2^w H), m = coarse_bits, w = bits - 1 - m, with b's w
-    // bits shared one by one (a bit mask: b, H) and l = r - 2^m high of a truncation mask
-    // (|l| < N 2^m; none for m = 0). c = x + 2^(bits-1) + N 2^m + R is opened once for all
-    // thresholds. For threshold a, u = x - a + 2^(bits-1) and c_a = (c - a) >> m, minus N:
-    // c_a = v + b + 2^w H with v = floor(u / 2^m) + e, e = floor((u mod 2^m + l) / 2^m) in
-    // [-N, N], and 0 <= v < 2^(w+1) within the stated bound. Then [x < a] = [v < 2^w] (exactly
-    // when |x - a| >= N 2^m) = 1 - floor(v / 2^w) = 1 - floor(c_a / 2^w) + H + [c_a mod 2^w < b]
-    // (Catrina and de Hoogh, SCN 2010, on the w bits above m).
+    // The mask of x[i]: R = l + 2^m (b + 2^w H), m = coarse_bits, w the even one of
+    // bits - 1 - m and bits - m, T = m + w, with b's w bits shared one by one and with their
+    // group products (a field WindowMasks: b, H, r = 2^m (b + 2^w H)) and l = r' - 2^m high' of a
+    // truncation mask (|l| < N 2^m; none for m = 0). c = x + 2^T + N 2^m + R is opened once for
+    // all thresholds. For threshold a, u = x - a + 2^T (in [N 2^m, 2^(T+1) - N 2^m] within the
+    // bound, as T >= bits - 1) and c_a = (c - a) >> m, minus N: c_a = v + b + 2^w H with
+    // v = floor((u + l) / 2^m) in [0, 2^(w+1)). Then [x < a] = [v < 2^w] (exactly when
+    // |x - a| >= N 2^m) = 1 - floor(v / 2^w) = 1 - floor(c_a / 2^w) + H + [c_a mod 2^w < b]
+    // (Catrina and de Hoogh, SCN 2010, on the w bits above m); the comparison tree's first two
+    // levels come from the group products.
     const std::size_t parties = engine.session().parties();
     const int m = coarse_bits;
-    const auto width = static_cast<std::size_t>(bits - 1 - m);
+    const int top_bit = (bits - 1 - m) % 2 == 0 ? bits - 1 : bits;  // T = m + w
+    const auto width = static_cast<std::size_t>(top_bit - m);
     CorrelationSource<E>& source = engine.correlations();
-    const BitMasks<E> masks = source.bit_masks(n, width);
-    const E unit = power_of_two<E>(m), high_scale = power_of_two<E>(m + static_cast<int>(width));
-    std::vector<E> masked(x.values);
+    const WindowMasks<E> masks = source.window_masks(n, m, width);
+    std::vector<E> masked = add_vec<E>(x.values, masks.r);
     if (m > 0) {
+      const E unit = power_of_two<E>(m);
       const TruncMasks<E> low = source.trunc_masks(n, m);
       for (std::size_t i = 0; i < n; ++i) masked[i] += low.r[i] - unit * low.high[i];
     }
     const u128 carry_room = m > 0 ? parties : 0;  // N, so that u + N 2^m + l >= 0
-    for (std::size_t i = 0; i < n; ++i) {
-      E b(0);
-      for (std::size_t k = width; k-- > 0;) b = b + b + masks.bits[i * width + k];
-      masked[i] += unit * b + high_scale * masks.high[i];
-    }
-    const E offset = power_of_two<E>(bits - 1) + E(static_cast<std::uint64_t>(carry_room)) * unit;
-    const auto c = engine.open(engine.add_public(Shares{std::move(masked)},
-                                                 std::vector<E>(n, offset)),
-                               step);
+    const E offset = power_of_two<E>(top_bit) + from_unsigned<E>(carry_room << m);
+    const auto c =
+        engine.open(engine.add_public(Shares{std::move(masked)}, std::vector<E>(n, offset)), step);
     const std::size_t count = thresholds.size();
     const u128 low_mask = (u128{1} << width) - 1;
     std::vector<u128> c_low(count * n);
     std::vector<E> public_part(count * n);
     for (std::size_t j = 0; j < count; ++j) {
+      const auto a = static_cast<u128>(static_cast<i128>(thresholds[j]));
       for (std::size_t i = 0; i < n; ++i) {
         // c - a >= 0 and the subtraction of N cannot wrap within the bound.
-        const auto a = static_cast<u128>(static_cast<i128>(thresholds[j]));
         const u128 c_a = ((to_unsigned(c[i]) - a) >> m) - carry_room;
         c_low[j * n + i] = c_a & low_mask;
         public_part[j * n + i] = E(1) - from_unsigned<E>(c_a >> width);
       }
     }
-    const Shares lt = comparison_tree(engine, c_low, Shares{masks.bits}, width, nullptr, step).lt;
-    Shares out;
-    out.values.resize(count * n);
+    const Shares products{masks.products};
+    Shares out =
+        comparison_tree(engine, c_low, Shares{masks.bits}, width, nullptr, step, &products).lt;
     for (std::size_t j = 0; j < count; ++j) {
-      for (std::size_t i = 0; i < n; ++i) {
-        out.values[j * n + i] = lt.values[j * n + i] + masks.high[i];
-      }
+      for (std::size_t i = 0; i < n; ++i) out.values[j * n + i] += masks.high[i];
     }
     return engine.add_public(std::move(out), public_part);
   }

@@ -19,12 +19,15 @@
 //   bit_less_than  ceil(log2 width) rounds (a comparison tree over the bits), at most
 //                  width/2 + 2 ceil(width/2) - 3 multiplications per element (92 for width 63),
 //                  of which the width/2 of the first level are shared by values with one mask
-//   less_than_thresholds  ShamirEngine: 1 + ceil(log2 w) rounds, w = bits - 1 - coarse_bits;
-//                  per element one opened value, one bit mask of w bits (and a truncation mask
-//                  if coarse_bits > 0) for all J thresholds, J comparison trees of w bits
-//                  (at most w/2 + J (2 ceil(w/2) - 3) multiplications; a tree node over the
-//                  same bits of two thresholds' public c - a_j is computed once: for the
-//                  sigmoid's 4 thresholds, w = 25: 71 instead of 104 on average).
+//   less_than_thresholds  ShamirEngine: 1 + max(0, ceil(log2 w) - 2) rounds, w the even one of
+//                  bits - 1 - coarse_bits and bits - coarse_bits; per element one opened value
+//                  and one WindowMasks (w bits with their group products: the tree's first two
+//                  levels cost nothing; and a truncation mask if coarse_bits > 0) for all J
+//                  thresholds, then J comparison trees of at most max(0, 2 ceil(w/4) - 3)
+//                  multiplications each (a tree node over the same bits of two thresholds'
+//                  public c - a_j is computed once: for the sigmoid's 4 thresholds, w = 26: at
+//                  most 44). The path is the element type's (kUniformMasks, correlations.hpp):
+//                  fields here, Z_2^64 below.
 //                  AdditiveEngine: ceil(log2 w) - 1 rounds, w the odd one of
 //                  bits - 1 - coarse_bits and bits - coarse_bits; per value one opened value
 //                  and one WindowMasks (w + 1 bits with their group products: the tree's first
@@ -169,12 +172,13 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
 // larger difference gives a wrong result). coarse_bits = m lets
 // the result be either 0 or 1 where |x[i] - a_j| < N 2^m (N parties), and is exact elsewhere;
 // then only the w = bits - 1 - m bits above m are compared. Costs: see the top of this file.
-// ShamirEngine: all thresholds share one opening of x + 2^(bits-1) + N 2^m + R with one mask
-// R = l + 2^m (b + 2^w H) (b: w shared random bits, l: a truncation mask's low part, |l| <
-// N 2^m, H: 40 bits of statistical masking); the differences c - a_j are public, so sharing
-// the mask reveals nothing more, and the opening is within statistical distance 2^-38 of
-// uniform-shifted noise (H's honest term is uniform over 2^40 steps of 2^(bits-1), x's part
-// spans less than 2^(bits+1)). AdditiveEngine: all thresholds share one opening of x + R, R
+// ShamirEngine: all thresholds share one opening of x + 2^T + N 2^m + R (T = m + w, w as in the
+// costs above) with one mask R = l + 2^m (b + 2^w H) (b: w shared random bits with their group
+// products, a WindowMasks; l: a truncation mask's low part, |l| < N 2^m; H: 40 bits of
+// statistical masking); the differences c - a_j are public, so sharing the mask reveals nothing
+// more, and the opening is within statistical distance 2^-38 of uniform-shifted noise (H's
+// honest term is uniform over 2^40 steps of 2^T, x's part spans less than 2^(T+2)).
+// AdditiveEngine: all thresholds share one opening of x + R, R
 // uniform in Z_2^64 (so the opening is uniform: perfect privacy), whose bits m .. m + w the
 // dealer also shares one by one with the products of their groups of 4 (WindowMasks); the result
 // may be wrong only for -2^m <= x[i] - a_j < 0 (exact for coarse_bits = 0).

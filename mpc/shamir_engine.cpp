@@ -267,7 +267,8 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::less_than_zero(const Shares& x
                                 std::to_string(value_bits_));
   }
   // One threshold, 0, with nothing ignored: the shared-mask comparison of mpc/ops.hpp (one
-  // opening of x + 2^(bits-1) + b + 2^(bits-1) H, then a comparison tree over bits - 1 bits).
+  // opening of x + 2^T + b + 2^T H, then a comparison tree over the T = bits - 1 bits made even,
+  // its first two levels from the window masks).
   constexpr std::int64_t kZero[] = {0};
   return less_than_thresholds(*this, x, kZero, bits, 0, step);
 }

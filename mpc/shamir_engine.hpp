@@ -34,8 +34,9 @@
 //             built without random bits; unbiased for odd N, 1/2 unit high for even N; N = 3:
 //             e in {-1, 0, 1, 2}). Catrina and Saxena, FC 2010, with masks of value_bits + 40
 //             bits.
-//   less_than_zero  1 + ceil(log2(value_bits - 1)) rounds (Catrina and de Hoogh, SCN 2010):
-//             an opening (n elements to each peer), then the comparison tree's muls (mpc/ops.hpp).
+//   less_than_zero  1 + ceil(log2(value_bits - 1)) - 2 rounds (Catrina and de Hoogh, SCN 2010,
+//             with window masks): an opening (n elements to each peer), then the comparison
+//             tree's muls (mpc/ops.hpp less_than_thresholds).
 // value_bits + 40 + log2(N) + 2 must not exceed the field's bits: value_bits <= 64 for Fp127,
 // <= 16 for Fp61 (use Fp61 for integer sums, Fp127 for fixed point).
 #pragma once
@@ -92,8 +93,9 @@ class ShamirEngine {
                 std::size_t cols, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
-  // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits (1 + ceil(log2(bits -
-  // 1)) rounds), with the same masks (the top part keeps its 40 bits of statistical masking).
+  // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits, made even (1 +
+  // max(0, ceil(log2(bits - 1)) - 2) rounds), with the same masks (the top part keeps its 40
+  // bits of statistical masking).
   Shares less_than_zero(const Shares& x, std::string_view step, int bits);
 
  private:

@@ -1,10 +1,10 @@
 // The plaintext side of WindowMasks (mpc/correlations.hpp), shared by the sources that make
-// them (DealerClient's dealer, LocalDealerUnsafe<Ring64>): which windows are valid, and the
-// window's bits and their group products derived from a plaintext r.
+// them (DealerClient's dealer, LocalDealerUnsafe, DealerFreeShamir): which windows are valid, the
+// window's bits and their group products derived from a plaintext r, and the layout of the group
+// products.
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -25,22 +25,41 @@ inline std::string window_problem(std::int64_t low, std::uint64_t width) {
   return {};
 }
 
+// The subset masks m (bit l for the group's bit l) of the products of one group of `group_bits`
+// (2 or 4) bits, in WindowMasks order (increasing m, two or more bits).
+inline std::span<const unsigned> group_subsets(std::size_t group_bits) {
+  static constexpr unsigned kFour[] = {3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15};
+  return group_bits == 4 ? std::span<const unsigned>(kFour) : std::span<const unsigned>(kFour, 1);
+}
+
+// The group products of plaintext window bits (any element type with 0 and 1): bits holds n
+// windows of `width` bits (bits[k width + i]), products n window_products(width) values.
+template <class E>
+void derive_group_products(std::span<const E> bits, std::size_t width, std::span<E> products) {
+  std::size_t next = 0;
+  for (std::size_t begin = 0; begin < bits.size(); begin += width) {
+    for (std::size_t group = 0; group < width; group += 4) {
+      const std::size_t group_bits = std::min<std::size_t>(4, width - group);
+      for (const unsigned m : group_subsets(group_bits)) {
+        E product(1);
+        for (std::size_t l = 0; l < group_bits; ++l) {
+          if ((m >> l) & 1) product *= bits[begin + group + l];
+        }
+        products[next++] = product;
+      }
+    }
+  }
+}
+
 // bits[k width + i] = bit (low + i) of r[k]; products as WindowMasks lays them out. The window
 // must be valid; the outputs sized n width and n window_products(width).
 inline void derive_window_bits(std::span<const Ring64> r, int low, std::size_t width,
                                std::span<Ring64> bits, std::span<Ring64> products) {
-  std::size_t next = 0;
   for (std::size_t k = 0; k < r.size(); ++k) {
     const std::uint64_t window = r[k].value() >> low;
     for (std::size_t i = 0; i < width; ++i) bits[k * width + i] = Ring64((window >> i) & 1);
-    for (std::size_t group = 0; group < width; group += 4) {
-      const std::size_t group_bits = std::min<std::size_t>(4, width - group);
-      const std::uint64_t values = (window >> group) & ((std::uint64_t{1} << group_bits) - 1);
-      for (std::uint64_t m = 3; m < (std::uint64_t{1} << group_bits); ++m) {
-        if (std::popcount(m) >= 2) products[next++] = Ring64((values & m) == m ? 1 : 0);
-      }
-    }
   }
+  derive_group_products<Ring64>(bits, width, products);
 }
 
 }  // namespace sm::mpc

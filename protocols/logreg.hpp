@@ -27,24 +27,28 @@
 // less_than_thresholds). The comparisons are told their inputs' bound, bits = value_bits - f
 // (f = 16: 48 on Fp127, 47 on Z_2^64); the K thresholds share one opening and one mask of B
 // values, and the comparison ignores the m = 2f - 8 - ceil(log2 N) lowest bits (a logit within
-// 2^-8 of a breakpoint may take either neighbouring piece), so it compares w = bits - 1 - m bits
-// or, on the additive engine, the odd one of bits - 1 - m and bits - m (25 for f = 16, N = 3,
-// on both).
-// AdditiveEngine: the dealer's WindowMasks give the tree's first two levels,
-// R_cmp = ceil(log2 w) - 1 = 4: 9 rounds. ShamirEngine<Fp127>: R_cmp = 1 + ceil(log2 w) = 6; with
-// the masked products below, 9 rounds.
+// 2^-8 of a breakpoint may take either neighbouring piece), so it compares w bits: the odd one
+// of bits - 1 - m and bits - m on the additive engine (25 for f = 16, N = 3), the even one on
+// Shamir (26). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give the tree's
+// first two levels: R_cmp = 1 + ceil(log2 w) - 2 = 4 on both (the opening included).
+// AdditiveEngine: open w - v, 4, mul, trunc, open e - vt, trunc: 9 rounds.
+// ShamirEngine<Fp127>: with the masked products below (no openings of w - v and e - vt),
+// 4 + mul + trunc + trunc: 7 rounds.
 // ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared)
 // high part, so the masks of the masked products are chosen to make both openings unnecessary:
 // vt = -high of the residual's truncation (then e - vt = P_e is already public), and
 // v_(k+1) = v_k + high of the update's truncation (then w - v stays public: it only loses P_t).
 // The source's fresh masks are moved onto these in one opening at set-up, of v - v' and
 // vt - vt' (uniform, as v' and vt' are): z += U_B (v - v'), zt += U_B^T (vt - vt').
-// Elements each party sends to each peer per iteration: D + B for the two masked products,
-// B for the comparison's opening + its bit circuit (additive: 2 x 14 K B for w = 25), 2 K B
-// (mul), B + D (truncations):
-// O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
+// Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
+// products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 25), 2 K B
+// (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
+// product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
+// B + D (truncations); in all: at most 11 K B for the comparison's tree (w = 26, fewer where
+// thresholds share tree nodes) and K B (mul). O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
 // iteration too (dealer: corrections to party 0 only, B + D for the masked products, 26 + 67 per
-// row for the comparison's window masks (w = 25), ...; dealer-free: the reduction of U_B v).
+// row for the comparison's window masks (w = 25), ...; dealer-free: the reduction of U_B v, and
+// per row 26 x 7/3 + 2 + 67 elements for the window masks (w = 26, N = 3)).
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration; the
@@ -78,9 +82,8 @@
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 (one less_than_zero per test
-// row, exact: the engine's, told the bound bits above: 7 rounds on Fp127, 5 on Z_2^64) and the
-// correct predictions counted. Rounds: 1 + 7 + 2 (Fp127) or 1 + 5 + 2 (Z_2^64) with test rows,
-// 2 without.
+// row, exact: the engine's, told the bound bits above: 5 rounds on both, from window masks of 48
+// bits) and the correct predictions counted. Rounds: 1 + 5 + 2 with test rows, 2 without.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one

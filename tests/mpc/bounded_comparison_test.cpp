@@ -1,10 +1,11 @@
 // less_than_zero(x, step, bits): for inputs with |x| < 2^(bits-1) the result equals the
 // plaintext sign test, at the edges of the bound too, on both schemes; the Shamir engine then
-// compares bits - 1 bits, in 1 + ceil(log2(bits - 1)) rounds. less_than_thresholds (mpc/ops.hpp):
-// several thresholds at once, exact outside the band |x - a| < N 2^coarse_bits (at its edges
-// too), with the dealer's and the dealer-free correlations; 1 + ceil(log2 w) rounds on Shamir,
-// ceil(log2 w) - 1 on the additive engine (w made odd; the window masks stand in for two
-// rounds).
+// compares bits - 1 bits (made even), in 1 + ceil(log2(bits - 1)) - 2 rounds.
+// less_than_thresholds (mpc/ops.hpp): several thresholds at once, exact outside the band
+// |x - a| < N 2^coarse_bits (at its edges too), with the dealer's and the dealer-free
+// correlations; on both engines a window of W bits (Shamir: w = bits - 1 - coarse made even;
+// additive: w made odd, plus the mask's top bit) whose group products stand in for the tree's
+// first two levels: 1 + ceil(log2 ceil(W / 4)) rounds.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -16,6 +17,18 @@
 
 using namespace sm;
 using namespace sm::mpc;
+
+namespace {
+
+// Rounds of a comparison on a window of W bits (W even) with its group products: the opening,
+// then ceil(log2 ceil(W / 4)) levels of the tree above the groups of 4.
+std::uint64_t window_rounds(int window) {
+  std::uint64_t rounds = 1;
+  for (int span = 4; span < window; span *= 2) ++rounds;
+  return rounds;
+}
+
+}  // namespace
 
 TEMPLATE_TEST_CASE("less_than_zero with a bound on the input", "[comparison]", AdditiveEngine,
                    ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
@@ -42,9 +55,7 @@ TEMPLATE_TEST_CASE("less_than_zero with a bound on the input", "[comparison]", A
       CHECK(test::signed_of(opened[i]) == (values[i] < 0 ? 1 : 0));
     }
     if constexpr (!std::is_same_v<En, AdditiveEngine>) {
-      std::uint64_t tree = 0;
-      for (int s = 1; s < bits - 1; s *= 2) ++tree;
-      CHECK(rounds == 1 + tree);
+      CHECK(rounds == window_rounds(bits - 1 + (bits - 1) % 2));
     }
   }
 }
@@ -143,14 +154,10 @@ TEMPLATE_TEST_CASE("less_than_thresholds agrees with plaintext outside its band"
   for (const auto& [opened, rounds] : results) {
     check_thresholds(c, opened, coarse, parties);
     const int width = bits - 1 - coarse;
-    std::uint64_t tree = 0;
-    if constexpr (std::is_same_v<En, AdditiveEngine>) {
-      for (int s = 1; s < width + (width % 2 == 0 ? 1 : 0); s *= 2) ++tree;
-      CHECK(rounds == tree - 1);
-    } else {
-      for (int s = 1; s < width; s *= 2) ++tree;
-      CHECK(rounds == 1 + tree);
-    }
+    // Additive: the odd width and the top bit; Shamir: the even width.
+    const int window =
+        std::is_same_v<En, AdditiveEngine> ? width + 2 - width % 2 : width + width % 2;
+    CHECK(rounds == window_rounds(window));
   }
 }
 

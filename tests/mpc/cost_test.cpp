@@ -128,14 +128,16 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   auto matmul_sent = [&](std::uint64_t rows, std::uint64_t inner, std::uint64_t cols) {
     return kAdditive ? (rows * inner + inner * cols) * peers * e : reduced(rows * cols);
   };
-  // less_than_zero on m elements: additive 1 + 4 rounds (open, the comparison tree over 63 bits
-  // with r's top bit XOR-ed in, its first two levels from the dealer's window masks: 16 + 8 + 4
-  // + 1 products on the levels above, and 2 + 2 + 2 + 1 for the top bit); Shamir
-  // 1 + ceil(log2(value_bits - 1)) (open, bit_less_than over value_bits - 1 bits).
-  const std::size_t width = kAdditive ? 63 : static_cast<std::size_t>(value_bits - 1);
+  // less_than_zero on m elements: the opening, then the comparison tree over a window of W bits
+  // whose first two levels come from the window masks' group products, G = W / 4 groups:
+  // ceil(log2 G) rounds and 2 G - 3 products per element. Additive: W = 64 (63 bits and r's top
+  // bit, XOR-ed in by the same tree: 2 + 2 + 2 + 1 more products); Shamir: value_bits - 1 made
+  // even (64 on Fp127, 16 on Fp61).
+  const std::size_t window = kAdditive ? 64 : static_cast<std::size_t>(value_bits);
+  const std::size_t groups = window / 4;
   auto ltz = [&](std::uint64_t m) {
-    const std::uint64_t rounds = kAdditive ? tree_rounds(width) - 1 : 1 + tree_rounds(width);
-    const std::uint64_t products = kAdditive ? m * (29 + 7) : m * tree_products(width);
+    const std::uint64_t rounds = 1 + tree_rounds(groups);
+    const std::uint64_t products = m * (2 * groups - 3 + (kAdditive ? 7 : 0));
     return Cost{rounds, m * peers * e + products_sent(products)};
   };
   Costs<En> costs;

@@ -6,6 +6,8 @@
 #include "mpc/dealer_free.hpp"
 
 #include <Eigen/Dense>
+#include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -287,6 +289,75 @@ TEMPLATE_TEST_CASE("dealer-free bit masks: bits in {0, 1}, high below N 2^40", "
   }
 }
 
+TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r as WindowMasks says",
+                   "[dealer_free]", Fp61, Fp127) {
+  using F = TestType;
+  // Windows: the sigmoid's (26 bits from bit 22) on Fp127, a full 16-bit window on Fp61, and
+  // small ones: a lone group of 2, a lone group of 4, groups of 4 and a last group of 2.
+  struct Window {
+    int low;
+    std::size_t width;
+  };
+  const std::vector<Window> windows =
+      kValueBits<F> == 64 ? std::vector<Window>{{22, 26}, {0, 2}, {5, 4}, {62, 2}, {0, 64}}
+                          : std::vector<Window>{{0, 16}, {0, 2}, {3, 4}, {4, 10}};
+  for (std::size_t parties : {3, 5, 7}) {
+    std::size_t ones = 0, total_bits = 0;  // over all windows
+    for (const Window window : windows) {
+      CAPTURE(parties, window.low, window.width);
+      const std::size_t n = 30, width = window.width;
+      auto shares = run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
+        auto masks = source.window_masks(n, window.low, width);
+        return std::vector<std::vector<F>>{
+            masks.r, masks.bits, masks.products, masks.high, {F(masks.width), F(masks.low)}};
+      });
+      for (const auto& party : shares) {
+        CHECK(party[4] == std::vector<F>{F(width), F(static_cast<std::uint64_t>(window.low))});
+      }
+      const std::size_t t = threshold_for(parties);
+      const auto r = reconstruct(column(shares, 0), t);
+      const auto bits = reconstruct(column(shares, 1), t);
+      const auto products = reconstruct(column(shares, 2), t);
+      const auto high = reconstruct(column(shares, 3), t);
+      REQUIRE(r.size() == n);
+      REQUIRE(bits.size() == n * width);
+      REQUIRE(high.size() == n);
+      // 11 products per group of 4 bits, 1 for a last group of 2.
+      const std::size_t per_mask = width / 4 * 11 + width % 4 / 2;
+      REQUIRE(products.size() == n * per_mask);
+      total_bits += bits.size();
+      for (std::size_t k = 0; k < n; ++k) {
+        CHECK(to_unsigned(high[k]) < parties * bound(kStatisticalSecurity));
+        // r = 2^low (sum_i bit_i 2^i + 2^width high), in the integers (no wrap in the field).
+        u128 window_value = 0;
+        for (std::size_t i = 0; i < width; ++i) {
+          const F bit = bits[k * width + i];
+          REQUIRE((bit == F(0) || bit == F(1)));
+          ones += bit == F(1) ? 1 : 0;
+          window_value |= static_cast<u128>(to_unsigned(bit)) << i;
+        }
+        const u128 expected_r = (window_value + (to_unsigned(high[k]) << width)) << window.low;
+        CHECK(to_unsigned(r[k]) == expected_r);
+        // Each group's subsets of two or more bits in increasing order of their bit mask m,
+        // the product being 1 exactly when all the subset's bits are.
+        std::size_t next = k * per_mask;
+        for (std::size_t group = 0; group < width; group += 4) {
+          const std::size_t size = std::min<std::size_t>(4, width - group);
+          for (unsigned m = 1; m < (1u << size); ++m) {
+            if (std::popcount(m) < 2) continue;
+            const bool all_set = ((window_value >> group) & m) == m;
+            CHECK(products[next++] == F(all_set ? 1 : 0));
+          }
+        }
+      }
+      CHECK(distinct(high) == n);
+    }
+    // Binomial(960 or more, 1/2): the bounds are at least 7.7 standard deviations away.
+    CHECK(ones > total_bits * 3 / 8);
+    CHECK(ones < total_bits * 5 / 8);
+  }
+}
+
 TEMPLATE_TEST_CASE("ShamirEngine on dealer-free correlations agrees with plaintext and Eigen",
                    "[dealer_free][engine]", Fp61, Fp127) {
   using F = TestType;
@@ -400,6 +471,7 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
         measure([&] { source.random_bits(n); });
         measure([&] { source.trunc_masks(n, 6); });
         measure([&] { source.bit_masks(n / 10, 7); });
+        measure([&] { source.window_masks(n / 10, 4, 10); });
         return out;
       });
       for (std::size_t self = 0; self < parties; ++self) {
@@ -428,10 +500,15 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
             bits_elements(n),
             2 * n * (parties - t),
             bits_elements(n / 10 * 7) + n / 10 * (parties - t),
+            // 10 bits: 2 groups of 4 and one of 2; 13 pairs, then 10 triples and quadruples.
+            bits_elements(n / 10 * 10) + n / 10 * (parties - t) +
+                reshare_elements(n / 10 * 13, parties, t, self) +
+                reshare_elements(n / 10 * 10, parties, t, self),
         };
-        const std::uint64_t expected_rounds[] = {1, 2, 2, bits_rounds, 1, bits_rounds};
+        const std::uint64_t expected_rounds[] = {
+            1, 2, 2, bits_rounds, 1, bits_rounds, bits_rounds + 2};
         CHECK(bits_rounds == (parties == 3 ? 2 : 3));
-        for (std::size_t call = 0; call < 6; ++call) {
+        for (std::size_t call = 0; call < 7; ++call) {
           CAPTURE(call);
           CHECK(c[call].rounds == expected_rounds[call]);
           CHECK(c[call].bytes == expected[call] * F::kBytes);
@@ -476,9 +553,12 @@ TEST_CASE("dealer-free source rejects bad parameters", "[dealer_free]") {
         rejects([&] { DealerFreeShamir<Fp61>(session, 1, 1); }),
         rejects([&] { source.trunc_masks(4, 0); }),
         rejects([&] { source.trunc_masks(4, 64 + kStatisticalSecurity); }),
+        rejects([&] { source.window_masks(4, 0, 3); }),
+        rejects([&] { source.window_masks(4, 40, 26); }),  // ends above the 64 value bits
+        rejects([&] { source.window_masks(4, -1, 2); }),
     };
   });
-  for (const auto& party : three) CHECK(party == std::vector<bool>(6, true));
+  for (const auto& party : three) CHECK(party == std::vector<bool>(9, true));
   const auto two = net::run_parties(2, [](net::Mesh& mesh) {
     Session session = Session::establish(mesh);
     return rejects([&] { DealerFreeShamir<Fp61>(session, 1, 16); });

@@ -1,12 +1,15 @@
 // Dealer and dealer-free preprocessing as separate processes over TLS on loopback: every party
 // is a forked process with its own TlsMesh; the parties open the correlations they produced and
 // check them algebraically (c = ab for triples and matrix triples, bits in {0, 1}, truncation
-// masks consistent). Opening correlations is only for this test: it reveals them.
+// masks consistent, window masks' bits, group products and r). Opening correlations is only for
+// this test: it reveals them.
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -100,6 +103,43 @@ void open_and_check(En& engine) {
             "truncation mask r = 2^f high + l, |l| < N 2^f");
     }
   }
+
+  // Window masks (the sigmoid's window): the bits, their group products, and r in the form of
+  // the element type (mpc/correlations.hpp).
+  constexpr int kLow = 22;
+  constexpr std::size_t kWidth = 26, kPerMask = 6 * 11 + 1;
+  const auto window = source.window_masks(200, kLow, kWidth);
+  const auto wr = engine.open(S{window.r}, "open window r");
+  const auto wbits = engine.open(S{window.bits}, "open window bits");
+  const auto wproducts = engine.open(S{window.products}, "open window products");
+  const auto whigh = engine.open(S{window.high}, "open window high");
+  check(wbits.size() == 200 * kWidth && wproducts.size() == 200 * kPerMask, "window mask sizes");
+  for (std::size_t k = 0; k < wr.size(); ++k) {
+    u128 value = 0;
+    for (std::size_t i = 0; i < kWidth; ++i) {
+      const E bit = wbits[k * kWidth + i];
+      check(bit == E(0) || bit == E(1), "window bit in {0, 1}");
+      value |= static_cast<u128>(to_unsigned(bit)) << i;
+    }
+    if constexpr (kUniformMasks<E>) {
+      check(whigh.empty(), "no high part for Z_2^64");
+      check(((to_unsigned(wr[k]) >> kLow) & ((u128{1} << kWidth) - 1)) == value,
+            "window bits = bits low.. of r");
+    } else {
+      check(to_unsigned(whigh[k]) < (u128{3} << kStatisticalSecurity), "window high < N 2^40");
+      check(to_unsigned(wr[k]) == (value + (to_unsigned(whigh[k]) << kWidth)) << kLow,
+            "window r = 2^low (bits + 2^width high)");
+    }
+    std::size_t next = k * kPerMask;
+    for (std::size_t group = 0; group < kWidth; group += 4) {
+      const std::size_t size = std::min<std::size_t>(4, kWidth - group);
+      for (unsigned m = 3; m < (1u << size); ++m) {
+        if (std::popcount(m) < 2) continue;
+        const bool all_set = ((value >> group) & m) == m;
+        check(wproducts[next++] == E(all_set ? 1 : 0), "window group product");
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -129,7 +169,7 @@ TEST_CASE("the dealer serves three computing processes over TLS", "[preprocessin
     auto mesh = net::TlsMesh::connect(test::loopback_config(certs, self, ports), log);
     if (self == 3) {
       const DealerStats stats = serve_dealer(*mesh, computing, &log);
-      check(stats.batches == 4, "the dealer served the four batches");
+      check(stats.batches == 5, "the dealer served the five batches");
     } else {
       DealerClient source(*mesh, 3, computing);
       net::SubMesh compute(*mesh, computing);

@@ -258,13 +258,14 @@ TEST_CASE("vertical logistic regression matches plaintext on both engines", "[lo
   SECTION("shamir") {
     const auto runs = run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options);
     check_against_plaintext(data, options, runs);
-    // 9 rounds per iteration (6 for the comparisons of 25 bits, mul, trunc, trunc: the masked
-    // products reuse the truncations' openings), at the start the labels' input, U opened to
-    // each of the 3 parties under its columns, E = X - U published and the opening that chains
-    // the masks, and 10 per epoch's statistics (open w - v, 7 for the exact comparison, mul,
+    // 7 rounds per iteration (4 for the comparisons of 26 bits: the window masks' group
+    // products stand in for the tree's first two levels; mul, trunc, trunc: the masked products
+    // reuse the truncations' openings), at the start the labels' input, U opened to each of the
+    // 3 parties under its columns, E = X - U published and the opening that chains the masks,
+    // and 8 per epoch's statistics (open w - v, 5 for the exact comparison of 48 bits, mul,
     // open).
-    CHECK(runs[0].training_rounds == 9 * runs[0].iterations);
-    CHECK(runs[0].rounds == 9 * runs[0].iterations + 1 + 3 + 1 + 1 + 10 * options.epochs);
+    CHECK(runs[0].training_rounds == 7 * runs[0].iterations);
+    CHECK(runs[0].rounds == 7 * runs[0].iterations + 1 + 3 + 1 + 1 + 8 * options.epochs);
   }
 }
 
