@@ -213,6 +213,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     eq.values.resize(n * count);
     std::vector<E> lt_public(n * count), eq_public(n * count);
     E none;  // tq's and tl's constant term: zero, as every term has t
+    const E one(1), minus_one = -E(1);
     // The polynomials of a run (lt, eq, and t eq, t lt for the topmost, t being bit `run`) for
     // every pattern of c's bits over it, by run length, computed once per call.
     struct RunPolys {
@@ -253,10 +254,18 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
           const auto l = static_cast<std::size_t>(std::countr_zero(m));
           return l == run ? top->values[k] : bits.values[mask * width + 4 * g + l];
         };
+        // The coefficients are mostly 0 or +-1: those cost an addition, not a product.
         const auto evaluate = [&](const Poly4<E>& poly, E& share, E& constant) {
           E sum(0);
           for (unsigned m = 1; m < 16; ++m) {
-            if (poly[m] != E(0)) sum += poly[m] * monomial(m);
+            if (poly[m] == E(0)) continue;
+            if (poly[m] == one) {
+              sum += monomial(m);
+            } else if (poly[m] == minus_one) {
+              sum -= monomial(m);
+            } else {
+              sum += poly[m] * monomial(m);
+            }
           }
           share = sum;
           constant = poly[0];
