@@ -111,8 +111,9 @@ nlohmann::json matmul_phases(En& engine, net::Mesh& barrier, const net::Mesh& co
   typename En::Shares c;
   PhaseMeasure pre, online;
   if constexpr (mpc::MultipliesWithoutTriples<En>) {
-    online = measure_phase(
-        barrier, counted, [&] { c = mpc::matmul(engine, a, b, rows, inner, cols, "bench matmul"); });
+    online = measure_phase(barrier, counted, [&] {
+      c = mpc::matmul(engine, a, b, rows, inner, cols, "bench matmul");
+    });
   } else {
     mpc::MatrixTriple<E> triple;
     pre = measure_phase(barrier, counted,

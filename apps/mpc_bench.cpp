@@ -548,8 +548,8 @@ void run_mul(const MulOptions& options) {
            mpc_row(label, "online", online.summary, plain, n, min_online),
            mpc_row(label, "total", add_phases(pre.summary, online.summary), plain, n, 0)});
       if (scheme != BenchScheme::kAdditive) {
-        rows.push_back(mpc_row(label, "triples", collect_phase(reports, "triples").summary, plain,
-                               n, 0));
+        rows.push_back(
+            mpc_row(label, "triples", collect_phase(reports, "triples").summary, plain, n, 0));
       }
       const auto dealer = dealer_report(reports);
       print_case_notes(reports);
@@ -605,8 +605,7 @@ void run_matmul(const MatmulOptions& options) {
       const std::size_t min_elements = scheme == BenchScheme::kAdditive
                                            ? operands * (n_parties - 1)
                                            : rows * cols * products_min_elements(scheme, n_parties);
-      const double min_online =
-          static_cast<double>(min_elements * sm::app::element_bytes(scheme));
+      const double min_online = static_cast<double>(min_elements * sm::app::element_bytes(scheme));
       auto rows_json = nlohmann::json::array(
           {mpc_row(label, "preprocessing", pre.summary, plain, operands, 0),
            mpc_row(label, "online", online.summary, plain, operands, min_online),

@@ -301,7 +301,7 @@ Triples<F> DealerFreeShamir<F>::triples(std::size_t n) {
   out.a.resize(n);
   std::vector<F> product(n);  // [ab]_2t
   for (std::size_t i = 0; i < n; ++i) product[i] = out.a[i] * out.b[i];
-  out.c = reduction_.reduce(product, "dealer-free triples: reshare ab");
+  out.c = reduction_.reduce(std::move(product), "dealer-free triples: reshare ab");
   return out;
 }
 
@@ -316,7 +316,7 @@ MatrixTriple<F> DealerFreeShamir<F>::matrix_triple(std::size_t rows, std::size_t
   out.b.assign(dealt.random.begin() + a_size, dealt.random.end());
   if (c_size == 0) return out;
   out.c = reduction_.reduce(matmul_plain<F>(out.a, out.b, rows, inner, cols),
-                        "dealer-free matrix triple: reshare AB");
+                            "dealer-free matrix triple: reshare AB");
   return out;
 }
 
@@ -350,7 +350,7 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
       const std::vector<F>& y = level[2 * p + 1];
       for (std::size_t i = 0; i < bits; ++i) products[p * bits + i] = x[i] * y[i];
     }
-    products = reduction_.reduce(products, "dealer-free bits: reshare products");
+    products = reduction_.reduce(std::move(products), "dealer-free bits: reshare products");
     std::vector<std::vector<F>> next;
     for (std::size_t p = 0; p < pairs; ++p) {
       std::vector<F> x = std::move(level[2 * p]);
@@ -511,7 +511,8 @@ std::vector<MaskedProducts<F>> DealerFreeShamir<F>::masked_products(
     }
     offset += rows.size() + cols;
   }
-  const auto reduced = reduction_.reduce(masked, "dealer-free masked products: reshare U_B v");
+  const auto reduced =
+      reduction_.reduce(std::move(masked), "dealer-free masked products: reshare U_B v");
   for (std::size_t k = 0, offset = 0; k < subsets.size(); ++k) {
     const std::size_t b = subsets[k].size();
     const auto at = [&](const std::vector<F>& from, std::size_t begin, std::size_t count) {

@@ -1,6 +1,7 @@
 #include "mpc/degree_reduction.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -28,9 +29,9 @@ template <class F>
 DegreeReduction<F>::DegreeReduction(Session& session, std::size_t threshold)
     : session_(session), parties_(session.parties()), threshold_(threshold) {
   if (threshold < 1 || 2 * threshold >= parties_) {
-    throw std::invalid_argument("degree reduction needs 1 <= t < N / 2 (N = " +
-                                std::to_string(parties_) + ", t = " + std::to_string(threshold) +
-                                ")");
+    throw std::invalid_argument(
+        "degree reduction needs 1 <= t < N / 2 (N = " + std::to_string(parties_) +
+        ", t = " + std::to_string(threshold) + ")");
   }
   const net::PartyId self = session.self();
   pair_seeds_.resize(parties_);
@@ -60,16 +61,17 @@ DegreeReduction<F>::DegreeReduction(Session& session, std::size_t threshold)
 }
 
 template <class F>
-std::vector<F> DegreeReduction<F>::reduce(std::span<const F> shares, std::string_view step) {
+std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_view step) {
   const std::size_t n = shares.size(), t = threshold_;
   if (n == 0) return {};
   net::Mesh& mesh = session_.mesh();
   const net::PartyId self = mesh.self();
   const std::uint64_t batch = batch_++;
-  std::vector<F> out(n);
   std::vector<F> seeded(t * kChunk);
 
-  // As a resharer: our new share and the messages, chunk by chunk from the free points.
+  // As a resharer: the messages, then our new share in place of our degree-2t share, chunk by
+  // chunk from the free points. Otherwise our new share starts at 0.
+  std::vector<F> out = std::move(shares);
   std::vector<std::vector<F>> outgoing(parties_);
   if (self <= 2 * t) {
     std::vector<Prg> to_seeded;  // [offset - 1]
@@ -86,31 +88,59 @@ std::vector<F> DegreeReduction<F>::reduce(std::span<const F> shares, std::string
     std::vector<const F*> points(t + 1);
     for (std::size_t begin = 0; begin < n; begin += kChunk) {
       const std::size_t length = std::min(kChunk, n - begin);
-      points[0] = shares.data() + begin;
+      points[0] = out.data() + begin;
       for (std::size_t k = 0; k < t; ++k) {
         const std::span<F> values = std::span<F>(seeded).subspan(k * kChunk, length);
         sample_elements<F>(to_seeded[k], values);
         points[k + 1] = values.data();
       }
-      linear_combination<F>(out.data() + begin, length, own_weights_, points);
       for (std::size_t k = 0; k < messages.size(); ++k) {
         linear_combination<F>(messages[k] + begin, length, peer_weights_[k], points);
       }
+      linear_combination<F>(out.data() + begin, length, own_weights_, points);
     }
+  } else {
+    std::fill(out.begin(), out.end(), F(0));
   }
 
+  // The resharers' messages are added as they are decrypted (no buffer of their size); a
+  // malformed one is reported after the round, which every party completes.
   std::vector<net::Outgoing> sends;
   std::vector<net::PartyId> receive_from;
+  std::vector<std::string> senders;
   for (net::PartyId peer = 0; peer < parties_; ++peer) {
     if (peer == self) continue;
     if (!outgoing[peer].empty()) sends.push_back({peer, as_bytes<F>(outgoing[peer])});
     // From resharer `peer`: a message if we are beyond its seeded peers, else its PRG's share.
-    if (peer <= 2 * t && (self + parties_ - peer) % parties_ > t) receive_from.push_back(peer);
+    if (peer <= 2 * t && (self + parties_ - peer) % parties_ > t) {
+      receive_from.push_back(peer);
+      senders.push_back(mesh.describe(peer));
+    }
   }
-  const auto received = mesh.round(sends, receive_from, step);
+  const std::vector<std::size_t> expected(receive_from.size(), n * F::kBytes);
+  std::exception_ptr error;
+  const auto lengths = mesh.round_streamed(
+      sends, receive_from, expected, step,
+      [&](std::size_t index, std::size_t offset, net::ByteView piece) {
+        if (error) return;
+        try {
+          const std::size_t first = offset / F::kBytes, count = piece.size() / F::kBytes;
+          constexpr std::size_t kBlock = 512;  // elements loaded at a time (L1-resident)
+          F block[kBlock];
+          for (std::size_t done = 0; done < count; done += kBlock) {
+            const std::size_t size = std::min(kBlock, count - done);
+            load_from_bytes<F>(piece, done, std::span<F>(block, size), senders[index], step);
+            F* sum = out.data() + first + done;
+            for (std::size_t i = 0; i < size; ++i) sum[i] += block[i];
+          }
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
   for (std::size_t i = 0; i < receive_from.size(); ++i) {
-    add_from_bytes<F>(out, received[i], mesh.describe(receive_from[i]), step);
+    check_message_length<F>(lengths[i], n, senders[i], step);
   }
+  if (error) std::rethrow_exception(error);
   for (net::PartyId resharer = 0; resharer <= 2 * t; ++resharer) {
     if (resharer == self || (self + parties_ - resharer) % parties_ > t) continue;
     Prg prg(pair_seeds_[resharer], pair_stream(batch, resharer, self));

@@ -57,7 +57,8 @@ class DegreeReduction {
   std::size_t threshold() const { return threshold_; }
 
   // This party's shares of degree t of the secrets of `shares` (degree 2t); 1 round (above).
-  std::vector<F> reduce(std::span<const F> shares, std::string_view step);
+  // The result takes the place of `shares` (move a vector in to spare a copy).
+  std::vector<F> reduce(std::vector<F> shares, std::string_view step);
 
  private:
   Session& session_;

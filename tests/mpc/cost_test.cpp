@@ -1,7 +1,7 @@
 // Rounds and bytes: every operation's cost as stated in mpc/engine.hpp, additive_engine.hpp,
-// shamir_engine.hpp, degree_reduction.hpp and ops.hpp, checked at every party against the mesh's counters
-// (stats().since(before)), for vectors of 1 and 1000 elements (100 for Fp127 at 5 and 7 parties):
-// the rounds must not depend on the length, the bytes must be exactly the stated count.
+// shamir_engine.hpp, degree_reduction.hpp and ops.hpp, checked at every party against the mesh's
+// counters (stats().since(before)), for vectors of 1 and 1000 elements (100 for Fp127 at 5 and 7
+// parties): the rounds must not depend on the length, the bytes must be exactly the stated count.
 #include <catch2/catch.hpp>
 #include <map>
 #include <string>

@@ -3,14 +3,16 @@
 // reshare nothing), checked by reconstructing every party's output with ShamirCodec's consistency
 // check at degree t (so the degree is checked too) against the plaintext secrets; then the rounds
 // and bytes stated in mpc/degree_reduction.hpp; then that two reductions of one session (as the
-// engine's and the correlation source's) keep their own streams.
+// engine's and the correlation source's) keep their own streams; then malformed messages.
 #include "mpc/degree_reduction.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <string>
 
 #include "mpc/elements.hpp"
 #include "mpc/shamir.hpp"
+#include "net/errors.hpp"
 #include "net/local_mesh.hpp"
 
 using namespace sm;
@@ -105,6 +107,45 @@ TEMPLATE_TEST_CASE("degree reduction: two instances of one session, interleaved,
     const auto& expected = call == 0 || call == 2 ? first.secrets : second.secrets;
     CHECK(reconstruct_degree_t<F>(shares, kThreshold) == expected);
   }
+}
+
+// N = 3, t = 1: party 0 reshares to party 2 by message (party 1 draws its share from their
+// seed). Party 0 sends `message` instead; parties 1 and 2 reduce. Returns party 2's error.
+std::string error_from_bad_resharer(const net::Bytes& message, std::size_t n) {
+  const auto errors = net::run_parties(3, [&](net::Mesh& mesh) -> std::string {
+    Session session = Session::establish(mesh);
+    DegreeReduction<Fp127> reduction(session, 1);
+    if (mesh.self() == 0) {
+      mesh.send(2, message, "reduce");
+      return "";
+    }
+    try {
+      reduction.reduce(std::vector<Fp127>(n, Fp127(5)), "reduce");
+    } catch (const ProtocolError& e) {
+      return e.what();
+    }
+    return "";
+  });
+  CHECK(errors[1].empty());  // party 1's message came from party 2, well-formed
+  return errors[2];
+}
+
+TEST_CASE("degree reduction: a malformed message names the sender and the step",
+          "[degree_reduction]") {
+  constexpr std::size_t kN = 1000;
+  // Right length, but element 0 is p itself (not canonical).
+  net::Bytes not_canonical(kN * Fp127::kBytes, 0);
+  const u128 p = Fp127::kModulus;
+  std::memcpy(not_canonical.data(), &p, sizeof p);
+  const std::string bad_element = error_from_bad_resharer(not_canonical, kN);
+  CHECK_THAT(bad_element, Catch::Contains("malformed message from party 0"));
+  CHECK_THAT(bad_element, Catch::Contains("'reduce'"));
+  CHECK_THAT(bad_element, Catch::Contains("element 0 is not in"));
+  // One element short.
+  const std::string short_message =
+      error_from_bad_resharer(net::Bytes((kN - 1) * Fp127::kBytes, 0), kN);
+  CHECK_THAT(short_message, Catch::Contains("malformed message from party 0"));
+  CHECK_THAT(short_message, Catch::Contains("expected 1000 elements"));
 }
 
 TEST_CASE("degree reduction: empty input communicates nothing, bad thresholds are refused",
