@@ -68,6 +68,63 @@ std::vector<Ring64> AdditiveEngine::open(const Shares& x, std::string_view step)
   return sum;
 }
 
+AdditiveEngine::Shares AdditiveEngine::mul_with(const Shares& x, const Shares& y,
+                                                const Triples<Ring64>& triples,
+                                                std::string_view step) {
+  const std::size_t n = x.size();
+  if (y.size() != n || triples.a.size() != n || triples.b.size() != n || triples.c.size() != n) {
+    throw std::invalid_argument("mul '" + std::string(step) + "': lengths differ");
+  }
+  net::Mesh& mesh = session_.mesh();
+  std::vector<Ring64> masked(2 * n);  // d = x - a, then e = y - b
+  for (std::size_t i = 0; i < n; ++i) {
+    masked[i] = x.values[i] - triples.a[i];
+    masked[n + i] = y.values[i] - triples.b[i];
+  }
+  // The sums of the shares of d and e, starting from ours; d[i] becomes product i once every
+  // peer's e[i] is in (each peer's message arrives in order, so its d[i] came before).
+  std::vector<Ring64> opened = masked;
+  const bool adds_de = mesh.self() == 0;
+  std::vector<std::size_t> received(mesh.size(), 2 * n);  // elements from each peer so far
+  std::size_t done = 0;                                   // products formed so far
+  const auto form_products = [&](std::size_t end) {
+    const Ring64* a = triples.a.data();
+    const Ring64* b = triples.b.data();
+    const Ring64* c = triples.c.data();
+    Ring64* d = opened.data();
+    const Ring64* e = opened.data() + n;
+    for (std::size_t i = done; i < end; ++i) {
+      const Ring64 product = c[i] + d[i] * b[i] + e[i] * a[i];
+      d[i] = adds_de ? product + d[i] * e[i] : product;
+    }
+    done = std::max(done, end);
+  };
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    if (peer != mesh.self()) received[peer] = 0;
+  }
+  const auto lengths = mesh.all_to_all_streamed(
+      as_bytes<Ring64>(masked), 2 * n * Ring64::kBytes, step,
+      [&](std::size_t peer, std::size_t offset, net::ByteView piece) {
+        const std::size_t first = offset / Ring64::kBytes;
+        const std::size_t count = piece.size() / Ring64::kBytes;
+        Ring64* out = opened.data() + first;
+        for (std::size_t i = 0; i < count; ++i) {
+          std::uint64_t value;
+          std::memcpy(&value, piece.data() + i * Ring64::kBytes, sizeof value);
+          out[i] += Ring64(value);
+        }
+        received[peer] = first + count;
+        const std::size_t complete = *std::min_element(received.begin(), received.end());
+        if (complete > n) form_products(complete - n);
+      });
+  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+    if (peer != mesh.self())
+      check_message_length<Ring64>(lengths[peer], 2 * n, mesh.describe(peer), step);
+  }
+  opened.resize(n);  // every product is formed: the last piece completed the last e
+  return {std::move(opened)};
+}
+
 std::optional<std::vector<Ring64>> AdditiveEngine::open_to(net::PartyId party, const Shares& x,
                                                            std::string_view step) {
   net::Mesh& mesh = session_.mesh();

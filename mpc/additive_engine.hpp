@@ -7,6 +7,8 @@
 //   input     0 rounds, 0 bytes: the owner's peers expand their shares from pairwise seeds
 //             (a pseudo-random zero sharing); the owner keeps values minus their sum.
 //   open      1 round, n elements to each peer.  open_to: 1 round, n elements to the target.
+//   mul_with  1 round, 2n elements to each peer (Beaver, CRYPTO 1991: open x - a and y - b
+//             together, 2 (N-1) elements per product, the minimum of a one-round Beaver product).
 //   random    0 rounds (each party samples its share).
 //   trunc     1 round, n elements to each peer; one TruncMasks element triple per value.
 //             Exact floor(x / 2^f) or one more (the borrow of the low f bits is not computed;
@@ -51,6 +53,14 @@ class AdditiveEngine {
   std::vector<Ring64> open(const Shares& x, std::string_view step);
   // The same (x is being sent while the sum forms, so its storage cannot hold the sum).
   std::vector<Ring64> open(Shares&& x, std::string_view step);
+  // x * y with the triples (a, b, c = ab): opens d = x - a and e = y - b in one round and
+  // returns c + d b + e a, plus d e at party 0 (mpc/ops.hpp's mul and mul_with call it). The
+  // peers' shares are summed as they are decrypted, and each product is formed as soon as its d
+  // and e are complete, in the place of its d: 4n elements of new memory in all (the masked
+  // operands, on their way to the peers, and their sums), none per peer and none for the result.
+  // std::invalid_argument if the lengths differ.
+  Shares mul_with(const Shares& x, const Shares& y, const Triples<Ring64>& triples,
+                  std::string_view step);
   std::optional<std::vector<Ring64>> open_to(net::PartyId party, const Shares& x,
                                              std::string_view step);
   Shares random(std::size_t n, std::string_view step);

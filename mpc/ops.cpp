@@ -79,6 +79,10 @@ typename En::Shares mul(En& engine, const typename En::Shares& x, const typename
 template <Engine En>
 typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typename En::Shares& y,
                              const Triples<typename En::Element>& triples, std::string_view step) {
+  // AdditiveEngine has its own: it forms the products within the streamed opening.
+  if constexpr (requires { engine.mul_with(x, y, triples, step); }) {
+    return engine.mul_with(x, y, triples, step);
+  }
   using E = typename En::Element;
   const std::size_t n = x.size();
   if (y.size() != n || triples.a.size() != n) throw std::invalid_argument("mul: lengths differ");
