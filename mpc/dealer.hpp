@@ -46,7 +46,8 @@
 //   finish   party 0 sends "done"; serve_dealer() returns.
 // Dealer compute per batch: N PRG expansions of each random element, N-1 of each derived one,
 // plus the derivation (O(n), or O(r m c) for a matrix triple). Measured (N = 3, 2^20-triple
-// batches, one thread): about 70 million triples per CPU-second.
+// batches, the "dealer throughput" test, in memory): about 86 million triples per CPU-second of
+// the dealer's thread.
 // Every party must request the same batches in the same order (as for any CorrelationSource);
 // parties i >= 1 learn of a mismatch only through wrong results, party 0 and the dealer through
 // ProtocolError only if the request itself is malformed.
