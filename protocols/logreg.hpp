@@ -48,7 +48,8 @@
 // thresholds share tree nodes) and K B (mul). O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
 // iteration too (dealer: corrections to party 0 only, B + D for the masked products, 26 + 67 per
 // row for the comparison's window masks (w = 25), ...; dealer-free: the reduction of U_B v, and
-// per row 26 x 7/3 + 2 + 67 elements for the window masks (w = 26, N = 3)).
+// per row about 26 x 7/3 + 2 + 67 elements for the window masks (w = 26, N = 3) and 4 for the
+// truncation mask of the comparison's low part).
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration; the
