@@ -213,6 +213,8 @@ class AggregateJob final : public Job {
       const auto phase = context.report().phase("aggregate");
       log.info("summing " + std::to_string(encoded.size()) + " values with the " + protocol +
                " protocol (t = " + std::to_string(threshold) + ")");
+      // Before the seed set-up: a party may leave right after it while we are still in it.
+      mesh.expect_dropouts();
       mpc::PrgState seeds = mpc::PrgState::establish(mesh);
       if (exit_after_rounds_) {
         // As if killed: no goodbye to the peers.

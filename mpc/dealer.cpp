@@ -610,7 +610,7 @@ WindowMasks<Ring64> DealerClient::window_masks(std::size_t n, int low, std::size
   if (low < 0) throw std::invalid_argument("window_masks: " + window_problem(low, width));
   auto parts = fetch(static_cast<std::uint64_t>(Kind::kWindowMasks), n,
                      static_cast<std::uint64_t>(low), width);
-  return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+  return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2]), {}};
 }
 
 std::vector<Ring64> DealerClient::random_bits(std::size_t n) {

@@ -141,6 +141,12 @@ class Mesh {
                                                    std::span<const PartyId> receive_from,
                                                    std::string_view step);
   bool dropped(PartyId party) const { return dropped_.at(party); }
+  // Tolerates dropouts from now on, as the first round_tolerant() would: a peer that leaves is
+  // marked dropped instead of ending the run at once, and only a round that still needs it fails.
+  // Call it before the first round of a protocol that survives dropouts, so that a peer leaving
+  // right after a round that this party has not finished yet (its message already here) does not
+  // end the run. Transports without dropout support ignore it (their tolerant rounds throw).
+  virtual void expect_dropouts() {}
 
   const MeshStats& stats() const { return stats_; }
 

@@ -273,6 +273,10 @@ class TlsMesh::Engine {
   void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
                          const PieceSource& produce);
   void close();
+  void expect_dropouts() {
+    std::lock_guard lock(mutex_);
+    tolerant_ = true;
+  }
 
  private:
   // How a round hands over its messages: whole (nullptr) or streamed to a sink.
@@ -398,7 +402,8 @@ class TlsMesh::Engine {
   std::size_t open_links_ = 0;
   std::optional<Failure> failure_;
   std::vector<Bytes> spare_pieces_;  // consumed piece buffers (kPiece bytes), for reuse
-  bool tolerant_ = false;      // set by the first tolerant round; a peer failure then drops it
+  bool tolerant_ = false;  // set by the first tolerant round or expect_dropouts(); a peer failure
+                           // then drops it
   std::string final_message_;  // the error already thrown to the caller
   bool closed_ = false;
 };
@@ -1520,6 +1525,8 @@ std::unique_ptr<TlsMesh> TlsMesh::connect(const TlsConfig& config, sm::Logger& l
 TlsMesh::~TlsMesh() = default;
 
 void TlsMesh::close() { engine_->close(); }
+
+void TlsMesh::expect_dropouts() { engine_->expect_dropouts(); }
 
 std::vector<std::optional<Bytes>> TlsMesh::transfer_tolerant(
     std::span<const Outgoing> sends, std::span<const PartyId> receive_from,

@@ -66,6 +66,7 @@ class TlsMesh final : public Mesh {
 
   ~TlsMesh() override;
   void close() override;
+  void expect_dropouts() override;
 
  protected:
   std::vector<Bytes> transfer(std::span<const Outgoing> sends,
@@ -77,10 +78,11 @@ class TlsMesh final : public Mesh {
                                              std::string_view step, const PieceSink& sink) override;
   void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
                          const PieceSource& produce) override;
-  // Dropout-tolerant rounds (Mesh::round_tolerant). The first one switches the mesh to
-  // tolerating dropouts for the rest of the run: a peer that disconnects, aborts or stays silent
-  // is then closed and marked dropped (logged as a warning) instead of ending the run, and only
-  // rounds that need it (ordinary ones) fail. Before that switch, failures end the run as above.
+  // Dropout-tolerant rounds (Mesh::round_tolerant). The first one (or expect_dropouts())
+  // switches the mesh to tolerating dropouts for the rest of the run: a peer that disconnects,
+  // aborts or stays silent is then closed and marked dropped (logged as a warning) instead of
+  // ending the run, and only rounds that need it (ordinary ones) fail; a message that arrived
+  // before the peer left is still delivered. Before that switch, failures end the run as above.
   std::vector<std::optional<Bytes>> transfer_tolerant(std::span<const Outgoing> sends,
                                                       std::span<const PartyId> receive_from,
                                                       std::string_view step) override;
