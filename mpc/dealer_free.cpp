@@ -5,10 +5,12 @@
 #include <bit>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "mpc/elements.hpp"
 #include "mpc/linear_combination.hpp"
 #include "mpc/serialize.hpp"
+#include "mpc/shamir.hpp"
 #include "mpc/window_masks.hpp"
 #include "net/errors.hpp"
 
@@ -19,22 +21,6 @@ namespace {
 template <class F>
 F point(std::size_t party) {
   return F(party + 1);
-}
-
-// The Lagrange basis of the points xs evaluated at y.
-template <class F>
-std::vector<F> lagrange_at(std::span<const F> xs, F y) {
-  std::vector<F> basis(xs.size());
-  for (std::size_t i = 0; i < xs.size(); ++i) {
-    F numerator(1), denominator(1);
-    for (std::size_t j = 0; j < xs.size(); ++j) {
-      if (j == i) continue;
-      numerator *= y - xs[j];
-      denominator *= xs[i] - xs[j];
-    }
-    basis[i] = numerator * inverse(denominator);
-  }
-  return basis;
 }
 
 // Slots processed at a time while dealing and extracting (keeps the working set in cache).
@@ -431,7 +417,7 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
     }
   }
   const std::vector<F> pair_products =
-      reduction_.reduce(products, "dealer-free window masks: pairs");
+      reduction_.reduce(std::move(products), "dealer-free window masks: pairs");
   // Per group of 4, the pairs in order are 01 02 12 03 13 23 (m = 3 5 6 9 10 12); the others:
   // 012 = 01 b_2, 013 = 01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23.
   products.assign(n * groups * 5, F(0));
@@ -448,7 +434,7 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
   }
   constexpr std::string_view kHigherStep = "dealer-free window masks: triples and quadruples";
   const std::vector<F> higher =
-      groups == 0 ? std::vector<F>{} : reduction_.reduce(products, kHigherStep);
+      groups == 0 ? std::vector<F>{} : reduction_.reduce(std::move(products), kHigherStep);
   // Interleave in WindowMasks' order: m = 3 5 6 [7] 9 10 [11] 12 [13 14 15].
   constexpr std::array<int, 11> kFromHigher = {-1, -1, -1, 0, -1, -1, 1, -1, 2, 3, 4};
   constexpr std::array<int, 11> kFromPairs = {0, 1, 2, -1, 3, 4, -1, 5, -1, -1, -1};
