@@ -18,11 +18,6 @@ namespace sm::mpc {
 
 namespace {
 
-template <class F>
-F point(std::size_t party) {
-  return F(party + 1);
-}
-
 // Slots processed at a time while dealing and extracting (keeps the working set in cache).
 constexpr std::size_t kChunk = 2048;
 
@@ -82,7 +77,7 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
     F power(1);
     for (std::size_t k = 0; k < outputs; ++k) {
       vandermonde_[k][d] = power;
-      power *= point<F>(d);
+      power *= ShamirCodec<F>::point(d);
     }
   }
 }
@@ -95,13 +90,13 @@ typename DealerFreeShamir<F>::Completion DealerFreeShamir<F>::make_completion(st
   std::vector<F> xs;
   if (fixed) xs.push_back(F(0));
   for (std::size_t offset = 0; offset <= seeded; ++offset) {
-    xs.push_back(point<F>((self + offset) % parties_));
+    xs.push_back(ShamirCodec<F>::point((self + offset) % parties_));
   }
   Completion completion;
   completion.seeded = seeded;
   completion.fixed = fixed;
   for (std::size_t offset = seeded + 1; offset < parties_; ++offset) {
-    completion.peers.push_back(lagrange_at<F>(xs, point<F>((self + offset) % parties_)));
+    completion.peers.push_back(lagrange_at<F>(xs, ShamirCodec<F>::point((self + offset) % parties_)));
   }
   if (!fixed) completion.secret = lagrange_at<F>(xs, F(0));
   return completion;

@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace sm::mpc {
 
@@ -530,7 +531,7 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
     const int top_bit = (bits - 1 - m) % 2 == 0 ? bits - 1 : bits;  // T = m + w
     const auto width = static_cast<std::size_t>(top_bit - m);
     CorrelationSource<E>& source = engine.correlations();
-    const WindowMasks<E> masks = source.window_masks(n, m, width);
+    WindowMasks<E> masks = source.window_masks(n, m, width);
     std::vector<E> masked = add_vec<E>(x.values, masks.r);
     if (m > 0) {
       const E unit = power_of_two<E>(m);
@@ -554,9 +555,10 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
         public_part[j * n + i] = E(1) - from_unsigned<E>(c_a >> width);
       }
     }
-    const Shares products{masks.products};
-    Shares out =
-        comparison_tree(engine, c_low, Shares{masks.bits}, width, nullptr, step, &products).lt;
+    const Shares products{std::move(masks.products)};
+    Shares out = comparison_tree(engine, c_low, Shares{std::move(masks.bits)}, width, nullptr,
+                                 step, &products)
+                     .lt;
     for (std::size_t j = 0; j < count; ++j) {
       for (std::size_t i = 0; i < n; ++i) out.values[j * n + i] += masks.high[i];
     }
