@@ -79,9 +79,9 @@ nlohmann::json mul_phases(En& engine, net::Mesh& barrier, const net::Mesh& count
     online = measure_phase(barrier, counted, [&] { z = mpc::mul(engine, x, y, "bench mul"); });
   } else {
     pre = triple_phase;
-    online = measure_phase(barrier, counted,
-                           [&] { z = mpc::mul_with(engine, x, y, triples, "bench mul"); });
-    triples = {};
+    online = measure_phase(barrier, counted, [&] {
+      z = mpc::mul_with(engine, x, y, std::move(triples), "bench mul");
+    });
   }
 
   const std::size_t k = std::min(n, kCheckedElements);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -69,49 +70,60 @@ std::vector<Ring64> AdditiveEngine::open(const Shares& x, std::string_view step)
 }
 
 AdditiveEngine::Shares AdditiveEngine::mul_with(const Shares& x, const Shares& y,
-                                                const Triples<Ring64>& triples,
-                                                std::string_view step) {
+                                                Triples<Ring64> triples, std::string_view step) {
   const std::size_t n = x.size();
   if (y.size() != n || triples.a.size() != n || triples.b.size() != n || triples.c.size() != n) {
     throw std::invalid_argument("mul '" + std::string(step) + "': lengths differ");
   }
   net::Mesh& mesh = session_.mesh();
-  std::vector<Ring64> masked(2 * n);  // d = x - a, then e = y - b
+  // The product x y = c + d y + e x - d e needs neither a nor b once d = x - a and e = y - b are
+  // formed: the sums of d and e take a's and b's places, and the products c's. Only the message
+  // to the peers, our shares of d and then e, is new memory; every element of it is written
+  // before it is sent, so it is not zero-filled first.
+  const auto message = std::make_unique_for_overwrite<std::uint64_t[]>(2 * n);
+  Ring64* d = triples.a.data();
+  Ring64* e = triples.b.data();
   for (std::size_t i = 0; i < n; ++i) {
-    masked[i] = x.values[i] - triples.a[i];
-    masked[n + i] = y.values[i] - triples.b[i];
+    d[i] = x.values[i] - d[i];
+    message[i] = d[i].value();
   }
-  // The sums of the shares of d and e, starting from ours; d[i] becomes product i once every
-  // peer's e[i] is in (each peer's message arrives in order, so its d[i] came before).
-  std::vector<Ring64> opened = masked;
-  const bool adds_de = mesh.self() == 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    e[i] = y.values[i] - e[i];
+    message[n + i] = e[i].value();
+  }
+  // Product i is formed once every peer's e[i] is in (each peer's message arrives in order, so
+  // its d[i] came before).
+  const bool subtracts_de = mesh.self() == 0;
   std::vector<std::size_t> received(mesh.size(), 2 * n);  // elements from each peer so far
   std::size_t done = 0;                                   // products formed so far
   const auto form_products = [&](std::size_t end) {
-    const Ring64* a = triples.a.data();
-    const Ring64* b = triples.b.data();
-    const Ring64* c = triples.c.data();
-    Ring64* d = opened.data();
-    const Ring64* e = opened.data() + n;
+    Ring64* c = triples.c.data();
     for (std::size_t i = done; i < end; ++i) {
-      const Ring64 product = c[i] + d[i] * b[i] + e[i] * a[i];
-      d[i] = adds_de ? product + d[i] * e[i] : product;
+      const Ring64 product = c[i] + d[i] * y.values[i] + e[i] * x.values[i];
+      c[i] = subtracts_de ? product - d[i] * e[i] : product;
     }
     done = std::max(done, end);
+  };
+  const auto add_piece = [](Ring64* sums, const std::uint8_t* piece, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      std::uint64_t value;
+      std::memcpy(&value, piece + i * Ring64::kBytes, sizeof value);
+      sums[i] += Ring64(value);
+    }
   };
   for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
     if (peer != mesh.self()) received[peer] = 0;
   }
   const auto lengths = mesh.all_to_all_streamed(
-      as_bytes<Ring64>(masked), 2 * n * Ring64::kBytes, step,
-      [&](std::size_t peer, std::size_t offset, net::ByteView piece) {
+      {reinterpret_cast<const std::uint8_t*>(message.get()), 2 * n * Ring64::kBytes},
+      2 * n * Ring64::kBytes, step, [&](std::size_t peer, std::size_t offset, net::ByteView piece) {
         const std::size_t first = offset / Ring64::kBytes;
         const std::size_t count = piece.size() / Ring64::kBytes;
-        Ring64* out = opened.data() + first;
-        for (std::size_t i = 0; i < count; ++i) {
-          std::uint64_t value;
-          std::memcpy(&value, piece.data() + i * Ring64::kBytes, sizeof value);
-          out[i] += Ring64(value);
+        // A piece may straddle the end of d and the start of e.
+        const std::size_t in_d = first < n ? std::min(count, n - first) : 0;
+        if (in_d > 0) add_piece(d + first, piece.data(), in_d);
+        if (count > in_d) {
+          add_piece(e + (first + in_d - n), piece.data() + in_d * Ring64::kBytes, count - in_d);
         }
         received[peer] = first + count;
         const std::size_t complete = *std::min_element(received.begin(), received.end());
@@ -121,8 +133,7 @@ AdditiveEngine::Shares AdditiveEngine::mul_with(const Shares& x, const Shares& y
     if (peer != mesh.self())
       check_message_length<Ring64>(lengths[peer], 2 * n, mesh.describe(peer), step);
   }
-  opened.resize(n);  // every product is formed: the last piece completed the last e
-  return {std::move(opened)};
+  return {std::move(triples.c)};  // every product is formed: the last piece completed the last e
 }
 
 std::optional<std::vector<Ring64>> AdditiveEngine::open_to(net::PartyId party, const Shares& x,

@@ -79,10 +79,10 @@ typename En::Shares mul(En& engine, const typename En::Shares& x, const typename
 
 template <Engine En>
 typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typename En::Shares& y,
-                             const Triples<typename En::Element>& triples, std::string_view step) {
+                             Triples<typename En::Element> triples, std::string_view step) {
   // AdditiveEngine has its own: it forms the products within the streamed opening.
-  if constexpr (requires { engine.mul_with(x, y, triples, step); }) {
-    return engine.mul_with(x, y, triples, step);
+  if constexpr (requires { engine.mul_with(x, y, std::move(triples), step); }) {
+    return engine.mul_with(x, y, std::move(triples), step);
   }
   using E = typename En::Element;
   const std::size_t n = x.size();
@@ -608,8 +608,8 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
 
 #define SM_INSTANTIATE_OPS(En)                                                                    \
   template En::Shares mul(En&, const En::Shares&, const En::Shares&, std::string_view);           \
-  template En::Shares mul_with(En&, const En::Shares&, const En::Shares&,                         \
-                               const Triples<En::Element>&, std::string_view);                    \
+  template En::Shares mul_with(En&, const En::Shares&, const En::Shares&, Triples<En::Element>,   \
+                               std::string_view);                                                 \
   template En::Shares matmul(En&, const En::Shares&, const En::Shares&, std::size_t, std::size_t, \
                              std::size_t, std::string_view);                                      \
   template En::Shares matmul_with(En&, const En::Shares&, const En::Shares&,                      \

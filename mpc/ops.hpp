@@ -107,10 +107,11 @@ typename En::Shares mul(En& engine, const typename En::Shares& x, const typename
                         std::string_view step = "mul");
 
 // x * y by Beaver with triples obtained beforehand (so preprocessing can be timed apart; for
-// every engine, also those whose mul needs no triples).
+// every engine, also those whose mul needs no triples). The triples are consumed (pass them with
+// std::move: AdditiveEngine forms the result in their storage).
 template <Engine En>
 typename En::Shares mul_with(En& engine, const typename En::Shares& x, const typename En::Shares& y,
-                             const Triples<typename En::Element>& triples, std::string_view step);
+                             Triples<typename En::Element> triples, std::string_view step);
 
 // (rows x inner) times (inner x cols), row-major.
 template <Engine En>
