@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mpc/elements.hpp"
+#include "mpc/linear_combination.hpp"
 #include "mpc/ops.hpp"
 #include "mpc/serialize.hpp"
 
@@ -47,21 +48,48 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
                                                         std::span<const F> values, std::size_t n,
                                                         std::string_view step) {
   net::Mesh& mesh = session_.mesh();
-  if (mesh.self() != owner) {
+  const std::size_t parties = mesh.size(), seeded = codec_.degree();
+  const std::size_t offset = (mesh.self() + parties - owner) % parties;  // from the owner
+  if (offset >= 1 && offset <= seeded) {
+    Prg stream = session_.prg().pairwise_stream(owner);
+    Shares drawn{std::vector<F>(n)};
+    sample_elements<F>(stream, std::span<F>(drawn.values));
+    return drawn;
+  }
+  if (offset > seeded) {
     return {from_bytes<F>(mesh.recv(owner, step), n, mesh.describe(owner), step)};
   }
   if (values.size() != n) {
     throw std::invalid_argument("input '" + std::string(step) + "': expected " + std::to_string(n) +
                                 " values");
   }
-  Prg randomness = session_.prg().private_stream();
-  auto shares = codec_.share(values, randomness);
+  // The polynomial through the secret at 0 and the seeded peers' shares, evaluated at the owner
+  // and at every other peer.
+  std::vector<F> points{F(0)};
+  std::vector<std::vector<F>> drawn;
+  for (std::size_t k = 1; k <= seeded; ++k) {
+    const net::PartyId peer = (owner + k) % parties;
+    points.push_back(ShamirCodec<F>::point(peer));
+    Prg stream = session_.prg().pairwise_stream(peer);
+    drawn.emplace_back(n);
+    sample_elements<F>(stream, std::span<F>(drawn.back()));
+  }
+  std::vector<const F*> sources{values.data()};
+  for (const auto& shares : drawn) sources.push_back(shares.data());
+  const auto share_of = [&](net::PartyId party) {
+    std::vector<F> share(n);
+    linear_combination<F>(share.data(), n, lagrange_at<F>(points, ShamirCodec<F>::point(party)),
+                          sources);
+    return share;
+  };
+  std::vector<std::vector<F>> outgoing;
+  for (std::size_t k = seeded + 1; k < parties; ++k) outgoing.push_back(share_of((owner + k) % parties));
   std::vector<net::Outgoing> sends;
-  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
-    if (peer != owner) sends.push_back({peer, as_bytes<F>(shares[peer])});
+  for (std::size_t k = seeded + 1; k < parties; ++k) {
+    sends.push_back({(owner + k) % parties, as_bytes<F>(outgoing[k - seeded - 1])});
   }
   mesh.round(sends, {}, step);
-  return {std::move(shares[owner])};
+  return {share_of(owner)};
 }
 
 template <class F>
@@ -229,6 +257,45 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::matmul(const Shares& a, const 
                                                          std::size_t rows, std::size_t inner,
                                                          std::size_t cols, std::string_view step) {
   return {reduction_->reduce(matmul_plain<F>(a.values, b.values, rows, inner, cols), step)};
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::row_products(
+    std::span<const F> matrix, std::size_t cols, std::span<const RowProduct> requests,
+    std::string_view step) {
+  std::size_t outputs = 0;
+  for (const auto& request : requests) {
+    const std::size_t b = request.rows.size();
+    if ((!request.right.empty() && request.right.size() != cols) ||
+        (!request.left.empty() && request.left.size() != b)) {
+      throw std::invalid_argument("row_products: a vector does not match the rows or columns");
+    }
+    for (std::size_t r : request.rows) {
+      if (r >= matrix.size() / std::max<std::size_t>(cols, 1)) {
+        throw std::invalid_argument("row_products: row outside the matrix");
+      }
+    }
+    outputs += (request.right.empty() ? 0 : b) + (request.left.empty() ? 0 : cols);
+  }
+  std::vector<F> products(outputs);  // degree 2t until reduced
+  std::vector<const F*> selected;
+  F* out = products.data();
+  for (const auto& request : requests) {
+    selected.clear();
+    for (std::size_t r : request.rows) selected.push_back(matrix.data() + r * cols);
+    if (!request.right.empty()) {
+      for (const F* row : selected) {
+        F sum(0);
+        for (std::size_t j = 0; j < cols; ++j) sum += row[j] * request.right[j];
+        *out++ = sum;
+      }
+    }
+    if (!request.left.empty()) {
+      linear_combination<F>(out, cols, request.left, selected);
+      out += cols;
+    }
+  }
+  return {reduction_->reduce(std::move(products), step)};
 }
 
 template <class F>

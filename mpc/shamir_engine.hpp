@@ -20,12 +20,17 @@
 // with ProtocolError at every party that sees it.
 //
 // Costs (N parties, n elements; |F| = 8 or 16 bytes per element sent to each peer):
-//   input     1 round, the owner sends n elements to each peer.
+//   input     1 round; the owner sends n elements to each of N - 1 - t peers (N = 3: n in all);
+//             the owner's next t parties (owner + 1 .. owner + t mod N) draw their shares from the
+//             seed they share with the owner (PrgState::pairwise_stream) and take no part in the
+//             round. The polynomial is fixed by the secret and those t uniform shares, so any t
+//             shares are uniform and independent of the secret (up to the PRG, AES-128-CTR).
 //   open      1 round, n elements to each peer.  open_to: 1 round, n elements to the target.
 //   random    1 round, n elements to each peer (every party contributes a random sharing).
 //   mul       1 round; parties 0..2t send n (N - 1 - t) elements in all (n to each of N - 1 - t
 //             peers), the others nothing: N = 3, t = 1: n elements per party.
 //   matmul    1 round; as mul for the rows x cols outputs (a dot product: 1 output).
+//   row_products  1 round; as mul for all requests' outputs together (sum of |B| and cols).
 //   trunc     1 round, n elements to each peer. Signed |x| < 2^(value_bits-1); the result is
 //             floor(x / 2^bits) + e where the mask r = 2^bits high + l makes
 //             e = floor(((x mod 2^bits) + l) / 2^bits): e in {0, 1} (mean: unbiased) for the
@@ -91,6 +96,19 @@ class ShamirEngine {
   // of degree-2t products), reduced to degree t (1 round, rows x cols elements reduced).
   Shares matmul(const Shares& a, const Shares& b, std::size_t rows, std::size_t inner,
                 std::size_t cols, std::string_view step);
+  // Products of row subsets of a shared matrix with shared vectors, all reduced together (1 round,
+  // as matmul for the outputs). `matrix` holds this party's shares of an r x cols matrix M,
+  // row-major; for each request, M_B is the |B| x cols matrix of the rows listed in B (in that
+  // order, repeats allowed), and the result holds, request by request, M_B x (|B| outputs) if
+  // x = right is given (cols shares), then y^T M_B (cols outputs) if y = left is given (|B|
+  // shares; an empty vector is not given, so an empty B has no y^T M_B). Local work: |B| cols multiply-adds per given vector. std::invalid_argument for a row
+  // outside the matrix or a vector of the wrong length.
+  struct RowProduct {
+    std::span<const std::size_t> rows;
+    std::span<const F> right, left;
+  };
+  Shares row_products(std::span<const F> matrix, std::size_t cols,
+                      std::span<const RowProduct> requests, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
   // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits, made even (1 +

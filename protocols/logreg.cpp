@@ -189,13 +189,27 @@ typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
                                    sigmoid_coarse_bits(engine), "logreg: sigmoid pieces");
 }
 
-// The masked data matrix (SecureML): U from the correlation source, E = X - U opened once.
+// The data matrix as the masked products use it: X = E + U with E public and U shared (n x
+// width, row-major). SecureML (mask_features): U uniform from the correlation source, E = X - U
+// published. Engines with kTruncIsPublicMinusHigh (shared_features): U = X shared by its owners,
+// E = 0, not stored.
 template <class E>
 struct MaskedData {
-  mpc::MaskedMatrix<E> mask;
-  std::vector<E> opened;  // E = X - U, n x width, public
+  mpc::MaskedMatrix<E> mask;  // mask.u: this party's shares of U
+  std::vector<E> opened;      // E = X - U, public; empty when U = X
   std::size_t width = 0;
 };
+
+// U = X: every party inputs its block (share_features: one input per party), E = 0.
+template <mpc::Engine En>
+MaskedData<typename En::Element> shared_features(En& engine, const LogRegData& data,
+                                                 const LogRegLayout& layout) {
+  const std::size_t n = layout.total_rows(), width = layout.total_features() + 1;
+  MaskedData<typename En::Element> out;
+  out.width = width;
+  out.mask = {0, n, width, share_features(engine, data, layout).values};
+  return out;
+}
 
 // Calls visit(position) for the positions (row-major in the n x D matrix) of the entries that
 // `party` holds, in the order of its LogRegData::features (its rows, then its columns), followed,
@@ -296,14 +310,15 @@ void add_rows_transposed_times(std::span<const E> m, std::size_t width,
   }
 }
 
-// X_rows w = E_rows w + U_rows (w - v) + z, for the public w - v: no communication.
+// X_rows w = E_rows w + U_rows (w - v) + z, for the public w - v: no communication (no E term
+// when U = X).
 template <class S>
 S masked_times_given(const MaskedData<typename S::Element>& data, std::span<const std::size_t> rows,
                      const S& w, std::span<const typename S::Element> w_minus_v,
                      std::span<const typename S::Element> z) {
   using E = typename S::Element;
   S out{std::vector<E>(z.begin(), z.end())};
-  add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
+  if (!data.opened.empty()) add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
   add_rows_times<E>(data.mask.u, data.width, rows, w_minus_v, out.values);
   return out;
 }
@@ -318,7 +333,8 @@ typename En::Shares masked_times(En& engine, const MaskedData<typename En::Eleme
   return masked_times_given(data, rows, w, std::span(w_minus_v), std::span(products.z));
 }
 
-// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt, for the public e - vt: no communication.
+// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt, for the public e - vt: no communication (no
+// E term when U = X).
 template <class S>
 S masked_transposed_given(const MaskedData<typename S::Element>& data,
                           std::span<const std::size_t> rows, const S& e,
@@ -326,7 +342,9 @@ S masked_transposed_given(const MaskedData<typename S::Element>& data,
                           std::span<const typename S::Element> zt) {
   using E = typename S::Element;
   S out{std::vector<E>(zt.begin(), zt.end())};
-  add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
+  if (!data.opened.empty()) {
+    add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
+  }
   add_rows_transposed_times<E>(data.mask.u, data.width, rows, e_minus_vt, out.values);
   return out;
 }
@@ -343,11 +361,19 @@ typename En::Shares masked_transposed_times(
 
 // Engines whose trunc(x, f) gives every party P - high for a public P and its share of the
 // mask's high part (TruncMasks::high): ShamirEngine (its trunc adds the opened top part to
-// -high). With them the training reuses the truncations' openings (see FoldedMasks).
+// -high). With them the training reuses the truncations' openings as the masked products'
+// (see FoldedMasks), and shares X itself (shared_features), which needs row_products: the
+// products of X's rows with the shared masks at the cost of their outputs.
 template <class En>
 inline constexpr bool kTruncIsPublicMinusHigh = false;
 template <class F>
 inline constexpr bool kTruncIsPublicMinusHigh<mpc::ShamirEngine<F>> = true;
+
+template <class En>
+concept MultipliesRowSubsets = requires(En& engine, std::span<const typename En::Element> matrix,
+                                        std::span<const typename En::RowProduct> requests) {
+  { engine.row_products(matrix, std::size_t{}, requests, "") } -> std::same_as<typename En::Shares>;
+};
 
 // Serves trunc_masks for `frac_bits` from masks fetched in advance, in order (each such request
 // must match the next one's size), and every other request from `rest`.
@@ -394,10 +420,9 @@ class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
 // The truncations' masks of every iteration, fetched at set-up for engines with
 // kTruncIsPublicMinusHigh: iteration k truncates the residual e_k (B values) and the update t_k
 // (D values). Since e_k = P_e - high_e and t_k = P_t - high_t with P public, choosing
-// vt_k = -high_e makes e_k - vt_k = P_e public, and chaining v_(k+1) = v_k + high_t makes
-// w_(k+1) - v_(k+1) = (w_k - v_k) - P_t public: neither masked product opens anything. The
-// source's fresh (v', z = U_B v') are moved onto these v by opening v - v' (uniform, as v' is)
-// once for all iterations: z += U_B (v - v'), zt += U_B^T (vt - vt').
+// vt_k = -high_e makes e_k - vt_k = P_e public, and chaining v_(k+1) = v_k + high_t from v_0 = 0
+// makes w_(k+1) - v_(k+1) = (w_k - v_k) - P_t public (w_0 - v_0 = 0): neither masked product
+// opens anything (truncation_masked_products makes their z and zt).
 template <class E>
 struct FoldedMasks {
   // In the order the engine asks for them: iteration k's residual masks at 2k, its update's at
@@ -439,6 +464,51 @@ FoldedMasks<E> fetch_folded_masks(mpc::CorrelationSource<E>& source, std::size_t
   return out;
 }
 
+// For engines with kTruncIsPublicMinusHigh and U = X (shared_features): z = X_B v_k and
+// zt = X_B^T vt_k for every iteration k (B = schedule[k]) with the masks of FoldedMasks, and for
+// every epoch's test rows T, z = X_T v after its last iteration; in the order of the subsets of
+// masked_products (each epoch's iterations, then its test rows), v and vt left empty. One
+// row_products call: 1 round, the reduction of iterations (B + D) + epochs |T| outputs.
+template <mpc::Engine En>
+  requires MultipliesRowSubsets<En>
+std::vector<mpc::MaskedProducts<typename En::Element>> truncation_masked_products(
+    En& engine, const MaskedData<typename En::Element>& data,
+    const std::vector<std::vector<std::size_t>>& schedule, const FoldedMasks<typename En::Element>& folded,
+    std::span<const std::size_t> test_rows, std::size_t per_epoch) {
+  using E = typename En::Element;
+  const std::size_t iterations = schedule.size(), width = data.width, batch = folded.batch;
+  std::vector<E> v((iterations + 1) * width, E(0));  // v_k at k width
+  std::vector<E> vt(iterations * batch);
+  for (std::size_t k = 0; k < iterations; ++k) {
+    const auto high_t = folded.update_high(k);
+    for (std::size_t j = 0; j < width; ++j) v[(k + 1) * width + j] = v[k * width + j] + high_t[j];
+    const auto high_e = folded.residual_high(k);
+    for (std::size_t i = 0; i < batch; ++i) vt[k * batch + i] = -high_e[i];
+  }
+  const auto v_at = [&](std::size_t k) { return std::span<const E>(v).subspan(k * width, width); };
+  std::vector<typename En::RowProduct> requests;
+  for (std::size_t k = 0; k < iterations; ++k) {
+    requests.push_back({schedule[k], v_at(k), std::span<const E>(vt).subspan(k * batch, batch)});
+    if (!test_rows.empty() && (k + 1) % per_epoch == 0) {
+      requests.push_back({test_rows, v_at(k + 1), {}});
+    }
+  }
+  const auto reduced =
+      engine.row_products(data.mask.u, width, requests, "logreg: products of the masks");
+  std::vector<mpc::MaskedProducts<E>> out(requests.size());
+  std::size_t taken = 0;
+  const auto take = [&](std::size_t count) {
+    const auto first = reduced.values.begin() + static_cast<std::ptrdiff_t>(taken);
+    taken += count;
+    return std::vector<E>(first, first + static_cast<std::ptrdiff_t>(count));
+  };
+  for (std::size_t k = 0; k < requests.size(); ++k) {
+    out[k].z = take(requests[k].rows.size());
+    if (!requests[k].left.empty()) out[k].zt = take(width);
+  }
+  return out;
+}
+
 // x + y element-wise, for share vectors and public vectors alike.
 template <class E>
 std::vector<E> plus(std::span<const E> x, std::span<const E> y) {
@@ -465,24 +535,20 @@ S sum_all(const S& x) {
 
 // One epoch's statistics: the mean of e^2 over the epoch's batches (e = s - y of each batch,
 // scale 2^f, as trained) and, with test rows, how many of them the current weights classify
-// correctly: b = [z > 0] for the test logits z, correct = sum (1 - b - y + 2 b y). Rounds: with
-// test rows, open w - v (1), less_than_zero (R_cmp), one mul for e.e and b.y together (1) and
-// the opening of both sums (1); without, the mul and the opening.
+// correctly: b = [z > 0] for the test logits z (z2_test, scale 2^(2f)), correct =
+// sum (1 - b - y + 2 b y). Rounds: with test rows, less_than_zero (R_cmp), one mul for e.e and
+// b.y together (1) and the opening of both sums (1); without, the mul and the opening.
 template <mpc::Engine En>
-EpochStats epoch_statistics(En& engine, const MaskedData<typename En::Element>& masked,
-                            const typename En::Shares& residuals, const typename En::Shares& y_test,
-                            const typename En::Shares& weights,
-                            const mpc::MaskedProducts<typename En::Element>* test_masks,
-                            std::span<const std::size_t> test_rows) {
+EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
+                            const typename En::Shares& y_test, const typename En::Shares& z2_test) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const int f = engine.session().fixed().frac_bits;
-  const std::size_t n_test = test_rows.size();
+  const std::size_t n_test = y_test.size();
   Shares b_test;
-  if (test_masks != nullptr) {
-    const Shares z2 =
-        masked_times(engine, masked, test_rows, weights, *test_masks, "logreg: test logits");
-    b_test = engine.less_than_zero(mpc::neg(z2), "logreg: test predictions", compare_bits(engine));
+  if (n_test > 0) {
+    b_test =
+        engine.less_than_zero(mpc::neg(z2_test), "logreg: test predictions", compare_bits(engine));
   }
   const Shares products = mpc::mul(engine, mpc::concat(residuals, b_test),
                                    mpc::concat(residuals, y_test), "logreg: epoch statistics");
@@ -609,53 +675,34 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
   const Shares y = share_labels(engine, data, layout);
   const auto schedule = minibatches(options);
 
-  // Set-up: the data matrix masked once (1 round, n x D elements), and every iteration's and
-  // every epoch's test-row masked products in one batch.
-  const MaskedData<E> masked = mask_features(engine, data, layout);
+  // Set-up: the data matrix (kFold: shared as it is; otherwise masked once, SecureML), and every
+  // iteration's and every epoch's test-row masked products in one batch: products[epoch *
+  // subsets_per_epoch + it] for iteration it of the epoch, [... + per_epoch] for its test rows.
   const bool testing = !options.test_rows.empty();
-  std::vector<std::vector<std::size_t>> subsets;
-  for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
-    subsets.insert(subsets.end(), schedule.begin() + static_cast<std::ptrdiff_t>(epoch * per_epoch),
-                   schedule.begin() + static_cast<std::ptrdiff_t>((epoch + 1) * per_epoch));
-    if (testing) subsets.push_back(options.test_rows);
-  }
-  auto products = engine.correlations().masked_products(masked.mask, subsets);
   const std::size_t subsets_per_epoch = per_epoch + (testing ? 1 : 0);
-  const auto products_of = [&](std::size_t iteration) -> mpc::MaskedProducts<E>& {
+  MaskedData<E> masked;
+  std::vector<mpc::MaskedProducts<E>> products;
+  if constexpr (kFold) {
+    masked = shared_features(engine, data, layout);
+    products = truncation_masked_products(engine, masked, schedule, folded, options.test_rows,
+                                          per_epoch);
+  } else {
+    masked = mask_features(engine, data, layout);
+    std::vector<std::vector<std::size_t>> subsets;
+    for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
+      subsets.insert(subsets.end(),
+                     schedule.begin() + static_cast<std::ptrdiff_t>(epoch * per_epoch),
+                     schedule.begin() + static_cast<std::ptrdiff_t>((epoch + 1) * per_epoch));
+      if (testing) subsets.push_back(options.test_rows);
+    }
+    products = engine.correlations().masked_products(masked.mask, subsets);
+  }
+  const auto products_of = [&](std::size_t iteration) -> const mpc::MaskedProducts<E>& {
     return products[iteration / per_epoch * subsets_per_epoch + iteration % per_epoch];
   };
   const Shares y_test = gather_rows(y, 1, options.test_rows);
-
-  // kFold: w - v in the clear from the start (w = 0, v = v' of the first iteration), and every
-  // iteration's z and zt moved onto the chained v and vt = -high_e (1 round, see FoldedMasks).
-  std::vector<E> w_minus_v;
-  if constexpr (kFold) {
-    Shares deltas = mpc::neg(Shares{products_of(0).v});
-    deltas.values.reserve(iterations * (width + batch));
-    std::vector<E> v = products_of(0).v;
-    for (std::size_t it = 0; it < iterations; ++it) {
-      const auto& masks = products_of(it);
-      for (std::size_t j = 0; it > 0 && j < width; ++j) deltas.values.push_back(v[j] - masks.v[j]);
-      for (std::size_t i = 0; i < batch; ++i) {
-        deltas.values.push_back(-(folded.residual_high(it)[i] + masks.vt[i]));
-      }
-      for (std::size_t j = 0; j < width; ++j) v[j] += folded.update_high(it)[j];
-    }
-    const auto opened = engine.open(deltas, "logreg: chain the masks");
-    const std::span<const E> all(opened);
-    w_minus_v.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(width));
-    std::size_t at = width;
-    for (std::size_t it = 0; it < iterations; ++it) {
-      auto& masks = products_of(it);
-      const std::span<const std::size_t> rows(schedule[it]);
-      if (it > 0) {
-        add_rows_times<E>(masked.mask.u, width, rows, all.subspan(at, width), masks.z);
-        at += width;
-      }
-      add_rows_transposed_times<E>(masked.mask.u, width, rows, all.subspan(at, batch), masks.zt);
-      at += batch;
-    }
-  }
+  // kFold: w - v in the clear, from w_0 - v_0 = 0 (FoldedMasks).
+  std::vector<E> w_minus_v(kFold ? width : 0, E(0));
 
   const double eta = options.learning_rate / static_cast<double>(batch);
   const std::vector<E> eta_vec(width, fixed_const<E>(eta, f));
@@ -702,9 +749,16 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     }
     const std::uint64_t statistics_start = mesh.stats().rounds;
     model.training_rounds += statistics_start - epoch_start;
-    model.curve.push_back(epoch_statistics(
-        statistics_engine, masked, residuals, y_test, model.weights,
-        testing ? &products[epoch * subsets_per_epoch + per_epoch] : nullptr, options.test_rows));
+    Shares z2_test;  // the test logits, scale 2^(2f)
+    if (testing) {
+      const auto& test_masks = products[epoch * subsets_per_epoch + per_epoch];
+      const std::span<const std::size_t> test_rows(options.test_rows);
+      z2_test = kFold ? masked_times_given(masked, test_rows, model.weights,
+                                           std::span<const E>(w_minus_v), std::span(test_masks.z))
+                      : masked_times(statistics_engine, masked, test_rows, model.weights,
+                                     test_masks, "logreg: test logits");
+    }
+    model.curve.push_back(epoch_statistics(statistics_engine, residuals, y_test, z2_test));
     model.curve.back().epoch = epoch + 1;
     model.statistics_rounds += mesh.stats().rounds - statistics_start;
     if (options.progress) options.progress(model.curve.back());

@@ -2,14 +2,24 @@
 // for data split vertically (parties hold different columns of the same rows, one of them the
 // label) or horizontally (parties hold different rows with the same columns and labels).
 // Written once against the Engine concept; instantiated for AdditiveEngine and
-// ShamirEngine<Fp127> in logreg.cpp. Follows SecureML (Mohassel and Zhang, S&P 2017), section
-// IV-B: the data matrix X (n x D) is masked once, E = X - U made public at set-up with U from
-// the correlation source's masked_matrix (mpc/correlations.hpp), X itself never shared: U is
-// opened to the owner of each entry only (vertical: the party of the column; horizontal: of the
-// row; the public bias column: party 0), which publishes E there (U_p tells party p nothing:
-// it knows X_p, and U_p = X_p - E_p); every product of a
-// mini-batch's rows X_B with a shared vector then opens only that vector under a fresh mask
-// (masked_products: X_B w = E_B w + U_B (w - v) + z, X_B^T e = E_B^T e + U_B^T (e - vt) + zt).
+// ShamirEngine<Fp127> in logreg.cpp. The products of a mini-batch's rows X_B (X: n x D) with a
+// shared vector follow SecureML (Mohassel and Zhang, S&P 2017, section IV-B):
+// X_B w = E_B w + U_B (w - v) + z and X_B^T e = E_B^T e + U_B^T (e - vt) + zt, with X = E + U,
+// E public, U shared, v and vt masks whose products z = U_B v and zt = U_B^T vt are prepared,
+// so that only w - v and e - vt need to be public. Which U, by engine:
+//   AdditiveEngine (SecureML): U uniform from the correlation source's masked_matrix
+//     (mpc/correlations.hpp; the dealer knows U and derives z and zt), X itself never shared:
+//     U is opened to the owner of each entry only (vertical: the party of the column;
+//     horizontal: of the row; the public bias column: party 0), which publishes E = X - U there
+//     (U_p tells party p nothing: it knows X_p, and U_p = X_p - E_p); v, vt fresh uniform from
+//     masked_products, w - v and e - vt opened in every iteration.
+//   ShamirEngine: U = X, each party's block input by its owner (Shamir sharings of degree t; the
+//     bias column is the public constant 1), E = 0 and never published. v and vt are the
+//     truncations' own masks (below), so w - v and e - vt are public without any opening, and
+//     z, zt are products of X's rows with those shared masks, reduced at set-up
+//     (ShamirEngine::row_products: the cost of the outputs, never of X_B). Nothing about X is
+//     opened: the only values opened in training are the truncations' and comparisons' masked
+//     values, exactly as without the products, and the two scalars per epoch below.
 //
 // Inputs are already standardised by the caller (apps/job_train_lr.cpp): features as doubles,
 // labels in {0, 1}. D = total feature count + 1 (the bias is the weight of a public column of
@@ -17,11 +27,11 @@
 //
 // One iteration on a mini-batch of B rows (f = FixedPoint::frac_bits, K breakpoints of the
 // sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
-//   z   = X_B w                                  open w - v (D), scale 2^(2f)
+//   z   = X_B w                                  additive: open w - v (D); scale 2^(2f)
 //   b_k = [z > c_k]                              one less_than_thresholds: B values, K thresholds
 //   s   = sum_k b_k (da_k z + db_k)              one mul on K B values, scale 2^(3f)
 //   e   = trunc(s - y, 2f)                       scale 2^f
-//   g   = X_B^T e                                open e - vt (B), scale 2^(2f)
+//   g   = X_B^T e                                additive: open e - vt (B); scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the comparison's (mpc/ops.hpp
 // less_than_thresholds). The comparisons are told their inputs' bound, bits = value_bits - f
@@ -32,35 +42,39 @@
 // Shamir (26). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give the tree's
 // first two levels: R_cmp = 1 + ceil(log2 w) - 2 = 4 on both (the opening included).
 // AdditiveEngine: open w - v, 4, mul, trunc, open e - vt, trunc: 9 rounds.
-// ShamirEngine<Fp127>: with the masked products below (no openings of w - v and e - vt),
-// 4 + mul + trunc + trunc: 7 rounds.
-// ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared)
-// high part, so the masks of the masked products are chosen to make both openings unnecessary:
-// vt = -high of the residual's truncation (then e - vt = P_e is already public), and
-// v_(k+1) = v_k + high of the update's truncation (then w - v stays public: it only loses P_t).
-// The source's fresh masks are moved onto these in one opening at set-up, of v - v' and
-// vt - vt' (uniform, as v' and vt' are): z += U_B (v - v'), zt += U_B^T (vt - vt').
+// ShamirEngine<Fp127>: 4 + mul + trunc + trunc: 7 rounds (no openings of w - v and e - vt).
+// ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared) high part,
+// so the masks are chosen to make both openings unnecessary: vt = -high of the residual's
+// truncation (then e - vt = P_e is already public), and v_0 = 0, v_(k+1) = v_k + high of the
+// update's truncation (then w_0 - v_0 = 0 and w - v stays public: it only loses P_t). All
+// truncation masks of the training are drawn at set-up, so every iteration's v and vt are known
+// (as shares) before the first one.
 // Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
 // products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 25), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
 // B + D (truncations); in all: at most 11 K B for the comparison's tree (w = 26, fewer where
-// thresholds share tree nodes) and K B (mul). O(B + D), times 8 (additive) or 16 (Fp127) bytes; the correlation source adds O(B + D) per
-// iteration too (dealer: corrections to party 0 only, B + D for the masked products, 26 + 67 per
-// row for the comparison's window masks (w = 25), ...; dealer-free: the reduction of U_B v, and
-// per row about 26 x 7/3 + 2 + 67 elements for the window masks (w = 26, N = 3) and 4 for the
-// truncation mask of the comparison's low part).
+// thresholds share tree nodes) and K B (mul). O(B + D), times 8 (additive) or 16 (Fp127) bytes;
+// the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0 only,
+// B + D for the masked products, 26 + 67 per row for the comparison's window masks (w = 25), ...;
+// dealer-free: per row about 26 x 7/3 + 2 + 67 elements for the window masks (w = 26, N = 3) and
+// 4 for the truncation mask of the comparison's low part, and 2 (N - t) (B + D) for the
+// iteration's two truncation masks); Shamir adds the set-up reduction of z and zt, B + D
+// elements per iteration.
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration; the
 // epoch statistics' requests through a second pool that fetches for the epochs (a pool sized for
 // the iterations would fetch iterations / epochs times what the statistics use).
-// Set-up: the labels cost one input (Shamir: the owner sends n elements to every peer;
-// additive: nothing); X - U: N rounds opening U to each owner (a party sends its shares of the
-// others' n (D - D_p) entries, D_p its own columns, with the bias at party 0) and 1 round
-// publishing E (a party sends its n D_p entries to every peer), and
-// one masked_products call for all iterations and test evaluations (the schedule is public);
-// Shamir: one more round, chaining the masks (iterations (B + D) elements).
+// Set-up: the labels cost one input (Shamir: the owner sends n elements to N - 1 - t peers;
+// additive: nothing). Additive: X - U: N rounds opening U to each owner (a party sends its
+// shares of the others' n (D - D_p) entries, D_p its own columns, with the bias at party 0) and
+// 1 round publishing E (a party sends its n D_p entries to every peer), and one masked_products
+// call for all iterations and test evaluations (the schedule is public). Shamir: one input per
+// party (N rounds, a party sends its n D_p entries to N - 1 - t peers, 1 for N = 3; the bias is
+// public), the truncation masks of all iterations (one trunc_masks call), and one row_products
+// round for all iterations and test evaluations (iterations (B + D) + epochs |test| outputs
+// reduced, 1 element each for N = 3).
 //
 // Fixed point: every truncation errs by a few units 2^-f with mean about zero (engine trunc:
 // e in {0, 1} with the dealer; e in {-1, 0, 1, 2} with DealerFreeShamir for N = 3); the weights
@@ -84,7 +98,8 @@
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 (one less_than_zero per test
 // row, exact: the engine's, told the bound bits above: 5 rounds on both, from window masks of 48
-// bits) and the correct predictions counted. Rounds: 1 + 5 + 2 with test rows, 2 without.
+// bits) and the correct predictions counted. Rounds: 1 + 5 + 2 with test rows (additive: open
+// w - v; Shamir: w - v is public, so the test logits need no round), 2 without.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one

@@ -250,6 +250,72 @@ TEMPLATE_TEST_CASE("conformance: matrix products", "[conformance]", AdditiveEngi
   }
 }
 
+TEMPLATE_TEST_CASE("conformance: Shamir row products of a shared matrix", "[conformance]",
+                   ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
+  using En = TestType;
+  using E = typename En::Element;
+  constexpr std::size_t kRows = 6, kCols = 4;
+  // Requests: rows with repeats and both vectors, one row with the right vector only, rows with
+  // the left vector only, and no rows at all (a left vector of no shares is not given).
+  const std::vector<std::vector<std::size_t>> row_sets{{3, 0, 3, 5}, {5}, {1, 2}, {}};
+  const std::vector<std::pair<bool, bool>> given{{true, true}, {true, false}, {false, true},
+                                                 {true, false}};
+  for (const std::size_t parties : Scheme<En>::kParties) {
+    CAPTURE(parties);
+    std::mt19937_64 rng(parties);
+    const auto m = domain_inputs<E>(rng, kRows * kCols);
+    std::vector<std::vector<E>> rights, lefts;
+    for (std::size_t k = 0; k < row_sets.size(); ++k) {
+      rights.push_back(given[k].first ? test::random_elements<E>(rng, kCols) : std::vector<E>{});
+      lefts.push_back(given[k].second ? test::random_elements<E>(rng, row_sets[k].size())
+                                      : std::vector<E>{});
+    }
+    const auto results = test::run_engine_seeded<En>(parties, test::seed_from(8), [&](En& en) {
+      const net::PartyId self = en.session().self();
+      const auto shared_m = en.input(0, owned(self, 0, m), m.size(), "input m");
+      std::vector<typename En::Shares> rs, ls;
+      std::vector<typename En::RowProduct> requests;
+      for (std::size_t k = 0; k < row_sets.size(); ++k) {
+        rs.push_back(en.input(1, owned(self, 1, rights[k]), rights[k].size(), "input right"));
+        ls.push_back(en.input(2, owned(self, 2, lefts[k]), lefts[k].size(), "input left"));
+      }
+      for (std::size_t k = 0; k < row_sets.size(); ++k) {
+        requests.push_back({row_sets[k], rs[k].values, ls[k].values});
+      }
+      const auto products = en.row_products(shared_m.values, kCols, requests, "row products");
+      const std::vector<std::size_t> outside{kRows};
+      const typename En::RowProduct bad{outside, rs[0].values, {}};
+      CHECK_THROWS_AS(en.row_products(shared_m.values, kCols, std::span(&bad, 1), "bad"),
+                      std::invalid_argument);
+      return en.open(products, "open row products");
+    });
+    std::vector<u128> expected;
+    for (std::size_t k = 0; k < row_sets.size(); ++k) {
+      const auto& rows = row_sets[k];
+      for (std::size_t i = 0; given[k].first && i < rows.size(); ++i) {
+        u128 sum = 0;
+        for (std::size_t j = 0; j < kCols; ++j) {
+          sum = test::add_mod<E>(sum, test::mul_mod<E>(test::rep(m[rows[i] * kCols + j]),
+                                                       test::rep(rights[k][j])));
+        }
+        expected.push_back(sum);
+      }
+      for (std::size_t j = 0; given[k].second && j < kCols; ++j) {
+        u128 sum = 0;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          sum = test::add_mod<E>(sum, test::mul_mod<E>(test::rep(lefts[k][i]),
+                                                       test::rep(m[rows[i] * kCols + j])));
+        }
+        expected.push_back(sum);
+      }
+    }
+    for (const auto& party : results) {
+      REQUIRE(party.size() == expected.size());
+      for (std::size_t j = 0; j < expected.size(); ++j) CHECK(test::rep(party[j]) == expected[j]);
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("conformance: random values are uniform and fresh", "[conformance]",
                    AdditiveEngine, ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
   using En = TestType;

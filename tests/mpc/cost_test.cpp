@@ -141,7 +141,11 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
     return Cost{rounds, m * peers * e + products_sent(products)};
   };
   Costs<En> costs;
-  costs["input"] = kAdditive ? Cost{0, 0} : Cost{1, self == 0 ? all : 0};
+  // Shamir input by party 0: it sends n elements to each of the N - 1 - t peers above t; the
+  // peers 1..t draw their shares from their seed with it and take no part in the round.
+  const bool seeded = self >= 1 && self <= threshold;
+  costs["input"] = kAdditive ? Cost{0, 0}
+                             : Cost{seeded ? 0u : 1u, self == 0 ? n * (peers - threshold) * e : 0};
   costs["local"] = {0, 0};
   costs["open"] = {1, all};
   costs["open_to"] = {1, self == last ? 0 : n * e};

@@ -189,6 +189,44 @@ TEMPLATE_TEST_CASE("any t Shamir shares are uniform, but t+1 are not", "[sharing
   }
 }
 
+TEMPLATE_TEST_CASE("ShamirEngine::input: any t parties' shares are uniform, t + 1 are not",
+                   "[sharing]", Fp61, Fp127) {
+  using F = TestType;
+  using En = ShamirEngine<F>;
+  const F secret = test::elem<F>(424242);
+  for (const std::size_t parties : {3, 5}) {
+    const std::size_t t = test::threshold_for(parties);
+    CAPTURE(parties, t);
+    // Party 1 inputs the same secret kSamples times: its next t parties draw their shares from
+    // the seed they share with it, the others receive theirs.
+    const std::vector<F> secrets(kSamples, secret);
+    const auto shares = test::run_engine_seeded<En>(parties, test::seed_from(parties), [&](En& en) {
+      const bool owner = en.session().self() == 1;
+      auto x = en.input(1, owner ? std::span<const F>(secrets) : std::span<const F>(), kSamples,
+                        "input");
+      if (en.open(x, "open") != secrets) throw std::logic_error("input opened wrongly");
+      return x.values;
+    });
+    for (std::size_t j = 0; j < parties; ++j) {
+      CAPTURE(j);
+      CHECK(test::chi_square_uniform(histogram<F>(shares[j], 16)).p_value > kSignificance);
+    }
+    if (t >= 2) {
+      for (std::size_t i = 0; i < parties; ++i) {
+        for (std::size_t j = i + 1; j < parties; ++j) {
+          CAPTURE(i, j);
+          const auto joint = joint_histogram<F>({&shares[i], &shares[j]}, 16);
+          CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
+        }
+      }
+    } else {
+      // Two shares of a degree-1 sharing lie on a line through the secret.
+      const auto joint = joint_histogram<F>({&shares[1], &shares[2]}, 16);
+      CHECK(test::chi_square_uniform(joint).p_value < kSignificance);
+    }
+  }
+}
+
 // How one party's run ended.
 struct Outcome {
   enum Kind { kOk, kProtocolError, kNetError, kOther } kind = kOk;
