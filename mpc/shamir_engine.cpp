@@ -9,6 +9,7 @@
 
 #include "mpc/elements.hpp"
 #include "mpc/linear_combination.hpp"
+#include "mpc/row_products.hpp"
 #include "mpc/ops.hpp"
 #include "mpc/serialize.hpp"
 
@@ -83,7 +84,9 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
     return share;
   };
   std::vector<std::vector<F>> outgoing;
-  for (std::size_t k = seeded + 1; k < parties; ++k) outgoing.push_back(share_of((owner + k) % parties));
+  for (std::size_t k = seeded + 1; k < parties; ++k) {
+    outgoing.push_back(share_of((owner + k) % parties));
+  }
   std::vector<net::Outgoing> sends;
   for (std::size_t k = seeded + 1; k < parties; ++k) {
     sends.push_back({(owner + k) % parties, as_bytes<F>(outgoing[k - seeded - 1])});
@@ -278,21 +281,15 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::row_products(
     outputs += (request.right.empty() ? 0 : b) + (request.left.empty() ? 0 : cols);
   }
   std::vector<F> products(outputs);  // degree 2t until reduced
-  std::vector<const F*> selected;
-  F* out = products.data();
+  std::span<F> out(products);
   for (const auto& request : requests) {
-    selected.clear();
-    for (std::size_t r : request.rows) selected.push_back(matrix.data() + r * cols);
     if (!request.right.empty()) {
-      for (const F* row : selected) {
-        F sum(0);
-        for (std::size_t j = 0; j < cols; ++j) sum += row[j] * request.right[j];
-        *out++ = sum;
-      }
+      add_rows_times<F>(matrix, cols, request.rows, request.right, out.first(request.rows.size()));
+      out = out.subspan(request.rows.size());
     }
     if (!request.left.empty()) {
-      linear_combination<F>(out, cols, request.left, selected);
-      out += cols;
+      add_rows_transposed_times<F>(matrix, cols, request.rows, request.left, out.first(cols));
+      out = out.subspan(cols);
     }
   }
   return {reduction_->reduce(std::move(products), step)};

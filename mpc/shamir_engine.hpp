@@ -100,8 +100,9 @@ class ShamirEngine {
   // as matmul for the outputs). `matrix` holds this party's shares of an r x cols matrix M,
   // row-major; for each request, M_B is the |B| x cols matrix of the rows listed in B (in that
   // order, repeats allowed), and the result holds, request by request, M_B x (|B| outputs) if
-  // x = right is given (cols shares), then y^T M_B (cols outputs) if y = left is given (|B|
-  // shares; an empty vector is not given, so an empty B has no y^T M_B). Local work: |B| cols multiply-adds per given vector. std::invalid_argument for a row
+  // x = right is given (cols shares), then x'^T M_B (cols outputs) if x' = left is given (|B|
+  // shares; an empty vector is not given, so an empty B has no x'^T M_B). Local work: |B| cols
+  // multiply-adds per given vector (mpc/row_products.hpp). std::invalid_argument for a row
   // outside the matrix or a vector of the wrong length.
   struct RowProduct {
     std::span<const std::size_t> rows;

@@ -9,6 +9,7 @@
 
 #include "mpc/correlation_pool.hpp"
 #include "mpc/ops.hpp"
+#include "mpc/row_products.hpp"
 #include "mpc/serialize.hpp"
 #include "net/errors.hpp"
 
@@ -286,30 +287,6 @@ MaskedData<typename En::Element> mask_features(En& engine, const LogRegData& dat
   return out;
 }
 
-// out[i] += M[rows[i]] . x for a row-major matrix M of `width` columns (shares or public; x the
-// other kind).
-template <class E>
-void add_rows_times(std::span<const E> m, std::size_t width, std::span<const std::size_t> rows,
-                    std::span<const E> x, std::span<E> out) {
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const E* row = m.data() + rows[i] * width;
-    E sum(0);
-    for (std::size_t j = 0; j < width; ++j) sum += row[j] * x[j];
-    out[i] += sum;
-  }
-}
-
-// out[j] += sum_i M[rows[i]][j] x[i].
-template <class E>
-void add_rows_transposed_times(std::span<const E> m, std::size_t width,
-                               std::span<const std::size_t> rows, std::span<const E> x,
-                               std::span<E> out) {
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const E* row = m.data() + rows[i] * width;
-    for (std::size_t j = 0; j < width; ++j) out[j] += row[j] * x[i];
-  }
-}
-
 // X_rows w = E_rows w + U_rows (w - v) + z, for the public w - v: no communication (no E term
 // when U = X).
 template <class S>
@@ -318,8 +295,10 @@ S masked_times_given(const MaskedData<typename S::Element>& data, std::span<cons
                      std::span<const typename S::Element> z) {
   using E = typename S::Element;
   S out{std::vector<E>(z.begin(), z.end())};
-  if (!data.opened.empty()) add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
-  add_rows_times<E>(data.mask.u, data.width, rows, w_minus_v, out.values);
+  if (!data.opened.empty()) {
+    mpc::add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
+  }
+  mpc::add_rows_times<E>(data.mask.u, data.width, rows, w_minus_v, out.values);
   return out;
 }
 
@@ -343,9 +322,9 @@ S masked_transposed_given(const MaskedData<typename S::Element>& data,
   using E = typename S::Element;
   S out{std::vector<E>(zt.begin(), zt.end())};
   if (!data.opened.empty()) {
-    add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
+    mpc::add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
   }
-  add_rows_transposed_times<E>(data.mask.u, data.width, rows, e_minus_vt, out.values);
+  mpc::add_rows_transposed_times<E>(data.mask.u, data.width, rows, e_minus_vt, out.values);
   return out;
 }
 
@@ -473,7 +452,8 @@ template <mpc::Engine En>
   requires MultipliesRowSubsets<En>
 std::vector<mpc::MaskedProducts<typename En::Element>> truncation_masked_products(
     En& engine, const MaskedData<typename En::Element>& data,
-    const std::vector<std::vector<std::size_t>>& schedule, const FoldedMasks<typename En::Element>& folded,
+    const std::vector<std::vector<std::size_t>>& schedule,
+    const FoldedMasks<typename En::Element>& folded,
     std::span<const std::size_t> test_rows, std::size_t per_epoch) {
   using E = typename En::Element;
   const std::size_t iterations = schedule.size(), width = data.width, batch = folded.batch;

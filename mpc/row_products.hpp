@@ -1,0 +1,68 @@
+// Local products of a subset of a row-major matrix's rows with a vector: the inner loops of the
+// masked products of logistic regression (protocols/logreg.cpp) and of
+// ShamirEngine::row_products. M has `cols` columns; M_B is the |B| x cols matrix of the rows
+// listed in `rows` (in that order, repeats allowed). One of M and x may be shares and the other
+// public, or both shares of degree t (the sums are then of degree 2t, for a reduction).
+// Fields (Fp61, Fp127): each output is one linear combination (mpc/linear_combination.hpp: one
+// reduction per output instead of one per term); Ring64: plain loops (wrap-around needs no
+// reduction). Header-only; each call allocates O(|B| cols) scratch for M_B x on fields (its
+// columns gathered) and O(|B| + cols) otherwise.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "mpc/linear_combination.hpp"
+#include "mpc/ring64.hpp"
+
+namespace sm::mpc {
+
+// out[i] += M[rows[i]] . x, for x of cols elements and out of |rows|.
+template <class E>
+void add_rows_times(std::span<const E> m, std::size_t cols, std::span<const std::size_t> rows,
+                    std::span<const E> x, std::span<E> out) {
+  if constexpr (std::is_same_v<E, Ring64>) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const E* row = m.data() + rows[i] * cols;
+      E sum(0);
+      for (std::size_t j = 0; j < cols; ++j) sum += row[j] * x[j];
+      out[i] += sum;
+    }
+  } else {
+    // Column j of M_B at j |B|: M_B x = sum_j x[j] column_j.
+    const std::size_t b = rows.size();
+    std::vector<E> columns(cols * b);
+    for (std::size_t i = 0; i < b; ++i) {
+      const E* row = m.data() + rows[i] * cols;
+      for (std::size_t j = 0; j < cols; ++j) columns[j * b + i] = row[j];
+    }
+    std::vector<const E*> points(cols);
+    for (std::size_t j = 0; j < cols; ++j) points[j] = columns.data() + j * b;
+    std::vector<E> sums(b);
+    linear_combination<E>(sums.data(), b, x, points);
+    for (std::size_t i = 0; i < b; ++i) out[i] += sums[i];
+  }
+}
+
+// out[j] += sum_i x[i] M[rows[i]][j], for x of |rows| elements and out of cols.
+template <class E>
+void add_rows_transposed_times(std::span<const E> m, std::size_t cols,
+                               std::span<const std::size_t> rows, std::span<const E> x,
+                               std::span<E> out) {
+  if constexpr (std::is_same_v<E, Ring64>) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const E* row = m.data() + rows[i] * cols;
+      for (std::size_t j = 0; j < cols; ++j) out[j] += row[j] * x[i];
+    }
+  } else {
+    std::vector<const E*> selected(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) selected[i] = m.data() + rows[i] * cols;
+    std::vector<E> sums(cols);
+    linear_combination<E>(sums.data(), cols, x, selected);
+    for (std::size_t j = 0; j < cols; ++j) out[j] += sums[j];
+  }
+}
+
+}  // namespace sm::mpc
