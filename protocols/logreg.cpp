@@ -348,10 +348,14 @@ inline constexpr bool kTruncIsPublicMinusHigh = false;
 template <class F>
 inline constexpr bool kTruncIsPublicMinusHigh<mpc::ShamirEngine<F>> = true;
 
+// Engines that multiply row subsets of a shared matrix with shared vectors at the cost of the
+// outputs (ShamirEngine::row_products); kTruncIsPublicMinusHigh's training path needs it.
 template <class En>
 concept MultipliesRowSubsets = requires(En& engine, std::span<const typename En::Element> matrix,
                                         std::span<const typename En::RowProduct> requests) {
-  { engine.row_products(matrix, std::size_t{}, requests, "") } -> std::same_as<typename En::Shares>;
+  {
+    engine.row_products(matrix, std::size_t{}, requests, "")
+  } -> std::same_as<typename En::Shares>;
 };
 
 // Serves trunc_masks for `frac_bits` from masks fetched in advance, in order (each such request
