@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -76,64 +75,44 @@ AdditiveEngine::Shares AdditiveEngine::mul_with(const Shares& x, const Shares& y
     throw std::invalid_argument("mul '" + std::string(step) + "': lengths differ");
   }
   net::Mesh& mesh = session_.mesh();
-  // The product x y = c + d y + e x - d e needs neither a nor b once d = x - a and e = y - b are
-  // formed: the sums of d and e take a's and b's places, and the products c's. Only the message
-  // to the peers, our shares of d and then e, is new memory; every element of it is written
-  // before it is sent, so it is not zero-filled first.
-  const auto message = std::make_unique_for_overwrite<std::uint64_t[]>(2 * n);
+  // Our shares of d = x - a and e = y - b replace a and b, and go to the peers from there. With
+  // d and e the opened sums, our share of the product is c + d y + e a, which summed over the
+  // parties is ab + (x - a) y + (y - b) a = xy. It is linear in every party's share of d and
+  // of e, so each share is folded into c's storage as it arrives (a = x - d, from our d).
   Ring64* d = triples.a.data();
   Ring64* e = triples.b.data();
+  Ring64* z = triples.c.data();
   for (std::size_t i = 0; i < n; ++i) {
-    d[i] = x.values[i] - d[i];
-    message[i] = d[i].value();
-  }
-  for (std::size_t i = 0; i < n; ++i) {
+    const Ring64 a = d[i];
+    d[i] = x.values[i] - a;
     e[i] = y.values[i] - e[i];
-    message[n + i] = e[i].value();
+    z[i] += d[i] * y.values[i] + e[i] * a;
   }
-  // Product i is formed once every peer's e[i] is in (each peer's message arrives in order, so
-  // its d[i] came before).
-  const bool subtracts_de = mesh.self() == 0;
-  std::vector<std::size_t> received(mesh.size(), 2 * n);  // elements from each peer so far
-  std::size_t done = 0;                                   // products formed so far
-  const auto form_products = [&](std::size_t end) {
-    Ring64* c = triples.c.data();
-    for (std::size_t i = done; i < end; ++i) {
-      const Ring64 product = c[i] + d[i] * y.values[i] + e[i] * x.values[i];
-      c[i] = subtracts_de ? product - d[i] * e[i] : product;
-    }
-    done = std::max(done, end);
-  };
-  const auto add_piece = [](Ring64* sums, const std::uint8_t* piece, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) {
-      std::uint64_t value;
-      std::memcpy(&value, piece + i * Ring64::kBytes, sizeof value);
-      sums[i] += Ring64(value);
-    }
-  };
-  for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
-    if (peer != mesh.self()) received[peer] = 0;
-  }
+  const Ring64* x_values = x.values.data();
+  const Ring64* y_values = y.values.data();
   const auto lengths = mesh.all_to_all_streamed(
-      {reinterpret_cast<const std::uint8_t*>(message.get()), 2 * n * Ring64::kBytes},
-      2 * n * Ring64::kBytes, step, [&](std::size_t peer, std::size_t offset, net::ByteView piece) {
+      as_bytes<Ring64>(triples.a), as_bytes<Ring64>(triples.b), 2 * n * Ring64::kBytes, step,
+      [&](std::size_t, std::size_t offset, net::ByteView piece) {
         const std::size_t first = offset / Ring64::kBytes;
         const std::size_t count = piece.size() / Ring64::kBytes;
-        // A piece may straddle the end of d and the start of e.
+        const auto share = [&piece](std::size_t k) {
+          std::uint64_t value;
+          std::memcpy(&value, piece.data() + k * Ring64::kBytes, sizeof value);
+          return Ring64(value);
+        };
+        // Elements [0, n) of the message are the peer's d, [n, 2n) its e; a piece may hold both.
         const std::size_t in_d = first < n ? std::min(count, n - first) : 0;
-        if (in_d > 0) add_piece(d + first, piece.data(), in_d);
-        if (count > in_d) {
-          add_piece(e + (first + in_d - n), piece.data() + in_d * Ring64::kBytes, count - in_d);
+        for (std::size_t k = 0; k < in_d; ++k) z[first + k] += share(k) * y_values[first + k];
+        for (std::size_t k = in_d; k < count; ++k) {
+          const std::size_t i = first + k - n;
+          z[i] += share(k) * (x_values[i] - d[i]);
         }
-        received[peer] = first + count;
-        const std::size_t complete = *std::min_element(received.begin(), received.end());
-        if (complete > n) form_products(complete - n);
       });
   for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
     if (peer != mesh.self())
       check_message_length<Ring64>(lengths[peer], 2 * n, mesh.describe(peer), step);
   }
-  return {std::move(triples.c)};  // every product is formed: the last piece completed the last e
+  return {std::move(triples.c)};
 }
 
 std::optional<std::vector<Ring64>> AdditiveEngine::open_to(net::PartyId party, const Shares& x,

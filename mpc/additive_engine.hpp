@@ -54,11 +54,10 @@ class AdditiveEngine {
   // The same (x is being sent while the sum forms, so its storage cannot hold the sum).
   std::vector<Ring64> open(Shares&& x, std::string_view step);
   // x * y with the triples (a, b, c = ab), which it consumes (a triple must never serve twice):
-  // opens d = x - a and e = y - b in one round and returns c + d y + e x, minus d e at party 0
-  // (mpc/ops.hpp's mul and mul_with call it). The peers' shares are summed as they are decrypted,
-  // into a's and b's storage, and each product is formed in c's as soon as its d and e are
-  // complete: 2n elements of new memory in all (the masked operands, on their way to the peers),
-  // none per peer and none for the result. std::invalid_argument if the lengths differ.
+  // opens d = x - a and e = y - b in one round and returns c + d y + e a (mpc/ops.hpp's mul and
+  // mul_with call it). Our shares of d and e are sent from a's and b's storage, and every
+  // party's share of them is folded into the products in c's storage as it is decrypted: no new
+  // memory at all, whatever N. std::invalid_argument if the lengths differ.
   Shares mul_with(const Shares& x, const Shares& y, Triples<Ring64> triples, std::string_view step);
   std::optional<std::vector<Ring64>> open_to(net::PartyId party, const Shares& x,
                                              std::string_view step);

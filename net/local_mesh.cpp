@@ -103,7 +103,9 @@ std::vector<std::optional<Bytes>> LocalMesh::exchange(std::span<const Outgoing> 
                                                       std::span<const PartyId> receive_from,
                                                       std::string_view step, bool tolerant) {
   for (const auto& message : sends) {
-    hub_->push(self(), message.to, Bytes(message.data.begin(), message.data.end()));
+    Bytes bytes(message.data.begin(), message.data.end());
+    bytes.insert(bytes.end(), message.tail.begin(), message.tail.end());
+    hub_->push(self(), message.to, std::move(bytes));
   }
   const auto deadline = std::chrono::steady_clock::now() + receive_timeout_;
   std::vector<std::optional<Bytes>> received;

@@ -60,7 +60,7 @@ void Mesh::count_round(std::span<const Outgoing> sends, std::span<const PartyId>
   ++stats_.rounds;
   for (const auto& message : sends) {
     if (dropped_[message.to]) continue;
-    stats_.peers[message.to].bytes_sent += message.data.size();
+    stats_.peers[message.to].bytes_sent += message.size();
     ++stats_.peers[message.to].messages_sent;
   }
   for (std::size_t i = 0; i < receive_from.size(); ++i) {
@@ -223,11 +223,17 @@ std::vector<Bytes> Mesh::all_to_all(ByteView data, std::string_view step) {
 
 std::vector<std::size_t> Mesh::all_to_all_streamed(ByteView data, std::size_t expected_bytes,
                                                    std::string_view step, const PieceSink& sink) {
+  return all_to_all_streamed(data, {}, expected_bytes, step, sink);
+}
+
+std::vector<std::size_t> Mesh::all_to_all_streamed(ByteView data, ByteView tail,
+                                                   std::size_t expected_bytes,
+                                                   std::string_view step, const PieceSink& sink) {
   std::vector<Outgoing> sends;
   std::vector<PartyId> peers;
   for (PartyId j = 0; j < size(); ++j) {
     if (j == self_) continue;
-    sends.push_back({j, data});
+    sends.push_back({j, data, tail});
     peers.push_back(j);
   }
   const std::vector<std::size_t> expected(peers.size(), expected_bytes);

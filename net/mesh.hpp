@@ -53,10 +53,14 @@ struct MeshStats {
   MeshStats since(const MeshStats& earlier) const;
 };
 
-// One message to send in a round; `data` must stay valid until the round returns.
+// One message to send in a round: the bytes of `data` followed by those of `tail` (empty unless
+// the message lies in two places, as Beaver's masked operands do in their triples' storage). Both
+// must stay valid until the round returns; every transport sends them as one message.
 struct Outgoing {
   PartyId to;
   ByteView data;
+  ByteView tail = {};
+  std::size_t size() const { return data.size() + tail.size(); }
 };
 
 // The consumer of a streamed round's messages (Mesh::round_streamed): called on the caller's
@@ -122,6 +126,10 @@ class Mesh {
   // received lengths by PartyId (result[self()] is 0).
   std::vector<std::size_t> all_to_all_streamed(ByteView data, std::size_t expected_bytes,
                                                std::string_view step, const PieceSink& sink);
+  // The same for a message in two places: `data`, then `tail` (see Outgoing).
+  std::vector<std::size_t> all_to_all_streamed(ByteView data, ByteView tail,
+                                               std::size_t expected_bytes, std::string_view step,
+                                               const PieceSink& sink);
 
   // send() of a message that the caller writes while it goes out: `produce` fills `buffer` piece
   // by piece (see PieceSource), and each piece may leave as soon as `produce` returns, so writing

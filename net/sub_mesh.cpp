@@ -57,7 +57,8 @@ void SubMesh::check_open(std::string_view step) const {
 std::vector<Outgoing> SubMesh::to_parent(std::span<const Outgoing> sends) const {
   std::vector<Outgoing> parent_sends;
   parent_sends.reserve(sends.size());
-  for (const auto& message : sends) parent_sends.push_back({members_[message.to], message.data});
+  for (const auto& message : sends)
+    parent_sends.push_back({members_[message.to], message.data, message.tail});
   return parent_sends;
 }
 

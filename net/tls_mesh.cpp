@@ -209,6 +209,7 @@ struct Conn {
   struct Write {
     Bytes owned;    // the header, followed by the payload when it is small
     ByteView data;  // a large payload, sent after `owned` without copying
+    ByteView tail;  // the rest of a large payload that lies in two places (Outgoing::tail)
     // For a message being produced (Mesh::send_produced): how many bytes of `data` are written
     // and may leave; nullptr when all are.
     const std::atomic<std::size_t>* ready = nullptr;
@@ -336,9 +337,10 @@ class TlsMesh::Engine {
   void read_next(const std::shared_ptr<Conn>& conn);
   void on_frame(const std::shared_ptr<Conn>& conn, const ErrorCode& ec,
                 const std::string& malformed);
-  // `ready`: see Conn::Write; a produced payload always takes the large-payload path.
+  // The payload is `payload` followed by `tail`. `ready`: see Conn::Write; a produced payload
+  // (which has no tail) always takes the large-payload path.
   void enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload, WriteDone done,
-               const std::atomic<std::size_t>* ready = nullptr);
+               const std::atomic<std::size_t>* ready = nullptr, ByteView tail = {});
   void start_write(const std::shared_ptr<Conn>& conn);
   void write_body(const std::shared_ptr<Conn>& conn, std::size_t offset, const ErrorCode& ec);
   void send_data(const Outgoing& message, const std::atomic<std::size_t>* ready);
@@ -1021,18 +1023,22 @@ void TlsMesh::Engine::on_frame(const std::shared_ptr<Conn>& conn, const ErrorCod
 }
 
 void TlsMesh::Engine::enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload,
-                              WriteDone done, const std::atomic<std::size_t>* ready) {
+                              WriteDone done, const std::atomic<std::size_t>* ready,
+                              ByteView tail) {
   if (conn->closed) return done(asio::error::operation_aborted);
-  const Header header = encode_header(kind, conn->write_seq++, payload.size());
+  const std::size_t length = payload.size() + tail.size();
+  const Header header = encode_header(kind, conn->write_seq++, length);
   Conn::Write write;
   write.ready = ready;
-  const bool small = payload.size() <= kSmallFrame && ready == nullptr;
-  write.owned.resize(kHeaderBytes + (small ? payload.size() : 0));
-  std::copy(header.begin(), header.end(), write.owned.begin());
+  const bool small = length <= kSmallFrame && ready == nullptr;
+  write.owned.reserve(kHeaderBytes + (small ? length : 0));
+  write.owned.assign(header.begin(), header.end());
   if (small) {
-    std::copy(payload.begin(), payload.end(), write.owned.begin() + kHeaderBytes);
+    write.owned.insert(write.owned.end(), payload.begin(), payload.end());
+    write.owned.insert(write.owned.end(), tail.begin(), tail.end());
   } else {
     write.data = payload;
+    write.tail = tail;
   }
   write.done = std::move(done);
   conn->writes.push_back(std::move(write));
@@ -1049,21 +1055,25 @@ void TlsMesh::Engine::start_write(const std::shared_ptr<Conn>& conn) {
 
 void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t offset,
                                  const ErrorCode& ec) {
-  const ByteView data = conn->writes.front().data;
-  if (!ec && offset < data.size()) {
+  // `offset` counts the bytes of the payload (data, then tail) written so far.
+  const Conn::Write& write = conn->writes.front();
+  const std::size_t length = write.data.size() + write.tail.size();
+  if (!ec && offset < length) {
     if (offset > 0) note_activity(*conn, false);
-    const auto* ready = conn->writes.front().ready;
     const std::size_t available =
-        ready == nullptr ? data.size() : ready->load(std::memory_order_acquire);
+        write.ready == nullptr ? length : write.ready->load(std::memory_order_acquire);
     if (available <= offset) {  // the rest is still being produced
       conn->parked = true;
       conn->parked_offset = offset;
       return;
     }
-    const std::size_t size = std::min(kChunk, available - offset);
-    conn->channel->async_write(
-        data.data() + offset, size,
-        [this, conn, offset, size](const ErrorCode& ec) { write_body(conn, offset + size, ec); });
+    const ByteView rest = offset < write.data.size()
+                              ? write.data.subspan(offset)
+                              : write.tail.subspan(offset - write.data.size());
+    const std::size_t size = std::min({kChunk, available - offset, rest.size()});
+    conn->channel->async_write(rest.data(), size, [this, conn, offset, size](const ErrorCode& ec) {
+      write_body(conn, offset + size, ec);
+    });
     return;
   }
   std::deque<Conn::Write> finished;
@@ -1082,7 +1092,7 @@ void TlsMesh::Engine::send_data(const Outgoing& message, const std::atomic<std::
   const auto& conn = links_[message.to];
   WriteDone done = [this, peer = message.to](const ErrorCode& ec) { on_data_written(peer, ec); };
   if (!conn || tearing_down_) return done(asio::error::operation_aborted);
-  enqueue(conn, Kind::kData, message.data, std::move(done), ready);
+  enqueue(conn, Kind::kData, message.data, std::move(done), ready, message.tail);
 }
 
 void TlsMesh::Engine::resume_write(PartyId peer) {
@@ -1332,8 +1342,8 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
   std::vector<Outgoing> live_sends;
   for (const auto& message : sends) {
     if (left(message.to)) continue;
-    if (message.data.size() > config_.max_frame_bytes) {
-      fail(lock, "a message of " + std::to_string(message.data.size()) + " bytes for " +
+    if (message.size() > config_.max_frame_bytes) {
+      fail(lock, "a message of " + std::to_string(message.size()) + " bytes for " +
                      mesh_.describe(message.to) + " exceeds the frame limit of " +
                      std::to_string(config_.max_frame_bytes) + " bytes during step '" + step_text +
                      "'");

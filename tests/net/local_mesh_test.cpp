@@ -7,6 +7,7 @@
 #include "net/errors.hpp"
 #include "net/local_mesh.hpp"
 #include "net/session.hpp"
+#include "net/sub_mesh.hpp"
 
 using namespace sm;
 using namespace sm::net;
@@ -45,6 +46,32 @@ TEST_CASE("exchange_all delivers every message in one round", "[local_mesh]") {
       });
     }
   }
+}
+
+TEST_CASE("a message in two places arrives as one, directly and through a sub-mesh",
+          "[local_mesh]") {
+  const std::size_t n = 3, head = 1000, size = 2500;
+  run_parties(n, [&](Mesh& mesh) {
+    const Bytes out = pattern(mesh.self(), mesh.self(), size);
+    const ByteView whole(out);
+    const std::vector<PartyId> members{0, 1, 2};
+    SubMesh all(mesh, members);
+    for (Mesh* via : {&mesh, static_cast<Mesh*>(&all)}) {
+      std::vector<Bytes> in(n);
+      const auto lengths =
+          via->all_to_all_streamed(whole.first(head), whole.subspan(head), size, "two parts",
+                                   [&](std::size_t from, std::size_t offset, ByteView piece) {
+                                     REQUIRE(offset == in[from].size());
+                                     in[from].insert(in[from].end(), piece.begin(), piece.end());
+                                   });
+      for (PartyId from = 0; from < n; ++from) {
+        if (from == mesh.self()) continue;
+        CHECK(lengths[from] == size);
+        CHECK(in[from] == pattern(from, from, size));
+      }
+      CHECK(via->stats().bytes_sent() == (n - 1) * size);
+    }
+  });
 }
 
 TEST_CASE("send and recv pair up in order", "[local_mesh]") {

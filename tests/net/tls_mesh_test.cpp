@@ -283,6 +283,46 @@ TEST_CASE("TLS mesh streams a round's messages in order, skipping one of a wrong
   }
 }
 
+TEST_CASE("TLS mesh sends a message in two places as one message", "[tls_mesh]") {
+  // (data, tail) splits of a message: an empty part either side, both small (sent with the
+  // header), and large parts with ragged ends, the tail longer than one 8 MiB chunk.
+  const std::vector<std::pair<std::size_t, std::size_t>> splits = {
+      {0, 5000}, {5000, 0}, {100, 200}, {(std::size_t{1} << 20) + 7, (std::size_t{9} << 20) + 3}};
+  const std::size_t n = 3;
+  std::vector<MeshStats> stats(n);
+  const auto errors = run_tls(make_configs(n), [&](TlsMesh& mesh) {
+    const PartyId self = mesh.self();
+    const MeshStats before = mesh.stats();
+    for (const auto& [head, rest] : splits) {
+      const std::size_t size = head + rest;
+      const Bytes out = pattern(self, self, size);
+      const ByteView whole(out);
+      std::vector<Bytes> in(n);
+      const auto lengths = mesh.all_to_all_streamed(
+          whole.first(head), whole.subspan(head), size, "two parts " + std::to_string(head),
+          [&](std::size_t from, std::size_t, ByteView piece) {
+            in[from].insert(in[from].end(), piece.begin(), piece.end());
+          });
+      for (PartyId from = 0; from < n; ++from) {
+        if (from == self) continue;
+        expect(lengths[from] == size, "length from party " + std::to_string(from));
+        expect(matches(in[from], from, from, size),
+               std::to_string(head) + " + " + std::to_string(rest) + " bytes from party " +
+                   std::to_string(from));
+      }
+    }
+    stats[self] = mesh.stats().since(before);
+  });
+  CHECK(errors == std::vector<std::string>(n));
+  std::size_t total = 0;
+  for (const auto& [head, rest] : splits) total += head + rest;
+  for (PartyId self = 0; self < n; ++self) {
+    CHECK(stats[self].rounds == splits.size());
+    CHECK(stats[self].bytes_sent() == (n - 1) * total);
+    CHECK(stats[self].bytes_received() == (n - 1) * total);
+  }
+}
+
 TEST_CASE("TLS mesh sends a produced message piece by piece, each as soon as it is written",
           "[tls_mesh]") {
   // Below the small-frame size (produced before sending), one piece exactly, and several
