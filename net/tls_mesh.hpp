@@ -44,9 +44,10 @@
 // a streamed round (Mesh::round_streamed) hands each piece to its consumer while the next is
 // decrypted, and an ordinary round joins the pieces into one buffer when the message is
 // complete. Sends are not copied (except small ones, coalesced with their header into one TLS
-// record). A produced send (Mesh::send_produced) of more than 64 KiB is queued before its first
-// piece is written; the I/O thread encrypts and sends each piece once the caller has released it,
-// and waits (without blocking the other channels) when it has caught up.
+// record); a message in two places (Outgoing::tail) is encrypted from both, one after the
+// other, as one frame. A produced send (Mesh::send_produced) of more than 64 KiB is queued before
+// its first piece is written; the I/O thread encrypts and sends each piece once the caller has
+// released it, and waits (without blocking the other channels) when it has caught up.
 #pragma once
 
 #include <memory>
