@@ -4,6 +4,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "mpc/elements.hpp"
 #include "mpc/linear_combination.hpp"
@@ -23,6 +24,24 @@ std::uint64_t pair_stream(std::uint64_t batch, net::PartyId resharer, net::Party
   return (batch << 1) | (resharer < receiver ? 0 : 1);
 }
 
+// Whether v or -v is below 2^32: a cheap weight for linear_combination.
+template <class F>
+bool is_small(F v) {
+  constexpr u128 kSmall = u128{1} << 32;
+  return to_unsigned(v) < kSmall || to_unsigned(-v) < kSmall;
+}
+
+// sigma as 2^-e m with m small, if there is such an e (for sigma = 3/2 in N = 3: e = 1, m = 3),
+// else e = 0 and m = sigma.
+template <class F>
+std::pair<int, F> split_power_of_two(F sigma) {
+  for (int e = 0; e < F::kBits; ++e) {
+    const F m = times_power_of_two(sigma, e);
+    if (is_small(m)) return {e, m};
+  }
+  return {0, sigma};
+}
+
 }  // namespace
 
 template <class F>
@@ -38,25 +57,62 @@ DegreeReduction<F>::DegreeReduction(Session& session, std::size_t threshold)
   for (net::PartyId peer = 0; peer < parties_; ++peer) {
     if (peer != self) session.prg().pairwise_stream(peer).fill(pair_seeds_[peer]);
   }
-  if (self > 2 * threshold) return;
-  // The term lambda_self s(x_self) of s = sum_{i <= 2t} lambda_i s(x_i), shared with the
-  // polynomial through (0, term) and the t seeded peers' points: every share is a Lagrange
-  // combination of these free points, lambda folded into the term's weight.
-  std::vector<F> holders;
-  for (std::size_t i = 0; i <= 2 * threshold; ++i) holders.push_back(ShamirCodec<F>::point(i));
-  const F lambda = lagrange_at<F>(holders, F(0))[self];
-  std::vector<F> free_points{F(0)};
-  for (std::size_t offset = 1; offset <= threshold; ++offset) {
-    free_points.push_back(ShamirCodec<F>::point((self + offset) % parties_));
+  const std::size_t t = threshold;
+  // Resharer i's seeded peers (i + k mod N, k = 1..t) at points a_k (ShamirCodec's: party + 1),
+  // as signed integers.
+  const auto seeded_points = [&](net::PartyId resharer) {
+    std::vector<std::int64_t> a;
+    for (std::size_t k = 1; k <= t; ++k) {
+      a.push_back(static_cast<std::int64_t>((resharer + k) % parties_) + 1);
+    }
+    return a;
+  };
+  // c_k = a_k prod_(j != k) (a_k - a_j), the factor of the k-th seeded share.
+  const auto seeded_factor = [&](const std::vector<std::int64_t>& a, std::size_t k) {
+    F c = F::from_int(a[k]);
+    for (std::size_t j = 0; j < a.size(); ++j) {
+      if (j != k) c *= F::from_int(a[k] - a[j]);
+    }
+    return c;
+  };
+  // As receiver: the factors of the seeded shares from the resharers whose seeded peer we are.
+  for (std::size_t k = 1; k <= t; ++k) {
+    const net::PartyId resharer = (self + parties_ - k) % parties_;
+    if (resharer > 2 * t) continue;
+    seeding_resharers_.push_back(resharer);
+    seeded_factors_.push_back(seeded_factor(seeded_points(resharer), k - 1));
   }
-  const auto weights_at = [&](net::PartyId party) {
-    std::vector<F> weights = lagrange_at<F>(free_points, ShamirCodec<F>::point(party));
-    weights[0] *= lambda;
+  if (self > 2 * t) return;
+  // As resharer: lambda_self of s = sum_(i <= 2t) lambda_i s(x_i), and the polynomial
+  // f(x) = sigma P(x) s(x_self) + sum_k W_k(x) w_k (header).
+  std::vector<F> holders;
+  for (std::size_t i = 0; i <= 2 * t; ++i) holders.push_back(ShamirCodec<F>::point(i));
+  const F lambda = lagrange_at<F>(holders, F(0))[self];
+  const std::vector<std::int64_t> a = seeded_points(self);
+  F product_of_points(1);
+  for (const std::int64_t a_k : a) product_of_points *= F::from_int(a_k);
+  const auto [shift, multiplier] = split_power_of_two(lambda * inverse(product_of_points));
+  prescale_shift_ = shift;
+  prescale_general_ = !is_small(multiplier);
+  const F term_factor = prescale_general_ ? F(1) : multiplier;
+  if (prescale_general_) prescale_multiplier_ = multiplier;
+  // Weights of the points [sigma's prescaled share, w_1 .. w_t] for the party at point x.
+  const auto weights_at = [&](std::int64_t x) {
+    F p(1);
+    for (const std::int64_t a_k : a) p *= F::from_int(a_k - x);
+    std::vector<F> weights{term_factor * p};
+    for (std::size_t k = 0; k < t; ++k) {
+      F w = F::from_int(x);
+      for (std::size_t j = 0; j < t; ++j) {
+        if (j != k) w *= F::from_int(x - a[j]);
+      }
+      weights.push_back(w);
+    }
     return weights;
   };
-  own_weights_ = weights_at(self);
-  for (std::size_t offset = threshold + 1; offset < parties_; ++offset) {
-    peer_weights_.push_back(weights_at((self + offset) % parties_));
+  own_weights_ = weights_at(static_cast<std::int64_t>(self) + 1);
+  for (std::size_t offset = t + 1; offset < parties_; ++offset) {
+    peer_weights_.push_back(weights_at(static_cast<std::int64_t>((self + offset) % parties_) + 1));
   }
 }
 
@@ -67,40 +123,59 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
   net::Mesh& mesh = session_.mesh();
   const net::PartyId self = mesh.self();
   const std::uint64_t batch = batch_++;
-  std::vector<F> seeded(t * kChunk);
+  const bool resharer = self <= 2 * t;
+  const std::size_t seeding = seeding_resharers_.size();
 
-  // As a resharer: the messages, then our new share in place of our degree-2t share, chunk by
-  // chunk from the free points. Otherwise our new share starts at 0.
+  // Our new share before the messages: as a resharer, from the prescaled degree-2t share and the
+  // t values drawn for the seeded peers, and as a seeded peer, from the values drawn for us (one
+  // linear combination, in place of the degree-2t share); the messages likewise, chunk by chunk.
   std::vector<F> out = std::move(shares);
   std::vector<std::vector<F>> outgoing(parties_);
-  if (self <= 2 * t) {
-    std::vector<Prg> to_seeded;  // [offset - 1]
+  std::vector<Prg> to_seeded, from_resharer;
+  std::vector<F*> messages;  // [offset - t - 1]
+  if (resharer) {
     for (std::size_t offset = 1; offset <= t; ++offset) {
       const net::PartyId peer = (self + offset) % parties_;
       to_seeded.emplace_back(pair_seeds_[peer], pair_stream(batch, self, peer));
     }
-    std::vector<F*> messages;  // [offset - t - 1]
     for (std::size_t offset = t + 1; offset < parties_; ++offset) {
       auto& message = outgoing[(self + offset) % parties_];
       message.resize(n);
       messages.push_back(message.data());
     }
-    std::vector<const F*> points(t + 1);
-    for (std::size_t begin = 0; begin < n; begin += kChunk) {
-      const std::size_t length = std::min(kChunk, n - begin);
-      points[0] = out.data() + begin;
-      for (std::size_t k = 0; k < t; ++k) {
-        const std::span<F> values = std::span<F>(seeded).subspan(k * kChunk, length);
-        sample_elements<F>(to_seeded[k], values);
-        points[k + 1] = values.data();
+  }
+  for (const net::PartyId from : seeding_resharers_) {
+    from_resharer.emplace_back(pair_seeds_[from], pair_stream(batch, from, self));
+  }
+  const std::size_t drawn = (resharer ? t : 0) + seeding;
+  std::vector<F> seeded(drawn * kChunk);
+  std::vector<const F*> points, own_points;
+  std::vector<F> own_weights = resharer ? own_weights_ : std::vector<F>{};
+  own_weights.insert(own_weights.end(), seeded_factors_.begin(), seeded_factors_.end());
+  for (std::size_t begin = 0; begin < n; begin += kChunk) {
+    const std::size_t length = std::min(kChunk, n - begin);
+    F* const chunk = out.data() + begin;
+    points.clear();
+    if (resharer) {
+      if (prescale_general_) {
+        for (std::size_t i = 0; i < length; ++i) chunk[i] *= prescale_multiplier_;
+      } else if (prescale_shift_ != 0) {
+        const int shift = F::kBits - prescale_shift_;
+        for (std::size_t i = 0; i < length; ++i) chunk[i] = times_power_of_two(chunk[i], shift);
       }
-      for (std::size_t k = 0; k < messages.size(); ++k) {
-        linear_combination<F>(messages[k] + begin, length, peer_weights_[k], points);
-      }
-      linear_combination<F>(out.data() + begin, length, own_weights_, points);
+      points.push_back(chunk);
     }
-  } else {
-    std::fill(out.begin(), out.end(), F(0));
+    for (std::size_t k = 0; k < drawn; ++k) {
+      const std::span<F> values = std::span<F>(seeded).subspan(k * kChunk, length);
+      sample_elements<F>(k < to_seeded.size() ? to_seeded[k] : from_resharer[k - to_seeded.size()],
+                         values);
+      points.push_back(values.data());
+    }
+    const std::span<const F* const> resharer_points(points.data(), resharer ? t + 1 : 0);
+    for (std::size_t k = 0; k < messages.size(); ++k) {
+      linear_combination<F>(messages[k] + begin, length, peer_weights_[k], resharer_points);
+    }
+    linear_combination<F>(chunk, length, own_weights, points);
   }
 
   // The resharers' messages are added as they are decrypted (no buffer of their size); a
@@ -141,15 +216,6 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
     check_message_length<F>(lengths[i], n, senders[i], step);
   }
   if (error) std::rethrow_exception(error);
-  for (net::PartyId resharer = 0; resharer <= 2 * t; ++resharer) {
-    if (resharer == self || (self + parties_ - resharer) % parties_ > t) continue;
-    Prg prg(pair_seeds_[resharer], pair_stream(batch, resharer, self));
-    for (std::size_t begin = 0; begin < n; begin += kChunk) {
-      const std::span<F> values = std::span<F>(seeded).first(std::min(kChunk, n - begin));
-      sample_elements<F>(prg, values);
-      add_in_place<F>(std::span<F>(out).subspan(begin, values.size()), values);
-    }
-  }
   return out;
 }
 

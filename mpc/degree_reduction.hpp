@@ -10,16 +10,25 @@
 // How (Gennaro, Rabin and Rabin, "Simplified VSS and fast-track multiparty computations",
 // PODC 1998, resharing; PRG-compressed): the secret is s = sum_{i <= 2t} lambda_i s(x_i), with
 // lambda_i the Lagrange weights of the points x_0 .. x_2t at 0. Each party i <= 2t shares its
-// term lambda_i s(x_i) with a random polynomial of degree t fixed by the term at 0 and by the
-// shares of its next t parties (i + 1 .. i + t mod N), which both ends draw from their pairwise
-// PRG seed; it computes its own share and sends the N - 1 - t others theirs. Every party's new
-// share is the sum of its shares of the 2t + 1 terms (received or drawn from the seeds).
+// term lambda_i s(x_i) with a random polynomial of degree t whose shares at its next t parties
+// (i + k mod N, k = 1..t, at the points a_k) both ends draw from their pairwise PRG seed; it
+// computes its own share and sends the N - 1 - t others theirs. Every party's new share is the
+// sum of its shares of the 2t + 1 terms (received or drawn from the seeds). The polynomial is
+//   f(x) = sigma P(x) s(x_i) + sum_k W_k(x) w_k,   P(x) = prod_k (a_k - x),
+//   W_k(x) = x prod_(j != k) (x - a_j),            sigma = lambda_i / prod_k a_k,
+// with w_k the k-th seeded value: f(0) = lambda_i s(x_i), and f(a_k) = c_k w_k with the public
+// integer c_k = W_k(a_k) != 0, which seeded peer k takes as its share. The weights P(x) and
+// W_k(x) are small integers for small N, and so cheap (mpc/linear_combination.hpp); sigma is
+// applied once per secret, as a rotation (times a small integer folded into P) when it is
+// 2^-e m with m small (N = 3: sigma is 3/2, -1 or 1), else as one product.
 //
 // Cost per call of n secrets: 1 round; party i <= 2t sends n (N - 1 - t) elements (n to each of
 // the parties i + t + 1 .. i + N - 1 mod N), parties above 2t send nothing. N = 3 (t = 1): n
 // elements per party, 1 per secret (8 bytes in Fp61, 16 in Fp127). n = 0 communicates nothing.
-// CPU: per secret, (t + 1) (N - t) multiply-adds and t PRG draws at a resharer, plus t PRG draws
-// and t additions for the terms each party receives through seeds.
+// CPU per secret: at a resharer, sigma's rotation or product, t PRG draws and N - t linear
+// combinations of t + 1 points; at every party, t' more PRG draws and terms for the seeded
+// values it receives (t' <= t the resharers seeding it), and the received messages added.
+// N = 3: every weight at most 3 in magnitude, 2 PRG draws and 5 terms per party.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Nothing is
 // opened: every resharing polynomial is uniformly random given its term (t uniform seeded points
@@ -66,11 +75,17 @@ class DegreeReduction {
   std::size_t threshold_;
   std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
   std::uint64_t batch_ = 0;
-  // Parties 0..2t: the weights of the resharing polynomial's free points (this party's degree-2t
-  // share, times its lambda, then the t seeded peers' shares) for this party's own new share and
-  // for the peers at offsets t + 1 .. N - 1.
+  // Parties 0..2t: how sigma is applied (a general product, or a rotation by -prescale_shift_),
+  // and the weights of the points (the prescaled degree-2t share, w_1 .. w_t) for this party's
+  // own new share and for the peers at offsets t + 1 .. N - 1.
+  bool prescale_general_ = false;
+  F prescale_multiplier_{};
+  int prescale_shift_ = 0;
   std::vector<F> own_weights_;
   std::vector<std::vector<F>> peer_weights_;
+  // The resharers whose seeded peer this party is, and the factors c_k of their seeded values.
+  std::vector<net::PartyId> seeding_resharers_;
+  std::vector<F> seeded_factors_;
 };
 
 }  // namespace sm::mpc

@@ -1,6 +1,7 @@
 // Linear combinations of vectors of field elements with public weights, the inner loop of
 // Shamir reconstruction (ShamirCodec), of dealing, extraction and degree reduction
-// (DealerFreeShamir). Header-only; no allocation beyond two vectors of one entry per weight.
+// (DealerFreeShamir, DegreeReduction). Header-only; no allocation beyond a few vectors of one
+// entry per weight.
 #pragma once
 
 #include <algorithm>
@@ -24,11 +25,12 @@ inline Fp61 reduce_wide(u128 v) {
   return Fp61::reduce(static_cast<std::uint64_t>((once & Fp61::kModulus) + (once >> 61)));
 }
 
-// Reduces lo + hi 2^64 (lo, hi < 2^127) modulo 2^127 - 1: hi 2^64 = (hi mod 2^63) 2^64 +
-// (hi >> 63) 2^127, and 2^127 = 1.
-inline Fp127 reduce_split(u128 lo, u128 hi) {
-  const u128 hi_low = hi & ((u128{1} << 63) - 1);
-  return Fp127::reduce(lo) + Fp127::reduce((hi_low << 64) + (hi >> 63));
+// The residue modulo 2^127 - 1 of low + 2^128 top (2^128 = 2 mod p), for top < 2^62.
+inline Fp127 reduce_wide(u128 low, std::uint64_t top) {
+  const u128 r = (low & Fp127::kModulus) + ((low >> 127) | (u128{top} << 1));  // < 2p
+  // r mod p: r + 1 reaches bit 127 exactly when r >= p, and then (r + 1) - 2^127 = r - p + 1.
+  const u128 s = r + 1;
+  return Fp127((s & Fp127::kModulus) + (s >> 127) - 1);
 }
 
 // x w (x, w < 2^127) folded below 2^128, congruent to it modulo 2^127 - 1: Fp127's product
@@ -46,14 +48,87 @@ inline u128 product_folded(u128 x, u128 w) {
 inline constexpr std::uint64_t kSmallWeight = std::uint64_t{1} << 32;
 inline constexpr std::size_t kCombineBlock = 64;
 
+// Fp127's weights, classified once per call: small ones (w or -w below 2^32) as signed integers,
+// general ones as they are.
+struct Fp127Terms {
+  std::vector<const Fp127*> small_points, general_points;
+  std::vector<std::int64_t> small_weights;
+  std::vector<u128> general_weights;
+  // The small terms' sum starts from low + 2^64 high = 0 mod p, large enough that the negative
+  // terms never take it below 0: high = W 2^63 and low = p - W, W the sum of the negative weights'
+  // magnitudes (a point's high word is below 2^63, its low word below 2^64, and
+  // -W 2^127 = -W mod p).
+  u128 start_low = 0, start_high = 0;
+
+  Fp127Terms(std::span<const Fp127> weights, std::span<const Fp127* const> points) {
+    std::uint64_t negative = 0;
+    for (std::size_t q = 0; q < points.size(); ++q) {
+      const u128 w = weights[q].value(), minus_w = (-weights[q]).value();
+      if (w == 0) continue;
+      if (w < kSmallWeight || minus_w < kSmallWeight) {
+        small_points.push_back(points[q]);
+        if (w < kSmallWeight) {
+          small_weights.push_back(static_cast<std::int64_t>(w));
+        } else {
+          small_weights.push_back(-static_cast<std::int64_t>(minus_w));
+          negative += static_cast<std::uint64_t>(minus_w);
+        }
+      } else {
+        general_points.push_back(points[q]);
+        general_weights.push_back(w);
+      }
+    }
+    if (negative > 0) {
+      start_high = u128{negative} << 63;
+      start_low = Fp127::kModulus - negative;
+    }
+  }
+};
+
+// x w added to low + 2^64 high as x_low w + 2^64 x_high w, two signed word products (each
+// below 2^96 in magnitude), no carries to track (fewer than 2^31 terms); the sums stay in
+// [0, 2^128) (Fp127Terms' start).
+inline void add_small_term(Fp127 point, std::int64_t w, u128& low, u128& high) {
+  const u128 x = point.value();
+  const auto x_low = static_cast<std::uint64_t>(x);
+  const auto x_high = static_cast<std::int64_t>(x >> 64);  // < 2^63
+  // x_low w (signed): the unsigned product with w's 64-bit pattern, less x_low 2^64 if w < 0.
+  low += static_cast<u128>(x_low) * static_cast<std::uint64_t>(w) -
+         (static_cast<u128>(x_low & static_cast<std::uint64_t>(w >> 63)) << 64);
+  high += static_cast<u128>(static_cast<i128>(x_high) * w);
+}
+
+// low + 2^64 high (low, high < 2^128) reduced: low's top word joins high's bottom word.
+inline Fp127 reduce_split(u128 low, u128 high) {
+  const u128 middle = (low >> 64) + static_cast<std::uint64_t>(high);  // < 2^65
+  const u128 low128 = static_cast<std::uint64_t>(low) | (middle << 64);
+  const auto top = static_cast<std::uint64_t>((high >> 64) + (middle >> 64));
+  return reduce_wide(low128, top);
+}
+
+// out[i] for i < length when every weight is small, kCount of them (0: terms.small_points.size()).
+template <std::size_t kCount>
+void combine_small(Fp127* out, std::size_t length, const Fp127Terms& terms) {
+  const std::size_t count = terms.small_points.size();
+  for (std::size_t i = 0; i < length; ++i) {
+    u128 low = terms.start_low, high = terms.start_high;
+    for (std::size_t q = 0; q < (kCount == 0 ? count : kCount); ++q) {
+      add_small_term(terms.small_points[q][i], terms.small_weights[q], low, high);
+    }
+    out[i] = reduce_split(low, high);
+  }
+}
+
 }  // namespace linear_combination_detail
 
-// out[i] = sum_q weights[q] points[q][i] for i < length. out may be one of the points: each block
-// of kCombineBlock outputs is written after all points of that block are read.
+// out[i] = sum_q weights[q] points[q][i] for i < length. out may be one of the points (each
+// output is written after the points' elements at its index are read).
 // Fp61: 128-bit products summed without reduction, reduced once per output (and every 32 terms).
-// Fp127: weights w with w or -w below 2^32 (the Vandermonde rows, and many Lagrange weights for
-// small N) cost two word multiplications and no reduction; others (e.g. DegreeReduction's) four,
-// folded below 2^128 and summed with their carries counted, one reduction per output.
+// Fp127: weights w with w or -w below 2^32 (the Vandermonde rows, DegreeReduction's weights for
+// small N, many Lagrange weights) cost two word multiplications, signed, and no carries; with
+// only such weights, each output's sum stays in registers and is reduced once. Other weights
+// cost four, folded below 2^128 and summed with their carries counted, block by block, one
+// reduction per output. Zero weights cost nothing.
 template <class F>
 void linear_combination(F* out, std::size_t length, std::span<const F> weights,
                         std::span<const F* const> points) {
@@ -74,66 +149,47 @@ void linear_combination(F* out, std::size_t length, std::span<const F> weights,
       for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_wide(acc[i]);
     }
   } else {
-    std::array<u128, kCombineBlock> plus_lo, plus_hi, minus_lo, minus_hi, general;
-    std::array<std::uint64_t, kCombineBlock> general_carries;
-    // Classify the weights once: small (w < 2^32), small negated (-w < 2^32), or general.
-    enum class Kind { kPlus, kMinus, kGeneral };
-    std::vector<Kind> kinds(points.size());
-    std::vector<std::uint64_t> small(points.size(), 0);
-    bool any_plus = false, any_minus = false, any_general = false;
-    for (std::size_t q = 0; q < points.size(); ++q) {
-      const u128 w = to_unsigned(weights[q]), minus_w = to_unsigned(-weights[q]);
-      if (w < kSmallWeight) {
-        kinds[q] = Kind::kPlus;
-        small[q] = static_cast<std::uint64_t>(w);
-        any_plus = true;
-      } else if (minus_w < kSmallWeight) {
-        kinds[q] = Kind::kMinus;
-        small[q] = static_cast<std::uint64_t>(minus_w);
-        any_minus = true;
-      } else {
-        kinds[q] = Kind::kGeneral;
-        any_general = true;
+    const Fp127Terms terms(weights, points);
+    const std::size_t small = terms.small_points.size(), general = terms.general_points.size();
+    if (general == 0) {
+      switch (small) {
+        case 1:
+          return combine_small<1>(out, length, terms);
+        case 2:
+          return combine_small<2>(out, length, terms);
+        case 3:
+          return combine_small<3>(out, length, terms);
+        case 4:
+          return combine_small<4>(out, length, terms);
+        default:
+          return combine_small<0>(out, length, terms);
       }
     }
+    // Some general weights: block by block, one point at a time (a general term's carries make
+    // a per-output loop over the points slower).
+    std::array<u128, kCombineBlock> low, high, sum;
+    std::array<std::uint64_t, kCombineBlock> carries;  // of sum, each worth 2^128 = 2
     for (std::size_t begin = 0; begin < length; begin += kCombineBlock) {
       const std::size_t size = std::min(kCombineBlock, length - begin);
-      if (any_plus) plus_lo.fill(0), plus_hi.fill(0);
-      if (any_minus) minus_lo.fill(0), minus_hi.fill(0);
-      if (any_general) general.fill(0), general_carries.fill(0);
-      for (std::size_t q = 0; q < points.size(); ++q) {
-        const F* x = points[q] + begin;
-        if (kinds[q] == Kind::kGeneral) {
-          // Folded products summed in 128 bits; the carries out (each worth 2^128 = 2) counted.
-          const u128 w = weights[q].value();
-          for (std::size_t i = 0; i < size; ++i) {
-            const u128 term = product_folded(x[i].value(), w);
-            general[i] += term;
-            general_carries[i] += general[i] < term;
-          }
-          continue;
-        }
-        auto& lo = kinds[q] == Kind::kPlus ? plus_lo : minus_lo;
-        auto& hi = kinds[q] == Kind::kPlus ? plus_hi : minus_hi;
-        const std::uint64_t w = small[q];
+      if (small > 0) low.fill(terms.start_low), high.fill(terms.start_high);
+      sum.fill(0), carries.fill(0);
+      for (std::size_t q = 0; q < small; ++q) {
         for (std::size_t i = 0; i < size; ++i) {
-          const u128 v = x[i].value();
-          lo[i] += static_cast<u128>(static_cast<std::uint64_t>(v)) * w;
-          hi[i] += static_cast<u128>(static_cast<std::uint64_t>(v >> 64)) * w;
+          add_small_term(terms.small_points[q][begin + i], terms.small_weights[q], low[i], high[i]);
         }
       }
-      for (std::size_t i = 0; i < size; ++i) {
-        out[begin + i] = any_plus ? reduce_split(plus_lo[i], plus_hi[i]) : F(0);
-      }
-      if (any_minus) {
+      for (std::size_t q = 0; q < general; ++q) {
+        const Fp127* x = terms.general_points[q] + begin;
+        const u128 w = terms.general_weights[q];
         for (std::size_t i = 0; i < size; ++i) {
-          out[begin + i] -= reduce_split(minus_lo[i], minus_hi[i]);
+          const u128 term = product_folded(x[i].value(), w);
+          sum[i] += term;
+          carries[i] += sum[i] < term;
         }
       }
-      if (any_general) {
-        for (std::size_t i = 0; i < size; ++i) {
-          out[begin + i] += Fp127::reduce(general[i]) + Fp127(u128{2} * general_carries[i]);
-        }
+      for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_wide(sum[i], carries[i]);
+      if (small > 0) {
+        for (std::size_t i = 0; i < size; ++i) out[begin + i] += reduce_split(low[i], high[i]);
       }
     }
   }

@@ -169,4 +169,13 @@ constexpr F inverse(F a) {
   return power(a, static_cast<u128>(F::kModulus) - 2);
 }
 
+// x 2^e for 0 <= e < F::kBits: as 2^kBits = 1 mod p = 2^kBits - 1, a rotation of x's kBits bits
+// (canonical, since only p itself has all of them set). 2^-e is 2^(kBits - e).
+template <class F>
+constexpr F times_power_of_two(F x, int e) {
+  using Word = decltype(x.value());
+  const Word v = x.value();
+  return e == 0 ? x : F(((v << e) | (v >> (F::kBits - e))) & static_cast<Word>(F::kModulus));
+}
+
 }  // namespace sm::mpc
