@@ -5,53 +5,12 @@
 #include <bit>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
 namespace sm::mpc {
 
 namespace {
-
-// A multilinear polynomial in at most 4 bits x_0 .. x_3: coefficient m is that of the product of
-// the x_l with bit l set in m.
-template <class E>
-using Poly4 = std::array<E, 16>;
-
-// a * b for polynomials in disjoint sets of bits.
-template <class E>
-Poly4<E> times(const Poly4<E>& a, const Poly4<E>& b) {
-  Poly4<E> out;
-  out.fill(E(0));
-  for (unsigned m1 = 0; m1 < 16; ++m1) {
-    if (a[m1] == E(0)) continue;
-    for (unsigned m2 = 0; m2 < 16; ++m2) out[m1 | m2] += a[m1] * b[m2];
-  }
-  return out;
-}
-
-// lt = [c < x] and eq = [c == x] over the run x_0 .. x_(bits-1) (x_(bits-1) the highest) for the
-// public bits c, as polynomials in the x_l (the comparison tree's node rules, applied bit by bit).
-template <class E>
-std::pair<Poly4<E>, Poly4<E>> run_lt_eq(unsigned c, std::size_t bits) {
-  Poly4<E> lt, eq;
-  lt.fill(E(0));
-  eq.fill(E(0));
-  eq[0] = E(1);
-  for (std::size_t l = 0; l < bits; ++l) {
-    const bool c_bit = (c >> l) & 1;
-    Poly4<E> leaf_lt, leaf_eq;
-    leaf_lt.fill(E(0));
-    leaf_eq.fill(E(0));
-    leaf_lt[1u << l] = c_bit ? E(0) : E(1);  // (1 - c_l) x_l
-    leaf_eq[0] = c_bit ? E(0) : E(1);        // c_l ? x_l : 1 - x_l
-    leaf_eq[1u << l] = c_bit ? E(1) : -E(1);
-    lt = times(leaf_eq, lt);
-    for (unsigned m = 0; m < 16; ++m) lt[m] += leaf_lt[m];
-    eq = times(leaf_eq, eq);
-  }
-  return {lt, eq};
-}
 
 // rank[m]: the position of subset m (two or more bits) among a group's products (WindowMasks).
 constexpr std::array<std::size_t, 16> kProductRank = {0, 0, 0, 0, 0, 1, 2, 3,
@@ -205,8 +164,12 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   Shares lt, eq, tq, tl;
   std::size_t count = 0, span = 0;  // nodes per element and bits per node, of the current level
   if (group_products != nullptr) {
-    // Level 2 without communication: a node over the run of (at most) 4 bits of a group is a
-    // polynomial in the group's bits (and, for the topmost, t), evaluated on the products.
+    // Level 2 without communication. The group's bits (with t for the topmost) and their
+    // products give every indicator J[v] = [the group's bits, t as bit `run`, equal v] as a
+    // signed sum of them (the superset Moebius transform: 32 subtractions for 4 bits), once per
+    // mask and group; then, for c's bits u over the run, eq = J[u] and lt = sum_(v > u) J[v]
+    // (a suffix sum), summed over t = 0, 1 for the topmost, where also tq = J[u + T] and
+    // tl = sum_(v > u) J[v + T], T = 2^run. Only J[0] has a public part (1): eq's, where u = 0.
     const std::size_t window = width + (top != nullptr ? 1 : 0);
     const std::size_t per_mask = window_products(window);
     if (window % 2 != 0 || group_products->size() != masks * per_mask) {
@@ -216,77 +179,55 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     span = 4;
     lt.values.resize(n * count);
     eq.values.resize(n * count);
-    std::vector<E> lt_public(n * count), eq_public(n * count);
-    E none;  // tq's and tl's constant term: zero, as every term has t
-    const E one(1), minus_one = -E(1);
-    // The polynomials of a run (lt, eq, and t eq, t lt for the topmost, t being bit `run`) for
-    // every pattern of c's bits over it, by run length, computed once per call.
-    struct RunPolys {
-      Poly4<E> lt, eq, tq, tl;
-    };
-    std::array<std::vector<RunPolys>, 5> by_run;
-    const auto polys_of = [&](std::size_t run, unsigned c_run) -> const RunPolys& {
-      auto& table = by_run[run];
-      if (table.empty()) {
-        table.resize(std::size_t{1} << run);
-        for (unsigned pattern = 0; pattern < table.size(); ++pattern) {
-          auto& polys = table[pattern];
-          std::tie(polys.lt, polys.eq) = run_lt_eq<E>(pattern, run);
-          if (run < 4) {
-            Poly4<E> t;
-            t.fill(E(0));
-            t[1u << run] = E(1);
-            polys.tq = times(t, polys.eq);
-            polys.tl = times(t, polys.lt);
-          }
-        }
-      }
-      return table[c_run];
-    };
+    std::vector<E> eq_public(n * count);
     if (top != nullptr) {
       tq.values.resize(n);
       tl.values.resize(n);
     }
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::size_t mask = k % masks;
+    std::array<E, 16> indicator, eq_of, lt_of, tq_of, tl_of;  // by pattern
+    for (std::size_t mask = 0; mask < masks; ++mask) {
       for (std::size_t g = 0; g < count; ++g) {
         const std::size_t run = std::min<std::size_t>(4, width - 4 * g);
         const bool has_top = top != nullptr && g + 1 == count;
+        const unsigned patterns = 1u << (run + (has_top ? 1 : 0)), runs = 1u << run;
         const E* products = group_products->values.data() + mask * per_mask + 11 * g;
-        // The share of the product of the group's bits in m (the top bit as bit `run`).
-        const auto monomial = [&](unsigned m) {
-          if (std::popcount(m) >= 2) return products[kProductRank[m]];
-          const auto l = static_cast<std::size_t>(std::countr_zero(m));
-          return l == run ? top->values[k] : bits.values[mask * width + 4 * g + l];
-        };
-        // The coefficients are mostly 0 or +-1: those cost an addition, not a product.
-        const auto evaluate = [&](const Poly4<E>& poly, E& share, E& constant) {
-          E sum(0);
-          for (unsigned m = 1; m < 16; ++m) {
-            if (poly[m] == E(0)) continue;
-            if (poly[m] == one) {
-              sum += monomial(m);
-            } else if (poly[m] == minus_one) {
-              sum -= monomial(m);
-            } else {
-              sum += poly[m] * monomial(m);
-            }
+        indicator[0] = E(0);  // the monomial 1, public: left out
+        for (unsigned m = 1; m < patterns; ++m) {
+          if (std::popcount(m) >= 2) {
+            indicator[m] = products[kProductRank[m]];
+          } else {
+            const auto l = static_cast<std::size_t>(std::countr_zero(m));
+            indicator[m] = l == run ? top->values[mask] : bits.values[mask * width + 4 * g + l];
           }
-          share = sum;
-          constant = poly[0];
-        };
-        const auto c_run = static_cast<unsigned>((c[k] >> (4 * g)) & ((u128{1} << run) - 1));
-        const RunPolys& polys = polys_of(run, c_run);
-        const std::size_t node = k * count + g;
-        evaluate(polys.lt, lt.values[node], lt_public[node]);
-        evaluate(polys.eq, eq.values[node], eq_public[node]);
-        if (has_top) {
-          evaluate(polys.tq, tq.values[k], none);
-          evaluate(polys.tl, tl.values[k], none);
+        }
+        for (unsigned bit = 1; bit < patterns; bit <<= 1) {
+          for (unsigned m = 0; m < patterns; ++m) {
+            if ((m & bit) == 0) indicator[m] -= indicator[m | bit];
+          }
+        }
+        E above(0), top_above(0);  // suffix sums over v > u
+        for (unsigned u = runs; u-- > 0;) {
+          const E with_top = has_top ? indicator[u + runs] : E(0);
+          eq_of[u] = indicator[u] + with_top;
+          lt_of[u] = above;
+          tq_of[u] = with_top;
+          tl_of[u] = top_above;
+          above += eq_of[u];
+          top_above += with_top;
+        }
+        for (std::size_t k = mask; k < n; k += masks) {
+          const auto u = static_cast<unsigned>((c[k] >> (4 * g)) & (runs - 1));
+          const std::size_t node = k * count + g;
+          lt.values[node] = lt_of[u];
+          eq.values[node] = eq_of[u];
+          if (u == 0) eq_public[node] = E(1);
+          if (has_top) {
+            tq.values[k] = tq_of[u];
+            tl.values[k] = tl_of[u];
+          }
         }
       }
     }
-    lt = engine.add_public(std::move(lt), lt_public);
     eq = engine.add_public(std::move(eq), eq_public);
   } else {
     // Level 1 from pairs of leaves needs one product per pair, r_H r_L, since eq = eq_H eq_L and
