@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <span>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mpc/elements.hpp"
@@ -54,6 +55,7 @@ struct Fp127Terms {
   std::vector<const Fp127*> small_points, general_points;
   std::vector<std::int64_t> small_weights;
   std::vector<u128> general_weights;
+  std::vector<std::pair<bool, std::size_t>> order;  // (general, index in its lists) per point
   // The small terms' sum starts from low + 2^64 high = 0 mod p, large enough that the negative
   // terms never take it below 0: high = W 2^63 and low = p - W, W the sum of the negative weights'
   // magnitudes (a point's high word is below 2^63, its low word below 2^64, and
@@ -62,10 +64,16 @@ struct Fp127Terms {
 
   Fp127Terms(std::span<const Fp127> weights, std::span<const Fp127* const> points) {
     std::uint64_t negative = 0;
+    small_points.reserve(points.size());
+    small_weights.reserve(points.size());
+    general_points.reserve(points.size());
+    general_weights.reserve(points.size());
+    order.reserve(points.size());
     for (std::size_t q = 0; q < points.size(); ++q) {
       const u128 w = weights[q].value(), minus_w = (-weights[q]).value();
       if (w == 0) continue;
       if (w < kSmallWeight || minus_w < kSmallWeight) {
+        order.emplace_back(false, small_points.size());
         small_points.push_back(points[q]);
         if (w < kSmallWeight) {
           small_weights.push_back(static_cast<std::int64_t>(w));
@@ -74,6 +82,7 @@ struct Fp127Terms {
           negative += static_cast<std::uint64_t>(minus_w);
         }
       } else {
+        order.emplace_back(true, general_points.size());
         general_points.push_back(points[q]);
         general_weights.push_back(w);
       }
@@ -106,13 +115,12 @@ inline Fp127 reduce_split(u128 low, u128 high) {
   return reduce_wide(low128, top);
 }
 
-// out[i] for i < length when every weight is small, kCount of them (0: terms.small_points.size()).
+// out[i] for i < length when every weight is small, kCount of them.
 template <std::size_t kCount>
 void combine_small(Fp127* out, std::size_t length, const Fp127Terms& terms) {
-  const std::size_t count = terms.small_points.size();
   for (std::size_t i = 0; i < length; ++i) {
     u128 low = terms.start_low, high = terms.start_high;
-    for (std::size_t q = 0; q < (kCount == 0 ? count : kCount); ++q) {
+    for (std::size_t q = 0; q < kCount; ++q) {
       add_small_term(terms.small_points[q][i], terms.small_weights[q], low, high);
     }
     out[i] = reduce_split(low, high);
@@ -126,9 +134,9 @@ void combine_small(Fp127* out, std::size_t length, const Fp127Terms& terms) {
 // Fp61: 128-bit products summed without reduction, reduced once per output (and every 32 terms).
 // Fp127: weights w with w or -w below 2^32 (the Vandermonde rows, DegreeReduction's weights for
 // small N, many Lagrange weights) cost two word multiplications, signed, and no carries; with
-// only such weights, each output's sum stays in registers and is reduced once. Other weights
-// cost four, folded below 2^128 and summed with their carries counted, block by block, one
-// reduction per output. Zero weights cost nothing.
+// at most 4 weights, all such, each output's sum stays in registers and is reduced once. Other
+// weights cost four, folded below 2^128 and summed with their carries counted, block by block,
+// one reduction per output. Zero weights cost nothing.
 template <class F>
 void linear_combination(F* out, std::size_t length, std::span<const F> weights,
                         std::span<const F* const> points) {
@@ -151,41 +159,46 @@ void linear_combination(F* out, std::size_t length, std::span<const F> weights,
   } else {
     const Fp127Terms terms(weights, points);
     const std::size_t small = terms.small_points.size(), general = terms.general_points.size();
-    if (general == 0) {
+    // Up to 4 small weights (the degree reductions' and extractions' for small N): one pass per
+    // output, its sum in registers.
+    if (general == 0 && small <= 4) {
       switch (small) {
+        case 0:
+          return combine_small<0>(out, length, terms);
         case 1:
           return combine_small<1>(out, length, terms);
         case 2:
           return combine_small<2>(out, length, terms);
         case 3:
           return combine_small<3>(out, length, terms);
-        case 4:
-          return combine_small<4>(out, length, terms);
         default:
-          return combine_small<0>(out, length, terms);
+          return combine_small<4>(out, length, terms);
       }
     }
-    // Some general weights: block by block, one point at a time (a general term's carries make
-    // a per-output loop over the points slower).
+    // Otherwise block by block, one point at a time (a general term's carries make a per-output
+    // loop over the points slower, and so do many points).
     std::array<u128, kCombineBlock> low, high, sum;
     std::array<std::uint64_t, kCombineBlock> carries;  // of sum, each worth 2^128 = 2
     for (std::size_t begin = 0; begin < length; begin += kCombineBlock) {
       const std::size_t size = std::min(kCombineBlock, length - begin);
       if (small > 0) low.fill(terms.start_low), high.fill(terms.start_high);
       sum.fill(0), carries.fill(0);
-      for (std::size_t q = 0; q < small; ++q) {
-        for (std::size_t i = 0; i < size; ++i) {
-          add_small_term(terms.small_points[q][begin + i], terms.small_weights[q], low[i], high[i]);
+      // The points in their given order, each loop over the block alone (the branch keeps the
+      // compiler from interleaving two points' loops, which spills the sums to the stack).
+      for (const auto& [general_term, q] : terms.order) {
+        if (general_term) {
+          const Fp127* x = terms.general_points[q] + begin;
+          const u128 w = terms.general_weights[q];
+          for (std::size_t i = 0; i < size; ++i) {
+            const u128 term = product_folded(x[i].value(), w);
+            sum[i] += term;
+            carries[i] += sum[i] < term;
+          }
+          continue;
         }
-      }
-      for (std::size_t q = 0; q < general; ++q) {
-        const Fp127* x = terms.general_points[q] + begin;
-        const u128 w = terms.general_weights[q];
-        for (std::size_t i = 0; i < size; ++i) {
-          const u128 term = product_folded(x[i].value(), w);
-          sum[i] += term;
-          carries[i] += sum[i] < term;
-        }
+        const Fp127* x = terms.small_points[q] + begin;
+        const std::int64_t w = terms.small_weights[q];
+        for (std::size_t i = 0; i < size; ++i) add_small_term(x[i], w, low[i], high[i]);
       }
       for (std::size_t i = 0; i < size; ++i) out[begin + i] = reduce_wide(sum[i], carries[i]);
       if (small > 0) {
