@@ -1,7 +1,10 @@
-// Linear combinations of vectors of field elements with public weights, the inner loop of
-// Shamir reconstruction (ShamirCodec), of dealing, extraction and degree reduction
-// (DealerFreeShamir, DegreeReduction). Header-only; no allocation beyond a few vectors of one
-// entry per weight.
+// Linear combinations of vectors of field elements, the inner loop of Shamir reconstruction
+// (ShamirCodec), of dealing, extraction and degree reduction (DealerFreeShamir,
+// DegreeReduction), with public weights there, and of the local products of shares in
+// mpc/row_products.hpp, whose weights may be shares. Which path a weight takes (small or
+// general, zero or not) depends on its value, so the time taken may tell this party about its
+// own weights; it sends nothing, so nothing reaches a peer. Header-only; no allocation beyond a
+// few vectors of one entry per weight.
 #pragma once
 
 #include <algorithm>

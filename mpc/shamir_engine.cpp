@@ -50,6 +50,10 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
                                                         std::string_view step) {
   net::Mesh& mesh = session_.mesh();
   const std::size_t parties = mesh.size(), seeded = codec_.degree();
+  if (owner >= parties) {
+    throw std::invalid_argument("input '" + std::string(step) + "': no party " +
+                                std::to_string(owner) + " among " + std::to_string(parties));
+  }
   const std::size_t offset = (mesh.self() + parties - owner) % parties;  // from the owner
   if (offset >= 1 && offset <= seeded) {
     Prg stream = session_.prg().pairwise_stream(owner);

@@ -54,8 +54,8 @@ struct MeshStats {
 };
 
 // One message to send in a round: the bytes of `data` followed by those of `tail` (empty unless
-// the message lies in two places, as Beaver's masked operands do in their triples' storage). Both
-// must stay valid until the round returns; every transport sends them as one message.
+// the caller's message lies in two buffers). Both must stay valid until the round returns; every
+// transport sends them as one message.
 struct Outgoing {
   PartyId to;
   ByteView data;

@@ -242,8 +242,7 @@ void for_each_owned(const LogRegLayout& layout, net::PartyId party, Visit&& visi
 // E = X - U there (one round, every party to every peer). Revealing U_p to party p reveals
 // nothing new: p knows X_p, and U_p = X_p - E_p. Elements a party sends: its shares of the
 // others' entries (n D - its own) plus its own entries to every peer, instead of n D to every
-// peer for opening X - U after sharing X (Shamir: its block to every peer); and only the owner
-// reconstructs each entry.
+// peer for opening X - U after sharing X; and only the owner reconstructs each entry.
 template <mpc::Engine En>
 MaskedData<typename En::Element> mask_features(En& engine, const LogRegData& data,
                                                const LogRegLayout& layout) {

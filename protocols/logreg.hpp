@@ -66,15 +66,18 @@
 // trips, dealer-free generation) come a few times per training, not in every iteration; the
 // epoch statistics' requests through a second pool that fetches for the epochs (a pool sized for
 // the iterations would fetch iterations / epochs times what the statistics use).
-// Set-up: the labels cost one input (Shamir: the owner sends n elements to N - 1 - t peers;
-// additive: nothing). Additive: X - U: N rounds opening U to each owner (a party sends its
-// shares of the others' n (D - D_p) entries, D_p its own columns, with the bias at party 0) and
-// 1 round publishing E (a party sends its n D_p entries to every peer), and one masked_products
-// call for all iterations and test evaluations (the schedule is public). Shamir: one input per
-// party (N rounds, a party sends its n D_p entries to N - 1 - t peers, 1 for N = 3; the bias is
-// public), the truncation masks of all iterations (one trunc_masks call), and one row_products
-// round for all iterations and test evaluations (iterations (B + D) + epochs |test| outputs
-// reduced, 1 element each for N = 3).
+// Set-up: the labels cost one input per label holder (vertical: the label party; horizontal:
+// every party, n_p labels each; additive: nothing; Shamir: the holder sends its labels to the
+// N - 1 - t peers it does not seed). Additive: X - U: N rounds opening U to each owner (a party
+// sends its shares of the others' n (D - D_p) entries, D_p its own columns, with the bias at
+// party 0) and 1 round publishing E (a party sends its n D_p entries to every peer), and one
+// masked_products call for all iterations and test evaluations (the schedule is public).
+// Shamir: one input per party of its block (its n D_p entries to N - 1 - t peers, 1 for N = 3;
+// the bias is public); an input's round involves only its owner and the peers it sends to, so
+// a party takes part in N - t of these N rounds (the t inputs whose owners seed it cost it
+// nothing); then the truncation masks of all iterations (one trunc_masks call), and one
+// row_products round for all iterations and test evaluations (iterations (B + D) + epochs |test|
+// outputs reduced, 1 element each for N = 3).
 //
 // Fixed point: every truncation errs by a few units 2^-f with mean about zero (engine trunc:
 // e in {0, 1} with the dealer; e in {-1, 0, 1, 2} with DealerFreeShamir for N = 3); the weights

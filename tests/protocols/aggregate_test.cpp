@@ -57,6 +57,7 @@ class TamperingMesh final : public net::Mesh {
     std::vector<net::Bytes> copies;
     for (const auto& message : sends) {
       copies.emplace_back(message.data.begin(), message.data.end());
+      copies.back().insert(copies.back().end(), message.tail.begin(), message.tail.end());
       if (copies.back().size() < 8 * (element_ + 1)) continue;  // e.g. the empty messages
       std::memcpy(copies.back().data() + 8 * element_, &word_, sizeof word_);
     }

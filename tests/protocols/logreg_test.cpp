@@ -98,14 +98,17 @@ Split vertical(const Dataset& data) {
   return split;
 }
 
-// Rows dealt round-robin; returns the global index of each dealt row in `order`.
-Split horizontal(const Dataset& data, std::vector<std::size_t>& order) {
+// Rows dealt round-robin to `parties` parties; returns the global index of each dealt row in
+// `order`.
+Split horizontal(const Dataset& data, std::vector<std::size_t>& order,
+                 std::size_t parties = kParties) {
   Split split;
   split.layout = {Partition::kHorizontal, {}, {30}, 0};
-  split.parts.resize(kParties);
-  for (std::size_t p = 0; p < kParties; ++p) {
+  split.parts.resize(parties);
+  for (std::size_t p = 0; p < parties; ++p) {
     std::size_t rows = 0;
-    for (Eigen::Index r = p; r < data.x.rows(); r += kParties, ++rows) {
+    for (Eigen::Index r = static_cast<Eigen::Index>(p); r < data.x.rows();
+         r += static_cast<Eigen::Index>(parties), ++rows) {
       for (int c = 0; c < 30; ++c) split.parts[p].features.push_back(data.x(r, c));
       split.parts[p].labels.push_back(data.y(r));
       order.push_back(r);
@@ -304,6 +307,26 @@ TEST_CASE("vertical logistic regression with the dealer-free Shamir source", "[l
     mpc::Session session = mpc::Session::establish(mesh);
     mpc::DealerFreeShamir<mpc::Fp127> source(session, 1, En::kDefaultValueBits);
     En engine(session, source, 1);
+    return train_and_predict(engine, split, options);
+  });
+  check_against_plaintext(data, options, runs);
+}
+
+TEST_CASE("horizontal logistic regression with the dealer-free Shamir source for 5 parties",
+          "[logreg]") {
+  // N = 5, t = 2: two seeded peers per input and per reduction, the truncation's error range of
+  // five masks' parts.
+  constexpr std::size_t kFive = 5;
+  const auto options = options_for(569, SigmoidKind::kPiecewise5);
+  const Dataset original = load(options.train_rows);
+  std::vector<std::size_t> order;
+  const Split split = horizontal(original, order, kFive);
+  const Dataset data = reorder(original, order);
+  using En = mpc::ShamirEngine<mpc::Fp127>;
+  const auto runs = net::run_parties(kFive, [&](net::Mesh& mesh) {
+    mpc::Session session = mpc::Session::establish(mesh);
+    mpc::DealerFreeShamir<mpc::Fp127> source(session, 2, En::kDefaultValueBits);
+    En engine(session, source, 2);
     return train_and_predict(engine, split, options);
   });
   check_against_plaintext(data, options, runs);
