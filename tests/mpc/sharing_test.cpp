@@ -45,6 +45,24 @@ std::vector<std::uint64_t> joint_histogram(const std::vector<const std::vector<E
   return counts;
 }
 
+// Every party's shares alone, and (with `pairs`) every two parties' shares jointly in 16 x 16
+// buckets, pass the chi-square test of uniformity.
+template <class E>
+void check_shares_uniform(const std::vector<std::vector<E>>& shares, bool pairs) {
+  for (std::size_t j = 0; j < shares.size(); ++j) {
+    CAPTURE(j);
+    CHECK(test::chi_square_uniform(histogram<E>(shares[j], 16)).p_value > kSignificance);
+  }
+  if (!pairs) return;
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    for (std::size_t j = i + 1; j < shares.size(); ++j) {
+      CAPTURE(i, j);
+      const auto joint = joint_histogram<E>({&shares[i], &shares[j]}, 16);
+      CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
+    }
+  }
+}
+
 TEST_CASE("the chi-square p-value matches published critical values", "[sharing]") {
   // Upper critical values of the chi-square distribution (NIST/SEMATECH e-Handbook, 1.3.6.7.4).
   struct Row {
@@ -77,20 +95,8 @@ TEST_CASE("a single additive share, and any N-1 jointly, are uniform, but all N 
                      kSamples, "input")
               .values;
         });
-    for (std::size_t j = 0; j < parties; ++j) {
-      CAPTURE(j);
-      CHECK(test::chi_square_uniform(histogram<Ring64>(shares[j], 16)).p_value > kSignificance);
-    }
-    // Pairs of shares, when they are fewer than N: 16 x 16 buckets.
-    if (parties >= 3) {
-      for (std::size_t i = 0; i < parties; ++i) {
-        for (std::size_t j = i + 1; j < parties; ++j) {
-          CAPTURE(i, j);
-          const auto joint = joint_histogram<Ring64>({&shares[i], &shares[j]}, 16);
-          CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
-        }
-      }
-    }
+    // Pairs of shares too, when they are fewer than N.
+    check_shares_uniform(shares, parties >= 3);
     // The same statistic sees through all N shares: they sum to the secret.
     if (parties <= 3) {
       std::vector<const std::vector<Ring64>*> all;
@@ -207,19 +213,8 @@ TEMPLATE_TEST_CASE("ShamirEngine::input: any t parties' shares are uniform, t + 
       if (en.open(x, "open") != secrets) throw std::logic_error("input opened wrongly");
       return x.values;
     });
-    for (std::size_t j = 0; j < parties; ++j) {
-      CAPTURE(j);
-      CHECK(test::chi_square_uniform(histogram<F>(shares[j], 16)).p_value > kSignificance);
-    }
-    if (t >= 2) {
-      for (std::size_t i = 0; i < parties; ++i) {
-        for (std::size_t j = i + 1; j < parties; ++j) {
-          CAPTURE(i, j);
-          const auto joint = joint_histogram<F>({&shares[i], &shares[j]}, 16);
-          CHECK(test::chi_square_uniform(joint).p_value > kSignificance);
-        }
-      }
-    } else {
+    check_shares_uniform(shares, t >= 2);
+    if (t == 1) {
       // Two shares of a degree-1 sharing lie on a line through the secret.
       const auto joint = joint_histogram<F>({&shares[1], &shares[2]}, 16);
       CHECK(test::chi_square_uniform(joint).p_value < kSignificance);

@@ -214,6 +214,20 @@ std::vector<SecureRun> run_split(const Split& split, const LogRegOptions& option
       kParties, [&](En& engine) { return train_and_predict(engine, split, options); });
 }
 
+// The Shamir engine over Fp127 with the dealer-free source among `parties` parties, t the
+// largest threshold below N / 2.
+std::vector<SecureRun> run_dealer_free(const Split& split, const LogRegOptions& options,
+                                       std::size_t parties) {
+  using En = mpc::ShamirEngine<mpc::Fp127>;
+  const std::size_t t = (parties - 1) / 2;
+  return net::run_parties(parties, [&](net::Mesh& mesh) {
+    mpc::Session session = mpc::Session::establish(mesh);
+    mpc::DealerFreeShamir<mpc::Fp127> source(session, t, En::kDefaultValueBits);
+    En engine(session, source, t);
+    return train_and_predict(engine, split, options);
+  });
+}
+
 }  // namespace
 
 TEST_CASE("split_rows and minibatches are seeded, disjoint and complete", "[logreg]") {
@@ -301,15 +315,7 @@ TEST_CASE("vertical logistic regression with the dealer-free Shamir source", "[l
   // comparisons have their 2^-8 band; the weights must still stay within the tolerance.
   const auto options = options_for(569, SigmoidKind::kPiecewise5);
   const Dataset data = load(options.train_rows);
-  const Split split = vertical(data);
-  using En = mpc::ShamirEngine<mpc::Fp127>;
-  const auto runs = net::run_parties(kParties, [&](net::Mesh& mesh) {
-    mpc::Session session = mpc::Session::establish(mesh);
-    mpc::DealerFreeShamir<mpc::Fp127> source(session, 1, En::kDefaultValueBits);
-    En engine(session, source, 1);
-    return train_and_predict(engine, split, options);
-  });
-  check_against_plaintext(data, options, runs);
+  check_against_plaintext(data, options, run_dealer_free(vertical(data), options, kParties));
 }
 
 TEST_CASE("horizontal logistic regression with the dealer-free Shamir source for 5 parties",
@@ -322,14 +328,7 @@ TEST_CASE("horizontal logistic regression with the dealer-free Shamir source for
   std::vector<std::size_t> order;
   const Split split = horizontal(original, order, kFive);
   const Dataset data = reorder(original, order);
-  using En = mpc::ShamirEngine<mpc::Fp127>;
-  const auto runs = net::run_parties(kFive, [&](net::Mesh& mesh) {
-    mpc::Session session = mpc::Session::establish(mesh);
-    mpc::DealerFreeShamir<mpc::Fp127> source(session, 2, En::kDefaultValueBits);
-    En engine(session, source, 2);
-    return train_and_predict(engine, split, options);
-  });
-  check_against_plaintext(data, options, runs);
+  check_against_plaintext(data, options, run_dealer_free(split, options, kFive));
 }
 
 TEST_CASE("logistic regression rejects data that does not match the layout", "[logreg]") {
