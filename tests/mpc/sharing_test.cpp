@@ -208,6 +208,12 @@ TEMPLATE_TEST_CASE("ShamirEngine::input: any t parties' shares are uniform, t + 
     const std::vector<F> secrets(kSamples, secret);
     const auto shares = test::run_engine_seeded<En>(parties, test::seed_from(parties), [&](En& en) {
       const bool owner = en.session().self() == 1;
+      try {  // an owner outside the mesh is refused at every party before anything is sent
+        en.input(static_cast<net::PartyId>(parties), {}, 1, "no such owner");
+        throw std::logic_error("an input from party N was accepted");
+      } catch (const std::invalid_argument& e) {
+        if (std::string(e.what()).find("no party") == std::string::npos) throw;
+      }
       auto x = en.input(1, owner ? std::span<const F>(secrets) : std::span<const F>(), kSamples,
                         "input");
       if (en.open(x, "open") != secrets) throw std::logic_error("input opened wrongly");
