@@ -158,12 +158,12 @@ typename En::Shares piece_deltas(En& engine, const typename En::Shares& z2,
   return deltas;
 }
 
-// The bits of the values that less_than_zero compares: logits at scale 2^(2f), shifted by a
-// breakpoint (|c| <= 4), stay below 2^(value_bits - f - 1) in magnitude within the header's
-// bound |z| < 2^(value_bits - 3f - 2).
+// The bits of the values that the comparisons see: logits at scale 2^(2f), shifted by a
+// breakpoint (|c| <= 4), stay below 2^(value_bits - f - 2) - N 2^m in magnitude within the
+// header's bound |z| < 2^(value_bits - 3f - 3) (m: sigmoid_coarse_bits).
 template <mpc::Engine En>
 int compare_bits(En& engine) {
-  return engine.value_bits() - engine.session().fixed().frac_bits;
+  return engine.value_bits() - engine.session().fixed().frac_bits - 1;
 }
 
 // The sigmoid's comparisons may err for logits within 2^-kSigmoidBandBits of a breakpoint.
@@ -178,16 +178,26 @@ int sigmoid_coarse_bits(En& engine) {
                          static_cast<int>(std::bit_width(parties - 1)));
 }
 
-// [z > c_k] for every piece (k-major) as [-z < -c_k]: one less_than_thresholds call, its
-// coarse band below 2^-8 in z (see sigmoid_coarse_bits).
+// [z > c_j] for logits z (scale 2^(2f)) and public points c_j (j-major) as [-z < -c_j]: one
+// less_than_thresholds call; a logit within 2^-8 of a point may give either result (see
+// sigmoid_coarse_bits), elsewhere the result is exact.
+template <mpc::Engine En>
+typename En::Shares above_points(En& engine, const typename En::Shares& z2,
+                                 std::span<const double> points, std::string_view step) {
+  const int f = engine.session().fixed().frac_bits;
+  std::vector<std::int64_t> thresholds;
+  for (const double point : points) thresholds.push_back(-std::llround(std::ldexp(point, 2 * f)));
+  return mpc::less_than_thresholds(engine, mpc::neg(z2), thresholds, compare_bits(engine),
+                                   sigmoid_coarse_bits(engine), step);
+}
+
+// [z > c_k] for every piece (k-major).
 template <mpc::Engine En>
 typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
                                 std::span<const Breakpoint> pieces) {
-  const int f = engine.session().fixed().frac_bits;
-  std::vector<std::int64_t> thresholds;
-  for (const auto& piece : pieces) thresholds.push_back(-std::llround(std::ldexp(piece.at, 2 * f)));
-  return mpc::less_than_thresholds(engine, mpc::neg(z2), thresholds, compare_bits(engine),
-                                   sigmoid_coarse_bits(engine), "logreg: sigmoid pieces");
+  std::vector<double> points;
+  for (const auto& piece : pieces) points.push_back(piece.at);
+  return above_points(engine, z2, std::span<const double>(points), "logreg: sigmoid pieces");
 }
 
 // The data matrix as the masked products use it: X = E + U with E public and U shared (n x
@@ -519,7 +529,8 @@ S sum_all(const S& x) {
 // One epoch's statistics: the mean of e^2 over the epoch's batches (e = s - y of each batch,
 // scale 2^f, as trained) and, with test rows, how many of them the current weights classify
 // correctly: b = [z > 0] for the test logits z (z2_test, scale 2^(2f)), correct =
-// sum (1 - b - y + 2 b y). Rounds: with test rows, less_than_zero (R_cmp), one mul for e.e and
+// sum (1 - b - y + 2 b y), b as coarse as the sigmoid's pieces (a logit within 2^-8 of 0 may be
+// counted either way). Rounds: with test rows, above_points (R_cmp), one mul for e.e and
 // b.y together (1) and the opening of both sums (1); without, the mul and the opening.
 template <mpc::Engine En>
 EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
@@ -530,8 +541,8 @@ EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
   const std::size_t n_test = y_test.size();
   Shares b_test;
   if (n_test > 0) {
-    b_test =
-        engine.less_than_zero(mpc::neg(z2_test), "logreg: test predictions", compare_bits(engine));
+    constexpr double kZero[] = {0.0};
+    b_test = above_points(engine, z2_test, std::span<const double>(kZero), "logreg: test predictions");
   }
   const Shares products = mpc::mul(engine, mpc::concat(residuals, b_test),
                                    mpc::concat(residuals, y_test), "logreg: epoch statistics");

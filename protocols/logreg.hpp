@@ -34,12 +34,12 @@
 //   g   = X_B^T e                                additive: open e - vt (B); scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the comparison's (mpc/ops.hpp
-// less_than_thresholds). The comparisons are told their inputs' bound, bits = value_bits - f
-// (f = 16: 48 on Fp127, 47 on Z_2^64); the K thresholds share one opening and one mask of B
+// less_than_thresholds). The comparisons are told their inputs' bound, bits = value_bits - f - 1
+// (f = 16: 47 on Fp127, 46 on Z_2^64); the K thresholds share one opening and one mask of B
 // values, and the comparison ignores the m = 2f - 8 - ceil(log2 N) lowest bits (a logit within
 // 2^-8 of a breakpoint may take either neighbouring piece), so it compares w bits: the odd one
-// of bits - 1 - m and bits - m on the additive engine (25 for f = 16, N = 3), the even one on
-// Shamir (26). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give the tree's
+// of bits - 1 - m and bits - m on the additive engine (23 for f = 16, N = 3), the even one on
+// Shamir (24). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give the tree's
 // first two levels: R_cmp = 1 + ceil(log2 w) - 2 = 4 on both (the opening included).
 // AdditiveEngine: open w - v, 4, mul, trunc, open e - vt, trunc: 9 rounds.
 // ShamirEngine<Fp127>: 4 + mul + trunc + trunc: 7 rounds (no openings of w - v and e - vt).
@@ -50,14 +50,14 @@
 // truncation masks of the training are drawn at set-up, so every iteration's v and vt are known
 // (as shares) before the first one.
 // Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
-// products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 25), 2 K B
+// products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 23), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
-// B + D (truncations); in all: at most 11 K B for the comparison's tree (w = 26, fewer where
+// B + D (truncations); in all: at most 9 K B for the comparison's tree (w = 24, fewer where
 // thresholds share tree nodes) and K B (mul). O(B + D), times 8 (additive) or 16 (Fp127) bytes;
 // the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0 only,
-// B + D for the masked products, 26 + 67 per row for the comparison's window masks (w = 25), ...;
-// dealer-free: per row about 26 x 7/3 + 2 + 67 elements for the window masks (w = 26, N = 3) and
+// B + D for the masked products, 24 + 66 per row for the comparison's window masks (w = 23), ...;
+// dealer-free: per row about 24 x 7/3 + 2 + 66 elements for the window masks (w = 24, N = 3) and
 // 4 for the truncation mask of the comparison's low part, and 2 (N - t) (B + D) for the
 // iteration's two truncation masks); Shamir adds the set-up reduction of z and zt, B + D
 // elements per iteration.
@@ -84,7 +84,7 @@
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
 // the rounding of eta and of the sigmoid's coefficients to f bits (tests: <= 0.02 absolute on
 // breast cancer, f = 16). |x| must stay below 2^(value_bits - 3f - 2) / B for the
-// 3f-scaled intermediates, and the logits |z| below 2^(value_bits - 3f - 2) (2^14 for Fp127
+// 3f-scaled intermediates, and the logits |z| below 2^(value_bits - 3f - 3) (2^13 for Fp127
 // with f = 16; standardised features: far inside).
 //
 // Sigmoid approximations (max |approx - 1 / (1 + e^-z)| over all z):
@@ -99,10 +99,13 @@
 // Epoch statistics (after each epoch): e of every batch of the epoch, kept as trained, gives the
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
-// rows, the test logits of the current weights are compared with 0 (one less_than_zero per test
-// row, exact: the engine's, told the bound bits above: 5 rounds on both, from window masks of 48
-// bits) and the correct predictions counted. Rounds: 1 + 5 + 2 with test rows (additive: open
-// w - v; Shamir: w - v is public, so the test logits need no round), 2 without.
+// rows, the test logits of the current weights are compared with 0 and the correct predictions
+// counted. The comparison is the sigmoid's (one less_than_thresholds with the single threshold 0,
+// the same w-bit window masks: R_cmp = 4 rounds), so a test logit within 2^-8 of 0 may be counted
+// as either class (the secure logits differ from a plaintext run's by fixed-point errors of about
+// that size anyway); the exact comparison would need 48-bit windows, about twice the
+// preprocessing per test row. Rounds: 1 + R_cmp + 2 with test rows (additive: open w - v;
+// Shamir: w - v is public, so the test logits need no round), 2 without.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one

@@ -275,15 +275,15 @@ TEST_CASE("vertical logistic regression matches plaintext on both engines", "[lo
   SECTION("shamir") {
     const auto runs = run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options);
     check_against_plaintext(data, options, runs);
-    // 7 rounds per iteration (4 for the comparisons of 26 bits: the window masks' group
+    // 7 rounds per iteration (4 for the comparisons of 24 bits: the window masks' group
     // products stand in for the tree's first two levels; mul, trunc, trunc: the masked products
     // reuse the truncations' openings). At the start, party 0 takes part in 3 rounds: the
     // inputs of its own columns (it sends) and of party 1's (it receives; party 2's and the
     // labels, at party 2, it draws from the seed it shares with party 2), and the one reduction
-    // of every iteration's products of X with the masks. 7 per epoch's statistics (5 for the
-    // exact comparison of 48 bits, mul, open; the test logits need no opening).
+    // of every iteration's products of X with the masks. 6 per epoch's statistics (4 for the
+    // sigmoid's comparison with the threshold 0, mul, open; the test logits need no opening).
     CHECK(runs[0].training_rounds == 7 * runs[0].iterations);
-    CHECK(runs[0].rounds == 7 * runs[0].iterations + 2 + 1 + 7 * options.epochs);
+    CHECK(runs[0].rounds == 7 * runs[0].iterations + 2 + 1 + 6 * options.epochs);
   }
 }
 
@@ -296,13 +296,13 @@ TEST_CASE("horizontal logistic regression matches plaintext on both engines", "[
   SECTION("additive") {
     const auto runs = run_split<mpc::AdditiveEngine>(split, options);
     check_against_plaintext(data, options, runs);
-    // 9 rounds per iteration: open w - v, 4 for the comparisons of 25 bits (the dealer's window
+    // 9 rounds per iteration: open w - v, 4 for the comparisons of 23 bits (the dealer's window
     // masks stand in for the tree's first two levels), mul, trunc, open e - v', trunc; set-up: U
     // opened to each of the 3 parties under its rows, and E = X - U published (inputs are free
-    // on this engine); 8 per epoch's statistics (open w - v, 5 for the exact comparison of 47
-    // bits, mul, open).
+    // on this engine); 7 per epoch's statistics (open w - v, 4 for the sigmoid's comparison with
+    // the threshold 0, mul, open).
     CHECK(runs[0].training_rounds == 9 * runs[0].iterations);
-    CHECK(runs[0].rounds == 9 * runs[0].iterations + 3 + 1 + 8 * options.epochs);
+    CHECK(runs[0].rounds == 9 * runs[0].iterations + 3 + 1 + 7 * options.epochs);
   }
   SECTION("shamir") {
     check_against_plaintext(data, options,
