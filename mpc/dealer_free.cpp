@@ -21,15 +21,20 @@ namespace {
 // Slots processed at a time while dealing and extracting (keeps the working set in cache).
 constexpr std::size_t kChunk = 2048;
 
-// Values uniform in [0, 2^bits), bits <= 127.
+// Values uniform in [0, 2^bits), bits <= 127: one 64-bit PRG word each for bits <= 64, else two.
 template <class F>
 void sample_bounded_into(Prg& prg, std::span<F> out, int bits) {
-  std::array<u128, kChunk> words;
+  std::array<std::uint64_t, 2 * kChunk> words;
   const u128 mask = (u128{1} << bits) - 1;
+  const std::size_t per_value = bits <= 64 ? 1 : 2;
   for (std::size_t done = 0; done < out.size();) {
     const std::size_t count = std::min(kChunk, out.size() - done);
-    prg.fill({reinterpret_cast<std::uint8_t*>(words.data()), count * sizeof(u128)});
-    for (std::size_t i = 0; i < count; ++i) out[done + i] = from_unsigned<F>(words[i] & mask);
+    prg.fill({reinterpret_cast<std::uint8_t*>(words.data()), count * per_value * 8});
+    for (std::size_t i = 0; i < count; ++i) {
+      const u128 word = per_value == 1 ? u128{words[i]}
+                                       : words[2 * i] | (u128{words[2 * i + 1]} << 64);
+      out[done + i] = from_unsigned<F>(word & mask);
+    }
     done += count;
   }
 }
@@ -67,9 +72,8 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
   for (net::PartyId peer = 0; peer < parties_; ++peer) {
     if (peer != session.self()) session.prg().pairwise_stream(peer).fill(pair_seeds_[peer]);
   }
-  random_t_ = make_completion(threshold, false);
-  fixed_2t_ = make_completion(2 * threshold - 1, true);
-  fixed_t_ = make_completion(threshold - 1, true);
+  degree_t_ = make_completion(threshold);
+  degree_2t_ = make_completion(2 * threshold);
 
   const std::size_t outputs = parties_ - threshold;
   vandermonde_.assign(outputs, std::vector<F>(parties_));
@@ -83,22 +87,55 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
 }
 
 template <class F>
-typename DealerFreeShamir<F>::Completion DealerFreeShamir<F>::make_completion(std::size_t seeded,
-                                                                              bool fixed) const {
-  // Free points: [x = 0 if fixed], the dealer (offset 0), then offsets 1..seeded.
+typename DealerFreeShamir<F>::Completion DealerFreeShamir<F>::make_completion(
+    std::size_t degree) const {
   const net::PartyId self = session_.self();
-  std::vector<F> xs;
-  if (fixed) xs.push_back(F(0));
-  for (std::size_t offset = 0; offset <= seeded; ++offset) {
-    xs.push_back(ShamirCodec<F>::point((self + offset) % parties_));
-  }
+  // ShamirCodec's point of the party at `offset` from `dealer`, as a signed integer.
+  const auto point = [&](std::size_t dealer, std::size_t offset) {
+    return static_cast<std::int64_t>((dealer + offset) % parties_) + 1;
+  };
+  // Dealer d's seeded points a_1 .. a_degree, P(x) = prod_k (a_k - x) and
+  // W_k(x) = x prod_(j != k) (x - a_j) (header).
+  const auto seeded_points = [&](std::size_t dealer) {
+    std::vector<std::int64_t> a;
+    for (std::size_t k = 1; k <= degree; ++k) a.push_back(point(dealer, k));
+    return a;
+  };
+  const auto lead_weight = [](const std::vector<std::int64_t>& a, std::int64_t x) {
+    F p(1);
+    for (const std::int64_t a_k : a) p *= F::from_int(a_k - x);
+    return p;
+  };
+  const auto seeded_weight = [](const std::vector<std::int64_t>& a, std::size_t k,
+                                std::int64_t x) {
+    F w = F::from_int(x);
+    for (std::size_t j = 0; j < a.size(); ++j) {
+      if (j != k) w *= F::from_int(x - a[j]);
+    }
+    return w;
+  };
+  const std::vector<std::int64_t> a = seeded_points(self);
+  const auto weights_at = [&](std::int64_t x) {
+    std::vector<F> weights{lead_weight(a, x)};
+    for (std::size_t k = 0; k < degree; ++k) weights.push_back(seeded_weight(a, k, x));
+    return weights;
+  };
   Completion completion;
-  completion.seeded = seeded;
-  completion.fixed = fixed;
-  for (std::size_t offset = seeded + 1; offset < parties_; ++offset) {
-    completion.peers.push_back(lagrange_at<F>(xs, ShamirCodec<F>::point((self + offset) % parties_)));
+  completion.degree = degree;
+  completion.secret_factor = lead_weight(a, 0);
+  completion.lead_of_secret = inverse(completion.secret_factor);
+  completion.own = weights_at(point(self, 0));
+  for (std::size_t offset = degree + 1; offset < parties_; ++offset) {
+    completion.peers.push_back(weights_at(point(self, offset)));
   }
-  if (!fixed) completion.secret = lagrange_at<F>(xs, F(0));
+  // As a seeded peer (offset k from the dealer): the share is c_k w_k, c_k = W_k(a_k).
+  completion.seeded_factor.assign(parties_, F(1));
+  for (std::size_t k = 1; k <= degree; ++k) {
+    const net::PartyId dealer = (self + parties_ - k) % parties_;
+    const std::vector<std::int64_t> dealer_points = seeded_points(dealer);
+    completion.seeded_factor[dealer] =
+        seeded_weight(dealer_points, k - 1, dealer_points[k - 1]);
+  }
   return completion;
 }
 
@@ -112,7 +149,8 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   const std::uint64_t batch = batch_++;
 
   // Sections, in wire and PRG order: random, double low, double high, dealer bits, bounded,
-  // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0).
+  // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0). The first two
+  // have random secrets, the others fixed ones.
   constexpr std::size_t kSections = 6;
   const std::array<std::size_t, kSections> counts{slots_for(request.random, per_slot),
                                                   slots_for(request.doubles, per_slot),
@@ -120,13 +158,13 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
                                                   request.dealer_bits,
                                                   request.bounded,
                                                   request.bounded_shift > 0 ? request.bounded : 0};
-  const std::array<const Completion*, kSections> completion{&random_t_, &random_t_, &fixed_2t_,
-                                                            &fixed_t_,  &fixed_t_,  &fixed_t_};
+  const std::array<const Completion*, kSections> completion{&degree_t_, &degree_t_, &degree_2t_,
+                                                            &degree_t_, &degree_t_, &degree_t_};
   // Elements a dealer sends to the party at `offset` from it.
   auto sent_to_offset = [&](std::size_t offset) {
     std::size_t total = 0;
     for (std::size_t s = 0; s < kSections; ++s) {
-      if (offset > completion[s]->seeded) total += counts[s];
+      if (offset > completion[s]->degree) total += counts[s];
     }
     return total;
   };
@@ -143,8 +181,10 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
     const net::PartyId peer = (self + offset) % n_parties;
     to_peer.emplace_back(pair_seeds_[peer], pair_stream(batch, self, peer));
   }
-  std::vector<std::vector<F>> scratch(n_parties + 1, std::vector<F>(kChunk));
-  std::vector<F> double_secrets, bounded_secrets;
+  std::vector<std::vector<F>> scratch(n_parties, std::vector<F>(kChunk));  // [0]: the leads
+  std::vector<F> double_leads, bounded_secrets;
+  // A double sharing's high lead: its secret r P_t(0) (the low sharing's) times 1 / P_2t(0).
+  const F double_ratio = degree_t_.secret_factor * degree_2t_.lead_of_secret;
   std::vector<const F*> points;
   std::vector<F*> targets;
   for (std::size_t s = 0; s < kSections; ++s) {
@@ -153,45 +193,49 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
     const Completion& c = *completion[s];
     own[s].resize(count);
     targets.clear();
-    for (std::size_t offset = c.seeded + 1; offset < n_parties; ++offset) {
+    for (std::size_t offset = c.degree + 1; offset < n_parties; ++offset) {
       auto& out = outgoing[(self + offset) % n_parties];
       out.resize(out.size() + count);
       targets.push_back(out.data() + out.size() - count);
     }
-    if (s == 1) double_secrets.resize(count);
+    if (s == 1) double_leads.resize(count);
     if (s == 4) bounded_secrets.resize(count);
     for (std::size_t begin = 0; begin < count; begin += kChunk) {
       const std::size_t length = std::min(kChunk, count - begin);
-      // The free points: [the fixed secret], our own share, the seeded peers' shares.
-      points.clear();
-      if (c.fixed) {
-        if (s == 2) {
-          points.push_back(double_secrets.data() + begin);
-        } else if (s == 3) {
-          sample_bounded_into<F>(own_prg, std::span<F>(scratch[n_parties]).first(length), 1);
-          points.push_back(scratch[n_parties].data());
-        } else if (s == 4) {
-          sample_bounded_into<F>(own_prg, std::span<F>(bounded_secrets).subspan(begin, length),
-                                 request.bounded_bits);
-          points.push_back(bounded_secrets.data() + begin);
-        } else if (s == 5) {
+      // The free points: the lead (a private draw, or the fixed secret times 1 / P(0)), then the
+      // seeded peers' values.
+      const std::span<F> lead = std::span<F>(scratch[0]).first(length);
+      if (s == 0) {
+        sample_elements<F>(own_prg, lead);
+      } else if (s == 1) {
+        sample_elements<F>(own_prg, lead);
+        std::copy(lead.begin(), lead.end(), double_leads.begin() + begin);
+      } else if (s == 2) {
+        for (std::size_t i = 0; i < length; ++i) lead[i] = double_leads[begin + i] * double_ratio;
+      } else {
+        if (s == 3) sample_bounded_into<F>(own_prg, lead, 1);
+        if (s == 4) {
+          const auto secrets = std::span<F>(bounded_secrets).subspan(begin, length);
+          sample_bounded_into<F>(own_prg, secrets, request.bounded_bits);
+          std::copy(secrets.begin(), secrets.end(), lead.begin());
+        }
+        if (s == 5) {
           for (std::size_t i = 0; i < length; ++i) {
-            scratch[n_parties][i] =
+            lead[i] =
                 from_unsigned<F>(to_unsigned(bounded_secrets[begin + i]) >> request.bounded_shift);
           }
-          points.push_back(scratch[n_parties].data());
         }
+        for (F& value : lead) value *= c.lead_of_secret;
       }
-      sample_elements<F>(own_prg, std::span<F>(own[s]).subspan(begin, length));
-      points.push_back(own[s].data() + begin);
-      for (std::size_t offset = 1; offset <= c.seeded; ++offset) {
+      points.assign(1, lead.data());
+      for (std::size_t offset = 1; offset <= c.degree; ++offset) {
         sample_elements<F>(to_peer[offset - 1], std::span<F>(scratch[offset]).first(length));
         points.push_back(scratch[offset].data());
       }
+      linear_combination<F>(own[s].data() + begin, length, c.own, points);
       for (std::size_t t = 0; t < targets.size(); ++t) {
         linear_combination<F>(targets[t] + begin, length, c.peers[t], points);
       }
-      if (s == 1) linear_combination<F>(double_secrets.data() + begin, length, c.secret, points);
     }
   }
 
@@ -220,7 +264,8 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
 
   // Extract: output k of slot j is sum_d M[k][d] share_d[j], stored at k * slots + j; the
   // bounded sections just sum the dealers' shares, and the dealer bits keep every dealer's
-  // apart (M the identity: dealer d's at d * count).
+  // apart (M the identity: dealer d's at d * count). A seeded share is c_k times the value
+  // drawn from the seed: c_k joins M's column.
   std::vector<std::size_t> position(n_parties, 0);  // read position in each dealer's message
   const std::vector<std::vector<F>> sum_row{std::vector<F>(n_parties, F(1))};
   std::vector<std::vector<F>> unit_rows(n_parties, std::vector<F>(n_parties, F(0)));
@@ -229,15 +274,24 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
     std::vector<F> out(needed);
     const std::size_t slots = counts[s];
     if (slots == 0) return out;
-    const auto& rows = s == 3 ? unit_rows : s >= 4 ? sum_row : vandermonde_;
+    const std::size_t degree = completion[s]->degree;
+    const auto seeded = [&](net::PartyId dealer) {
+      const std::size_t offset = (self + n_parties - dealer) % n_parties;
+      return offset != 0 && offset <= degree;
+    };
+    std::vector<std::vector<F>> rows = s == 3 ? unit_rows : s >= 4 ? sum_row : vandermonde_;
+    for (auto& row : rows) {
+      for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
+        if (seeded(dealer)) row[dealer] *= completion[s]->seeded_factor[dealer];
+      }
+    }
     std::vector<const F*> shares(n_parties);
     for (std::size_t begin = 0; begin < slots; begin += kChunk) {
       const std::size_t length = std::min(kChunk, slots - begin);
       for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
-        const std::size_t offset = (self + n_parties - dealer) % n_parties;
         if (dealer == self) {
           shares[dealer] = own[s].data() + begin;
-        } else if (offset <= completion[s]->seeded) {
+        } else if (seeded(dealer)) {
           sample_elements<F>(from_dealer[dealer], std::span<F>(scratch[dealer]).first(length));
           shares[dealer] = scratch[dealer].data();
         } else {
@@ -250,8 +304,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
       }
     }
     for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
-      const std::size_t offset = (self + n_parties - dealer) % n_parties;
-      if (dealer != self && offset > completion[s]->seeded) position[dealer] += slots;
+      if (dealer != self && !seeded(dealer)) position[dealer] += slots;
     }
     return out;
   };

@@ -39,13 +39,19 @@
 //     computation", CRYPTO 2007. Every party deals random sharings of its own; the parties apply
 //     the fixed E x N Vandermonde matrix M[k][d] = (d + 1)^k to the N dealers' sharings and keep
 //     the E outputs, which are uniform and independent to any t parties (the columns of the
-//     honest dealers form an invertible Vandermonde matrix). Dealing is PRG-compressed: a
-//     polynomial is fixed by the dealer's own share, shares drawn from the PRG seed the dealer
-//     shares pairwise with the next parties (party d + 1, d + 2, ... mod N), and the fixed secret
-//     if any; only the remaining shares are sent:
-//       random degree-t sharing          seeds for t peers,      sent to N - 1 - t peers,
-//       degree-2t sharing, fixed secret  seeds for 2t - 1 peers, sent to N - 2t peers,
-//       degree-t sharing, fixed secret   seeds for t - 1 peers,  sent to N - t peers.
+//     honest dealers form an invertible Vandermonde matrix). Dealing is PRG-compressed, as in
+//     DegreeReduction: a dealer's polynomial of degree d (t, or 2t for a double sharing's high
+//     part) is f(x) = lead P(x) + sum_k W_k(x) w_k, with a_1 .. a_d the points of its next d
+//     parties (dealer + k mod N), P(x) = prod_k (a_k - x), W_k(x) = x prod_(j != k) (x - a_j),
+//     w_k drawn from the PRG seed the dealer shares with party k, and the lead a private draw
+//     (random secret f(0) = lead P(0)) or a fixed secret times 1 / P(0). Party k's share is
+//     f(a_k) = c_k w_k with the public integer c_k = W_k(a_k) != 0, so it comes from the seed;
+//     only the other N - 1 - d parties are sent theirs. The weights P(x), W_k(x) and c_k are
+//     small integers for small N (cheap in mpc/linear_combination.hpp). As the W_k span the
+//     polynomials of degree d that vanish at 0, f is uniform given its secret:
+//       random degree-t sharing          seeds for t peers,   sent to N - 1 - t peers,
+//       degree-2t sharing, fixed secret  seeds for 2t peers,  sent to N - 1 - 2t peers,
+//       degree-t sharing, fixed secret   seeds for t peers,   sent to N - 1 - t peers.
 //     A double sharing is a random degree-t sharing plus a degree-2t sharing of its secret.
 //   Triples: [a]_t, [b]_t from the extraction, [ab]_2t = [a]_t [b]_t locally, reduced to degree
 //     t in one round by PRG-compressed resharing (DegreeReduction, mpc/degree_reduction.hpp:
@@ -64,23 +70,23 @@
 // Costs per call, elements SENT by one party (8 bytes for Fp61, 16 for Fp127), with
 // slots(m) = ceil(m / E) and reshare(m) = m (N - 1 - t) for parties 0..2t, 0 for the others
 // (the degree reduction of m products, 1 round):
-//   double_sharings(n)       1 round;  slots(n) (2N - 1 - 3t)
+//   double_sharings(n)       1 round;  slots(n) (2N - 2 - 3t)
 //   triples(n)               2 rounds; deal slots(2n) (N-1-t), plus reshare(n). N = 3, t = 1:
 //                            2 elements per triple (16 bytes in Fp61, 32 in Fp127).
 //   matrix_triple(r, i, c)   2 rounds; slots(ri + ic) (N-1-t) + reshare(rc).
 //   random_bits(n)           1 + ceil(log2(t + 1)) rounds (2 for N = 3); ceil((t + 1) n / N)
-//                            (N - t) (the dealer bits) plus, per level of the XOR tree with m
-//                            products, reshare(m). For N = 3: 4n/3 + n (N | n): 7/3 elements
+//                            (N - 1 - t) (the dealer bits) plus, per level of the XOR tree with
+//                            m products, reshare(m). For N = 3: 2n/3 + n (N | n): 5/3 elements
 //                            per bit.
-//   trunc_masks(n, f)        1 round;  2 n (N - t) (sharings of r_i and r_i >> f).
+//   trunc_masks(n, f)        1 round;  2 n (N - 1 - t) (sharings of r_i and r_i >> f).
 //   masked_matrix(r, c)      1 round; slots(r c) (N - 1 - t).
 //   masked_products(U, Bs)   2 rounds for all subsets together; slots(m) (N-1-t) + reshare(m),
 //                            m = sum over the subsets of (|B| + c): O(|B| + c) per subset,
 //                            never O(|B| c).
-//   bit_masks(n, w)          as random_bits(n w), plus n (N - t) in its dealing round.
+//   bit_masks(n, w)          as random_bits(n w), plus n (N - 1 - t) in its dealing round.
 //   window_masks(n, l, w)    as bit_masks(n, w), then reshare(n (6 floor(w / 4) + [w mod 4 = 2]))
 //                            (1 round) and, for w >= 4, reshare(5 n floor(w / 4)) (1 round): for
-//                            N = 3, w = 26, 2 + 2 rounds and 26 7/3 + 2 + 67 elements per mask.
+//                            N = 3, w = 26, 2 + 2 rounds and 26 5/3 + 1 + 67 elements per mask.
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
@@ -166,12 +172,16 @@ class DealerFreeShamir final : public CorrelationSource<F> {
     std::vector<F> random, low, high, bounded, shifted;
     std::vector<F> dealer_bits;  // dealer d's number k at d * request.dealer_bits + k
   };
-  // The Lagrange weights a dealer uses to complete its polynomials from the free points.
+  // How this party deals sharings of one degree d (t or 2t), and takes its seeded shares of
+  // the other dealers' (header): the weights of the free points [lead, w_1 .. w_d] for its own
+  // share and for the shares it sends.
   struct Completion {
-    std::size_t seeded = 0;             // peers at offsets 1..seeded get PRG shares
-    bool fixed = false;                 // the first free point is the secret at x = 0
-    std::vector<std::vector<F>> peers;  // [offset - seeded - 1][free point]
-    std::vector<F> secret;              // weights for x = 0 (random secrets only)
+    std::size_t degree = 0;             // peers at offsets 1..degree draw their shares' w_k
+    F secret_factor{};                  // P(0): a sharing's secret is its lead times P(0)
+    F lead_of_secret{};                 // 1 / P(0)
+    std::vector<F> own;                 // weights for this party's own share
+    std::vector<std::vector<F>> peers;  // [offset - degree - 1]: for the shares sent
+    std::vector<F> seeded_factor;       // [dealer]: c_k of our share as its seeded peer k
   };
   struct BitsAndBounded {
     std::vector<F> bits, bounded;
@@ -179,7 +189,7 @@ class DealerFreeShamir final : public CorrelationSource<F> {
 
   Dealt deal(const Request& request, std::string_view step);
   BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
-  Completion make_completion(std::size_t seeded, bool fixed) const;
+  Completion make_completion(std::size_t degree) const;
 
   Session& session_;
   std::size_t parties_;
@@ -189,7 +199,7 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   Seed private_seed_;
   std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
   std::uint64_t batch_ = 0;
-  Completion random_t_, fixed_2t_, fixed_t_;
+  Completion degree_t_, degree_2t_;
   std::vector<std::vector<F>> vandermonde_;  // [output k][dealer d] = (d + 1)^k, k < N - t
 };
 

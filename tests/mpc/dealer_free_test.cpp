@@ -477,14 +477,14 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
       for (std::size_t self = 0; self < parties; ++self) {
         CAPTURE(self);
         const auto& c = costs[self];
-        const std::size_t deal_double = 2 * parties - 1 - 3 * t;  // per slot
+        const std::size_t deal_double = 2 * parties - 2 - 3 * t;  // per slot
         const std::size_t deal_random = parties - 1 - t;
         // m bits: ceil((t + 1) m / N) dealer bits, and the degree reduction of every level of
         // the XOR tree.
         std::uint64_t bits_rounds = 1;
         auto bits_elements = [&](std::size_t m) {
           std::size_t total = (t + 1) * m / parties + ((t + 1) * m % parties != 0);
-          total = total * (parties - t);
+          total = total * (parties - 1 - t);
           bits_rounds = 1;
           for (std::size_t inputs = t + 1; inputs > 1; inputs = (inputs + 1) / 2) {
             total += reshare_elements(inputs / 2 * m, parties, t, self);
@@ -498,10 +498,10 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
             slots(n / 10 * 10 + 10 * 2, parties, t) * deal_random +
                 reshare_elements(n / 10 * 2, parties, t, self),
             bits_elements(n),
-            2 * n * (parties - t),
-            bits_elements(n / 10 * 7) + n / 10 * (parties - t),
+            2 * n * (parties - 1 - t),
+            bits_elements(n / 10 * 7) + n / 10 * (parties - 1 - t),
             // 10 bits: 2 groups of 4 and one of 2; 13 pairs, then 10 triples and quadruples.
-            bits_elements(n / 10 * 10) + n / 10 * (parties - t) +
+            bits_elements(n / 10 * 10) + n / 10 * (parties - 1 - t) +
                 reshare_elements(n / 10 * 13, parties, t, self) +
                 reshare_elements(n / 10 * 10, parties, t, self),
         };
