@@ -2,7 +2,8 @@
 //
 // An engine (AdditiveEngine over Z_2^64, ShamirEngine<F> over Fp61 / Fp127) provides the
 // scheme-specific operations listed in the `Engine` concept below (and multiplication, where the
-// scheme has its own: `MultipliesWithoutTriples`); the generic operations built on them
+// scheme has its own: `MultipliesWithoutTriples`; a truncated sum of products in one round, where
+// the scheme can: `TruncatesSumsOfProducts`); the generic operations built on them
 // (multiplication, by Beaver triples otherwise, matrix products, fixed point, comparisons) are in
 // mpc/ops.hpp.
 // Every operation works on whole vectors: its rounds depend only on the operation, never on the
@@ -18,6 +19,8 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -85,6 +88,28 @@ concept MultipliesWithoutTriples =
   // (rows x inner)(inner x cols), row-major (std::invalid_argument on mismatched shapes).
   { engine.matmul(x, x, n, n, n, step) } -> std::same_as<typename En::Shares>;
 };
+
+// Engines that open a sum of products for truncation in one round (ShamirEngine: the local
+// products are a degree-2t sharing, opened with a fresh degree-2t sharing of 0 added) provide
+// trunc_sum_of_products, stating its rounds and elements sent; the generic one of mpc/ops.hpp
+// calls it, and multiplies, sums and truncates (2 rounds) for other engines.
+template <class En>
+concept TruncatesSumsOfProducts =
+    Engine<En> && requires(En& engine, const typename En::Shares& x, int bits,
+                           std::string_view step) {
+  // trunc(sum_k x[k n + i] y[k n + i] + c[i], bits) for n = c.size() (here x, y, c = x).
+  { engine.trunc_sum_of_products(x, x, x, bits, step) } -> std::same_as<typename En::Shares>;
+};
 // clang-format on
+
+// The K of trunc_sum_of_products: x and y hold K n shares each, for n = c.size()
+// (std::invalid_argument otherwise).
+inline std::size_t product_pieces(std::size_t x_size, std::size_t y_size, std::size_t n) {
+  if (x_size != y_size || (n == 0 ? x_size != 0 : x_size % n != 0)) {
+    throw std::invalid_argument("trunc_sum_of_products: x and y must hold K x " +
+                                std::to_string(n) + " shares each");
+  }
+  return n == 0 ? 0 : x_size / n;
+}
 
 }  // namespace sm::mpc

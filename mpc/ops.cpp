@@ -115,6 +115,22 @@ typename En::Shares fixed_mul(En& engine, const typename En::Shares& x,
 }
 
 template <Engine En>
+typename En::Shares trunc_sum_of_products(En& engine, const typename En::Shares& x,
+                                          const typename En::Shares& y,
+                                          const typename En::Shares& c, int bits,
+                                          std::string_view step) {
+  if constexpr (TruncatesSumsOfProducts<En>) {
+    return engine.trunc_sum_of_products(x, y, c, bits, step);
+  } else {
+    const std::size_t n = c.size(), pieces = product_pieces(x.size(), y.size(), n);
+    const auto products = mul(engine, x, y, step);
+    auto sum = c;
+    for (std::size_t k = 0; k < pieces; ++k) sum = add(sum, slice(products, k * n, n));
+    return engine.trunc(sum, bits, step);
+  }
+}
+
+template <Engine En>
 typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const typename En::Shares& b,
                             std::string_view step) {
   using E = typename En::Element;
@@ -557,6 +573,8 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
                                   const MatrixTriple<En::Element>&, std::string_view);            \
   template En::Shares dot(En&, const En::Shares&, const En::Shares&, std::string_view);           \
   template En::Shares fixed_mul(En&, const En::Shares&, const En::Shares&, std::string_view);     \
+  template En::Shares trunc_sum_of_products(En&, const En::Shares&, const En::Shares&,            \
+                                            const En::Shares&, int, std::string_view);            \
   template En::Shares bit_xor(En&, const En::Shares&, const En::Shares&, std::string_view);       \
   template En::Shares bit_less_than(En&, std::span<const u128>, const En::Shares&, std::size_t,   \
                                     std::string_view);                                            \

@@ -16,6 +16,9 @@
 //   mul_with, matmul_with  AdditiveEngine's mul and matmul on given triples, for any engine
 //                  (so that preprocessing can be timed apart).
 //   fixed_mul      mul + trunc
+//   trunc_sum_of_products  ShamirEngine: 1 round, n elements to every peer at parties 0..2t
+//                  (see the engine). Others: mul of the K n products, then trunc of the n sums:
+//                  2 rounds (AdditiveEngine: 2 K n + n elements to each peer).
 //   bit_less_than  ceil(log2 width) rounds (a comparison tree over the bits), at most
 //                  width/2 + 2 ceil(width/2) - 3 multiplications per element (92 for width 63),
 //                  of which the width/2 of the first level are shared by values with one mask
@@ -134,6 +137,14 @@ typename En::Shares dot(En& engine, const typename En::Shares& x, const typename
 template <Engine En>
 typename En::Shares fixed_mul(En& engine, const typename En::Shares& x,
                               const typename En::Shares& y, std::string_view step = "fixed_mul");
+
+// trunc(sum_k x[k n + i] y[k n + i] + c[i], bits) for n = c.size() and K pieces (x and y hold
+// K n shares each, piece-major; std::invalid_argument otherwise), rounded as the engine's trunc.
+template <Engine En>
+typename En::Shares trunc_sum_of_products(En& engine, const typename En::Shares& x,
+                                          const typename En::Shares& y,
+                                          const typename En::Shares& c, int bits,
+                                          std::string_view step);
 
 // For shared bits a, b in {0, 1}: a XOR b = a + b - 2ab (1 round).
 template <Engine En>

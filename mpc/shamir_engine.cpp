@@ -300,11 +300,31 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::row_products(
 }
 
 template <class F>
+void ShamirEngine<F>::check_trunc_bits(int bits, std::string_view operation) const {
+  if (bits <= 0 || bits >= value_bits_ - 1) {
+    throw std::invalid_argument(std::string(operation) + ": bits must be in 1.." +
+                                std::to_string(value_bits_ - 2));
+  }
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::public_minus_high(std::span<const F> opened,
+                                                                    const TruncMasks<F>& masks,
+                                                                    int bits) const {
+  const std::size_t n = opened.size();
+  std::vector<F> public_part(n), result(n);
+  const F unshift = power_of_two<F>(value_bits_ - 1 - bits);
+  for (std::size_t i = 0; i < n; ++i) {
+    public_part[i] = from_unsigned<F>(to_unsigned(opened[i]) >> bits) - unshift;
+    result[i] = -masks.high[i];
+  }
+  return add_public({std::move(result)}, public_part);
+}
+
+template <class F>
 typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc(const Shares& x, int bits,
                                                         std::string_view step) {
-  if (bits <= 0 || bits >= value_bits_ - 1) {
-    throw std::invalid_argument("trunc: bits must be in 1.." + std::to_string(value_bits_ - 2));
-  }
+  check_trunc_bits(bits, "trunc");
   const std::size_t n = x.size();
   const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
   // y = x + 2^(k-1) lies in [0, 2^k); c = y + r < p does not wrap and hides y statistically.
@@ -312,13 +332,87 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc(const Shares& x, int bit
   std::vector<F> masked(n);
   for (std::size_t i = 0; i < n; ++i) masked[i] = x.values[i] + masks.r[i] + offset;
   const auto c = open({std::move(masked)}, step);
-  std::vector<F> public_part(n), result(n);
-  const F unshift = power_of_two<F>(value_bits_ - 1 - bits);
-  for (std::size_t i = 0; i < n; ++i) {
-    public_part[i] = from_unsigned<F>(to_unsigned(c[i]) >> bits) - unshift;
-    result[i] = -masks.high[i];
+  return public_minus_high(c, masks, bits);
+}
+
+template <class F>
+std::vector<F> ShamirEngine<F>::senders_zero_sharing(std::size_t n) {
+  const std::size_t senders = 2 * codec_.degree() + 1;
+  const net::PartyId self = session_.mesh().self();
+  // This party's own sharing: 0 at 0 and the fellow senders' seeded shares fix the polynomial.
+  std::vector<F> points{F(0)};
+  for (net::PartyId peer = 0; peer < senders; ++peer) {
+    if (peer != self) points.push_back(ShamirCodec<F>::point(peer));
   }
-  return add_public({std::move(result)}, public_part);
+  const std::vector<F> at_self = lagrange_at<F>(points, ShamirCodec<F>::point(self));
+  std::vector<F> zero(n, F(0)), drawn(n);
+  std::size_t fellow = 0;  // at_self[0] weighs the 0 at 0
+  // Every pair of senders makes its two streams in the same order: the lower dealer's first.
+  for (net::PartyId dealer = 0; dealer < senders; ++dealer) {
+    if (dealer != self) {
+      Prg stream = session_.prg().pairwise_stream(dealer);  // the dealer's share for this party
+      sample_elements<F>(stream, std::span<F>(drawn));
+      add_in_place<F>(zero, drawn);
+      continue;
+    }
+    for (net::PartyId peer = 0; peer < senders; ++peer) {
+      if (peer == self) continue;
+      Prg stream = session_.prg().pairwise_stream(peer);  // this party's share for the peer
+      sample_elements<F>(stream, std::span<F>(drawn));
+      const F weight = at_self[++fellow];
+      for (std::size_t i = 0; i < n; ++i) zero[i] += weight * drawn[i];
+    }
+  }
+  return zero;
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Shares& x,
+                                                                        const Shares& y,
+                                                                        const Shares& c, int bits,
+                                                                        std::string_view step) {
+  check_trunc_bits(bits, "trunc_sum_of_products");
+  const std::size_t n = c.size(), pieces = product_pieces(x.size(), y.size(), n);
+  const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
+  net::Mesh& mesh = session_.mesh();
+  const std::size_t senders = 2 * codec_.degree() + 1;
+  const net::PartyId self = mesh.self();
+  std::vector<F> masked;
+  std::vector<net::Outgoing> sends;
+  if (self < senders) {
+    // [sum + c + r + 2^(value_bits-1)]_2t + [0]_2t, as in trunc but of degree 2t.
+    masked = senders_zero_sharing(n);
+    const F offset = power_of_two<F>(value_bits_ - 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      F sum = c.values[i] + masks.r[i] + offset;
+      for (std::size_t k = 0; k < pieces; ++k) sum += x.values[k * n + i] * y.values[k * n + i];
+      masked[i] += sum;
+    }
+    for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+      if (peer != self) sends.push_back({peer, as_bytes<F>(masked)});
+    }
+  }
+  std::vector<net::PartyId> from;
+  std::vector<F> points;
+  for (net::PartyId sender = 0; sender < senders; ++sender) {
+    points.push_back(ShamirCodec<F>::point(sender));
+    if (sender != self) from.push_back(sender);
+  }
+  const auto received = mesh.round(sends, from, step);
+  std::vector<std::vector<F>> theirs;
+  theirs.reserve(senders);  // the pointers below stay valid
+  std::vector<const F*> shares;
+  for (std::size_t k = 0, sender = 0; sender < senders; ++sender) {
+    if (sender == self) {
+      shares.push_back(masked.data());
+      continue;
+    }
+    theirs.push_back(from_bytes<F>(received[k++], n, mesh.describe(sender), step));
+    shares.push_back(theirs.back().data());
+  }
+  std::vector<F> opened(n);
+  linear_combination<F>(opened.data(), n, lagrange_at<F>(points, F(0)), shares);
+  return public_minus_high(opened, masks, bits);
 }
 
 template <class F>

@@ -39,6 +39,22 @@
 //             built without random bits; unbiased for odd N, 1/2 unit high for even N; N = 3:
 //             e in {-1, 0, 1, 2}). Catrina and Saxena, FC 2010, with masks of value_bits + 40
 //             bits.
+//   trunc_sum_of_products  1 round: trunc(sum_k x[k n + i] y[k n + i] + c[i], bits) for i < n,
+//             with trunc's mask, result (P - high) and error. The local products summed over k
+//             are a degree-2t sharing of the sum; parties 0..2t (the senders; N = 2t + 1: all)
+//             open it plus c + r + 2^(value_bits-1) and a fresh degree-2t sharing Z of 0, each
+//             sending n elements to every peer (N = 3: 2n per party), the others nothing; every
+//             party interpolates the degree-2t polynomial at 0. Against mul + trunc (2 rounds;
+//             n (K (N - 1 - t) + N - 1) elements per party of 0..2t) it saves the degree
+//             reduction's round and elements. Z is every sender's degree-2t sharing of 0 among
+//             the senders, without communication: its 2t fellow senders draw their shares from
+//             the seed each shares with it (PrgState::pairwise_stream), its own share follows
+//             from those and 0 at 0 (4t n PRG elements per sender). Security (t < N/2, semi-
+//             honest): of an honest sender's 2t fellow senders at least t are honest, so its
+//             polynomial is uniform among those through 0 and the corrupted parties' known
+//             shares, and the opened polynomial reveals only its value at 0 (masking before
+//             opening: Damgard and Nielsen, CRYPTO 2007, section 3), which r hides as in trunc.
+//             Unchecked: 2t + 1 shares always lie on one polynomial of degree 2t.
 //   less_than_zero  1 + ceil(log2(value_bits - 1)) - 2 rounds (Catrina and de Hoogh, SCN 2010,
 //             with window masks): an opening (n elements to each peer), then the comparison
 //             tree's muls (mpc/ops.hpp less_than_thresholds).
@@ -111,6 +127,10 @@ class ShamirEngine {
   Shares row_products(std::span<const F> matrix, std::size_t cols,
                       std::span<const RowProduct> requests, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
+  // trunc(sum_k x[k n + i] y[k n + i] + c[i], bits) for n = c.size() and K pieces: x and y hold
+  // K n shares each, piece-major (std::invalid_argument otherwise). 1 round (see above).
+  Shares trunc_sum_of_products(const Shares& x, const Shares& y, const Shares& c, int bits,
+                               std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
   // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits, made even (1 +
   // max(0, ceil(log2(bits - 1)) - 2) rounds), with the same masks (the top part keeps its 40
@@ -119,6 +139,14 @@ class ShamirEngine {
 
  private:
   std::vector<std::string> party_names() const;
+  // std::invalid_argument unless 1 <= bits <= value_bits - 2 (`operation` names the caller).
+  void check_trunc_bits(int bits, std::string_view operation) const;
+  // P - high: the truncation's result from the opened c = x + r + 2^(value_bits-1), P the top
+  // part of c less the offset's.
+  Shares public_minus_high(std::span<const F> opened, const TruncMasks<F>& masks, int bits) const;
+  // This sender's share of a fresh degree-2t sharing of 0 over parties 0..2t, n elements: the
+  // sum of every sender's seeded sharing (see trunc_sum_of_products above). Senders only.
+  std::vector<F> senders_zero_sharing(std::size_t n);
   // The secrets from this party's shares `own` and every peer's message received[peer] (checked
   // here: length and canonical elements), after the consistency check, into `out` (which may be
   // `own`).
@@ -135,5 +163,7 @@ class ShamirEngine {
 
 static_assert(MultipliesWithoutTriples<ShamirEngine<Fp61>>);
 static_assert(MultipliesWithoutTriples<ShamirEngine<Fp127>>);
+static_assert(TruncatesSumsOfProducts<ShamirEngine<Fp61>>);
+static_assert(TruncatesSumsOfProducts<ShamirEngine<Fp127>>);
 
 }  // namespace sm::mpc

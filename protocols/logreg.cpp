@@ -510,14 +510,6 @@ std::vector<E> plus(std::span<const E> x, std::span<const E> y) {
   return out;
 }
 
-// sum_k products[k * n + i], for n values.
-template <class S>
-S sum_pieces(const S& products, std::size_t pieces, std::size_t n) {
-  S out = mpc::slice(products, 0, n);
-  for (std::size_t k = 1; k < pieces; ++k) out = mpc::add(out, mpc::slice(products, k * n, n));
-  return out;
-}
-
 template <class S>
 S sum_all(const S& x) {
   using E = typename S::Element;
@@ -665,7 +657,6 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
   En statistics_engine = caller_engine.with_correlations(statistics_pool);
 
   const auto pieces = breakpoints(options.sigmoid);
-  const std::size_t k = pieces.size();
   const Shares y = share_labels(engine, data, layout);
   const auto schedule = minibatches(options);
 
@@ -719,9 +710,10 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
                                      std::span(masks.z))
                 : masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
       const Shares bits = piece_tests(engine, z2, pieces);
-      const Shares s = sum_pieces(
-          mpc::mul(engine, bits, piece_deltas(engine, z2, pieces), "logreg: sigmoid"), k, batch);
-      const Shares e = engine.trunc(mpc::sub(s, yb), 2 * f, "logreg: residual");
+      // e = trunc(s - y, 2f) for s = sum_k b_k (da_k z + db_k): ShamirEngine opens the
+      // products' degree-2t sum with the truncation's mask (1 round); others mul, then trunc.
+      const Shares e = mpc::trunc_sum_of_products(engine, bits, piece_deltas(engine, z2, pieces),
+                                                  mpc::neg(yb), 2 * f, "logreg: residual");
       Shares g;
       if constexpr (kFold) {
         const auto e_minus_vt = plus(std::span<const E>(e.values), folded.residual_high(iteration));

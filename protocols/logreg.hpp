@@ -29,8 +29,8 @@
 // sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
 //   z   = X_B w                                  additive: open w - v (D); scale 2^(2f)
 //   b_k = [z > c_k]                              one less_than_thresholds: B values, K thresholds
-//   s   = sum_k b_k (da_k z + db_k)              one mul on K B values, scale 2^(3f)
-//   e   = trunc(s - y, 2f)                       scale 2^f
+//   s   = sum_k b_k (da_k z + db_k)              K B products, scale 2^(3f)
+//   e   = trunc(s - y, 2f)                       with s: one trunc_sum_of_products; scale 2^f
 //   g   = X_B^T e                                additive: open e - vt (B); scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the comparison's (mpc/ops.hpp
@@ -41,8 +41,12 @@
 // of bits - 1 - m and bits - m on the additive engine (23 for f = 16, N = 3), the even one on
 // Shamir (24). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give the tree's
 // first two levels: R_cmp = 1 + ceil(log2 w) - 2 = 4 on both (the opening included).
+// trunc_sum_of_products (mpc/ops.hpp): a mul, then a trunc, on AdditiveEngine (2 rounds); one
+// round on ShamirEngine, whose local products summed over k are a degree-2t sharing of s, opened
+// once with the residual's truncation mask and a fresh degree-2t sharing of 0 added.
 // AdditiveEngine: open w - v, 4, mul, trunc, open e - vt, trunc: 9 rounds.
-// ShamirEngine<Fp127>: 4 + mul + trunc + trunc: 7 rounds (no openings of w - v and e - vt).
+// ShamirEngine<Fp127>: 4 + trunc_sum_of_products + trunc: 6 rounds (no openings of w - v and
+// e - vt).
 // ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared) high part,
 // so the masks are chosen to make both openings unnecessary: vt = -high of the residual's
 // truncation (then e - vt = P_e is already public), and v_0 = 0, v_(k+1) = v_k + high of the
@@ -53,8 +57,9 @@
 // products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 23), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
-// B + D (truncations); in all: at most 9 K B for the comparison's tree (w = 24, fewer where
-// thresholds share tree nodes) and K B (mul). O(B + D), times 8 (additive) or 16 (Fp127) bytes;
+// B + D (truncations; the residual's from parties 0..2t, all of them for N = 3); in all: at most
+// 9 K B for the comparison's tree (w = 24, fewer where thresholds share tree nodes); the sigmoid's
+// K B products cost nothing more. O(B + D), times 8 (additive) or 16 (Fp127) bytes;
 // the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0 only,
 // B + D for the masked products, 24 + 66 per row for the comparison's window masks (w = 23), ...;
 // dealer-free: per row about 24 x 5/3 + 1 + 66 elements for the window masks (w = 24, N = 3) and

@@ -406,6 +406,91 @@ TEMPLATE_TEST_CASE("conformance: trunc is floor(x / 2^bits) within the documente
   }
 }
 
+// Runs fn(engine) at each of `parties` parties; Shamir engines use `threshold` (additive: none).
+template <class En, class Fn>
+auto run_with_threshold(std::size_t parties, std::size_t threshold, const Seed& master, Fn fn) {
+  if constexpr (std::is_same_v<En, AdditiveEngine>) {
+    return test::run_engine_seeded<En>(parties, master, fn);
+  } else {
+    return net::run_parties(parties, [&](net::Mesh& mesh) {
+      Session session(mesh, PrgState::from_master_seed(master, mesh.self(), parties));
+      LocalDealerUnsafe<typename En::Element> dealer(master, mesh.self(), parties, threshold,
+                                                     En::kDefaultValueBits);
+      En engine(session, dealer, threshold);
+      return fn(engine);
+    });
+  }
+}
+
+TEMPLATE_TEST_CASE("conformance: trunc_sum_of_products is the truncated sum within trunc's error",
+                   "[conformance]", AdditiveEngine, ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
+  using En = TestType;
+  using E = typename En::Element;
+  using S = Scheme<En>;
+  // K = 4 products of factors below 2^a and an addend below 2^(value_bits - 3): the sum stays
+  // below 2^(value_bits - 2) in magnitude.
+  constexpr std::size_t kPieces = 4;
+  constexpr int kFactorBits = (S::kValueBits - 6) / 2;
+  const std::int64_t factor_max = (std::int64_t{1} << kFactorBits) - 1;
+  const std::vector<int> bit_counts{1, S::kValueBits / 2};
+  // (parties, threshold): the scheme's counts with t = floor((N - 1) / 2), so that every party
+  // sends, and for Shamir N = 5 with t = 1, where only parties 0..2 do.
+  std::vector<std::pair<std::size_t, std::size_t>> setups;
+  for (const std::size_t parties : S::kParties) {
+    setups.emplace_back(parties, test::threshold_for(parties));
+  }
+  if constexpr (!std::is_same_v<En, AdditiveEngine>) setups.emplace_back(5, 1);
+  for (const auto& [parties, threshold] : setups) {
+    const std::size_t longest = parties == S::kParties[0] ? kLarge / 10 : kMedium;
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, longest}) {
+      CAPTURE(parties, threshold, n);
+      std::mt19937_64 rng(parties * 131 + threshold * 7 + n);
+      const auto x = signed_inputs(rng, kPieces * n, kFactorBits,
+                                   {factor_max, -factor_max, factor_max, -factor_max});
+      const auto y = signed_inputs(rng, kPieces * n, kFactorBits,
+                                   {factor_max, factor_max, -factor_max, -factor_max});
+      const auto c = signed_inputs(rng, n, S::kValueBits - 3, {0, 1, -1});
+      const auto run = [&](En& en) {
+        const net::PartyId self = en.session().self();
+        const auto xs = en.input(0, owned(self, 0, test::elements<E>(x)), kPieces * n, "x");
+        const auto ys = en.input(1, owned(self, 1, test::elements<E>(y)), kPieces * n, "y");
+        const auto cs =
+            en.input(parties - 1, owned(self, parties - 1, test::elements<E>(c)), n, "c");
+        std::vector<std::vector<E>> out;
+        for (const int bits : bit_counts) {
+          out.push_back(
+              en.open(trunc_sum_of_products(en, xs, ys, cs, bits, "sum of products"), "open"));
+        }
+        if (n > 0) {  // x and y must hold K n shares each: refused before anything is sent
+          bool refused = false;
+          try {
+            trunc_sum_of_products(en, xs, slice(ys, 0, kPieces * n - 1), cs, 1, "mismatch");
+          } catch (const std::invalid_argument&) {
+            refused = true;
+          }
+          if (!refused) throw std::logic_error("shares of different lengths were accepted");
+        }
+        return out;
+      };
+      const auto results = run_with_threshold<En>(parties, threshold, test::seed_from(n), run);
+      for (const auto& party : results) {
+        for (std::size_t b = 0; b < bit_counts.size(); ++b) {
+          CAPTURE(bit_counts[b]);
+          REQUIRE(party[b].size() == n);
+          std::size_t outside = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            i128 sum = c[i];
+            for (std::size_t k = 0; k < kPieces; ++k) sum += i128{x[k * n + i]} * y[k * n + i];
+            const i128 error = test::signed_of(party[b][i]) - test::floor_shift(sum, bit_counts[b]);
+            if (error < S::kTruncLow || error > S::kTruncHigh) ++outside;
+          }
+          CHECK(outside == 0);
+        }
+      }
+    }
+  }
+}
+
 TEMPLATE_TEST_CASE("conformance: fixed-point encoding, fixed_mul and matmul against Eigen",
                    "[conformance]", AdditiveEngine, ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
   using En = TestType;

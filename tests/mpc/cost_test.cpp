@@ -96,6 +96,8 @@ Costs<En> measure_all(En& en, std::size_t n) {
       measure(en, [&] { matmul(en, slice(a75, 0, 1), slice(b53, 0, 1), 1, 1, 1); });
   costs["trunc"] = measure(en, [&] { en.trunc(x, 4, "trunc"); });
   costs["fixed_mul"] = measure(en, [&] { fixed_mul(en, x, y); });
+  costs["trunc_sum_of_products"] =
+      measure(en, [&] { trunc_sum_of_products(en, concat(x, y), concat(y, x), x, 4, "sums"); });
   costs["less_than_zero"] = measure(en, [&] { en.less_than_zero(x, "ltz"); });
   costs["less_than"] = measure(en, [&] { less_than(en, x, y); });
   costs["greater_than"] = measure(en, [&] { greater_than(en, x, y); });
@@ -157,6 +159,9 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   costs["matmul 1x1x1"] = {1, matmul_sent(1, 1, 1)};
   costs["trunc"] = {1, all};
   costs["fixed_mul"] = {2, products_sent(n) + all};
+  // K = 2 pieces. Shamir: the degree-2t sums opened by parties 0..2t; additive: mul, then trunc.
+  costs["trunc_sum_of_products"] = kAdditive ? Cost{2, products_sent(2 * n) + all}
+                                             : Cost{1, self <= 2 * threshold ? all : 0};
   costs["less_than_zero"] = ltz(n);
   costs["less_than"] = ltz(n);
   costs["greater_than"] = ltz(n);

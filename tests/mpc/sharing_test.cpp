@@ -5,12 +5,16 @@
 //     t+1 Shamir shares, which determine the secret;
 //   - an inconsistent Shamir share at an opening ends the run at every party with a clear
 //     ProtocolError, and open_to's target detects it;
+//   - trunc_sum_of_products opens a degree-2t polynomial that is uniform given its value at 0
+//     (the same chi-square tests on its coefficients of degree t + 1 .. 2t);
 //   - FixedPoint::encode rejects NaN, infinities and out-of-range values with InputError.
 #include <catch2/catch.hpp>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "mpc/ops.hpp"
+#include "mpc/serialize.hpp"
 #include "mpc/shamir.hpp"
 #include "tests/support/oracle.hpp"
 
@@ -337,6 +341,109 @@ TEMPLATE_TEST_CASE("open_to's target detects an inconsistent share", "[sharing]"
     CAPTURE(party, honest[party].message);
     CHECK(honest[party].kind == Outcome::kOk);
     CHECK(honest[party].got_values == (party == 0));
+  }
+}
+
+// Passes every round on unchanged and keeps a copy of the first message this party sends in
+// each named step (in an opening: its share).
+class RecordingMesh final : public net::Mesh {
+ public:
+  explicit RecordingMesh(net::Mesh& inner) : Mesh(inner.self(), names_of(inner)), inner_(inner) {}
+  void close() override { inner_.close(); }
+  const net::Bytes& sent(const std::string& step) const { return sent_.at(step); }
+
+ protected:
+  std::vector<net::Bytes> transfer(std::span<const net::Outgoing> sends,
+                                   std::span<const net::PartyId> receive_from,
+                                   std::string_view step) override {
+    if (!sends.empty()) sent_[std::string(step)].assign(sends[0].data.begin(), sends[0].data.end());
+    return inner_.round(sends, receive_from, step);
+  }
+
+ private:
+  static std::vector<std::string> names_of(const net::Mesh& mesh) {
+    std::vector<std::string> names;
+    for (net::PartyId p = 0; p < mesh.size(); ++p) names.push_back(mesh.name(p));
+    return names;
+  }
+  net::Mesh& inner_;
+  std::map<std::string, net::Bytes> sent_;
+};
+
+// The coefficients of degree lowest.. of the polynomials of degree below shares.size() through
+// (party + 1, shares[party][k]), for every k: coefficients[d - lowest][k].
+template <class F>
+std::vector<std::vector<F>> coefficients_from(const std::vector<std::vector<F>>& shares,
+                                              std::size_t lowest) {
+  const std::size_t m = shares.size();
+  // basis[j][d]: the coefficient of X^d in the Lagrange basis polynomial of point j + 1.
+  std::vector<std::vector<F>> basis(m);
+  for (std::size_t j = 0; j < m; ++j) {
+    std::vector<F> poly{F(1)};
+    F denominator(1);
+    for (std::size_t l = 0; l < m; ++l) {
+      if (l == j) continue;
+      const F point(l + 1);
+      std::vector<F> next(poly.size() + 1, F(0));  // poly (X - point)
+      for (std::size_t d = 0; d < poly.size(); ++d) {
+        next[d + 1] += poly[d];
+        next[d] -= point * poly[d];
+      }
+      poly = std::move(next);
+      denominator *= F(j + 1) - point;
+    }
+    const F scale = inverse(denominator);
+    for (auto& c : poly) c *= scale;
+    basis[j] = std::move(poly);
+  }
+  std::vector<std::vector<F>> out(m - lowest, std::vector<F>(shares[0].size(), F(0)));
+  for (std::size_t d = lowest; d < m; ++d) {
+    for (std::size_t j = 0; j < m; ++j) {
+      for (std::size_t k = 0; k < shares[j].size(); ++k) {
+        out[d - lowest][k] += basis[j][d] * shares[j][k];
+      }
+    }
+  }
+  return out;
+}
+
+TEMPLATE_TEST_CASE("trunc_sum_of_products opens a polynomial uniform but for its value at 0",
+                   "[sharing]", Fp61, Fp127) {
+  using F = TestType;
+  using En = ShamirEngine<F>;
+  for (const std::size_t parties : {3, 5}) {
+    const std::size_t t = test::threshold_for(parties);
+    CAPTURE(parties, t);
+    // Public factors and addend (constant sharings, degree 0): the sums' local shares all equal
+    // 2, and r's sharing has degree t, so without the fresh degree-2t sharing of 0 the opened
+    // polynomial's coefficients of degree t + 1 .. 2t would be 0, as they are in trunc's
+    // opening of a degree-t sharing.
+    const auto sent = net::run_parties(parties, [&](net::Mesh& mesh) {
+      RecordingMesh recording(mesh);
+      const Seed master = test::seed_from(parties);
+      Session session(recording, PrgState::from_master_seed(master, mesh.self(), parties));
+      LocalDealerUnsafe<F> dealer(master, mesh.self(), parties, t, En::kDefaultValueBits);
+      En en(session, dealer, t);
+      const auto ones = en.constant(std::vector<F>(2 * kSamples, F(1)));
+      const auto zeros = en.constant(std::vector<F>(kSamples, F(0)));
+      trunc_sum_of_products(en, ones, ones, zeros, 4, "sums");
+      en.trunc(zeros, 4, "trunc");
+      std::vector<std::vector<F>> out;
+      for (const std::string step : {"sums", "trunc"}) {
+        out.push_back(from_bytes<F>(recording.sent(step), kSamples, "party", step));
+      }
+      return out;
+    });
+    std::vector<std::vector<F>> sums, truncs;
+    for (const auto& party : sent) {
+      sums.push_back(party[0]);
+      truncs.push_back(party[1]);
+    }
+    check_shares_uniform(coefficients_from(sums, t + 1), true);
+    truncs.resize(2 * t + 1);
+    for (const auto& coefficient : coefficients_from(truncs, t + 1)) {
+      CHECK(coefficient == std::vector<F>(kSamples, F(0)));
+    }
   }
 }
 

@@ -275,15 +275,16 @@ TEST_CASE("vertical logistic regression matches plaintext on both engines", "[lo
   SECTION("shamir") {
     const auto runs = run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options);
     check_against_plaintext(data, options, runs);
-    // 7 rounds per iteration (4 for the comparisons of 24 bits: the window masks' group
-    // products stand in for the tree's first two levels; mul, trunc, trunc: the masked products
-    // reuse the truncations' openings). At the start, party 0 takes part in 3 rounds: the
+    // 6 rounds per iteration (4 for the comparisons of 24 bits: the window masks' group
+    // products stand in for the tree's first two levels; the sigmoid's products opened with the
+    // residual's truncation, and the update's truncation: the masked products reuse the
+    // truncations' openings). At the start, party 0 takes part in 3 rounds: the
     // inputs of its own columns (it sends) and of party 1's (it receives; party 2's and the
     // labels, at party 2, it draws from the seed it shares with party 2), and the one reduction
     // of every iteration's products of X with the masks. 6 per epoch's statistics (4 for the
     // sigmoid's comparison with the threshold 0, mul, open; the test logits need no opening).
-    CHECK(runs[0].training_rounds == 7 * runs[0].iterations);
-    CHECK(runs[0].rounds == 7 * runs[0].iterations + 2 + 1 + 6 * options.epochs);
+    CHECK(runs[0].training_rounds == 6 * runs[0].iterations);
+    CHECK(runs[0].rounds == 6 * runs[0].iterations + 2 + 1 + 6 * options.epochs);
   }
 }
 
