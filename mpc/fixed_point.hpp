@@ -11,6 +11,7 @@
 // value_bits <= 16 (see ShamirEngine).
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -28,8 +29,9 @@ struct FixedPoint {
 
   std::int64_t encode(double x) const {
     if (!std::isfinite(x)) throw InputError("cannot encode " + std::to_string(x) + " in fixed point");
-    const double scaled = std::nearbyint(std::ldexp(x, frac_bits));
-    if (std::fabs(scaled) >= std::ldexp(1.0, value_bits - 1)) {
+    // Multiplying by a power of two is exact (as ldexp, which costs a library call per value).
+    const double scaled = std::nearbyint(x * power_of_two(frac_bits));
+    if (std::fabs(scaled) >= power_of_two(value_bits - 1)) {
       throw InputError("value " + std::to_string(x) + " is outside the fixed-point range (+-" +
                        std::to_string(max_value()) + " with " + std::to_string(frac_bits) +
                        " fractional bits)");
@@ -37,7 +39,13 @@ struct FixedPoint {
     return static_cast<std::int64_t>(scaled);
   }
   double decode(std::int64_t encoded) const {
-    return std::ldexp(static_cast<double>(encoded), -frac_bits);
+    return static_cast<double>(encoded) * power_of_two(-frac_bits);
+  }
+
+ private:
+  // 2^e as a double, for |e| <= 1022 (a normal number: its exponent field alone).
+  static double power_of_two(int e) {
+    return std::bit_cast<double>(static_cast<std::uint64_t>(1023 + e) << 52);
   }
 };
 
