@@ -117,13 +117,20 @@ class CorrelationPool final : public CorrelationSource<E> {
     }
 
    private:
+    // The fetched parts are kept as they are when nothing is left (the usual case: fetches of
+    // whole multiples of the requests), else appended to what is left.
     void refill(Parts fetched, std::size_t fetched_count) {
       const std::size_t left = count_ - used_;
       for (std::size_t j = 0; j < fetched.size(); ++j) {
         const std::size_t stride = fetched_count == 0 ? 0 : fetched[j].size() / fetched_count;
         auto& part = parts_[j];
-        part.erase(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(used_ * strides_[j]));
-        part.insert(part.end(), fetched[j].begin(), fetched[j].end());
+        if (left == 0) {
+          part = std::move(fetched[j]);
+        } else {
+          part.erase(part.begin(),
+                     part.begin() + static_cast<std::ptrdiff_t>(used_ * strides_[j]));
+          part.insert(part.end(), fetched[j].begin(), fetched[j].end());
+        }
         strides_[j] = stride;
       }
       count_ = left + fetched_count;

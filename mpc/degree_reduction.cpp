@@ -148,7 +148,8 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
     from_resharer.emplace_back(pair_seeds_[from], pair_stream(batch, from, self));
   }
   const std::size_t drawn = (resharer ? t : 0) + seeding;
-  std::vector<F> seeded(drawn * kChunk);
+  const std::size_t block = std::min(kChunk, n);  // no larger buffer than the call needs
+  std::vector<F> seeded(drawn * block);
   std::vector<const F*> points, own_points;
   std::vector<F> own_weights = resharer ? own_weights_ : std::vector<F>{};
   own_weights.insert(own_weights.end(), seeded_factors_.begin(), seeded_factors_.end());
@@ -166,7 +167,7 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
       points.push_back(chunk);
     }
     for (std::size_t k = 0; k < drawn; ++k) {
-      const std::span<F> values = std::span<F>(seeded).subspan(k * kChunk, length);
+      const std::span<F> values = std::span<F>(seeded).subspan(k * block, length);
       sample_elements<F>(k < to_seeded.size() ? to_seeded[k] : from_resharer[k - to_seeded.size()],
                          values);
       points.push_back(values.data());

@@ -339,6 +339,9 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     // With a top bit and an even count, the top node combines with the one below it.
     const bool top_moves = top != nullptr && count % 2 == 0;
     Shares x, y;
+    const std::size_t most = (n * pairs + (top_moves ? n : 0)) * per_pair;
+    x.values.reserve(most);
+    y.values.reserve(most);
     std::vector<std::size_t> position(n * pairs, kComputed);  // of a computed pair in xy
     for (std::size_t k = 0; k < n; ++k) {
       for (std::size_t j = 0; j < pairs; ++j) {

@@ -1,7 +1,8 @@
 // linear_combination (mpc/linear_combination.hpp) and times_power_of_two (mpc/mersenne.hpp)
 // against the fields' own + and *, term by term: every kind of weight (zero, small, small
 // negated, general, p - 1), extreme point values, 0 to 40 points (past Fp61's reduction every 32
-// terms), and an output that is also one of the points.
+// terms), and an output that is also one of the points. The fields' own +, -, * and negation
+// (mpc/mersenne.hpp) against plain modular arithmetic with branches, at edge values.
 #include "mpc/linear_combination.hpp"
 
 #include <catch2/catch.hpp>
@@ -115,4 +116,40 @@ TEMPLATE_TEST_CASE("times_power_of_two multiplies by 2^e", "[linear_combination]
   // 2^-e = 2^(kBits - e): the rotation back.
   const F half = inverse(F(2));
   CHECK(times_power_of_two(values[0], F::kBits - 1) == values[0] * half);
+}
+
+namespace {
+
+// Plain modular arithmetic on canonical values below p < 2^127, with branches: the oracle for the
+// fields' branch-free operations.
+u128 oracle_add(u128 a, u128 b, u128 p) { return a + b >= p ? a + b - p : a + b; }
+u128 oracle_sub(u128 a, u128 b, u128 p) { return a >= b ? a - b : a + (p - b); }
+u128 oracle_mul(u128 a, u128 b, u128 p) {  // double and add, from b's top bit
+  u128 product = 0;
+  for (int bit = 127; bit >= 0; --bit) {
+    product = oracle_add(product, product, p);
+    if ((b >> bit) & 1) product = oracle_add(product, a, p);
+  }
+  return product;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("+, - and * agree with plain modular arithmetic, edge values included",
+                   "[linear_combination]", Fp61, Fp127) {
+  using F = TestType;
+  const u128 p = F::kModulus;
+  Prg prg(Seed{7});
+  std::vector<u128> values{0, 1, 2, p - 1, p - 2, p / 2, p / 2 + 1, u128{~std::uint64_t{0}} % p};
+  for (const F& v : prg.sample<F>(64)) values.push_back(to_unsigned(v));
+  for (const u128 a : values) {
+    for (const u128 b : values) {
+      CAPTURE(static_cast<std::uint64_t>(a), static_cast<std::uint64_t>(b));
+      const F x = from_unsigned<F>(a), y = from_unsigned<F>(b);
+      CHECK(to_unsigned(x + y) == oracle_add(a, b, p));
+      CHECK(to_unsigned(x - y) == oracle_sub(a, b, p));
+      CHECK(to_unsigned(x * y) == oracle_mul(a, b, p));
+      CHECK(to_unsigned(-x) == oracle_sub(0, a, p));
+    }
+  }
 }
