@@ -3,8 +3,13 @@
 // the same run.
 //
 //   mpc-bench net [--mib 256] [--parties 2,3] [--certs DIR]
+//                 [--rounds 2000] [--round-sizes 16,1024,16384] [--round-parties 3]
 //     One exchange_all of --mib MiB to every peer among N parties (threads of this process) on
-//     loopback over TlsMesh, next to the same transfer over plain TCP sockets.
+//     loopback over TlsMesh, next to the same transfer over plain TCP sockets (--mib 0 skips it).
+//     Then the fixed cost of a round: --rounds exchange_all rounds of each --round-sizes bytes to
+//     every peer among --round-parties party processes (TlsMesh on loopback, as mpc-party runs):
+//     microseconds per round (the slowest party's wall time) and CPU microseconds and context
+//     switches per round and party (--rounds 0 skips it).
 //
 //   mpc-bench psi [--log-items 16,20] [--parties 2,3] [--modes intersection,sum] [--overlap 0.5]
 //                 [--threads T] [--certs DIR]
@@ -90,6 +95,9 @@ struct NetOptions {
   std::size_t mib = 256;
   std::vector<std::size_t> parties = {2, 3};
   std::string certs;  // a gen-certs.sh folder; empty: generate a temporary one
+  std::size_t rounds = 2000;
+  std::vector<std::size_t> round_sizes = {16, 1024, 16384};
+  std::size_t round_parties = 3;
 };
 
 struct Measure {
@@ -295,12 +303,8 @@ void print_row(std::size_t n, const char* transport, const Measure& m, const cha
               static_cast<unsigned long long>(m.rounds), ratio);
 }
 
-void run_net(const NetOptions& options) {
+void run_throughput(const NetOptions& options, const fs::path& certs) {
   const std::size_t size = options.mib << 20;
-  const std::size_t most = *std::max_element(options.parties.begin(), options.parties.end());
-  std::optional<sm::app::BenchCertificates> generated;
-  const fs::path certs =
-      options.certs.empty() ? generated.emplace(most).folder() : fs::path(options.certs);
   std::printf("net: one exchange_all of %zu MiB to every peer, loopback, parties as threads\n",
               options.mib);
   std::printf(
@@ -317,6 +321,106 @@ void run_net(const NetOptions& options) {
     print_row(n, "tcp", tcp, "");
     print_row(n, "tls 1.3", tls, ratio);
   }
+}
+
+// The fixed cost of a round of small messages: one party process's measure of `rounds`
+// exchange_all rounds of `sizes[k]` bytes to every peer, for each k, after warm-up rounds.
+nlohmann::json round_cost_party(const sm::net::TlsConfig& config, std::size_t rounds,
+                                const std::vector<std::size_t>& sizes) {
+  constexpr std::size_t kWarmUpRounds = 200;
+  sm::Logger log(config.parties.at(config.self).name, sm::Logger::Level::kWarn);
+  auto mesh = sm::net::TlsMesh::connect(config, log);
+  const PartyId self = mesh->self();
+  const std::size_t n = mesh->size();
+  nlohmann::json sizes_report = nlohmann::json::array();
+  for (std::size_t size : sizes) {
+    std::vector<Bytes> out(n);
+    for (PartyId to = 0; to < n; ++to) {
+      if (to != self) out[to] = message_for(self, to, size);
+    }
+    const auto run_rounds = [&](std::size_t count) {
+      for (std::size_t round = 0; round < count; ++round) {
+        const auto in = mesh->exchange_all(out, "bench round");
+        for (PartyId from = 0; from < n; ++from) {
+          if (from != self && !arrived_intact(in[from], from, self, size)) {
+            throw sm::NetError("corrupted message from party " + std::to_string(from));
+          }
+        }
+      }
+    };
+    run_rounds(kWarmUpRounds);
+    rusage before{};
+    getrusage(RUSAGE_SELF, &before);
+    const sm::app::PhaseMeasure measure =
+        sm::app::measure_phase(*mesh, *mesh, [&] { run_rounds(rounds); });
+    rusage after{};
+    getrusage(RUSAGE_SELF, &after);
+    const auto switches = [](const rusage& usage) { return usage.ru_nvcsw + usage.ru_nivcsw; };
+    sizes_report.push_back({{"size", size},
+                            {"measure", sm::app::to_json(measure)},
+                            {"context_switches", switches(after) - switches(before)}});
+  }
+  mesh->broadcast(Bytes(1), "done");  // nobody closes while another still measures
+  mesh->close();
+  return {{"sizes", sizes_report}};
+}
+
+void run_round_cost(const NetOptions& options, const fs::path& certs) {
+  const std::size_t n = options.round_parties;
+  std::printf(
+      "\nnet rounds: %zu exchange_all rounds of small messages among %zu party processes, TLS "
+      "1.3\non loopback (us/round: the slowest party's wall time per round; cpu us and ctx sw: "
+      "per round\nand party, mean over the parties (max in brackets), the mesh's I/O thread "
+      "included)\n\n",
+      options.rounds, n);
+  std::printf("%10s  %9s  %20s  %16s  %16s  %7s\n", "bytes/peer", "us/round", "cpu us/party",
+              "ctx sw/party", "bytes sent/party", "rounds");
+  const auto ports = sm::app::free_loopback_ports(n);
+  const auto reports = sm::app::run_in_processes(
+      n,
+      [&](PartyId self) {
+        return round_cost_party(sm::app::loopback_config(certs, self, ports), options.rounds,
+                                options.round_sizes);
+      },
+      std::chrono::seconds(3600));
+  const double rounds = static_cast<double>(options.rounds);
+  for (std::size_t k = 0; k < options.round_sizes.size(); ++k) {
+    std::vector<sm::app::PhaseMeasure> parties;
+    double cpu_sum = 0;
+    double switches_sum = 0;
+    double switches_max = 0;
+    for (const auto& report : reports) {
+      const auto& measured = report.at("sizes").at(k);
+      parties.push_back(sm::app::phase_from_json(measured.at("measure")));
+      cpu_sum += parties.back().cpu_seconds;
+      const double switches = measured.at("context_switches").get<double>();
+      switches_sum += switches;
+      switches_max = std::max(switches_max, switches);
+    }
+    const sm::app::PhaseMeasure slowest = sm::app::slowest(parties);
+    char cpu[32];
+    std::snprintf(cpu, sizeof cpu, "%.1f (%.1f)", cpu_sum / n / rounds * 1e6,
+                  slowest.cpu_seconds / rounds * 1e6);
+    char switches[32];
+    std::snprintf(switches, sizeof switches, "%.2f (%.2f)", switches_sum / n / rounds,
+                  switches_max / rounds);
+    std::printf("%10zu  %9.1f  %20s  %16s  %16llu  %7llu\n", options.round_sizes[k],
+                slowest.seconds / rounds * 1e6, cpu, switches,
+                static_cast<unsigned long long>(slowest.bytes_sent),
+                static_cast<unsigned long long>(slowest.rounds));
+    std::fflush(stdout);
+  }
+}
+
+void run_net(const NetOptions& options) {
+  const std::size_t most = std::max(
+      options.rounds == 0 ? 0 : options.round_parties,
+      options.mib == 0 ? 0 : *std::max_element(options.parties.begin(), options.parties.end()));
+  std::optional<sm::app::BenchCertificates> generated;
+  const fs::path certs =
+      options.certs.empty() ? generated.emplace(most).folder() : fs::path(options.certs);
+  if (options.mib > 0) run_throughput(options, certs);
+  if (options.rounds > 0) run_round_cost(options, certs);
 }
 
 // ---- mul, matmul and aggregate suites: party processes over TLS (apps/bench_mpc.hpp) --------
@@ -1065,11 +1169,21 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   NetOptions net;
   auto* net_command = app.add_subcommand("net", "TLS mesh throughput next to plain TCP");
-  net_command->add_option("--mib", net.mib, "MiB sent to every peer")->check(CLI::Range(1, 4096));
+  net_command->add_option("--mib", net.mib, "MiB sent to every peer (0: no throughput run)")
+      ->check(CLI::Range(0, 4096));
   net_command->add_option("--parties", net.parties, "party counts to measure")
       ->delimiter(',')
       ->check(CLI::Range(2, 16));
   net_command->add_option("--certs", net.certs, "folder made by scripts/gen-certs.sh");
+  net_command->add_option("--rounds", net.rounds, "rounds of small messages (0: none)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10000000}))
+      ->capture_default_str();
+  net_command->add_option("--round-sizes", net.round_sizes, "bytes to every peer per round")
+      ->delimiter(',')
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20));
+  net_command->add_option("--round-parties", net.round_parties, "party processes of the rounds")
+      ->check(CLI::Range(2, 16))
+      ->capture_default_str();
 
   const auto schemes_option = [](CLI::App* command, std::vector<std::string>& schemes) {
     command->add_option("--schemes", schemes, "additive (with a dealer), fp61, fp127 (Shamir)")
