@@ -299,6 +299,10 @@ class TlsMesh::Engine {
     std::size_t writes_pending = 0;
     Clock::time_point rx_activity{};
     Clock::time_point tx_activity{};
+    // What the waiting caller needs from this peer before its round can go on (set only while
+    // caller_waiting_): the next piece of a message, the end of its sends.
+    bool awaits_message = false;
+    bool awaits_write = false;
   };
   // The first failure; `peer` is set when a peer caused it (the message then names the step).
   struct Failure {
@@ -347,6 +351,13 @@ class TlsMesh::Engine {
   void resume_write(PartyId peer);
   void on_data_written(PartyId peer, const ErrorCode& ec);
   void note_activity(const Conn& conn, bool received);
+  // With mutex_ held, after the I/O thread has filed a piece of a message from `peer` (`whole`:
+  // the message's only piece) or finished its sends: whether to wake the caller. It sleeps until
+  // something it awaits has happened; a whole message or finished sends wake it only when they
+  // were the last thing it awaited, so a round of small messages wakes it once.
+  bool wakes_caller_on_piece(PeerState& peer, bool whole);
+  bool wakes_caller_on_sent(PeerState& peer);
+  bool nothing_awaited() const;
   void peer_failed(PartyId peer, const std::string& detail);
   void teardown(const std::string& reason);
   void goodbye_all();
@@ -408,6 +419,7 @@ class TlsMesh::Engine {
                            // then drops it
   std::string final_message_;  // the error already thrown to the caller
   bool closed_ = false;
+  bool caller_waiting_ = false;  // the caller sleeps on changed_ in exchange() or abandon()
 };
 
 TlsMesh::Engine::Engine(const TlsConfig& config, sm::Logger& log, const Mesh& mesh)
@@ -911,13 +923,15 @@ void TlsMesh::Engine::read_data(const std::shared_ptr<Conn>& conn, std::uint64_t
   // Data that arrives while we say goodbye or tear down is read and dropped (see on_frame).
   conn->filing = !conn->closed && !conn->closing && !tearing_down_;
   if (conn->filing) {
+    bool wake = false;
     {
       std::lock_guard lock(mutex_);
       auto& peer = peers_[*conn->peer];
       peer.inbox.push_back(Incoming{length, 0, {}});
       peer.rx_activity = Clock::now();
+      wake = length == 0 && wakes_caller_on_piece(peer, true);  // an empty message is complete
     }
-    changed_.notify_all();
+    if (wake) changed_.notify_one();
   }
   read_data_piece(conn, length, 0, std::move(done));
 }
@@ -941,6 +955,7 @@ void TlsMesh::Engine::read_data_piece(const std::shared_ptr<Conn>& conn, std::ui
         if (!conn->filing) {
           release_piece(std::move(conn->read_piece));
         } else {
+          bool wake = false;
           {
             std::lock_guard lock(mutex_);
             auto& peer = peers_[*conn->peer];
@@ -948,8 +963,9 @@ void TlsMesh::Engine::read_data_piece(const std::shared_ptr<Conn>& conn, std::ui
             message.pieces.push_back(std::move(conn->read_piece));
             message.arrived += size;
             peer.rx_activity = Clock::now();
+            wake = wakes_caller_on_piece(peer, size == length);
           }
-          changed_.notify_all();
+          if (wake) changed_.notify_one();
         }
         read_data_piece(conn, length, offset + size, std::move(done));
       });
@@ -1103,15 +1119,36 @@ void TlsMesh::Engine::resume_write(PartyId peer) {
 }
 
 void TlsMesh::Engine::on_data_written(PartyId peer, const ErrorCode& ec) {
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    --peers_[peer].writes_pending;
-    peers_[peer].tx_activity = Clock::now();
+    auto& state = peers_[peer];
+    --state.writes_pending;
+    state.tx_activity = Clock::now();
+    wake = ec || (state.writes_pending == 0 && wakes_caller_on_sent(state));
   }
-  changed_.notify_all();
+  if (wake) changed_.notify_one();
   if (ec && !tearing_down_ && !closing_all_) {
     peer_failed(peer, "disconnected while we were sending (" + io_error_text(ec) + ")");
   }
+}
+
+bool TlsMesh::Engine::wakes_caller_on_piece(PeerState& peer, bool whole) {
+  if (!caller_waiting_ || !peer.awaits_message) return false;
+  peer.awaits_message = false;
+  return !whole || nothing_awaited();  // a piece of a large message is consumed at once
+}
+
+bool TlsMesh::Engine::wakes_caller_on_sent(PeerState& peer) {
+  if (!caller_waiting_) return false;
+  peer.awaits_write = false;
+  return nothing_awaited();
+}
+
+bool TlsMesh::Engine::nothing_awaited() const {
+  return std::none_of(peers_.begin(), peers_.end(), [](const PeerState& peer) {
+    return peer.awaits_message || peer.awaits_write;
+  });
 }
 
 void TlsMesh::Engine::note_activity(const Conn& conn, bool received) {
@@ -1247,10 +1284,12 @@ void TlsMesh::Engine::abandon(std::unique_lock<std::mutex>& lock, const std::str
   asio::post(io_, [this, message] { teardown(message); });
   lock.lock();
   // Our queued sends refer to the caller's buffers: wait until the I/O thread has let go of them.
+  caller_waiting_ = true;  // awaiting nothing in particular: every finished send wakes it
   changed_.wait_for(lock, std::chrono::seconds(10), [&] {
     return std::all_of(peers_.begin(), peers_.end(),
                        [](const PeerState& peer) { return peer.writes_pending == 0; });
   });
+  caller_waiting_ = false;
 }
 
 std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
@@ -1479,7 +1518,18 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
       }
       wake = std::min(wake, last + timeout);
     }
+    // Sleep until what this round still needs has arrived (see wakes_caller_on_piece), a peer
+    // fails or leaves, or a deadline passes.
+    for (std::size_t i = 0; i < receive_from.size(); ++i) {
+      if (!settled[i]) peers_[receive_from[i]].awaits_message = true;
+    }
+    for (const auto& message : live_sends) {
+      if (peers_[message.to].writes_pending > 0) peers_[message.to].awaits_write = true;
+    }
+    caller_waiting_ = true;
     changed_.wait_until(lock, wake);
+    caller_waiting_ = false;
+    for (auto& peer : peers_) peer.awaits_message = peer.awaits_write = false;
   }
 }
 

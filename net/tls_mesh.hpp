@@ -23,10 +23,13 @@
 //
 // Running. One I/O thread inside the mesh performs all socket work. It keeps a read pending on
 // every channel and files messages, piece by piece, into a per-peer inbox, so a peer that
-// disconnects is noticed at once, even while the caller waits on another peer. transfer() queues the sends
-// on the I/O thread and waits for them and for the awaited messages; sends and receives proceed
-// concurrently, so no message size or order can deadlock. A receive fails when its peer has sent
-// nothing for config.receive_timeout (bytes of a large message still arriving count as activity).
+// disconnects is noticed at once, even while the caller waits on another peer. transfer() queues
+// the sends on the I/O thread and waits for them and for the awaited messages; sends and receives
+// proceed concurrently, so no message size or order can deadlock. The waiting caller is woken only
+// by what can end its wait: the last of its round's small messages or sends, each piece of a large
+// message, a failure, a deadline; so a round of small messages costs it one wake-up, not one per
+// message, frame header and send. A receive fails when its peer has sent nothing for
+// config.receive_timeout (bytes of a large message still arriving count as activity).
 //
 // Errors. A peer that disconnects without a bye, aborts, sends a malformed frame, or stays
 // silent past the deadline makes the current (or next) round throw NetError naming the peer and
