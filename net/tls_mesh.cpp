@@ -1414,6 +1414,15 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
     bool took_piece = false;
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
       if (settled[i]) continue;
+      // The inbox's front belongs to the first unsettled receive from the same peer.
+      bool behind_earlier = false;
+      for (std::size_t j = 0; j < i && !behind_earlier; ++j) {
+        behind_earlier = !settled[j] && receive_from[j] == receive_from[i];
+      }
+      if (behind_earlier) {
+        all_received = false;
+        continue;
+      }
       auto& peer = peers_[receive_from[i]];
       const Incoming* front = peer.inbox.empty() ? nullptr : &peer.inbox.front();
       const bool piecewise = front != nullptr && (streaming != nullptr || front->size > kPiece);
