@@ -108,12 +108,7 @@ struct Measure {
   std::uint64_t rounds = 0;
 };
 
-double process_cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
+using sm::app::process_cpu_seconds;
 
 Bytes message_for(PartyId from, PartyId to, std::size_t size) {
   Bytes message(size, static_cast<std::uint8_t>(from * 16 + to));
