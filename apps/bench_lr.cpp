@@ -143,14 +143,17 @@ nlohmann::json lr_phases(En& engine, net::Mesh& barrier, const net::Mesh& counte
   const proto::LogRegData mine = party_data(bench, data, self);
 
   using Clock = std::chrono::steady_clock;
-  std::vector<double> epoch_ends;
+  std::vector<double> epoch_ends, epoch_cpu_ends;  // since the training started
   Clock::time_point start;
+  double cpu_start = 0;
   data.options.progress = [&](const proto::EpochStats&) {
     epoch_ends.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    epoch_cpu_ends.push_back(process_cpu_seconds() - cpu_start);
   };
   proto::LogRegModel<typename En::Shares> model;
   const PhaseMeasure train = measure_phase(barrier, counted, [&] {
     start = Clock::now();
+    cpu_start = process_cpu_seconds();
     model = proto::train_logreg(engine, mine, layout, data.options);
   });
   const auto weights =
@@ -161,6 +164,7 @@ nlohmann::json lr_phases(En& engine, net::Mesh& barrier, const net::Mesh& counte
   for (std::size_t e = 0; e < model.curve.size(); ++e) {
     curve.push_back({{"epoch", model.curve[e].epoch},
                      {"seconds", epoch_ends.at(e)},
+                     {"cpu_seconds", epoch_cpu_ends.at(e)},
                      {"train_mse", model.curve[e].train_mse},
                      {"test_accuracy", model.curve[e].test_accuracy.value_or(0)}});
   }

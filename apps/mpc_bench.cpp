@@ -821,14 +821,15 @@ void run_lr(const LrOptions& options) {
       "same model (same batches, same sigmoid, doubles, Eigen) in the same run\n"
       "load average before: %s\n"
       "(seconds: slowest party, everything from sharing the data to the last epoch's statistics;\n"
-      " s/epoch: epochs after the first; set-up: the first epoch's extra time; rounds/it: rounds\n"
-      " of one training iteration on the computing parties' mesh; stats: rounds of one epoch's\n"
-      " statistics; accuracy on the 20 %% test rows, secure / plaintext; |dw|: largest weight\n"
-      " difference from the plaintext run)\n\n",
+      " s/epoch: epochs after the first; set-up: the first epoch's extra time; cpu s: the slowest\n"
+      " party's process CPU time, and per epoch after the first (cpu/ep; with one epoch: the\n"
+      " first); rounds/it: rounds of one training iteration on the computing parties' mesh;\n"
+      " stats: rounds of one epoch's statistics; accuracy on the 20 %% test rows, secure /\n"
+      " plaintext; |dw|: largest weight difference from the plaintext run)\n\n",
       options.batch_size, sm::app::load_average_text().c_str());
-  std::printf("%-42s  %-15s  %8s  %8s  %7s  %8s  %12s  %9s  %5s  %13s  %7s  %9s  %8s\n", "case",
-              "scheme", "seconds", "s/epoch", "set-up", "cpu s", "sent/party", "rounds/it", "stats",
-              "accuracy", "|dw|", "plain s", "ratio");
+  std::printf("%-42s  %-15s  %8s  %8s  %7s  %8s  %7s  %12s  %9s  %5s  %13s  %7s  %9s  %8s\n",
+              "case", "scheme", "seconds", "s/epoch", "set-up", "cpu s", "cpu/ep", "sent/party",
+              "rounds/it", "stats", "accuracy", "|dw|", "plain s", "ratio");
   const sm::app::BenchCertificates certs(options.parties + 1);
   for (const auto& dataset : options.datasets) {
     for (const auto& partition : options.partitions) {
@@ -863,6 +864,17 @@ void run_lr(const LrOptions& options) {
         }
         const auto& party = *first;
         const auto& curve = party.at("curve");
+        // The slowest computing party's CPU seconds per epoch after the first.
+        double cpu_per_epoch = 0;
+        for (const auto& report : reports) {
+          if (report.at("role") != "compute") continue;
+          const auto& own = report.at("curve");
+          const double first_cpu = own.at(0).at("cpu_seconds").get<double>();
+          cpu_per_epoch = std::max(
+              cpu_per_epoch, own.size() > 1 ? (own.back().at("cpu_seconds").get<double>() -
+                                               first_cpu) / static_cast<double>(own.size() - 1)
+                                            : first_cpu);
+        }
         const double first_epoch = curve.at(0).at("seconds").get<double>();
         const double per_epoch =
             curve.size() > 1
@@ -884,10 +896,10 @@ void run_lr(const LrOptions& options) {
             static_cast<double>(bench.epochs);
         const double ratio = train.summary.seconds / plain.seconds;
         std::printf(
-            "%-42s  %-15s  %8.3f  %8.3f  %7.3f  %8.3f  %12llu  %9.1f  %5.0f  %6.4f/%6.4f  %7.4f  "
-            "%9.5f  %8.0f\n",
+            "%-42s  %-15s  %8.3f  %8.3f  %7.3f  %8.3f  %7.3f  %12llu  %9.1f  %5.0f  %6.4f/%6.4f  "
+            "%7.4f  %9.5f  %8.0f\n",
             label.c_str(), sm::app::scheme_label(scheme).c_str(), train.summary.seconds, per_epoch,
-            first_epoch - per_epoch, train.summary.cpu_seconds,
+            first_epoch - per_epoch, train.summary.cpu_seconds, cpu_per_epoch,
             static_cast<unsigned long long>(train.summary.bytes_sent), rounds_per_iteration,
             stats_rounds, accuracy, plain.test_accuracy, worst, plain.seconds, ratio);
         if (std::fabs(accuracy - plain.test_accuracy) > 0.05) {
@@ -905,6 +917,7 @@ void run_lr(const LrOptions& options) {
                                     {"seconds_per_epoch", per_epoch},
                                     {"setup_seconds", first_epoch - per_epoch},
                                     {"cpu_seconds", train.summary.cpu_seconds},
+                                    {"cpu_seconds_per_epoch", cpu_per_epoch},
                                     {"bytes_sent_per_party", train.summary.bytes_sent},
                                     {"bytes_received_per_party", train.summary.bytes_received},
                                     {"rounds", train.summary.rounds},
