@@ -45,9 +45,8 @@ std::vector<std::string> ShamirEngine<F>::party_names() const {
 }
 
 template <class F>
-typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
-                                                        std::span<const F> values, std::size_t n,
-                                                        std::string_view step) {
+std::optional<typename ShamirEngine<F>::Shares> ShamirEngine<F>::input_if_not_owner(
+    net::PartyId owner, std::size_t n, std::string_view step) {
   net::Mesh& mesh = session_.mesh();
   const std::size_t parties = mesh.size(), seeded = codec_.degree();
   if (owner >= parties) {
@@ -62,41 +61,87 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
     return drawn;
   }
   if (offset > seeded) {
-    return {from_bytes<F>(mesh.recv(owner, step), n, mesh.describe(owner), step)};
+    return Shares{from_bytes<F>(mesh.recv(owner, step), n, mesh.describe(owner), step)};
   }
-  if (values.size() != n) {
-    throw std::invalid_argument("input '" + std::string(step) + "': expected " + std::to_string(n) +
-                                " values");
-  }
+  return std::nullopt;
+}
+
+template <class F>
+void ShamirEngine<F>::deal(std::span<const F> values, std::span<F> own_share,
+                           std::string_view step) {
+  net::Mesh& mesh = session_.mesh();
+  const net::PartyId owner = mesh.self();
+  const std::size_t parties = mesh.size(), seeded = codec_.degree(), n = values.size();
   // The polynomial through the secret at 0 and the seeded peers' shares, evaluated at the owner
   // and at every other peer.
   std::vector<F> points{F(0)};
-  std::vector<std::vector<F>> drawn;
+  std::vector<Prg> streams;
   for (std::size_t k = 1; k <= seeded; ++k) {
     const net::PartyId peer = (owner + k) % parties;
     points.push_back(ShamirCodec<F>::point(peer));
-    Prg stream = session_.prg().pairwise_stream(peer);
-    drawn.emplace_back(n);
-    sample_elements<F>(stream, std::span<F>(drawn.back()));
+    streams.push_back(session_.prg().pairwise_stream(peer));
   }
-  std::vector<const F*> sources{values.data()};
-  for (const auto& shares : drawn) sources.push_back(shares.data());
-  const auto share_of = [&](net::PartyId party) {
-    std::vector<F> share(n);
-    linear_combination<F>(share.data(), n, lagrange_at<F>(points, ShamirCodec<F>::point(party)),
-                          sources);
-    return share;
-  };
-  std::vector<std::vector<F>> outgoing;
+  std::vector<net::PartyId> receivers;
+  std::vector<std::vector<F>> receiver_weights, outgoing;
   for (std::size_t k = seeded + 1; k < parties; ++k) {
-    outgoing.push_back(share_of((owner + k) % parties));
+    receivers.push_back((owner + k) % parties);
+    receiver_weights.push_back(lagrange_at<F>(points, ShamirCodec<F>::point(receivers.back())));
+    outgoing.emplace_back(n);
+  }
+  const auto own_weights = lagrange_at<F>(points, ShamirCodec<F>::point(owner));
+  // The seeded peers' shares are drawn a chunk at a time, as many elements per PRG call as
+  // sample_elements makes when a seeded peer draws all n at once, so both see the same stream.
+  constexpr std::size_t kChunk = 4096;
+  std::vector<F> drawn(seeded * kChunk);
+  std::vector<const F*> sources(seeded + 1);
+  for (std::size_t begin = 0; begin < n; begin += kChunk) {
+    const std::size_t size = std::min(kChunk, n - begin);
+    sources[0] = values.data() + begin;
+    for (std::size_t k = 0; k < seeded; ++k) {
+      const std::span<F> chunk(drawn.data() + k * kChunk, size);
+      sample_elements<F>(streams[k], chunk);
+      sources[k + 1] = chunk.data();
+    }
+    for (std::size_t j = 0; j < receivers.size(); ++j) {
+      linear_combination<F>(outgoing[j].data() + begin, size, receiver_weights[j], sources);
+    }
+    // Last: own_share may be `values`.
+    linear_combination<F>(own_share.data() + begin, size, own_weights, sources);
   }
   std::vector<net::Outgoing> sends;
-  for (std::size_t k = seeded + 1; k < parties; ++k) {
-    sends.push_back({(owner + k) % parties, as_bytes<F>(outgoing[k - seeded - 1])});
+  for (std::size_t j = 0; j < receivers.size(); ++j) {
+    sends.push_back({receivers[j], as_bytes<F>(outgoing[j])});
   }
   mesh.round(sends, {}, step);
-  return {share_of(owner)};
+}
+
+template <class F>
+void ShamirEngine<F>::check_input_length(std::size_t given, std::size_t n, std::string_view step) {
+  if (given != n) {
+    throw std::invalid_argument("input '" + std::string(step) + "': expected " + std::to_string(n) +
+                                " values");
+  }
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner,
+                                                        std::span<const F> values, std::size_t n,
+                                                        std::string_view step) {
+  if (auto shares = input_if_not_owner(owner, n, step)) return std::move(*shares);
+  check_input_length(values.size(), n, step);
+  Shares own{std::vector<F>(n)};
+  deal(values, own.values, step);
+  return own;
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::input(net::PartyId owner, std::vector<F>&& values,
+                                                        std::size_t n, std::string_view step) {
+  if (auto shares = input_if_not_owner(owner, n, step)) return std::move(*shares);
+  check_input_length(values.size(), n, step);
+  Shares own{std::move(values)};
+  deal(own.values, own.values, step);
+  return own;
 }
 
 template <class F>

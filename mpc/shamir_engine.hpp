@@ -63,6 +63,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "mpc/degree_reduction.hpp"
 #include "mpc/engine.hpp"
@@ -95,7 +97,13 @@ class ShamirEngine {
   int value_bits() const { return value_bits_; }
   const ShamirCodec<F>& codec() const { return codec_; }
 
+  // The owner passes its n secrets (others: anything); every party gets its shares (1 round,
+  // see above). The owner deals a chunk at a time: no memory for the seeded peers' shares beyond
+  // a few thousand elements, and n elements per receiving peer for its message.
   Shares input(net::PartyId owner, std::span<const F> values, std::size_t n, std::string_view step);
+  // The same, the owner's shares taking the place of its secrets in `values`' storage (no new
+  // memory for them); the other parties' `values` are ignored.
+  Shares input(net::PartyId owner, std::vector<F>&& values, std::size_t n, std::string_view step);
   Shares constant(std::span<const F> values) const;
   Shares add_public(Shares x, std::span<const F> values) const;
   // The peers' shares are streamed (net::Mesh::round_streamed) and reconstructed as soon as
@@ -139,6 +147,16 @@ class ShamirEngine {
 
  private:
   std::vector<std::string> party_names() const;
+  // input's part for a party other than the owner: its n shares, drawn from the seed it shares
+  // with the owner or received from it; std::nullopt at the owner. std::invalid_argument for an
+  // owner outside the session.
+  std::optional<Shares> input_if_not_owner(net::PartyId owner, std::size_t n,
+                                           std::string_view step);
+  // std::invalid_argument unless the owner gave n values.
+  static void check_input_length(std::size_t given, std::size_t n, std::string_view step);
+  // input's part at the owner: sends every receiving peer its shares of `values` (1 round) and
+  // writes the owner's into own_share (same length, which may be `values`' storage).
+  void deal(std::span<const F> values, std::span<F> own_share, std::string_view step);
   // std::invalid_argument unless 1 <= bits <= value_bits - 2 (`operation` names the caller).
   void check_trunc_bits(int bits, std::string_view operation) const;
   // P - high: the truncation's result from the opened c = x + r + 2^(value_bits-1), P the top

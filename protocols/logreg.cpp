@@ -74,7 +74,9 @@ void check_data(const LogRegData& data, const LogRegLayout& layout, net::PartyId
   }
 }
 
-// The shared n x D matrix (features and a column of ones), scale 2^f.
+// The shared n x D matrix (features and a column of ones), scale 2^f. One input per party; this
+// party's encoded features go to the engine by value (std::move(mine)), so an engine that takes
+// a vector (ShamirEngine) deals into their storage instead of new memory.
 template <mpc::Engine En>
 typename En::Shares share_features(En& engine, const LogRegData& data, const LogRegLayout& layout) {
   using E = typename En::Element;
@@ -82,16 +84,15 @@ typename En::Shares share_features(En& engine, const LogRegData& data, const Log
   const net::PartyId self = session.self();
   const auto& fixed = session.fixed();
   const std::size_t n = layout.total_rows(), d = layout.total_features(), width = d + 1;
-  const auto mine = mpc::encode_fixed<E>(fixed, data.features);
+  auto mine = mpc::encode_fixed<E>(fixed, data.features);
   typename En::Shares x;
   x.values.assign(n * width, E(0));
   if (layout.partition == Partition::kVertical) {
     std::size_t offset = 0;
     for (net::PartyId p = 0; p < layout.columns.size(); ++p) {
       const std::size_t cols = layout.columns[p];
-      const auto block =
-          engine.input(p, p == self ? std::span<const E>(mine) : std::span<const E>{}, n * cols,
-                       "logreg: share features");
+      const auto block = engine.input(p, p == self ? std::move(mine) : std::vector<E>{}, n * cols,
+                                      "logreg: share features");
       for (std::size_t r = 0; r < n; ++r) {
         for (std::size_t c = 0; c < cols; ++c) {
           x.values[r * width + offset + c] = block.values[r * cols + c];
@@ -103,9 +104,8 @@ typename En::Shares share_features(En& engine, const LogRegData& data, const Log
     std::size_t offset = 0;
     for (net::PartyId p = 0; p < layout.rows.size(); ++p) {
       const std::size_t rows = layout.rows[p];
-      const auto block =
-          engine.input(p, p == self ? std::span<const E>(mine) : std::span<const E>{}, rows * d,
-                       "logreg: share features");
+      const auto block = engine.input(p, p == self ? std::move(mine) : std::vector<E>{}, rows * d,
+                                      "logreg: share features");
       for (std::size_t r = 0; r < rows; ++r) {
         for (std::size_t c = 0; c < d; ++c) {
           x.values[(offset + r) * width + c] = block.values[r * d + c];

@@ -213,7 +213,7 @@ TEMPLATE_TEST_CASE("ShamirEngine::input: any t parties' shares are uniform, t + 
     const auto shares = test::run_engine_seeded<En>(parties, test::seed_from(parties), [&](En& en) {
       const bool owner = en.session().self() == 1;
       try {  // an owner outside the mesh is refused at every party before anything is sent
-        en.input(static_cast<net::PartyId>(parties), {}, 1, "no such owner");
+        en.input(static_cast<net::PartyId>(parties), std::span<const F>(), 1, "no such owner");
         throw std::logic_error("an input from party N was accepted");
       } catch (const std::invalid_argument& e) {
         if (std::string(e.what()).find("no party") == std::string::npos) throw;
@@ -228,6 +228,43 @@ TEMPLATE_TEST_CASE("ShamirEngine::input: any t parties' shares are uniform, t + 
       // Two shares of a degree-1 sharing lie on a line through the secret.
       const auto joint = joint_histogram<F>({&shares[1], &shares[2]}, 16);
       CHECK(test::chi_square_uniform(joint).p_value < kSignificance);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("ShamirEngine::input from a vector deals into its storage, as from a span",
+                   "[sharing]", Fp61, Fp127) {
+  using F = TestType;
+  using En = ShamirEngine<F>;
+  // Lengths around the owner's dealing chunk (4096 elements), so that the seeded peers' draws of
+  // all n at once must meet the owner's chunked draws.
+  for (const std::size_t parties : {3, 5}) {
+    for (const std::size_t n : {std::size_t{1}, std::size_t{4096}, std::size_t{10001}}) {
+      CAPTURE(parties, n);
+      std::vector<F> secrets(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        secrets[i] = test::elem<F>(static_cast<std::int64_t>(i * 7919 + parties));
+      }
+      const auto opened =
+          test::run_engine_seeded<En>(parties, test::seed_from(parties + n), [&](En& en) {
+            const net::PartyId owner = 2;
+            const bool mine = en.session().self() == owner;
+            std::vector<F> values = mine ? secrets : std::vector<F>{};
+            const F* storage = values.data();
+            const auto moved = en.input(owner, std::move(values), n, "input from a vector");
+            if (mine && moved.values.data() != storage) {
+              throw std::logic_error("the owner's shares are not in its values' storage");
+            }
+            const auto spanned =
+                en.input(owner, mine ? std::span<const F>(secrets) : std::span<const F>(), n,
+                         "input from a span");
+            return std::vector<std::vector<F>>{en.open(moved, "open moved"),
+                                               en.open(spanned, "open spanned")};
+          });
+      for (const auto& party : opened) {
+        CHECK(party[0] == secrets);
+        CHECK(party[1] == secrets);
+      }
     }
   }
 }
