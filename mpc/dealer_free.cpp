@@ -449,55 +449,58 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
     out.r[k] = scale * value;
   }
   // The group products, two reductions for all masks: the pairs (of every group), then the
-  // triples and the quadruple of each group of 4 from the pairs.
-  const std::size_t groups = width / 4, pairs = 6 * groups + (width % 4 == 2 ? 1 : 0);
+  // products of three or four bits from the reduced pairs: b_l b_j b_h = (b_l b_j) b_h for l < j
+  // < h (its two lowest bits' pair times its highest bit), b_0 b_1 b_2 b_3 = (b_0 b_1) (b_2 b_3).
+  const std::size_t full_group = window_group_bits(width);
   const auto bit = [&](std::size_t k, std::size_t i) { return out.bits[k * width + i]; };
-  std::vector<F> products(n * pairs);  // [b_i b_j]_2t, WindowMasks' order of the pairs
-  for (std::size_t k = 0, next = 0; k < n; ++k) {
-    for (std::size_t group = 0; group < width; group += 4) {
-      const std::size_t group_bits = std::min<std::size_t>(4, width - group);
-      for (const unsigned m : group_subsets(group_bits)) {
-        if (std::popcount(m) != 2) continue;
-        const auto first = static_cast<std::size_t>(std::countr_zero(m));
-        const auto second = static_cast<std::size_t>(std::bit_width(m) - 1);
-        products[next++] = bit(k, group + first) * bit(k, group + second);
+  const auto for_each_group = [&](auto&& visit) {  // visit(k, first bit, subsets of the group)
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t group = 0; group < width; group += full_group) {
+        visit(k, group, group_subsets(std::min(full_group, width - group)));
       }
     }
-  }
+  };
+  std::vector<F> products;  // [b_i b_j]_2t, WindowMasks' order of the pairs
+  for_each_group([&](std::size_t k, std::size_t first, std::span<const unsigned> subsets) {
+    for (const unsigned m : subsets) {
+      if (std::popcount(m) != 2) continue;
+      products.push_back(bit(k, first + static_cast<std::size_t>(std::countr_zero(m))) *
+                         bit(k, first + static_cast<std::size_t>(std::bit_width(m) - 1)));
+    }
+  });
   const std::vector<F> pair_products =
       reduction_.reduce(std::move(products), "dealer-free window masks: pairs");
-  // Per group of 4, the pairs in order are 01 02 12 03 13 23 (m = 3 5 6 9 10 12); the others:
-  // 012 = 01 b_2, 013 = 01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23.
-  products.assign(n * groups * 5, F(0));
-  for (std::size_t k = 0, next = 0; k < n; ++k) {
-    for (std::size_t g = 0; g < groups; ++g) {
-      const F* pair = pair_products.data() + k * pairs + 6 * g;
-      const F b2 = bit(k, 4 * g + 2), b3 = bit(k, 4 * g + 3);
-      products[next++] = pair[0] * b2;
-      products[next++] = pair[0] * b3;
-      products[next++] = pair[1] * b3;
-      products[next++] = pair[2] * b3;
-      products[next++] = pair[0] * pair[5];
+  // by_subset[m]: a group's reduced pair (or, after the second round, product) of subset m.
+  std::array<F, 16> by_subset{};
+  products.clear();
+  std::size_t next_pair = 0;
+  for_each_group([&](std::size_t k, std::size_t first, std::span<const unsigned> subsets) {
+    for (const unsigned m : subsets) {
+      if (std::popcount(m) == 2) by_subset[m] = pair_products[next_pair++];
     }
-  }
-  constexpr std::string_view kHigherStep = "dealer-free window masks: triples and quadruples";
-  const std::vector<F> higher =
-      groups == 0 ? std::vector<F>{} : reduction_.reduce(std::move(products), kHigherStep);
-  // Interleave in WindowMasks' order: m = 3 5 6 [7] 9 10 [11] 12 [13 14 15].
-  constexpr std::array<int, 11> kFromHigher = {-1, -1, -1, 0, -1, -1, 1, -1, 2, 3, 4};
-  constexpr std::array<int, 11> kFromPairs = {0, 1, 2, -1, 3, 4, -1, 5, -1, -1, -1};
-  out.products.resize(n * window_products(width));
-  for (std::size_t k = 0, next = 0; k < n; ++k) {
-    for (std::size_t g = 0; g < groups; ++g) {
-      for (std::size_t rank = 0; rank < 11; ++rank) {
-        out.products[next++] =
-            kFromPairs[rank] >= 0
-                ? pair_products[k * pairs + 6 * g + static_cast<std::size_t>(kFromPairs[rank])]
-                : higher[(k * groups + g) * 5 + static_cast<std::size_t>(kFromHigher[rank])];
+    for (const unsigned m : subsets) {
+      if (std::popcount(m) == 3) {
+        const unsigned highest = std::bit_floor(m);
+        products.push_back(by_subset[m ^ highest] *
+                           bit(k, first + static_cast<std::size_t>(std::countr_zero(highest))));
+      } else if (std::popcount(m) == 4) {
+        products.push_back(by_subset[3] * by_subset[12]);
       }
     }
-    if (width % 4 == 2) out.products[next++] = pair_products[k * pairs + 6 * groups];
-  }
+  });
+  constexpr std::string_view kHigherStep = "dealer-free window masks: triples and quadruples";
+  const std::vector<F> higher =
+      products.empty() ? std::vector<F>{} : reduction_.reduce(std::move(products), kHigherStep);
+  // Interleave in WindowMasks' order (increasing m).
+  out.products.reserve(n * window_products(width));
+  std::size_t next_higher = 0;
+  next_pair = 0;
+  for_each_group([&](std::size_t, std::size_t, std::span<const unsigned> subsets) {
+    for (const unsigned m : subsets) {
+      out.products.push_back(std::popcount(m) == 2 ? pair_products[next_pair++]
+                                                   : higher[next_higher++]);
+    }
+  });
   return out;
 }
 

@@ -22,11 +22,13 @@
 //                       uniformly from [0, 2^40) (ShamirEngine::less_than_zero masks with
 //                       2^w * high).
 //   window_masks(n, l, w) WindowMasks (mpc/correlations.hpp, the field form): n * w random bits
-//                       and high as bit_masks, r = 2^l (bits + 2^w high) locally, and each group
-//                       of 4 bits' products: the 6 pairs of every group (and the pair of a last
-//                       group of 2) from the bits, reduced to degree t together; then the 4
-//                       triples and the quadruple from the reduced pairs (012 = 01 b_2, 013 =
-//                       01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23), reduced together.
+//                       and high as bit_masks, r = 2^l (bits + 2^w high) locally, and each
+//                       group's products (groups of G = window_group_bits(w) = 3 or 4 bits): the
+//                       pairs of every group (3 per group of 3, 6 per group of 4, 1 for a last
+//                       group of 2) from the bits, reduced to degree t together; then the
+//                       triples (and quadruple) from the reduced pairs (012 = 01 b_2; for groups
+//                       of 4 also 013 = 01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23),
+//                       reduced together.
 //   masked_matrix(r, c) a random r x c matrix U (extracted random sharings; id unused: U is
 //                       read from the argument of masked_products).
 //   masked_products     for each row subset B: random v, vt; [U_B v]_2t and [U_B^T vt]_2t
@@ -84,9 +86,12 @@
 //                            m = sum over the subsets of (|B| + c): O(|B| + c) per subset,
 //                            never O(|B| c).
 //   bit_masks(n, w)          as random_bits(n w), plus n (N - 1 - t) in its dealing round.
-//   window_masks(n, l, w)    as bit_masks(n, w), then reshare(n (6 floor(w / 4) + [w mod 4 = 2]))
-//                            (1 round) and, for w >= 4, reshare(5 n floor(w / 4)) (1 round): for
-//                            N = 3, w = 26, 2 + 2 rounds and 26 5/3 + 1 + 67 elements per mask.
+//   window_masks(n, l, w)    as bit_masks(n, w), then reshare(n (3 floor(w / 3) + [w mod 3 = 2]))
+//                            (1 round) and, for w >= 3, reshare(n floor(w / 3)) (1 round), for
+//                            G = window_group_bits(w) = 3; for G = 4 (w = 26 to 32, 50 to 64, ...)
+//                            reshare(n (6 floor(w / 4) + [w mod 4 = 2])) and reshare(5 n
+//                            floor(w / 4)): for N = 3, w = 24, 2 + 2 rounds and 24 5/3 + 1 + 32
+//                            elements per mask (w = 26, G = 4: 26 5/3 + 1 + 67).
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding

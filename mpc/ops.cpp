@@ -12,7 +12,8 @@ namespace sm::mpc {
 
 namespace {
 
-// rank[m]: the position of subset m (two or more bits) among a group's products (WindowMasks).
+// rank[m]: the position of subset m (two or more bits) among a group's products (WindowMasks),
+// for groups of 3 (m < 8) and of 4 bits alike.
 constexpr std::array<std::size_t, 16> kProductRank = {0, 0, 0, 0, 0, 1, 2, 3,
                                                       0, 4, 5, 6, 7, 8, 9, 10};
 
@@ -164,7 +165,8 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   // A node covers a run of bits and holds lt = [c < r] and eq = [c == r] on that run; the node
   // above a high run H and a low run L has lt = lt_H + eq_H lt_L (the two terms exclude each
   // other) and eq = eq_H eq_L. Node j of a level covers bits [j s, j s + s) of each element
-  // (s = 2^level); nodes[k * count + j] are element k's. With a top bit t, the topmost node T of
+  // (s = 2^level, or G 2^(level - 2) from group products of G-bit groups); nodes[k * count + j]
+  // are element k's. With a top bit t, the topmost node T of
   // every level also carries tq = t eq_T and tl = t lt_T: one level up they become tq eq_L and
   // tl + tq lt_L, two more products per element (one at the root, where tq is not needed).
   // Leaves, linear in r's bits because c is public: lt = (1 - c_i) r_i, eq = c_i ? r_i : 1 - r_i.
@@ -182,7 +184,8 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   if (group_products != nullptr) {
     // Level 2 without communication. The group's bits (with t for the topmost) and their
     // products give every indicator J[v] = [the group's bits, t as bit `run`, equal v] as a
-    // signed sum of them (the superset Moebius transform: 32 subtractions for 4 bits), once per
+    // signed sum of them (the superset Moebius transform: b 2^(b-1) subtractions for b bits with
+    // t), once per
     // mask and group; then, for c's bits u over the run, eq = J[u] and lt = sum_(v > u) J[v]
     // (a suffix sum), summed over t = 0, 1 for the topmost, where also tq = J[u + T] and
     // tl = sum_(v > u) J[v + T], T = 2^run. Only J[0] has a public part (1): eq's, where u = 0.
@@ -191,8 +194,12 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     if (window % 2 != 0 || group_products->size() != masks * per_mask) {
       throw std::invalid_argument("comparison_tree: group products do not match the bits");
     }
-    count = (width + 3) / 4;
-    span = 4;
+    // Groups of G bits over the window; with a top bit, the topmost group holds it (after the
+    // group's run of 0 to G bits of r).
+    const std::size_t group_bits = window_group_bits(window);
+    const std::size_t per_group = (std::size_t{1} << group_bits) - group_bits - 1;
+    count = (window + group_bits - 1) / group_bits;
+    span = group_bits;
     lt.values.resize(n * count);
     eq.values.resize(n * count);
     std::vector<E> eq_public(n * count);
@@ -203,17 +210,18 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     std::array<E, 16> indicator, eq_of, lt_of, tq_of, tl_of;  // by pattern
     for (std::size_t mask = 0; mask < masks; ++mask) {
       for (std::size_t g = 0; g < count; ++g) {
-        const std::size_t run = std::min<std::size_t>(4, width - 4 * g);
+        const std::size_t first = group_bits * g;
+        const std::size_t run = std::min(group_bits, width - first);
         const bool has_top = top != nullptr && g + 1 == count;
         const unsigned patterns = 1u << (run + (has_top ? 1 : 0)), runs = 1u << run;
-        const E* products = group_products->values.data() + mask * per_mask + 11 * g;
+        const E* products = group_products->values.data() + mask * per_mask + per_group * g;
         indicator[0] = E(0);  // the monomial 1, public: left out
         for (unsigned m = 1; m < patterns; ++m) {
           if (std::popcount(m) >= 2) {
             indicator[m] = products[kProductRank[m]];
           } else {
             const auto l = static_cast<std::size_t>(std::countr_zero(m));
-            indicator[m] = l == run ? top->values[mask] : bits.values[mask * width + 4 * g + l];
+            indicator[m] = l == run ? top->values[mask] : bits.values[mask * width + first + l];
           }
         }
         for (unsigned bit = 1; bit < patterns; bit <<= 1) {
@@ -232,7 +240,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
           top_above += with_top;
         }
         for (std::size_t k = mask; k < n; k += masks) {
-          const auto u = static_cast<unsigned>((c[k] >> (4 * g)) & (runs - 1));
+          const auto u = static_cast<unsigned>((c[k] >> first) & (runs - 1));
           const std::size_t node = k * count + g;
           lt.values[node] = lt_of[u];
           eq.values[node] = eq_of[u];
@@ -425,14 +433,14 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
                                 std::to_string(std::max(0, bits - 3)));
   }
   if constexpr (kUniformMasks<E>) {
-    // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its
-    // bits m .. m + w shared: b (w bits from bit m) and t (bit m + w), w odd (one bit more than
-    // bits - 1 - m when that is even: the bound then holds a fortiori), with the products of
-    // the subsets of each group of 4 of them. For threshold a, y = x - a + 2^(m+w) lies in [0,
-    // 2^(m+w+1)) within the bound; with C = ((c - a + 2^(m+w)) >> m) mod 2^(w+1), public, and (R >>
-    // m) mod 2^(w+1) = b + 2^w t, floor(y / 2^m) = (C - b - 2^w t - beta) mod 2^(w+1), beta in {0,
-    // 1} the borrow of the low m bits (0 for m = 0). Its top bit is [x >= a] = C_w XOR t XOR [C mod
-    // 2^w < b] except where beta = 1 and floor(y / 2^m) = 2^w - 1, i.e. only for -2^m <= x - a < 0
+    // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its bits
+    // m .. m + w shared: b (w bits from bit m) and t (bit m + w), w odd (one bit more than bits - 1
+    // - m when that is even: the bound then holds a fortiori), with the products of the subsets of
+    // each group of them (WindowMasks). For threshold a, y = x - a + 2^(m+w) lies in [0, 2^(m+w+1))
+    // within the bound; with C = ((c - a + 2^(m+w)) >> m) mod 2^(w+1), public, and (R >> m) mod
+    // 2^(w+1) = b + 2^w t, floor(y / 2^m) = (C - b - 2^w t - beta) mod 2^(w+1), beta in {0, 1} the
+    // borrow of the low m bits (0 for m = 0). Its top bit is [x >= a] = C_w XOR t XOR [C mod 2^w <
+    // b] except where beta = 1 and floor(y / 2^m) = 2^w - 1, i.e. only for -2^m <= x - a < 0
     // (inside the band). The comparison tree folds t in, its first two levels from the group
     // products: 1 + ceil(log2 w) - 2 rounds.
     const int m = coarse_bits;

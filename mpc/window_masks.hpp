@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 
+#include "mpc/correlations.hpp"
 #include "mpc/ring64.hpp"
 
 namespace sm::mpc {
@@ -26,20 +27,21 @@ inline std::string window_problem(std::int64_t low, std::uint64_t width) {
 }
 
 // The subset masks m (bit l for the group's bit l) of the products of one group of `group_bits`
-// (2 or 4) bits, in WindowMasks order (increasing m, two or more bits).
+// (1 to 4) bits, in WindowMasks order (increasing m, two or more bits).
 inline std::span<const unsigned> group_subsets(std::size_t group_bits) {
   static constexpr unsigned kFour[] = {3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15};
-  return group_bits == 4 ? std::span<const unsigned>(kFour) : std::span<const unsigned>(kFour, 1);
+  return std::span<const unsigned>(kFour, (std::size_t{1} << group_bits) - group_bits - 1);
 }
 
 // The group products of plaintext window bits (any element type with 0 and 1): bits holds n
 // windows of `width` bits (bits[k width + i]), products n window_products(width) values.
 template <class E>
 void derive_group_products(std::span<const E> bits, std::size_t width, std::span<E> products) {
+  const std::size_t full_group = window_group_bits(width);
   std::size_t next = 0;
   for (std::size_t begin = 0; begin < bits.size(); begin += width) {
-    for (std::size_t group = 0; group < width; group += 4) {
-      const std::size_t group_bits = std::min<std::size_t>(4, width - group);
+    for (std::size_t group = 0; group < width; group += full_group) {
+      const std::size_t group_bits = std::min(full_group, width - group);
       for (const unsigned m : group_subsets(group_bits)) {
         E product(1);
         for (std::size_t l = 0; l < group_bits; ++l) {

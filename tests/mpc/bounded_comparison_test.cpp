@@ -5,7 +5,7 @@
 // |x - a| < N 2^coarse_bits (at its edges too), with the dealer's and the dealer-free
 // correlations; on both engines a window of W bits (Shamir: w = bits - 1 - coarse made even;
 // additive: w made odd, plus the mask's top bit) whose group products stand in for the tree's
-// first two levels: 1 + ceil(log2 ceil(W / 4)) rounds.
+// first two levels: 1 + ceil(log2 ceil(W / 4)) rounds (groups of 3 bits where that gives no more).
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -21,7 +21,8 @@ using namespace sm::mpc;
 namespace {
 
 // Rounds of a comparison on a window of W bits (W even) with its group products: the opening,
-// then ceil(log2 ceil(W / 4)) levels of the tree above the groups of 4.
+// then ceil(log2 ceil(W / 4)) levels of the tree above the groups (of 4 bits, or of 3 where
+// ceil(W / 3) nodes need no more levels).
 std::uint64_t window_rounds(int window) {
   std::uint64_t rounds = 1;
   for (int span = 4; span < window; span *= 2) ++rounds;
@@ -164,9 +165,11 @@ TEMPLATE_TEST_CASE("less_than_thresholds agrees with plaintext outside its band"
 TEST_CASE("less_than_thresholds on the dealer-free source agrees with plaintext outside its band",
           "[comparison][dealer_free]") {
   using En = ShamirEngine<Fp127>;
-  const int bits = 48, coarse = 22;
+  // The sigmoid's window (47 bits, 22 ignored: 24 bits in groups of 3) and a 26-bit one (groups
+  // of 4).
+  const int bits = GENERATE(47, 48), coarse = 22;
   for (const std::size_t parties : {3, 4, 5}) {
-    CAPTURE(parties);
+    CAPTURE(bits, parties);
     const ThresholdCase c = threshold_case(bits, coarse, parties);
     const auto results = net::run_parties(parties, [&](net::Mesh& mesh) {
       Session session = Session::establish(mesh);

@@ -292,20 +292,25 @@ TEMPLATE_TEST_CASE("dealer-free bit masks: bits in {0, 1}, high below N 2^40", "
 TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r as WindowMasks says",
                    "[dealer_free]", Fp61, Fp127) {
   using F = TestType;
-  // Windows: the sigmoid's (26 bits from bit 22) on Fp127, a full 16-bit window on Fp61, and
-  // small ones: a lone group of 2, a lone group of 4, groups of 4 and a last group of 2.
+  // Windows and the bits per group their comparison trees need (WindowMasks): the sigmoid's (24
+  // bits from bit 22) on Fp127 and 26 bits from there, a full 16-bit window on Fp61, and small
+  // ones: a lone group of 2, a lone group of 4, groups of 3 with a last group of 1 or none,
+  // groups of 4 with a last group of 2.
   struct Window {
     int low;
-    std::size_t width;
+    std::size_t width, group_bits;
   };
   const std::vector<Window> windows =
-      kValueBits<F> == 64 ? std::vector<Window>{{22, 26}, {0, 2}, {5, 4}, {62, 2}, {0, 64}}
-                          : std::vector<Window>{{0, 16}, {0, 2}, {3, 4}, {4, 10}};
+      kValueBits<F> == 64
+          ? std::vector<Window>{{22, 24, 3}, {22, 26, 4}, {0, 2, 3}, {5, 4, 4}, {62, 2, 3},
+                                {0, 64, 4}, {9, 6, 3}}
+          : std::vector<Window>{{0, 16, 4}, {0, 2, 3}, {3, 4, 4}, {4, 10, 3}, {1, 14, 4}};
   for (std::size_t parties : {3, 5, 7}) {
     std::size_t ones = 0, total_bits = 0;  // over all windows
     for (const Window window : windows) {
       CAPTURE(parties, window.low, window.width);
-      const std::size_t n = 30, width = window.width;
+      const std::size_t n = 30, width = window.width, group_bits = window.group_bits;
+      REQUIRE(window_group_bits(width) == group_bits);
       auto shares = run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
         auto masks = source.window_masks(n, window.low, width);
         return std::vector<std::vector<F>>{
@@ -322,8 +327,9 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
       REQUIRE(r.size() == n);
       REQUIRE(bits.size() == n * width);
       REQUIRE(high.size() == n);
-      // 11 products per group of 4 bits, 1 for a last group of 2.
-      const std::size_t per_mask = width / 4 * 11 + width % 4 / 2;
+      // 4 products per group of 3 bits or 11 per group of 4, 1 for a last group of 2.
+      const std::size_t per_mask =
+          width / group_bits * (group_bits == 3 ? 4 : 11) + (width % group_bits == 2 ? 1 : 0);
       REQUIRE(products.size() == n * per_mask);
       total_bits += bits.size();
       for (std::size_t k = 0; k < n; ++k) {
@@ -341,8 +347,8 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
         // Each group's subsets of two or more bits in increasing order of their bit mask m,
         // the product being 1 exactly when all the subset's bits are.
         std::size_t next = k * per_mask;
-        for (std::size_t group = 0; group < width; group += 4) {
-          const std::size_t size = std::min<std::size_t>(4, width - group);
+        for (std::size_t group = 0; group < width; group += group_bits) {
+          const std::size_t size = std::min(group_bits, width - group);
           for (unsigned m = 1; m < (1u << size); ++m) {
             if (std::popcount(m) < 2) continue;
             const bool all_set = ((window_value >> group) & m) == m;
@@ -472,6 +478,7 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
         measure([&] { source.trunc_masks(n, 6); });
         measure([&] { source.bit_masks(n / 10, 7); });
         measure([&] { source.window_masks(n / 10, 4, 10); });
+        measure([&] { source.window_masks(n / 10, 4, 8); });
         return out;
       });
       for (std::size_t self = 0; self < parties; ++self) {
@@ -500,15 +507,19 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
             bits_elements(n),
             2 * n * (parties - 1 - t),
             bits_elements(n / 10 * 7) + n / 10 * (parties - 1 - t),
-            // 10 bits: 2 groups of 4 and one of 2; 13 pairs, then 10 triples and quadruples.
+            // 10 bits: 3 groups of 3 and one of 1; 9 pairs, then 3 triples.
             bits_elements(n / 10 * 10) + n / 10 * (parties - 1 - t) +
-                reshare_elements(n / 10 * 13, parties, t, self) +
+                reshare_elements(n / 10 * 9, parties, t, self) +
+                reshare_elements(n / 10 * 3, parties, t, self),
+            // 8 bits: 2 groups of 4; 12 pairs, then 10 triples and quadruples.
+            bits_elements(n / 10 * 8) + n / 10 * (parties - 1 - t) +
+                reshare_elements(n / 10 * 12, parties, t, self) +
                 reshare_elements(n / 10 * 10, parties, t, self),
         };
         const std::uint64_t expected_rounds[] = {
-            1, 2, 2, bits_rounds, 1, bits_rounds, bits_rounds + 2};
+            1, 2, 2, bits_rounds, 1, bits_rounds, bits_rounds + 2, bits_rounds + 2};
         CHECK(bits_rounds == (parties == 3 ? 2 : 3));
-        for (std::size_t call = 0; call < 7; ++call) {
+        for (std::size_t call = 0; call < 8; ++call) {
           CAPTURE(call);
           CHECK(c[call].rounds == expected_rounds[call]);
           CHECK(c[call].bytes == expected[call] * F::kBytes);
