@@ -74,7 +74,7 @@ class CorrelationPool final : public CorrelationSource<E> {
 
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
     auto parts = window_masks_.try_emplace(std::pair{low, width}, 4)
-                     .first->second.take(n, fetch_count(n, 2 + width + window_products(width)),
+                     .first->second.take(n, fetch_count(n, 2 + width + window_products<E>(width)),
                                          [&](std::size_t count) {
                                            auto m = source_.window_masks(count, low, width);
                                            return Parts{std::move(m.r), std::move(m.bits),

@@ -55,12 +55,12 @@ struct BitMasks {
 
 // Comparison masks that let a comparison skip the first two levels of its tree: a mask r with a
 // window of its bits, bits[k * width + i] = bit (low + i) of r[k] (each 0 or 1), shared one by
-// one, and the products of the window's bits in groups of G = window_group_bits(width) from bit 0
-// (width even; the last group has width mod G bits when that is not 0): for every group, in
+// one, and the products of the window's bits in groups of G = window_group_bits<E>(width) from
+// bit 0 (width even; the last group has width mod G bits when that is not 0): for every group, in
 // increasing order of the subset mask m (bit l of m for the group's bit l), the product of each
 // subset of two or more of its bits (2^g - g - 1 for a group of g bits: 4 for 3 bits, 11 for 4),
-// products[k * P + (2^G - G - 1) g + rank(m)], P = window_products(width) per mask. These are the
-// products that the first two levels of a comparison tree over the window would otherwise
+// products[k * P + (2^G - G - 1) g + rank(m)], P = window_products<E>(width) per mask. These are
+// the products that the first two levels of a comparison tree over the window would otherwise
 // compute.
 // The form of r is the element type's (kUniformMasks):
 //   Z_2^64: r uniform over the ring (an opening x + r is perfectly hidden); high empty.
@@ -80,21 +80,25 @@ struct WindowMasks {
 template <class E>
 inline constexpr bool kUniformMasks = std::is_same_v<E, Ring64>;
 
-// Bits per group of a WindowMasks window of `width` bits: 3 (4 products per group, then
-// ceil(width / 3) tree nodes above the groups), except for the widths where ceil(width / 3) nodes
-// would need one tree level (one round) more than ceil(width / 4): there 4 (11 products per
-// group). For even widths up to 64 that is 4, 8, 14, 16, 26 to 32 and 50 to 64.
+// Bits per group of a WindowMasks window of `width` bits over E. Prime fields: 3 (4 products per
+// group, then ceil(width / 3) tree nodes above the groups), except for the widths where
+// ceil(width / 3) nodes would need one tree level (one round) more than ceil(width / 4): there 4
+// (11 products per group); for even widths up to 64 that is 4, 8, 14, 16, 26 to 32 and 50 to 64.
+// Z_2^64: always 4, as the dealer's group products cost less than the Beaver multiplications of
+// the larger tree (groups of 3 sent 42 % more per party in the breast-cancer regression).
+template <class E>
 inline std::size_t window_group_bits(std::size_t width) {
   const auto levels = [](std::size_t nodes) {
     return nodes <= 1 ? 0 : static_cast<int>(std::bit_width(nodes - 1));
   };
-  return levels((width + 2) / 3) > levels((width + 3) / 4) ? 4 : 3;
+  return kUniformMasks<E> || levels((width + 2) / 3) > levels((width + 3) / 4) ? 4 : 3;
 }
 
-// Products per WindowMasks mask: 2^G - G - 1 per full group of G = window_group_bits(width) bits
-// (4 for G = 3, 11 for G = 4), and 1 for a last group of 2 (none for a last group of 1).
+// Products per WindowMasks mask: 2^G - G - 1 per full group of G = window_group_bits<E>(width)
+// bits (4 for G = 3, 11 for G = 4), and 1 for a last group of 2 (none for a last group of 1).
+template <class E>
 inline std::size_t window_products(std::size_t width) {
-  const std::size_t group_bits = window_group_bits(width);
+  const std::size_t group_bits = window_group_bits<E>(width);
   const std::size_t per_group = (std::size_t{1} << group_bits) - group_bits - 1;
   return width / group_bits * per_group + (width % group_bits == 2 ? 1 : 0);
 }

@@ -203,7 +203,7 @@ Checked check(const Request& request, std::uint64_t masked_cols = 0) {
         return {{}, problem};
       }
       const auto bits = bounded_product(request.p1, request.p3);
-      const auto products = bounded_product(request.p1, window_products(request.p3));
+      const auto products = bounded_product(request.p1, window_products<Ring64>(request.p3));
       if (!bits || !products || *bits + *products + request.p1 > limit) return too_large();
       return {{{request.p1}, {*bits, *products}}, {}};
     }

@@ -28,9 +28,8 @@
 //              bit_masks(n, w)            n * w       (the bits; high is the trivial sharing of 0)
 //              random_bits(n)             n
 //              window_masks(n, low, w)    n (w + P)   (the window's bits and their group
-//                                                      products, P = window_products(w):
-//                                                      4 w / 3 about, 11 w / 4 for groups of
-//                                                      4; r is random)
+//                                                      products in groups of 4,
+//                                                      P = 11 w / 4 about; r is random)
 //              masked_matrix(r, c)        0           (U is random; the dealer keeps it, in
 //                                                      memory until "done", to derive products)
 //              masked_products(U, Bs)     sum |B| + c (z = U_B v, zt = U_B^T vt per subset; the

@@ -451,7 +451,7 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
   // The group products, two reductions for all masks: the pairs (of every group), then the
   // products of three or four bits from the reduced pairs: b_l b_j b_h = (b_l b_j) b_h for l < j
   // < h (its two lowest bits' pair times its highest bit), b_0 b_1 b_2 b_3 = (b_0 b_1) (b_2 b_3).
-  const std::size_t full_group = window_group_bits(width);
+  const std::size_t full_group = window_group_bits<F>(width);
   const auto bit = [&](std::size_t k, std::size_t i) { return out.bits[k * width + i]; };
   const auto for_each_group = [&](auto&& visit) {  // visit(k, first bit, subsets of the group)
     for (std::size_t k = 0; k < n; ++k) {
@@ -492,7 +492,7 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
   const std::vector<F> higher =
       products.empty() ? std::vector<F>{} : reduction_.reduce(std::move(products), kHigherStep);
   // Interleave in WindowMasks' order (increasing m).
-  out.products.reserve(n * window_products(width));
+  out.products.reserve(n * window_products<F>(width));
   std::size_t next_higher = 0;
   next_pair = 0;
   for_each_group([&](std::size_t, std::size_t, std::span<const unsigned> subsets) {

@@ -23,7 +23,7 @@
 //                       2^w * high).
 //   window_masks(n, l, w) WindowMasks (mpc/correlations.hpp, the field form): n * w random bits
 //                       and high as bit_masks, r = 2^l (bits + 2^w high) locally, and each
-//                       group's products (groups of G = window_group_bits(w) = 3 or 4 bits): the
+//                       group's products (groups of G = window_group_bits<F>(w) = 3 or 4 bits): the
 //                       pairs of every group (3 per group of 3, 6 per group of 4, 1 for a last
 //                       group of 2) from the bits, reduced to degree t together; then the
 //                       triples (and quadruple) from the reduced pairs (012 = 01 b_2; for groups
@@ -88,7 +88,7 @@
 //   bit_masks(n, w)          as random_bits(n w), plus n (N - 1 - t) in its dealing round.
 //   window_masks(n, l, w)    as bit_masks(n, w), then reshare(n (3 floor(w / 3) + [w mod 3 = 2]))
 //                            (1 round) and, for w >= 3, reshare(n floor(w / 3)) (1 round), for
-//                            G = window_group_bits(w) = 3; for G = 4 (w = 26 to 32, 50 to 64, ...)
+//                            G = window_group_bits<F>(w) = 3; for G = 4 (w = 26 to 32, ...)
 //                            reshare(n (6 floor(w / 4) + [w mod 4 = 2])) and reshare(5 n
 //                            floor(w / 4)): for N = 3, w = 24, 2 + 2 rounds and 24 5/3 + 1 + 32
 //                            elements per mask (w = 26, G = 4: 26 5/3 + 1 + 67).

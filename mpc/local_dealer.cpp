@@ -118,7 +118,7 @@ WindowMasks<E> LocalDealerUnsafe<E>::window_masks(std::size_t n, int low, std::s
       r[k] = power_of_two<E>(low) * value;
     }
   }
-  std::vector<E> products(n * window_products(width));
+  std::vector<E> products(n * window_products<E>(width));
   derive_group_products<E>(bits, width, products);
   return {low, width, split(r), split(bits), split(products), split(high)};
 }

@@ -190,13 +190,13 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     // (a suffix sum), summed over t = 0, 1 for the topmost, where also tq = J[u + T] and
     // tl = sum_(v > u) J[v + T], T = 2^run. Only J[0] has a public part (1): eq's, where u = 0.
     const std::size_t window = width + (top != nullptr ? 1 : 0);
-    const std::size_t per_mask = window_products(window);
+    const std::size_t per_mask = window_products<E>(window);
     if (window % 2 != 0 || group_products->size() != masks * per_mask) {
       throw std::invalid_argument("comparison_tree: group products do not match the bits");
     }
     // Groups of G bits over the window; with a top bit, the topmost group holds it (after the
     // group's run of 0 to G bits of r).
-    const std::size_t group_bits = window_group_bits(window);
+    const std::size_t group_bits = window_group_bits<E>(window);
     const std::size_t per_group = (std::size_t{1} << group_bits) - group_bits - 1;
     count = (window + group_bits - 1) / group_bits;
     span = group_bits;

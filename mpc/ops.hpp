@@ -25,7 +25,7 @@
 //   less_than_thresholds  ShamirEngine: 1 + max(0, ceil(log2 w) - 2) rounds, w the even one of
 //                  bits - 1 - coarse_bits and bits - coarse_bits; per element one opened value
 //                  and one WindowMasks (w bits with their products in groups of G =
-//                  window_group_bits(w), 3 or 4 bits: the tree's first two levels cost nothing;
+//                  window_group_bits<E>(w), 3 or 4 bits: the tree's first two levels cost nothing;
 //                  and a truncation mask if coarse_bits > 0) for all J thresholds, then J
 //                  comparison trees of at most max(0, 2 ceil(w/G) - 3) multiplications each (a
 //                  tree node over the same bits of two thresholds' public c - a_j is computed
@@ -33,12 +33,11 @@
 //                  (kUniformMasks, correlations.hpp): fields here, Z_2^64 below.
 //                  AdditiveEngine: ceil(log2 w) - 1 rounds, w the odd one of
 //                  bits - 1 - coarse_bits and bits - coarse_bits; per value one opened value
-//                  and one WindowMasks (w + 1 bits with their group products, G =
-//                  window_group_bits(w + 1): the tree's first two levels cost nothing) for all
-//                  J thresholds, then J comparison trees with the mask's top bit folded in, over
-//                  C = ceil((w + 1) / G) nodes: at most 2 C + 2 ceil(log2 C) - 4
-//                  multiplications per threshold and value (w = 23, G = 3, C = 8: 18; w = 63,
-//                  G = 4, C = 16: 36).
+//                  and one WindowMasks (w + 1 bits with their products in groups of 4: the
+//                  tree's first two levels cost nothing) for all J thresholds, then J
+//                  comparison trees with the mask's top bit folded in, over C = ceil((w + 1) / 4)
+//                  nodes: at most 2 C + 2 ceil(log2 C) - 4 multiplications per threshold and
+//                  value (w = 23, C = 6: 14; w = 63, C = 16: 36).
 //   less_than etc. one less_than_zero (see the engine), select: 1 mul
 // Every step tag passed in appears in network errors.
 #pragma once
@@ -160,7 +159,7 @@ typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const type
 // extra round). Given group_products, laid out as WindowMasks::products over each mask's bits
 // r_0 .. r_(width-1) followed, with top bits, by the top bit (which must then be the same for
 // all elements of a mask; width + 1 even, or width even without), the first two levels cost
-// nothing: the tree starts from ceil(W / G) nodes of G = window_group_bits(W) bits (W = width,
+// nothing: the tree starts from ceil(W / G) nodes of G = window_group_bits<E>(W) bits (W = width,
 // or width + 1 with top bits), max(0, ceil(log2 W) - 2) rounds, and no products below them.
 // std::invalid_argument on mismatched sizes.
 template <class Shares>
@@ -195,8 +194,8 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
 // honest term is uniform over 2^40 steps of 2^T, x's part spans less than 2^(T+2)).
 // AdditiveEngine: all thresholds share one opening of x + R, R
 // uniform in Z_2^64 (so the opening is uniform: perfect privacy), whose bits m .. m + w the
-// dealer also shares one by one with the products of their groups of 3 or 4 (WindowMasks); the
-// result may be wrong only for -2^m <= x[i] - a_j < 0 (exact for coarse_bits = 0).
+// dealer also shares one by one with the products of their groups of 4 (WindowMasks); the result
+// may be wrong only for -2^m <= x[i] - a_j < 0 (exact for coarse_bits = 0).
 template <Engine En>
 typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
                                          std::span<const std::int64_t> thresholds, int bits,

@@ -34,10 +34,10 @@ inline std::span<const unsigned> group_subsets(std::size_t group_bits) {
 }
 
 // The group products of plaintext window bits (any element type with 0 and 1): bits holds n
-// windows of `width` bits (bits[k width + i]), products n window_products(width) values.
+// windows of `width` bits (bits[k width + i]), products n window_products<E>(width) values.
 template <class E>
 void derive_group_products(std::span<const E> bits, std::size_t width, std::span<E> products) {
-  const std::size_t full_group = window_group_bits(width);
+  const std::size_t full_group = window_group_bits<E>(width);
   std::size_t next = 0;
   for (std::size_t begin = 0; begin < bits.size(); begin += width) {
     for (std::size_t group = 0; group < width; group += full_group) {
@@ -54,7 +54,7 @@ void derive_group_products(std::span<const E> bits, std::size_t width, std::span
 }
 
 // bits[k width + i] = bit (low + i) of r[k]; products as WindowMasks lays them out. The window
-// must be valid; the outputs sized n width and n window_products(width).
+// must be valid; the outputs sized n width and n window_products<E>(width).
 inline void derive_window_bits(std::span<const Ring64> r, int low, std::size_t width,
                                std::span<Ring64> bits, std::span<Ring64> products) {
   for (std::size_t k = 0; k < r.size(); ++k) {

@@ -54,14 +54,14 @@
 // truncation masks of the training are drawn at set-up, so every iteration's v and vt are known
 // (as shares) before the first one.
 // Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
-// products, B for the comparison's opening + 2 x 18 K B for its bit circuit (w = 23), 2 K B
+// products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 23), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
 // B + D (truncations; the residual's from parties 0..2t, all of them for N = 3); in all: at most
 // 13 K B for the comparison's tree (w = 24, fewer where thresholds share tree nodes); the sigmoid's
 // K B products cost nothing more. O(B + D), times 8 (additive) or 16 (Fp127) bytes;
 // the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0 only,
-// B + D for the masked products, 24 + 32 per row for the comparison's window masks (w = 23), ...;
+// B + D for the masked products, 24 + 66 per row for the comparison's window masks (w = 23), ...;
 // dealer-free: per row about 24 x 5/3 + 1 + 32 elements for the window masks (w = 24, N = 3) and
 // 2 for the truncation mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the
 // iteration's two truncation masks); Shamir adds the set-up reduction of z and zt, B + D

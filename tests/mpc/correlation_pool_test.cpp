@@ -118,12 +118,11 @@ TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]")
       for (std::size_t i = 0; i < kWidth; ++i) {
         CHECK(opened_bits[k * kWidth + i].value() == ((opened_r[k].value() >> (kLow + i)) & 1));
       }
-      // Two groups of 3 bits (4 products each): the last product is bits 5, 4 and 3's.
-      REQUIRE(opened_products.size() == 10 * kPerRequest * 8);
-      CHECK(opened_products[k * 8 + 7] == opened_bits[k * kWidth + 5] *
-                                              opened_bits[k * kWidth + 4] *
-                                              opened_bits[k * kWidth + 3]);
-      CHECK(opened_products[k * 8] == opened_bits[k * kWidth + 1] * opened_bits[k * kWidth]);
+      // A group of 4 bits (11 products), then one of 2: the last product is bits 5 and 4's.
+      REQUIRE(opened_products.size() == 10 * kPerRequest * 12);
+      CHECK(opened_products[k * 12 + 11] ==
+            opened_bits[k * kWidth + 5] * opened_bits[k * kWidth + 4]);
+      CHECK(opened_products[k * 12] == opened_bits[k * kWidth + 1] * opened_bits[k * kWidth]);
     }
     std::vector<E> sorted = opened_r;
     std::sort(sorted.begin(), sorted.end(), [](E x, E y) { return x.value() < y.value(); });

@@ -132,7 +132,7 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   };
   // less_than_zero on m elements: the opening, then the comparison tree over a window of W bits
   // whose first two levels come from the window masks' group products, of 4 bits for these
-  // windows (window_group_bits), G = W / 4 groups:
+  // windows (window_group_bits<E>), G = W / 4 groups:
   // ceil(log2 G) rounds and 2 G - 3 products per element. Additive: W = 64 (63 bits and r's top
   // bit, XOR-ed in by the same tree: 2 + 2 + 2 + 1 more products); Shamir: value_bits - 1 made
   // even (64 on Fp127, 16 on Fp61).

@@ -310,7 +310,7 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
     for (const Window window : windows) {
       CAPTURE(parties, window.low, window.width);
       const std::size_t n = 30, width = window.width, group_bits = window.group_bits;
-      REQUIRE(window_group_bits(width) == group_bits);
+      REQUIRE(window_group_bits<F>(width) == group_bits);
       auto shares = run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
         auto masks = source.window_masks(n, window.low, width);
         return std::vector<std::vector<F>>{

@@ -97,7 +97,7 @@ struct AllKinds {
 constexpr std::size_t kTriples = 1000, kRows = 7, kInner = 5, kCols = 3, kTrunc = 500, kMasks = 40,
                       kBits = 2000;
 constexpr int kFracBits = 13;
-constexpr std::size_t kWindows = 30, kWindowWidth = 24;
+constexpr std::size_t kWindows = 30, kWindowWidth = 26;
 constexpr int kWindowLow = 22;
 
 }  // namespace
@@ -207,14 +207,13 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
       CHECK(ones < 2 * values->size() / 3);
     }
 
-    // Window masks: the window's bits of r and, for each group of 3 of them (8 groups for 24
-    // bits, the additive sigmoid's window), the products of every subset of two or more, by
-    // increasing subset.
+    // Window masks: the window's bits of r and, for each group of 4 of them (6 groups and a last
+    // pair for 26 bits), the products of every subset of two or more, by increasing subset.
     const auto window_r = reconstruct(shares, [](const AllKinds& k) { return k.window.r; });
     const auto window_bits = reconstruct(shares, [](const AllKinds& k) { return k.window.bits; });
     const auto products = reconstruct(shares, [](const AllKinds& k) { return k.window.products; });
-    constexpr std::size_t kGroupBits = 3, kProducts = 8 * 4;
-    REQUIRE(window_products(kWindowWidth) == kProducts);
+    constexpr std::size_t kProducts = 6 * 11 + 1;
+    REQUIRE(window_products<Ring64>(kWindowWidth) == kProducts);
     REQUIRE(window_r.size() == kWindows);
     REQUIRE(window_bits.size() == kWindows * kWindowWidth);
     REQUIRE(products.size() == kWindows * kProducts);
@@ -225,8 +224,8 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
         REQUIRE(bits_i[b].value() == ((window_r[i].value() >> (kWindowLow + b)) & 1));
       }
       std::size_t next = i * kProducts;
-      for (std::size_t group = 0; group < kWindowWidth; group += kGroupBits) {
-        const std::size_t size = std::min(kGroupBits, kWindowWidth - group);
+      for (std::size_t group = 0; group < kWindowWidth; group += 4) {
+        const std::size_t size = std::min<std::size_t>(4, kWindowWidth - group);
         for (unsigned m = 3; m < (1u << size); ++m) {
           if (std::popcount(m) < 2) continue;
           Ring64 expected(1);
@@ -238,11 +237,9 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
         }
       }
     }
-    // A quarter of the pairs' products and an eighth of the triples' are 1: 7/8 per group of 4
-    // products (variance 103/64), 210 of 960 on average; the bounds are 4.6 standard deviations
-    // away.
-    CHECK(product_ones > kWindows * kProducts / 8);
-    CHECK(product_ones < kWindows * kProducts * 3 / 10);
+    // About a quarter of the pairs' products and fewer of the larger ones are 1.
+    CHECK(product_ones > kWindows * kProducts / 16);
+    CHECK(product_ones < kWindows * kProducts / 4);
     CHECK(std::count(window_r.begin(), window_r.end(), Ring64()) < 2);
     for (const auto& k : shares) {
       CHECK(k.window.low == kWindowLow);
@@ -257,7 +254,7 @@ TEST_CASE("every dealer correlation reconstructs correctly", "[dealer]") {
     const PartyId dealer_id = n;
     const std::uint64_t derived_elements =
         2 * kTriples + kRows * kCols + 2 * kTrunc + kMasks * 64 + kBits +
-        kWindows * (kWindowWidth + window_products(kWindowWidth));
+        kWindows * (kWindowWidth + window_products<Ring64>(kWindowWidth));
     const std::uint64_t batches = 7;
     for (std::size_t i = 1; i < n; ++i) {
       CHECK(shares[i].mesh.peers[dealer_id].bytes_received == 16);
