@@ -396,11 +396,12 @@ TEST_CASE("TLS mesh: a producer that fails ends the run at every party", "[tls_m
       mesh.recv(0, "waiting on party 0");
     }
   });
-  // Party 1, receiving from party 0, fails naming it. Party 2 fails too, naming the peer whose
-  // failure reaches it first: party 0's abort, or party 1 closing after its own failure (both
-  // are sent at once; which arrives first depends on scheduling).
+  // Parties 1 and 2 fail too, each naming the peer whose failure reaches it first: party 0's
+  // abort, or the other one closing after its own failure (party 0 sends both aborts at once;
+  // which arrives first depends on scheduling: under load, party 2 has been seen to fail on
+  // party 0's abort and close before party 1 had read that abort).
   CHECK(errors[0] == "the producer failed");
-  CHECK_THAT(errors[1], Catch::Contains("party 0 (party0)"));
+  CHECK_THAT(errors[1], Catch::Contains("party 0 (party0)") || Catch::Contains("party 2 (party2)"));
   CHECK_THAT(errors[2], Catch::Contains("party 0 (party0)") || Catch::Contains("party 1 (party1)"));
 }
 
