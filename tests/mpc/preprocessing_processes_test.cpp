@@ -144,21 +144,31 @@ void open_and_check(En& engine) {
   }
 }
 
-}  // namespace
-
-TEST_CASE("dealer-free Shamir preprocessing across three processes over TLS",
-          "[preprocessing][tls][processes]") {
+// Runs body(engine, source, mesh) in each of three party processes over TLS on loopback, with
+// the dealer-free Shamir engine (Fp127, t = 1); the processes' exit codes.
+template <class Body>
+std::vector<int> run_dealer_free_processes(Body&& body) {
   const test::DemoCerts certs(3);
   const auto ports = test::free_ports(3);
-  const auto codes = run_processes(3, [&](net::PartyId self) {
+  return run_processes(3, [&](net::PartyId self) {
     Logger log("party" + std::to_string(self), Logger::Level::kWarn);
     auto mesh = net::TlsMesh::connect(test::loopback_config(certs, self, ports), log);
     Session session = Session::establish(*mesh);
     DealerFreeShamir<Fp127> source(session, 1, ShamirEngine<Fp127>::kDefaultValueBits);
     ShamirEngine<Fp127> engine(session, source, 1);
-    open_and_check(engine);
+    body(engine, source, *mesh);
     mesh->close();
   });
+}
+
+}  // namespace
+
+TEST_CASE("dealer-free Shamir preprocessing across three processes over TLS",
+          "[preprocessing][tls][processes]") {
+  const auto codes = run_dealer_free_processes(
+      [](ShamirEngine<Fp127>& engine, DealerFreeShamir<Fp127>&, net::Mesh&) {
+        open_and_check(engine);
+      });
   CHECK(codes == std::vector<int>{0, 0, 0});
 }
 
@@ -208,14 +218,10 @@ TEST_CASE("trunc_sum_of_products with dealer-free masks across three processes o
     }
     expected[i] = sum >> kBits;  // floor
   }
-  const test::DemoCerts certs(3);
-  const auto ports = test::free_ports(3);
-  const auto codes = run_processes(3, [&](net::PartyId self) {
-    Logger log("party" + std::to_string(self), Logger::Level::kWarn);
-    auto mesh = net::TlsMesh::connect(test::loopback_config(certs, self, ports), log);
-    Session session = Session::establish(*mesh);
-    DealerFreeShamir<Fp127> source(session, 1, ShamirEngine<Fp127>::kDefaultValueBits);
-    ShamirEngine<Fp127> engine(session, source, 1);
+  const auto codes = run_dealer_free_processes([&](ShamirEngine<Fp127>& engine,
+                                                   DealerFreeShamir<Fp127>& source,
+                                                   net::Mesh& mesh) {
+    const net::PartyId self = engine.session().self();
     auto mine = [&](net::PartyId owner, const std::vector<Fp127>& values) {
       return self == owner ? std::span<const Fp127>(values) : std::span<const Fp127>();
     };
@@ -224,12 +230,12 @@ TEST_CASE("trunc_sum_of_products with dealer-free masks across three processes o
     const auto cs = engine.input(2, mine(2, c), c.size(), "c");
     // The operation costs its source's truncation masks (measured on a first request of the same
     // size) plus one round of n elements to each peer.
-    const auto before_masks = mesh->stats();
+    const auto before_masks = mesh.stats();
     source.trunc_masks(kValues, kBits);
-    const auto masks = mesh->stats().since(before_masks);
-    const auto before = mesh->stats();
+    const auto masks = mesh.stats().since(before_masks);
+    const auto before = mesh.stats();
     const auto e = trunc_sum_of_products(engine, xs, ys, cs, kBits, "sums");
-    const auto cost = mesh->stats().since(before);
+    const auto cost = mesh.stats().since(before);
     check(cost.rounds == masks.rounds + 1 &&
               cost.bytes_sent() == masks.bytes_sent() + 2 * kValues * Fp127::kBytes,
           "the masks' cost plus one round, n elements to each peer");
@@ -239,7 +245,6 @@ TEST_CASE("trunc_sum_of_products with dealer-free masks across three processes o
       const std::int64_t error = opened[i].to_int() - expected[i];
       check(error >= -1 && error <= 2, "the truncated sum within the dealer-free error");
     }
-    mesh->close();
   });
   CHECK(codes == std::vector<int>{0, 0, 0});
 }

@@ -385,7 +385,7 @@ TEMPLATE_TEST_CASE("open_to's target detects an inconsistent share", "[sharing]"
 // each named step (in an opening: its share).
 class RecordingMesh final : public net::Mesh {
  public:
-  explicit RecordingMesh(net::Mesh& inner) : Mesh(inner.self(), names_of(inner)), inner_(inner) {}
+  explicit RecordingMesh(net::Mesh& inner) : Mesh(inner.self(), test::names_of(inner)), inner_(inner) {}
   void close() override { inner_.close(); }
   const net::Bytes& sent(const std::string& step) const { return sent_.at(step); }
 
@@ -398,11 +398,6 @@ class RecordingMesh final : public net::Mesh {
   }
 
  private:
-  static std::vector<std::string> names_of(const net::Mesh& mesh) {
-    std::vector<std::string> names;
-    for (net::PartyId p = 0; p < mesh.size(); ++p) names.push_back(mesh.name(p));
-    return names;
-  }
   net::Mesh& inner_;
   std::map<std::string, net::Bytes> sent_;
 };

@@ -14,6 +14,7 @@
 #include "net/round_budget_mesh.hpp"
 #include "protocols/aggregate.hpp"
 #include "protocols/discrete_gaussian.hpp"
+#include "tests/support/engines.hpp"
 
 using namespace sm;
 using namespace sm::proto;
@@ -37,7 +38,7 @@ net::RoundBudgetMesh crashing_mesh(net::Mesh& mesh, std::size_t rounds) {
 class TamperingMesh final : public net::Mesh {
  public:
   TamperingMesh(net::Mesh& inner, std::string step, std::size_t element, std::uint64_t word)
-      : Mesh(inner.self(), names_of(inner)),
+      : Mesh(inner.self(), test::names_of(inner)),
         inner_(inner),
         step_(std::move(step)),
         element_(element),
@@ -67,11 +68,6 @@ class TamperingMesh final : public net::Mesh {
   }
 
  private:
-  static std::vector<std::string> names_of(const net::Mesh& mesh) {
-    std::vector<std::string> names;
-    for (net::PartyId p = 0; p < mesh.size(); ++p) names.push_back(mesh.name(p));
-    return names;
-  }
   net::Mesh& inner_;
   std::string step_;
   std::size_t element_;

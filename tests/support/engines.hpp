@@ -16,6 +16,13 @@ inline constexpr mpc::Seed kDealerSeed{7, 7, 7};
 // The Shamir threshold used for n parties: floor((n - 1) / 2).
 inline std::size_t threshold_for(std::size_t n) { return (n - 1) / 2; }
 
+// The party names of `mesh`, for a test's Mesh that wraps another one.
+inline std::vector<std::string> names_of(const net::Mesh& mesh) {
+  std::vector<std::string> names;
+  for (net::PartyId p = 0; p < mesh.size(); ++p) names.push_back(mesh.name(p));
+  return names;
+}
+
 template <class En, class Fn>
 auto run_engine(std::size_t n, Fn fn, mpc::FixedPoint fixed = {}) {
   return net::run_parties(n, [&](net::Mesh& mesh) {
