@@ -69,8 +69,11 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
   }
   session.prg().private_stream().fill(private_seed_);
   pair_seeds_.resize(parties_);
+  bit_pair_seeds_.resize(parties_);
   for (net::PartyId peer = 0; peer < parties_; ++peer) {
-    if (peer != session.self()) session.prg().pairwise_stream(peer).fill(pair_seeds_[peer]);
+    if (peer == session.self()) continue;
+    session.prg().pairwise_stream(peer).fill(pair_seeds_[peer]);
+    session.prg().pairwise_stream(peer).fill(bit_pair_seeds_[peer]);
   }
   degree_t_ = make_completion(threshold);
   degree_2t_ = make_completion(2 * threshold);
@@ -149,17 +152,18 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   const std::uint64_t batch = batch_++;
 
   // Sections, in wire and PRG order: random, double low, double high, dealer bits, bounded,
-  // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0). The first two
-  // have random secrets, the others fixed ones.
-  constexpr std::size_t kSections = 6;
+  // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0), the caller's
+  // terms. The first two have random secrets, the others fixed ones.
+  constexpr std::size_t kSections = 7;
   const std::array<std::size_t, kSections> counts{slots_for(request.random, per_slot),
                                                   slots_for(request.doubles, per_slot),
                                                   slots_for(request.doubles, per_slot),
                                                   request.dealer_bits,
                                                   request.bounded,
-                                                  request.bounded_shift > 0 ? request.bounded : 0};
-  const std::array<const Completion*, kSections> completion{&degree_t_, &degree_t_, &degree_2t_,
-                                                            &degree_t_, &degree_t_, &degree_t_};
+                                                  request.bounded_shift > 0 ? request.bounded : 0,
+                                                  request.terms.size()};
+  const std::array<const Completion*, kSections> completion{
+      &degree_t_, &degree_t_, &degree_2t_, &degree_t_, &degree_t_, &degree_t_, &degree_t_};
   // Elements a dealer sends to the party at `offset` from it.
   auto sent_to_offset = [&](std::size_t offset) {
     std::size_t total = 0;
@@ -225,6 +229,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
                 from_unsigned<F>(to_unsigned(bounded_secrets[begin + i]) >> request.bounded_shift);
           }
         }
+        if (s == 6) std::copy_n(request.terms.begin() + begin, length, lead.begin());
         for (F& value : lead) value *= c.lead_of_secret;
       }
       points.assign(1, lead.data());
@@ -279,7 +284,9 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
       const std::size_t offset = (self + n_parties - dealer) % n_parties;
       return offset != 0 && offset <= degree;
     };
-    std::vector<std::vector<F>> rows = s == 3 ? unit_rows : s >= 4 ? sum_row : vandermonde_;
+    std::vector<std::vector<F>> rows = s == 3 || s == 6 ? unit_rows
+                                       : s >= 4         ? sum_row
+                                                        : vandermonde_;
     for (auto& row : rows) {
       for (net::PartyId dealer = 0; dealer < n_parties; ++dealer) {
         if (seeded(dealer)) row[dealer] *= completion[s]->seeded_factor[dealer];
@@ -315,6 +322,7 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   dealt.dealer_bits = extract(3, n_parties * request.dealer_bits);
   dealt.bounded = extract(4, request.bounded);
   dealt.shifted = extract(5, counts[5]);
+  dealt.terms = extract(6, n_parties * counts[6]);
   return dealt;
 }
 
@@ -359,6 +367,7 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
     std::size_t bits, std::size_t bounded, int bounded_bits) {
   BitsAndBounded out;
   if (bits + bounded == 0) return out;
+  if (parties_ == 3) return three_party_bits_and_bounded(bits, bounded, bounded_bits);
   // Bit i XORs the t + 1 dealer bits q = i (t + 1) + j, j <= t: dealer q mod N's number q / N,
   // so t + 1 consecutive (distinct) dealers, and every dealer deals about the same number.
   const std::size_t inputs = threshold_ + 1;
@@ -399,6 +408,68 @@ typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::bits_and_bound
     level = std::move(next);
   }
   out.bits = std::move(level[0]);
+  return out;
+}
+
+template <class F>
+typename DealerFreeShamir<F>::BitsAndBounded DealerFreeShamir<F>::three_party_bits_and_bounded(
+    std::size_t bits, std::size_t bounded, int bounded_bits) {
+  // Segment k (bits k m .. k m + m - 1) has gamma dealt by party k and beta drawn by the other
+  // two, a and b (header): in the segment, x_p = p + 1 and beta's sharing is beta (x_k - x) / x_k.
+  constexpr std::size_t kParties = 3;
+  const net::PartyId self = session_.self();
+  const std::size_t m = (bits + kParties - 1) / kParties;
+  Dealt dealt = deal({.bounded = bounded, .bounded_bits = bounded_bits, .dealer_bits = m},
+                     "dealer-free bits: deal gamma");
+  BitsAndBounded out;
+  out.bounded = std::move(dealt.bounded);
+  if (bits == 0) return out;
+  const std::vector<F> points{ShamirCodec<F>::point(0), ShamirCodec<F>::point(1),
+                              ShamirCodec<F>::point(2)};
+  const F lagrange = lagrange_at<F>(points, F(0))[self];
+  // Our terms of the products beta gamma, for the segments of k = self + 1 and self + 2 in that
+  // order: lambda_self times our share of beta (beta c) times our share of gamma.
+  std::vector<F> terms(2 * m);
+  std::vector<F> beta_shares(2 * m);
+  std::vector<std::uint64_t> beta_words((m + 63) / 64);
+  for (std::size_t offset = 1; offset < kParties; ++offset) {
+    const net::PartyId k = (self + offset) % kParties;
+    const net::PartyId other = (self + 2 * offset) % kParties;  // the third party
+    const F c = (points[k] - points[self]) * inverse(points[k]);
+    const F term_weight = lagrange * c;
+    // beta: drawn from the stream that only we and `other` hold, for this call.
+    Prg beta_prg(bit_pair_seeds_[other], batch_);
+    beta_prg.fill({reinterpret_cast<std::uint8_t*>(beta_words.data()), beta_words.size() * 8});
+    const F* gamma = dealt.dealer_bits.data() + k * m;
+    for (std::size_t j = 0; j < m; ++j) {
+      const bool beta = (beta_words[j / 64] >> (j % 64)) & 1;
+      const std::size_t at = (offset - 1) * m + j;
+      beta_shares[at] = beta ? c : F(0);
+      terms[at] = beta ? term_weight * gamma[j] : F(0);
+    }
+  }
+  ++batch_;
+  // The products at degree t: each of a and b deals its term, k (whose term is 0) nothing.
+  const Dealt reduced = deal({.terms = terms}, "dealer-free bits: reshare beta gamma");
+  out.bits.resize(kParties * m);
+  for (net::PartyId k = 0; k < kParties; ++k) {
+    const F* gamma = dealt.dealer_bits.data() + k * m;
+    // Dealer d keeps segment k at offset (k - d mod 3) - 1 of its 2m terms.
+    const auto dealt_term = [&](net::PartyId d) {
+      return reduced.terms.data() + d * 2 * m + ((k + kParties - d) % kParties - 1) * m;
+    };
+    const F* from_a = dealt_term((k + 1) % kParties);
+    const F* from_b = dealt_term((k + 2) % kParties);
+    const F* beta = k == self ? nullptr
+                              : beta_shares.data() + ((k + kParties - self) % kParties - 1) * m;
+    F* bit = out.bits.data() + k * m;
+    for (std::size_t j = 0; j < m; ++j) {
+      const F product = from_a[j] + from_b[j];
+      bit[j] = gamma[j] - product - product;
+      if (beta != nullptr) bit[j] += beta[j];
+    }
+  }
+  out.bits.resize(bits);
   return out;
 }
 

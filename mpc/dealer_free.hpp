@@ -60,14 +60,33 @@
 //     Gennaro, Rabin and Rabin, PODC 1998; this source's own instance and seeds). Matrix triples
 //     likewise, with [AB]_2t = [A]_t [B]_t locally, so communication is O(rows inner + inner
 //     cols + rows cols), never O(rows inner cols).
-//   Random bits: b = b_0 XOR ... XOR b_t of t + 1 bits dealt by t + 1 distinct parties (each
-//     party shares its own uniformly random bits as degree-t sharings with a fixed secret; bit
-//     i uses the dealer bits q = i (t + 1) + j, j <= t, of dealer q mod N, so every party deals
-//     about (t + 1) n / N of them). At least one of the t + 1 dealers is honest, so b is uniform
-//     and unknown to any t parties. a XOR b = a + b - 2ab, with ab reduced from degree 2t like
-//     the triples' products, in a tree of ceil(log2(t + 1)) levels: t products per bit. No
+//   Random bits, N >= 5: b = b_0 XOR ... XOR b_t of t + 1 bits dealt by t + 1 distinct parties
+//     (each party shares its own uniformly random bits as degree-t sharings with a fixed secret;
+//     bit i uses the dealer bits q = i (t + 1) + j, j <= t, of dealer q mod N, so every party
+//     deals about (t + 1) n / N of them). At least one of the t + 1 dealers is honest, so b is
+//     uniform and unknown to any t parties. a XOR b = a + b - 2ab, with ab reduced from degree 2t
+//     like the triples' products, in a tree of ceil(log2(t + 1)) levels: t products per bit. No
 //     exponentiation (the squaring method of Damgard et al., TCC 2006, spent 125 squarings in
 //     F_(2^127-1) per bit on a Legendre symbol: most of the CPU of logistic regression).
+//   Random bits, N = 3 (so t = 1): the n bits are padded to 3m, m = ceil(n / 3), in 3 segments
+//     of m; in segment k, with a and b the other two parties, b = beta XOR gamma where
+//       beta   is a bit that a and b draw from a pairwise PRG stream only they hold (seeds of
+//              this source's own, apart from the dealing's). It has the degree-1 sharing
+//              beta (x_k - x) / x_k: a and b compute theirs, k's is 0, nothing is sent.
+//       gamma  is a bit of k's own, dealt by k (a fixed-secret degree-t dealing, as above).
+//     beta XOR gamma = beta + gamma - 2 beta gamma. The degree-2 sharing of beta gamma (the
+//     share-wise product) has k's share 0, so its secret is lambda_a s_a + lambda_b s_b
+//     (lambda the Lagrange weights of x = 1, 2, 3 at 0): a and b each deal their term as a
+//     fixed-secret degree-t sharing (Gennaro, Rabin and Rabin's resharing, of which k's part
+//     would share 0, so it is left out) and every party adds its two shares. Why no single
+//     party learns b: k's view (gamma, its own zero share of beta, one share of each of a's and
+//     b's term sharings, each uniform by the dealer's seeded point) is independent of beta, which
+//     is uniform; a's view (beta, one share of k's dealing of gamma and one of b's term, both
+//     uniform given their secrets, and its own term, a function of these) is independent of
+//     gamma, which is uniform; b's likewise. Each segment's bits are independent of the
+//     others'. Per bit: one dealing (k's gamma) and two terms, one element sent each, no
+//     product at k: 1 element per bit and party instead of 5/3, still 2 rounds. A version for
+//     t = 1 and any N would need a seed common to every N - 1 parties; N >= 5 keep the XOR.
 //
 // Costs per call, elements SENT by one party (8 bytes for Fp61, 16 for Fp127), with
 // slots(m) = ceil(m / E) and reshare(m) = m (N - 1 - t) for parties 0..2t, 0 for the others
@@ -76,10 +95,11 @@
 //   triples(n)               2 rounds; deal slots(2n) (N-1-t), plus reshare(n). N = 3, t = 1:
 //                            2 elements per triple (16 bytes in Fp61, 32 in Fp127).
 //   matrix_triple(r, i, c)   2 rounds; slots(ri + ic) (N-1-t) + reshare(rc).
-//   random_bits(n)           1 + ceil(log2(t + 1)) rounds (2 for N = 3); ceil((t + 1) n / N)
-//                            (N - 1 - t) (the dealer bits) plus, per level of the XOR tree with
-//                            m products, reshare(m). For N = 3: 2n/3 + n (N | n): 5/3 elements
-//                            per bit.
+//   random_bits(n)           N = 3: 2 rounds; 3 ceil(n / 3) (ceil(n / 3) for gamma, 2 ceil(n /
+//                            3) for the terms): 1 element per bit (3 | n).
+//                            N >= 5: 1 + ceil(log2(t + 1)) rounds; ceil((t + 1) n / N) (N - 1 -
+//                            t) (the dealer bits) plus, per level of the XOR tree with m
+//                            products, reshare(m).
 //   trunc_masks(n, f)        1 round;  2 n (N - 1 - t) (sharings of r_i and r_i >> f).
 //   masked_matrix(r, c)      1 round; slots(r c) (N - 1 - t).
 //   masked_products(U, Bs)   2 rounds for all subsets together; slots(m) (N-1-t) + reshare(m),
@@ -90,8 +110,8 @@
 //                            (1 round) and, for w >= 3, reshare(n floor(w / 3)) (1 round), for
 //                            G = window_group_bits<F>(w) = 3; for G = 4 (w = 26 to 32, ...)
 //                            reshare(n (6 floor(w / 4) + [w mod 4 = 2])) and reshare(5 n
-//                            floor(w / 4)): for N = 3, w = 24, 2 + 2 rounds and 24 5/3 + 1 + 32
-//                            elements per mask (w = 26, G = 4: 26 5/3 + 1 + 67).
+//                            floor(w / 4)): for N = 3, w = 24, 2 + 2 rounds and 24 + 1 + 32
+//                            elements per mask (w = 26, G = 4: 26 + 1 + 67).
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
@@ -166,16 +186,19 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   // What one dealing round produces: `random` random degree-t sharings, `doubles` double
   // sharings (both extracted), `bounded` sums of the parties' values uniform in
   // [0, 2^bounded_bits), shared at degree t, and `dealer_bits` random bits from every party,
-  // shared at degree t and kept apart per dealer.
+  // shared at degree t and kept apart per dealer, and `terms`: this party's own fixed secrets
+  // (every party passes as many), shared at degree t and kept apart per dealer.
   struct Request {
     std::size_t random = 0, doubles = 0, bounded = 0;
     int bounded_bits = 0;
     int bounded_shift = 0;  // if > 0, also the sums of each party's value >> bounded_shift
     std::size_t dealer_bits = 0;
+    std::span<const F> terms = {};
   };
   struct Dealt {
     std::vector<F> random, low, high, bounded, shifted;
     std::vector<F> dealer_bits;  // dealer d's number k at d * request.dealer_bits + k
+    std::vector<F> terms;        // dealer d's number k at d * request.terms.size() + k
   };
   // How this party deals sharings of one degree d (t or 2t), and takes its seeded shares of
   // the other dealers' (header): the weights of the free points [lead, w_1 .. w_d] for its own
@@ -194,6 +217,8 @@ class DealerFreeShamir final : public CorrelationSource<F> {
 
   Dealt deal(const Request& request, std::string_view step);
   BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
+  BitsAndBounded three_party_bits_and_bounded(std::size_t bits, std::size_t bounded,
+                                              int bounded_bits);
   Completion make_completion(std::size_t degree) const;
 
   Session& session_;
@@ -203,6 +228,7 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   DegreeReduction<F> reduction_;  // its own pairwise seeds (mpc/degree_reduction.hpp)
   Seed private_seed_;
   std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
+  std::vector<Seed> bit_pair_seeds_;  // [peer]: N = 3 bits' beta (header); own entry unused
   std::uint64_t batch_ = 0;
   Completion degree_t_, degree_2t_;
   std::vector<std::vector<F>> vandermonde_;  // [output k][dealer d] = (d + 1)^k, k < N - t

@@ -170,6 +170,37 @@ TEMPLATE_TEST_CASE("dealer-free random bits are bits, and balanced", "[dealer_fr
     // Binomial(2000, 1/2): standard deviation 22.4; the bounds are 6.7 deviations away.
     CHECK(ones > 850);
     CHECK(ones < 1150);
+    // Every third apart (for N = 3 each has its own gamma dealer and beta pair): Binomial(666,
+    // 1/2), standard deviation 12.9; the bounds are 6.5 deviations away.
+    for (std::size_t third = 0; third < 3; ++third) {
+      CAPTURE(third);
+      const std::size_t third_ones = static_cast<std::size_t>(
+          std::count(bits.begin() + third * 666, bits.begin() + (third + 1) * 666, F(1)));
+      CHECK(third_ones > 249);
+      CHECK(third_ones < 417);
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("dealer-free random bits: any n, and no party's share determines its bit",
+                   "[dealer_free]", Fp61, Fp127) {
+  using F = TestType;
+  for (std::size_t parties : {3, 5, 7}) {
+    for (std::size_t n : {1, 2, 3, 4, 3001}) {
+      CAPTURE(parties, n);
+      auto shares = run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
+        return std::vector<std::vector<F>>{source.random_bits(n)};
+      });
+      const auto bits = reconstruct(column(shares, 0), threshold_for(parties));
+      REQUIRE(bits.size() == n);
+      for (const F& bit : bits) REQUIRE((bit == F(0) || bit == F(1)));
+      // A share that depended on its bit alone would take at most two values; every party's
+      // shares are uniform field elements (t = 1 for N = 3, one party's view).
+      for (std::size_t party = 0; party < parties; ++party) {
+        CAPTURE(party);
+        CHECK(distinct(shares[party][0]) == n);
+      }
+    }
   }
 }
 
@@ -486,10 +517,15 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
         const auto& c = costs[self];
         const std::size_t deal_double = 2 * parties - 2 - 3 * t;  // per slot
         const std::size_t deal_random = parties - 1 - t;
-        // m bits: ceil((t + 1) m / N) dealer bits, and the degree reduction of every level of
-        // the XOR tree.
+        // m bits: N = 3, ceil(m / 3) gammas and twice as many terms of beta gamma; N >= 5,
+        // ceil((t + 1) m / N) dealer bits and the degree reduction of every level of the XOR
+        // tree.
         std::uint64_t bits_rounds = 1;
         auto bits_elements = [&](std::size_t m) {
+          if (parties == 3) {
+            bits_rounds = 2;
+            return 3 * ((m + 2) / 3);
+          }
           std::size_t total = (t + 1) * m / parties + ((t + 1) * m % parties != 0);
           total = total * (parties - 1 - t);
           bits_rounds = 1;
@@ -535,6 +571,15 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
       return mesh.stats().since(before).bytes_sent();
     });
     for (auto b : bytes) CHECK(b == n * 2 * F::kBytes);
+  }
+  SECTION("N = 3 random bits cost 1 element each, as the header states") {
+    const std::size_t n = 6000;
+    auto bytes = run_source<F>(3, [&](DealerFreeShamir<F>& source, net::Mesh& mesh) {
+      const net::MeshStats before = mesh.stats();
+      source.random_bits(n);
+      return mesh.stats().since(before).bytes_sent();
+    });
+    for (auto b : bytes) CHECK(b == n * F::kBytes);
   }
 }
 
