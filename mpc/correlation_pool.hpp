@@ -2,19 +2,28 @@
 // iterations of a training loop): one generation round or dealer round trip per many requests
 // instead of one per request.
 //
-// Every request of a kind that what the pool holds cannot cover makes the pool fetch
-// n * repeats correlations of that kind from the wrapped source (at least n, at most
-// max_elements elements of all components together, e.g. 3 per triple), serve n and keep the
-// rest for the following requests of the same kind. Kinds: triples; truncation masks per
-// frac_bits; bit masks per width; window masks per window; random bits. Matrix triples, masked
-// matrices and masked products pass straight through (they are requested once, in whole
-// batches, already).
+// The caller states how many times its requests repeat (`repeats`, e.g. the training's
+// iterations: the schedule is public) and calls end_repetition() after each repetition. Every
+// request of a kind that what the pool holds cannot cover makes the pool fetch, from the wrapped
+// source, what the rest of the repeats will request of that kind, capped at max_elements elements
+// of all components together (e.g. 3 per triple) and at least what the request lacks; it serves
+// the request and keeps the rest for the following requests of the same kind. What the rest will
+// request: (repeats - repetitions ended) times the most that one repetition has requested of the
+// kind so far (the current one included), minus what the current repetition has requested before
+// this request; after the last repetition, only what a request lacks. So when every repetition
+// requests the same, the pool fetches exactly what is used, never more; when the sizes vary
+// (comparison trees whose nodes shared between thresholds depend on public values), at most the
+// difference from the largest repetition, and a repetition larger than all before it only makes
+// the pool fetch more. Kinds: triples; truncation masks per frac_bits; bit masks per width;
+// window masks per window; random bits. Matrix triples, masked matrices and masked products pass
+// straight through (they are requested once, in whole batches, already).
 //
-// Ordering: the pool's fetches depend only on the requests, so parties that make the same
-// requests in the same order (as every CorrelationSource requires) make the same fetches.
-// Security: correlations are independent of each other; serving them in another grouping
-// changes nothing. Memory: what a kind's fetch holds until it is used up (max_elements).
-// Errors: those of the wrapped source. Not thread-safe; the source must outlive the pool.
+// Ordering: the pool's fetches depend only on the requests and the end_repetition() calls, so
+// parties that make the same requests in the same order (as every CorrelationSource requires)
+// make the same fetches. Security: correlations are independent of each other; serving them in
+// another grouping changes nothing. Memory: what a kind's fetch holds until it is used up
+// (max_elements). Errors: those of the wrapped source. Not thread-safe; the source must outlive
+// the pool.
 #pragma once
 
 #include <algorithm>
@@ -36,8 +45,18 @@ class CorrelationPool final : public CorrelationSource<E> {
                   std::size_t max_elements = kDefaultMaxElements)
       : source_(source), repeats_(std::max<std::size_t>(repeats, 1)), max_elements_(max_elements) {}
 
+  // Marks the end of one repetition of the requests (no communication).
+  void end_repetition() {
+    ++repetitions_ended_;
+    triples_.end_repetition();
+    random_bits_.end_repetition();
+    for (auto& [bits, stock] : trunc_) stock.end_repetition();
+    for (auto& [width, stock] : bit_masks_) stock.end_repetition();
+    for (auto& [window, stock] : window_masks_) stock.end_repetition();
+  }
+
   Triples<E> triples(std::size_t n) override {
-    auto parts = triples_.take(n, fetch_count(n, 3), [&](std::size_t count) {
+    auto parts = take(triples_, n, 3, [&](std::size_t count) {
       auto t = source_.triples(count);
       return Parts{std::move(t.a), std::move(t.b), std::move(t.c)};
     });
@@ -49,37 +68,35 @@ class CorrelationPool final : public CorrelationSource<E> {
   }
 
   TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override {
-    auto parts = trunc_.try_emplace(frac_bits, 3)
-                     .first->second.take(n, fetch_count(n, 3), [&](std::size_t count) {
-                       auto m = source_.trunc_masks(count, frac_bits);
-                       return Parts{std::move(m.r), std::move(m.high), std::move(m.msb)};
-                     });
+    auto parts = take(trunc_.try_emplace(frac_bits, 3).first->second, n, 3, [&](std::size_t count) {
+      auto m = source_.trunc_masks(count, frac_bits);
+      return Parts{std::move(m.r), std::move(m.high), std::move(m.msb)};
+    });
     return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
   }
 
   BitMasks<E> bit_masks(std::size_t n, std::size_t width) override {
-    auto parts = bit_masks_.try_emplace(width, 2).first->second.take(
-        n, fetch_count(n, width + 1), [&](std::size_t count) {
-          auto m = source_.bit_masks(count, width);
-          return Parts{std::move(m.bits), std::move(m.high)};
-        });
+    auto parts = take(bit_masks_.try_emplace(width, 2).first->second, n, width + 1,
+                      [&](std::size_t count) {
+                        auto m = source_.bit_masks(count, width);
+                        return Parts{std::move(m.bits), std::move(m.high)};
+                      });
     return {width, std::move(parts[0]), std::move(parts[1])};
   }
 
   std::vector<E> random_bits(std::size_t n) override {
-    auto parts = random_bits_.take(
-        n, fetch_count(n, 1), [&](std::size_t count) { return Parts{source_.random_bits(count)}; });
+    auto parts = take(random_bits_, n, 1,
+                      [&](std::size_t count) { return Parts{source_.random_bits(count)}; });
     return std::move(parts[0]);
   }
 
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
-    auto parts = window_masks_.try_emplace(std::pair{low, width}, 4)
-                     .first->second.take(n, fetch_count(n, 2 + width + window_products<E>(width)),
-                                         [&](std::size_t count) {
-                                           auto m = source_.window_masks(count, low, width);
-                                           return Parts{std::move(m.r), std::move(m.bits),
-                                                        std::move(m.products), std::move(m.high)};
-                                         });
+    auto parts = take(window_masks_.try_emplace(std::pair{low, width}, 4).first->second, n,
+                      2 + width + window_products<E>(width), [&](std::size_t count) {
+                        auto m = source_.window_masks(count, low, width);
+                        return Parts{std::move(m.r), std::move(m.bits), std::move(m.products),
+                                     std::move(m.high)};
+                      });
     return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2]),
             std::move(parts[3])};
   }
@@ -98,14 +115,30 @@ class CorrelationPool final : public CorrelationSource<E> {
 
   // The correlations of one kind on hand: component j of correlation i is
   // parts[j][i * stride_j, (i + 1) * stride_j), stride_j = parts[j].size() / count (0 for an
-  // empty component).
+  // empty component); and how many of the kind the repetitions have requested.
   class Stock {
    public:
     explicit Stock(std::size_t components) : parts_(components), strides_(components, 0) {}
 
+    std::size_t on_hand() const { return count_ - used_; }
+
+    // Counts a request of n in the current repetition; returns the most that one repetition has
+    // requested (the current one included) and what the current one requested before.
+    std::pair<std::size_t, std::size_t> count_request(std::size_t n) {
+      const std::size_t before = current_;
+      current_ += n;
+      return {std::max(most_, current_), before};
+    }
+
+    void end_repetition() {
+      most_ = std::max(most_, current_);
+      current_ = 0;
+    }
+
+    // n correlations, after appending `fetch` fetched from the source (0: none).
     template <class Fetch>
     Parts take(std::size_t n, std::size_t fetch, Fetch&& fetch_from_source) {
-      if (count_ - used_ < n) refill(fetch_from_source(fetch), fetch);
+      if (fetch > 0) refill(fetch_from_source(fetch), fetch);
       Parts out(parts_.size());
       for (std::size_t j = 0; j < parts_.size(); ++j) {
         const std::size_t stride = strides_[j];
@@ -122,7 +155,7 @@ class CorrelationPool final : public CorrelationSource<E> {
     void refill(Parts fetched, std::size_t fetched_count) {
       const std::size_t left = count_ - used_;
       for (std::size_t j = 0; j < fetched.size(); ++j) {
-        const std::size_t stride = fetched_count == 0 ? 0 : fetched[j].size() / fetched_count;
+        const std::size_t stride = fetched[j].size() / fetched_count;
         auto& part = parts_[j];
         if (left == 0) {
           part = std::move(fetched[j]);
@@ -140,16 +173,30 @@ class CorrelationPool final : public CorrelationSource<E> {
     Parts parts_;
     std::vector<std::size_t> strides_;
     std::size_t count_ = 0, used_ = 0;
+    std::size_t current_ = 0, most_ = 0;  // requested in this repetition; most in one before
   };
 
-  // How many correlations of `per_item` elements to fetch for a request of n.
-  std::size_t fetch_count(std::size_t n, std::size_t per_item) const {
-    const std::size_t cap = std::max<std::size_t>(max_elements_ / per_item, 1);
-    return std::max(n, std::min(n * repeats_, cap));
+  // n correlations of `per_item` elements from `stock`, fetching first (header comment) when
+  // those on hand cannot cover n.
+  template <class Fetch>
+  Parts take(Stock& stock, std::size_t n, std::size_t per_item, Fetch&& fetch_from_source) {
+    const auto [per_repetition, requested_before] = stock.count_request(n);
+    const std::size_t on_hand = stock.on_hand();
+    std::size_t fetch = 0;
+    if (on_hand < n) {
+      // No repetition left (more requests than planned): only what the request lacks.
+      const std::size_t planned =
+          (repeats_ - std::min(repetitions_ended_, repeats_)) * per_repetition;
+      const std::size_t rest = std::max(n, planned - std::min(planned, requested_before));
+      const std::size_t cap = std::max<std::size_t>(max_elements_ / per_item, 1);
+      fetch = std::max(n - on_hand, std::min(rest - on_hand, cap));
+    }
+    return stock.take(n, fetch, std::forward<Fetch>(fetch_from_source));
   }
 
   CorrelationSource<E>& source_;
   std::size_t repeats_, max_elements_;
+  std::size_t repetitions_ended_ = 0;
   Stock triples_{3}, random_bits_{1};
   std::map<int, Stock> trunc_;
   std::map<std::size_t, Stock> bit_masks_;

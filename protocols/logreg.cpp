@@ -643,7 +643,8 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
   const std::size_t iterations = options.epochs * per_epoch;
 
   // Every iteration makes the same correlation requests: the pool fetches them for many at
-  // once; with kFold, the truncations' masks are all fetched now (FoldedMasks).
+  // once, never more than the remaining iterations use; with kFold, the truncations' masks are
+  // all fetched now (FoldedMasks).
   FoldedMasks<E> folded;
   if constexpr (kFold) {
     folded = fetch_folded_masks(caller_engine.correlations(), iterations, batch, width, 2 * f);
@@ -731,6 +732,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
         for (std::size_t j = 0; j < width; ++j) w_minus_v[j] -= t_public[j];
       }
       residuals.values.insert(residuals.values.end(), e.values.begin(), e.values.end());
+      pool.end_repetition();
       ++model.iterations;
     }
     const std::uint64_t statistics_start = mesh.stats().rounds;
@@ -745,6 +747,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
                                      test_masks, "logreg: test logits");
     }
     model.curve.push_back(epoch_statistics(statistics_engine, residuals, y_test, z2_test));
+    statistics_pool.end_repetition();
     model.curve.back().epoch = epoch + 1;
     model.statistics_rounds += mesh.stats().rounds - statistics_start;
     if (options.progress) options.progress(model.curve.back());

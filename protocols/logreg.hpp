@@ -68,9 +68,11 @@
 // elements per iteration.
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
-// trips, dealer-free generation) come a few times per training, not in every iteration; the
-// epoch statistics' requests through a second pool that fetches for the epochs (a pool sized for
-// the iterations would fetch iterations / epochs times what the statistics use).
+// trips, dealer-free generation) come a few times per training, not in every iteration, and
+// never beyond the last iteration (each fetch is capped at what the remaining iterations use;
+// on Shamir exactly what the training uses); the epoch statistics' requests through a second
+// pool that fetches for the remaining epochs (a pool sized for the iterations would fetch
+// iterations / epochs times what the statistics use).
 // Set-up: the labels cost one input per label holder (vertical: the label party; horizontal:
 // every party, n_p labels each; additive: nothing; Shamir: the holder sends its labels to the
 // N - 1 - t peers it does not seed). Additive: X - U: N rounds opening U to each owner (a party

@@ -1,59 +1,28 @@
 // CorrelationPool: what it serves is what the wrapped source made (valid triples, masks and
-// bits, none served twice), and it asks the source once for many requests.
+// bits, none served twice), it asks the source once for many requests, and it never fetches
+// more than the remaining repetitions request.
 #include <catch2/catch.hpp>
 
 #include "mpc/correlation_pool.hpp"
 #include "mpc/ops.hpp"
+#include "tests/support/counting_source.hpp"
 #include "tests/support/engines.hpp"
 
 using namespace sm;
 using namespace sm::mpc;
-
-namespace {
-
-// Counts the batches asked of the source it wraps.
-template <class E>
-class CountingSource final : public CorrelationSource<E> {
- public:
-  explicit CountingSource(CorrelationSource<E>& source) : source_(source) {}
-  std::size_t calls = 0;
-
-  Triples<E> triples(std::size_t n) override { return ++calls, source_.triples(n); }
-  MatrixTriple<E> matrix_triple(std::size_t r, std::size_t i, std::size_t c) override {
-    return ++calls, source_.matrix_triple(r, i, c);
-  }
-  TruncMasks<E> trunc_masks(std::size_t n, int f) override {
-    return ++calls, source_.trunc_masks(n, f);
-  }
-  BitMasks<E> bit_masks(std::size_t n, std::size_t w) override {
-    return ++calls, source_.bit_masks(n, w);
-  }
-  std::vector<E> random_bits(std::size_t n) override { return ++calls, source_.random_bits(n); }
-  WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
-    return ++calls, source_.window_masks(n, low, width);
-  }
-  MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
-    return ++calls, source_.masked_matrix(r, c);
-  }
-  std::vector<MaskedProducts<E>> masked_products(
-      const MaskedMatrix<E>& m, std::span<const std::vector<std::size_t>> s) override {
-    return ++calls, source_.masked_products(m, s);
-  }
-
- private:
-  CorrelationSource<E>& source_;
-};
-
-}  // namespace
+using test::CountingSource;
+using test::SourceCounts;
 
 TEMPLATE_TEST_CASE("CorrelationPool serves valid, distinct correlations from few batches", "[pool]",
                    AdditiveEngine, ShamirEngine<Fp127>) {
+  // At most 60 elements per fetch: 20 triples, 7 bit masks of width 7 (8 elements each).
+  constexpr std::size_t kMaxElements = 60;
   using En = TestType;
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const auto results = test::run_engine<En>(3, [](En& engine) {
     CountingSource<E> counting(engine.correlations());
-    CorrelationPool<E> pool(counting, 4);
+    CorrelationPool<E> pool(counting, 10, kMaxElements);
     std::vector<E> a, b, c, bits;
     // Ten "iterations" of the same requests: 5 and 3 triples, 2 x 7 bits, 1 random bit.
     for (int it = 0; it < 10; ++it) {
@@ -70,9 +39,10 @@ TEMPLATE_TEST_CASE("CorrelationPool serves valid, distinct correlations from few
       bits.insert(bits.end(), masks.bits.begin(), masks.bits.end());
       const auto random = pool.random_bits(1);
       bits.insert(bits.end(), random.begin(), random.end());
+      pool.end_repetition();
     }
     CHECK(pool.triples(0).a.empty());
-    const std::size_t calls = counting.calls;
+    const SourceCounts counts = counting.counts;
     const auto opened = engine.open(Shares{a}, "a");
     const auto opened_b = engine.open(Shares{b}, "b");
     const auto opened_c = engine.open(Shares{c}, "c");
@@ -84,11 +54,16 @@ TEMPLATE_TEST_CASE("CorrelationPool serves valid, distinct correlations from few
     std::sort(sorted.begin(), sorted.end(),
               [](E x, E y) { return to_unsigned(x) < to_unsigned(y); });
     CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
-    return calls;
+    return counts;
   });
-  // Triples: 5 x 4 = 20 per fetch, 8 per iteration: 4 fetches for 80; bit masks: 2 x 4 per
-  // fetch, 2 per iteration: 3 fetches (8, 8, 8 >= 20); random bits 4 per fetch: 3 fetches.
-  for (auto calls : results) CHECK(calls == 4 + 3 + 3);
+  for (const auto& counts : results) {
+    // Exactly what the ten iterations use: 80 triples in fetches of 20; bit masks 7, 7 and the
+    // last 6 of 20; all 10 random bits at once.
+    CHECK(counts.triples == 80);
+    CHECK(counts.bit_masks == 20);
+    CHECK(counts.random_bits == 10);
+    CHECK(counts.calls == 4 + 3 + 1);
+  }
 }
 
 TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]") {
@@ -96,9 +71,11 @@ TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]")
   using Shares = AdditiveEngine::Shares;
   constexpr int kLow = 5;
   constexpr std::size_t kWidth = 6, kPerRequest = 3;
+  // 2 + 6 + 12 elements per mask: at most 12 masks per fetch.
+  constexpr std::size_t kMaxElements = 12 * 20;
   const auto results = test::run_engine<AdditiveEngine>(3, [&](AdditiveEngine& engine) {
     CountingSource<E> counting(engine.correlations());
-    CorrelationPool<E> pool(counting, 4);
+    CorrelationPool<E> pool(counting, 10, kMaxElements);
     std::vector<E> r, bits, products;
     for (int it = 0; it < 10; ++it) {
       auto masks = pool.window_masks(kPerRequest, kLow, kWidth);
@@ -108,8 +85,9 @@ TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]")
       bits.insert(bits.end(), masks.bits.begin(), masks.bits.end());
       products.insert(products.end(), masks.products.begin(), masks.products.end());
       CHECK(pool.window_masks(1, kLow + 1, kWidth).r.size() == 1);  // another window: its own stock
+      pool.end_repetition();
     }
-    const std::size_t calls = counting.calls;
+    const SourceCounts counts = counting.counts;
     const auto opened_r = engine.open(Shares{r}, "r");
     const auto opened_bits = engine.open(Shares{bits}, "bits");
     const auto opened_products = engine.open(Shares{products}, "products");
@@ -127,8 +105,41 @@ TEST_CASE("CorrelationPool serves window masks per window, each once", "[pool]")
     std::vector<E> sorted = opened_r;
     std::sort(sorted.begin(), sorted.end(), [](E x, E y) { return x.value() < y.value(); });
     CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
-    return calls;
+    return counts;
   });
-  // 12 per fetch of the first window (3 fetches for 30), 4 per fetch of the second (3 for 10).
-  for (auto calls : results) CHECK(calls == 3 + 3);
+  for (const auto& counts : results) {
+    // The first window: 12, 12 and the last 6 of 30; the second: all 10 at once.
+    CHECK(counts.window_masks == 30 + 10);
+    CHECK(counts.calls == 3 + 1);
+  }
+}
+
+TEST_CASE("CorrelationPool fetches for the largest repetition when the sizes vary", "[pool]") {
+  // Repetitions that request 4, 6, 5 and 6 random bits (comparison trees whose shared nodes
+  // depend on public values do so): the first fetch plans 4 x 4, the last repetition lacks 5
+  // and fetches 5 (what a repetition of 6 can still request). A repeat more than planned still
+  // gets its bits.
+  const auto results = test::run_engine<AdditiveEngine>(3, [](AdditiveEngine& engine) {
+    CountingSource<Ring64> counting(engine.correlations());
+    CorrelationPool<Ring64> pool(counting, 4);
+    std::vector<Ring64> bits;
+    for (std::size_t n : {4, 6, 5, 6}) {
+      const auto drawn = pool.random_bits(n);
+      REQUIRE(drawn.size() == n);
+      bits.insert(bits.end(), drawn.begin(), drawn.end());
+      pool.end_repetition();
+    }
+    const SourceCounts planned = counting.counts;
+    const auto drawn = pool.random_bits(3);
+    bits.insert(bits.end(), drawn.begin(), drawn.end());
+    for (const auto& bit : engine.open(AdditiveEngine::Shares{bits}, "bits")) {
+      CHECK((bit == Ring64(0) || bit == Ring64(1)));
+    }
+    return std::pair{planned, counting.counts};
+  });
+  for (const auto& [planned, after] : results) {
+    CHECK(planned.random_bits == 4 + 6 + 5 + 6);
+    CHECK(planned.calls == 2);
+    CHECK(after.random_bits == 4 + 6 + 5 + 6 + 3);
+  }
 }

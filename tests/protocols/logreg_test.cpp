@@ -14,6 +14,7 @@
 #include "net/errors.hpp"
 #include "protocols/logreg.hpp"
 #include "protocols/logreg_plain.hpp"
+#include "tests/support/counting_source.hpp"
 #include "tests/support/engines.hpp"
 
 using namespace sm;
@@ -330,6 +331,35 @@ TEST_CASE("horizontal logistic regression with the dealer-free Shamir source for
   const Split split = horizontal(original, order, kFive);
   const Dataset data = reorder(original, order);
   check_against_plaintext(data, options, run_dealer_free(split, options, kFive));
+}
+
+TEMPLATE_TEST_CASE("logistic regression fetches exactly the correlations it uses", "[logreg]",
+                   mpc::AdditiveEngine, mpc::ShamirEngine<mpc::Fp127>) {
+  // Every iteration compares B logits (one window mask each) and truncates B residuals and D
+  // update values; every epoch's statistics compare the test rows' logits. The pools fetch for
+  // many iterations at once, but never beyond the last one.
+  using En = TestType;
+  using E = typename En::Element;
+  const auto options = options_for(569, SigmoidKind::kPiecewise5);
+  const Split split = vertical(load(options.train_rows));
+  const std::size_t batch = options.batch_size, width = 31;
+  const std::size_t iterations = options.epochs * (options.train_rows.size() / batch);
+  const std::size_t compared = iterations * batch + options.epochs * options.test_rows.size();
+  const int f = mpc::FixedPoint{}.frac_bits;
+  const auto results = test::run_engine<En>(kParties, [&](En& engine) {
+    test::CountingSource<E> counting(engine.correlations());
+    En counted = engine.with_correlations(counting);
+    train_logreg(counted, split.parts[engine.session().self()], split.layout, options);
+    return counting.counts;
+  });
+  for (const auto& counts : results) {
+    CHECK(counts.window_masks == compared);
+    CHECK(counts.trunc_masks.at(2 * f) == iterations * (batch + width));
+    if constexpr (std::is_same_v<En, mpc::ShamirEngine<mpc::Fp127>>) {
+      // The low part of each compared value's mask (m = 2f - 8 - 2 for N = 3).
+      CHECK(counts.trunc_masks.at(2 * f - 10) == compared);
+    }
+  }
 }
 
 TEST_CASE("logistic regression rejects data that does not match the layout", "[logreg]") {
