@@ -518,12 +518,38 @@ S sum_all(const S& x) {
   return S{{total}};
 }
 
+// The two sums sum_i x1[i] y1[i] and sum_i x2[i] y2[i] (n1 and n2 terms), in one round.
+// MultipliesWithoutTriples engines (ShamirEngine) reduce only the two sums: the matmul of the
+// 2 x (n1 + n2) rows [x1, 0] and [0, x2] with [y1; y2] (N - 1 - t elements in all at parties
+// 0..2t, whatever n1 + n2). Others multiply all n1 + n2 pairs (Beaver: 2 (n1 + n2) elements to
+// each peer, fewer than a matrix triple's 3 (n1 + n2)) and sum the products locally.
+template <mpc::Engine En>
+typename En::Shares two_sums_of_products(En& engine, const typename En::Shares& x1,
+                                         const typename En::Shares& y1,
+                                         const typename En::Shares& x2,
+                                         const typename En::Shares& y2, std::string_view step) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  const std::size_t n1 = x1.size(), n = n1 + x2.size();
+  if constexpr (mpc::MultipliesWithoutTriples<En>) {
+    Shares rows{std::vector<E>(2 * n, E(0))};
+    std::copy(x1.values.begin(), x1.values.end(), rows.values.begin());
+    std::copy(x2.values.begin(), x2.values.end(),
+              rows.values.begin() + static_cast<std::ptrdiff_t>(n + n1));
+    return engine.matmul(rows, mpc::concat(y1, y2), 2, n, 1, step);
+  } else {
+    const Shares products = mpc::mul(engine, mpc::concat(x1, x2), mpc::concat(y1, y2), step);
+    return mpc::concat(sum_all(mpc::slice(products, 0, n1)),
+                       sum_all(mpc::slice(products, n1, n - n1)));
+  }
+}
+
 // One epoch's statistics: the mean of e^2 over the epoch's batches (e = s - y of each batch,
 // scale 2^f, as trained) and, with test rows, how many of them the current weights classify
 // correctly: b = [z > 0] for the test logits z (z2_test, scale 2^(2f)), correct =
 // sum (1 - b - y + 2 b y), b as coarse as the sigmoid's pieces (a logit within 2^-8 of 0 may be
-// counted either way). Rounds: with test rows, above_points (R_cmp), one mul for e.e and
-// b.y together (1) and the opening of both sums (1); without, the mul and the opening.
+// counted either way). Rounds: with test rows, above_points (R_cmp), two_sums_of_products for
+// e.e and b.y together (1) and the opening of both sums (1); without, those two.
 template <mpc::Engine En>
 EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
                             const typename En::Shares& y_test, const typename En::Shares& z2_test) {
@@ -536,14 +562,14 @@ EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
     constexpr double kZero[] = {0.0};
     b_test = above_points(engine, z2_test, std::span<const double>(kZero), "logreg: test predictions");
   }
-  const Shares products = mpc::mul(engine, mpc::concat(residuals, b_test),
-                                   mpc::concat(residuals, y_test), "logreg: epoch statistics");
-  const Shares squared = sum_all(mpc::slice(products, 0, residuals.size()));
+  const Shares sums = two_sums_of_products(engine, residuals, residuals, b_test, y_test,
+                                           "logreg: epoch statistics");
+  const Shares squared = mpc::slice(sums, 0, 1);
   // y_test has scale 2^(3f): so have b y and the public 1 below; b is scaled up to match.
-  const Shares by = mpc::slice(products, residuals.size(), n_test);
-  Shares correct = mpc::sub(mpc::add(mpc::scale(by, E(2)), mpc::neg(y_test)),
-                            mpc::scale(b_test, fixed_const<E>(1.0, 3 * f)));
-  correct = engine.add_public(sum_all(correct),
+  const Shares by = mpc::slice(sums, 1, 1);
+  Shares correct = mpc::sub(mpc::add(mpc::scale(by, E(2)), mpc::neg(sum_all(y_test))),
+                            mpc::scale(sum_all(b_test), fixed_const<E>(1.0, 3 * f)));
+  correct = engine.add_public(correct,
                               std::vector<E>{fixed_const<E>(static_cast<double>(n_test), 3 * f)});
   const auto opened = engine.open(mpc::concat(squared, correct), "logreg: epoch statistics");
   EpochStats stats;

@@ -112,7 +112,10 @@
 // as either class (the secure logits differ from a plaintext run's by fixed-point errors of about
 // that size anyway); the exact comparison would need 48-bit windows, about twice the
 // preprocessing per test row. Rounds: 1 + R_cmp + 2 with test rows (additive: open w - v;
-// Shamir: w - v is public, so the test logits need no round), 2 without.
+// Shamir: w - v is public, so the test logits need no round), 2 without: the sums of e^2 and of
+// the correct predictions' products in one round (Shamir: a matmul that reduces only the two
+// sums, N - 1 - t elements; additive: a Beaver mul of the epoch's B x iterations-per-epoch
+// residuals and the test rows, summed locally), then one opening of the two sums.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one
