@@ -6,15 +6,16 @@
 // iterations: the schedule is public) and calls end_repetition() after each repetition. Every
 // request of a kind that what the pool holds cannot cover makes the pool fetch, from the wrapped
 // source, what the rest of the repeats will request of that kind, capped at max_elements elements
-// of all components together (e.g. 3 per triple) and at least what the request lacks; it serves
-// the request and keeps the rest for the following requests of the same kind. What the rest will
-// request: (repeats - repetitions ended) times the most that one repetition has requested of the
-// kind so far (the current one included), minus what the current repetition has requested before
-// this request; after the last repetition, only what a request lacks. So when every repetition
-// requests the same, the pool fetches exactly what is used, never more; when the sizes vary
-// (comparison trees whose nodes shared between thresholds depend on public values), at most the
-// difference from the largest repetition, and a repetition larger than all before it only makes
-// the pool fetch more. Kinds: triples; truncation masks per frac_bits; bit masks per width;
+// of all components together (e.g. 3 per triple; rounded down to a whole number of requests of
+// the request's size) and at least what the request lacks; it serves the request and keeps the
+// rest for the following requests of the same kind. What the rest will request: (repeats -
+// repetitions ended) times the most that one repetition has requested of the kind so far (the
+// current one included), minus what the current repetition has requested before this request;
+// after the last repetition, only what a request lacks. So when every repetition requests the
+// same, the pool fetches exactly what is used, never more; when the sizes vary (comparison trees
+// whose nodes shared between thresholds depend on public values), at most the difference from
+// the largest repetition, and a repetition larger than all before it only makes the pool fetch
+// more. Kinds: triples; truncation masks per frac_bits; bit masks per width;
 // window masks per window; random bits. Matrix triples, masked matrices and masked products pass
 // straight through (they are requested once, in whole batches, already).
 //
@@ -188,7 +189,8 @@ class CorrelationPool final : public CorrelationSource<E> {
       const std::size_t planned =
           (repeats_ - std::min(repetitions_ended_, repeats_)) * per_repetition;
       const std::size_t rest = std::max(n, planned - std::min(planned, requested_before));
-      const std::size_t cap = std::max<std::size_t>(max_elements_ / per_item, 1);
+      // A whole number of requests of n, so that same-sized requests leave nothing to copy over.
+      const std::size_t cap = std::max<std::size_t>(max_elements_ / per_item / n, 1) * n;
       fetch = std::max(n - on_hand, std::min(rest - on_hand, cap));
     }
     return stock.take(n, fetch, std::forward<Fetch>(fetch_from_source));

@@ -15,7 +15,8 @@ using test::SourceCounts;
 
 TEMPLATE_TEST_CASE("CorrelationPool serves valid, distinct correlations from few batches", "[pool]",
                    AdditiveEngine, ShamirEngine<Fp127>) {
-  // At most 60 elements per fetch: 20 triples, 7 bit masks of width 7 (8 elements each).
+  // At most 60 elements per fetch: 20 triples (4 requests of 5), 6 bit masks of width 7 (8
+  // elements each; 3 requests of 2).
   constexpr std::size_t kMaxElements = 60;
   using En = TestType;
   using E = typename En::Element;
@@ -57,12 +58,12 @@ TEMPLATE_TEST_CASE("CorrelationPool serves valid, distinct correlations from few
     return counts;
   });
   for (const auto& counts : results) {
-    // Exactly what the ten iterations use: 80 triples in fetches of 20; bit masks 7, 7 and the
-    // last 6 of 20; all 10 random bits at once.
+    // Exactly what the ten iterations use: 80 triples in fetches of 20; bit masks 6, 6, 6 and
+    // the last 2 of 20; all 10 random bits at once.
     CHECK(counts.triples == 80);
     CHECK(counts.bit_masks == 20);
     CHECK(counts.random_bits == 10);
-    CHECK(counts.calls == 4 + 3 + 1);
+    CHECK(counts.calls == 4 + 4 + 1);
   }
 }
 
