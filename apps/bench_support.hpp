@@ -83,7 +83,7 @@ std::string load_average_text();
 // What one party measured for one phase of a benchmark.
 struct PhaseMeasure {
   double seconds = 0;            // wall time at this party
-  double cpu_seconds = 0;        // CPU time of this party's process (its mesh I/O thread included)
+  double cpu_seconds = 0;        // CPU time of this party's process (all its threads)
   std::uint64_t bytes_sent = 0;  // payload bytes, to all peers
   std::uint64_t bytes_received = 0;  // payload bytes, from all peers
   std::uint64_t rounds = 0;

@@ -182,8 +182,7 @@ Measure measure_tls(std::size_t n, std::size_t size, const fs::path& certs) {
 }
 
 // The plaintext baseline: a full mesh of blocking-connected, then non-blocking TCP sockets; one
-// thread per party moves all its sends and receives with poll(), as the TLS mesh's I/O thread
-// does.
+// thread per party moves all its sends and receives with poll(), as the TLS mesh does.
 Measure measure_tcp(std::size_t n, std::size_t size) {
   std::vector<int> listeners(n);
   std::vector<std::uint16_t> ports(n);
@@ -365,8 +364,7 @@ void run_round_cost(const NetOptions& options, const fs::path& certs) {
   std::printf(
       "\nnet rounds: %zu exchange_all rounds of small messages among %zu party processes, TLS "
       "1.3\non loopback (us/round: the slowest party's wall time per round; cpu us and ctx sw: "
-      "per round\nand party, mean over the parties (max in brackets), the mesh's I/O thread "
-      "included)\n\n",
+      "per round\nand party, mean over the parties (max in brackets))\n\n",
       options.rounds, n);
   std::printf("%10s  %9s  %20s  %16s  %16s  %7s\n", "bytes/peer", "us/round", "cpu us/party",
               "ctx sw/party", "bytes sent/party", "rounds");

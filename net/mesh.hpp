@@ -115,8 +115,8 @@ class Mesh {
   // another length is received and dropped unseen. Returns the received messages' lengths (the
   // caller reports a wrong one). Same rounds, byte counts, deadlines and errors as round().
   // TlsMesh decrypts into a few reused piece buffers, so a large message never occupies fresh
-  // memory of its full size and its consumption overlaps its decryption; the other transports
-  // hand over each whole message as one piece.
+  // memory of its full size and its consumption begins while the rest is still arriving; the
+  // other transports hand over each whole message as one piece.
   std::vector<std::size_t> round_streamed(std::span<const Outgoing> sends,
                                           std::span<const PartyId> receive_from,
                                           std::span<const std::size_t> expected_bytes,
@@ -132,11 +132,12 @@ class Mesh {
                                                const PieceSink& sink);
 
   // send() of a message that the caller writes while it goes out: `produce` fills `buffer` piece
-  // by piece (see PieceSource), and each piece may leave as soon as `produce` returns, so writing
-  // the next piece overlaps encrypting and sending the last. `buffer` must stay valid until the
+  // by piece (see PieceSource), and each piece may leave as soon as `produce` returns, so the
+  // receiver takes in one piece while the next is written. `buffer` must stay valid until the
   // call returns. Same round, byte counts, deadlines and errors as send(); an exception from
-  // `produce` fails the mesh, as a network error would, and is rethrown. TlsMesh overlaps; the
-  // other transports have the whole message produced, then send it.
+  // `produce` fails the mesh, as a network error would, and is rethrown. TlsMesh sends each
+  // piece before it asks for the next; the other transports have the whole message produced,
+  // then send it.
   void send_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
                      const PieceSource& produce);
 

@@ -9,13 +9,14 @@
 //
 // Operations: handshake, read (exactly n bytes), write (exactly n bytes) and shutdown (sends
 // close_notify). One read-side operation (handshake, read or shutdown) and one write may be in
-// progress at once; their handlers run on the I/O thread, never inline. Errors arrive as
-// boost::system::error_code: asio::error::eof after the peer's close_notify,
+// progress at once; their handlers run from the io_context's run functions, never inline. Errors
+// arrive as boost::system::error_code: asio::error::eof after the peer's close_notify,
 // ssl::error::stream_truncated when the TCP stream ends without one, OpenSSL errors in
 // asio::error::get_ssl_category().
 //
 // Ownership: create with std::make_shared; every pending operation keeps the channel alive, so
-// it may be dropped at any time. Thread-safety: use it on its io_context's single thread only.
+// it may be dropped at any time. Thread-safety: use it on the one thread that runs its io_context
+// at a time.
 #pragma once
 
 #include <openssl/ssl.h>

@@ -8,11 +8,8 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -201,7 +198,6 @@ std::vector<std::string> party_names(const TlsConfig& config) {
 }  // namespace
 
 // One TCP+TLS connection: first an attempt (handshake and hello), then an established channel.
-// Touched only on the I/O thread.
 struct Conn {
   Conn(asio::io_context& io, ssl::context& ctx)
       : channel(std::make_shared<TlsChannel>(io, ctx.native_handle())), timer(io) {}
@@ -212,7 +208,7 @@ struct Conn {
     ByteView tail;  // the rest of a large payload that lies in two places (Outgoing::tail)
     // For a message being produced (Mesh::send_produced): how many bytes of `data` are written
     // and may leave; nullptr when all are.
-    const std::atomic<std::size_t>* ready = nullptr;
+    const std::size_t* ready = nullptr;
     std::function<void(const ErrorCode&)> done;
   };
 
@@ -253,6 +249,9 @@ struct Incoming {
   bool complete() const { return arrived == size; }
 };
 
+// The mesh's state and I/O. It has no thread of its own: every function below runs on the
+// caller's thread, the socket work as Boost.Asio handlers run from the calls that wait (see
+// run_io_until), so nothing here needs a lock.
 class TlsMesh::Engine {
  public:
   Engine(const TlsConfig& config, sm::Logger& log, const Mesh& mesh);
@@ -274,10 +273,7 @@ class TlsMesh::Engine {
   void transfer_produced(PartyId to, std::span<std::uint8_t> buffer, std::string_view step,
                          const PieceSource& produce);
   void close();
-  void expect_dropouts() {
-    std::lock_guard lock(mutex_);
-    tolerant_ = true;
-  }
+  void expect_dropouts() { tolerant_ = true; }
 
  private:
   // How a round hands over its messages: whole (nullptr) or streamed to a sink.
@@ -289,7 +285,7 @@ class TlsMesh::Engine {
   struct Production {
     std::span<std::uint8_t> buffer;
     const PieceSource* produce;
-    std::atomic<std::size_t>* ready;  // the bytes produced so far (Conn::Write::ready)
+    std::size_t* ready;  // the bytes produced so far (Conn::Write::ready)
   };
   struct PeerState {
     std::deque<Incoming> inbox;
@@ -299,10 +295,6 @@ class TlsMesh::Engine {
     std::size_t writes_pending = 0;
     Clock::time_point rx_activity{};
     Clock::time_point tx_activity{};
-    // What the waiting caller needs from this peer before its round can go on (set only while
-    // caller_waiting_): the next piece of a message, the end of its sends.
-    bool awaits_message = false;
-    bool awaits_write = false;
   };
   // The first failure; `peer` is set when a peer caused it (the message then names the step).
   struct Failure {
@@ -316,8 +308,16 @@ class TlsMesh::Engine {
   void listen();
   std::chrono::milliseconds handshake_timeout() const;
 
-  // I/O thread.
-  void run_io();
+  // Runs the I/O on the caller's thread: waits for socket events, timers and queued completions
+  // until at least one handler has run or `deadline` has passed. Returns false when nothing at
+  // all is pending (no read, write, timer or lookup), so that only time can change the state. An
+  // exception from a handler fails the run, as a peer's failure would.
+  bool run_io_until(Clock::time_point deadline);
+  // Runs the I/O until `done()` holds, `deadline` passes or nothing is pending.
+  template <typename Done>
+  void run_io_while_not(const Done& done, Clock::time_point deadline);
+
+  // Handlers.
   std::shared_ptr<Conn> make_conn();
   void accept_next();
   void on_accepted(const std::shared_ptr<Conn>& conn);
@@ -344,47 +344,38 @@ class TlsMesh::Engine {
   // The payload is `payload` followed by `tail`. `ready`: see Conn::Write; a produced payload
   // (which has no tail) always takes the large-payload path.
   void enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload, WriteDone done,
-               const std::atomic<std::size_t>* ready = nullptr, ByteView tail = {});
+               const std::size_t* ready = nullptr, ByteView tail = {});
   void start_write(const std::shared_ptr<Conn>& conn);
   void write_body(const std::shared_ptr<Conn>& conn, std::size_t offset, const ErrorCode& ec);
-  void send_data(const Outgoing& message, const std::atomic<std::size_t>* ready);
+  void send_data(const Outgoing& message, const std::size_t* ready);
   void resume_write(PartyId peer);
+  // Whether the produced message to `peer` has left up to the bytes produced so far.
+  bool caught_up(PartyId peer) const;
   void on_data_written(PartyId peer, const ErrorCode& ec);
   void note_activity(const Conn& conn, bool received);
-  // With mutex_ held, after the I/O thread has filed a piece of a message from `peer` (`whole`:
-  // the message's only piece) or finished its sends: whether to wake the caller. It sleeps until
-  // something it awaits has happened; a whole message or finished sends wake it only when they
-  // were the last thing it awaited, so a round of small messages wakes it once.
-  bool wakes_caller_on_piece(PeerState& peer, bool whole);
-  bool wakes_caller_on_sent(PeerState& peer);
-  bool nothing_awaited() const;
   void peer_failed(PartyId peer, const std::string& detail);
   void teardown(const std::string& reason);
   void goodbye_all();
   void maybe_finish(const std::shared_ptr<Conn>& conn);
   void close_conn(const std::shared_ptr<Conn>& conn);
 
-  // Either thread, without mutex_: a buffer for the next piece of a data message of `length`
-  // bytes, and the return of a consumed piece.
+  // A buffer for the next piece of a data message of `length` bytes, and the return of a
+  // consumed piece.
   Bytes take_piece(std::uint64_t length, std::size_t size);
   void release_piece(Bytes piece);
 
-  // Caller thread, with mutex_ held. The common loop of transfer(), transfer_streamed() and
-  // transfer_produced(): whole messages come back (as Incoming, each in one piece) unless
-  // `streaming` is set, when each message goes to the sink and only its length comes back. With
-  // `production`, sends[0] is the produced message: its pieces are produced after the sends are
-  // queued, each released to the I/O thread as soon as it is written.
-  std::vector<std::optional<Incoming>> exchange(std::unique_lock<std::mutex>& lock,
-                                                std::span<const Outgoing> sends,
+  // The common loop of transfer(), transfer_streamed() and transfer_produced(): whole messages
+  // come back (as Incoming, each in one piece) unless `streaming` is set, when each message goes
+  // to the sink and only its length comes back. With `production`, sends[0] is the produced
+  // message: each piece is produced once the one before it has left.
+  std::vector<std::optional<Incoming>> exchange(std::span<const Outgoing> sends,
                                                 std::span<const PartyId> receive_from,
                                                 std::string_view step, bool tolerant,
                                                 const Streaming* streaming,
                                                 const Production* production = nullptr);
-  void produce_while_sending(std::unique_lock<std::mutex>& lock, const Production& production,
-                             PartyId to, const std::string& step);
   // Ends the run as fail() does, without throwing.
-  void abandon(std::unique_lock<std::mutex>& lock, const std::string& message);
-  [[noreturn]] void fail(std::unique_lock<std::mutex>& lock, const std::string& message);
+  void abandon(const std::string& message);
+  [[noreturn]] void fail(const std::string& message);
   std::string failure_message(const Failure& failure, std::string_view step) const;
   void stop_io();
 
@@ -395,10 +386,7 @@ class TlsMesh::Engine {
   asio::io_context io_;  // first: destroyed after every I/O object below
   ssl::context ctx_;
   tcp::acceptor acceptor_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::thread thread_;
 
-  // I/O thread only.
   std::vector<std::shared_ptr<Conn>> links_;  // by PartyId
   std::set<std::shared_ptr<Conn>> attempts_;
   std::vector<std::unique_ptr<asio::steady_timer>> retry_timers_;
@@ -406,9 +394,6 @@ class TlsMesh::Engine {
   bool tearing_down_ = false;
   bool closing_all_ = false;
 
-  // Shared between the I/O thread and the caller, guarded by mutex_.
-  std::mutex mutex_;
-  std::condition_variable changed_;
   std::vector<PeerState> peers_;
   std::vector<std::string> last_dial_error_;
   std::size_t connected_ = 0;
@@ -419,13 +404,13 @@ class TlsMesh::Engine {
                            // then drops it
   std::string final_message_;  // the error already thrown to the caller
   bool closed_ = false;
-  bool caller_waiting_ = false;  // the caller sleeps on changed_ in exchange() or abandon()
 };
 
 TlsMesh::Engine::Engine(const TlsConfig& config, sm::Logger& log, const Mesh& mesh)
     : config_(config),
       log_(log),
       mesh_(mesh),
+      io_(1),  // run by one thread at a time: Asio may skip some of its cross-thread wake-ups
       ctx_(ssl::context::tls),
       acceptor_(io_),
       links_(config.parties.size()),
@@ -503,28 +488,23 @@ std::chrono::milliseconds TlsMesh::Engine::handshake_timeout() const {
 
 void TlsMesh::Engine::establish() {
   const auto deadline = Clock::now() + config_.connect_timeout;
-  work_.emplace(io_.get_executor());
-  thread_ = std::thread([this] { run_io(); });
-  asio::post(io_, [this] {
-    if (config_.self + 1 < config_.parties.size()) {
-      accept_next();
-    } else {
-      acceptor_.close();
-    }
-    for (PartyId peer = 0; peer < config_.self; ++peer) dial(peer);
-  });
+  if (config_.self + 1 < config_.parties.size()) {
+    accept_next();
+  } else {
+    acceptor_.close();
+  }
+  for (PartyId peer = 0; peer < config_.self; ++peer) dial(peer);
   log_.info("listening on " + config_.listen_address + ":" +
             std::to_string(config_.parties[config_.self].port) + ", connecting to " +
             std::to_string(config_.parties.size() - 1) + " parties");
 
-  std::unique_lock lock(mutex_);
   const std::size_t wanted = config_.parties.size() - 1;
-  changed_.wait_until(lock, deadline, [&] { return connected_ == wanted || failure_; });
+  run_io_while_not([&] { return connected_ == wanted || failure_.has_value(); }, deadline);
   if (connected_ == wanted) {  // a failure since then is reported by the first round
     log_.info("connected to all " + std::to_string(wanted) + " parties");
     return;
   }
-  if (failure_) fail(lock, failure_message(*failure_, "connection setup"));
+  if (failure_) fail(failure_message(*failure_, "connection setup"));
   std::string missing;
   for (PartyId peer = 0; peer < config_.parties.size(); ++peer) {
     if (peer == config_.self || peers_[peer].connected) continue;
@@ -537,23 +517,25 @@ void TlsMesh::Engine::establish() {
       missing += mesh_.describe(peer) + " never connected to us";
     }
   }
-  fail(lock,
-       "could not connect within " + format_duration(config_.connect_timeout) + ": " + missing);
+  fail("could not connect within " + format_duration(config_.connect_timeout) + ": " + missing);
 }
 
-void TlsMesh::Engine::run_io() {
-  for (;;) {
-    try {
-      io_.run();
-      return;
-    } catch (const std::exception& e) {
-      {
-        std::lock_guard lock(mutex_);
-        if (!failure_) failure_ = Failure{std::nullopt, std::string("network thread: ") + e.what()};
-      }
-      changed_.notify_all();
-      teardown(std::string("network thread: ") + e.what());
-    }
+bool TlsMesh::Engine::run_io_until(Clock::time_point deadline) {
+  if (io_.stopped()) io_.restart();  // run_one_until() stops the context when it runs dry
+  try {
+    if (io_.run_one_until(deadline) > 0) return true;
+  } catch (const std::exception& e) {
+    const std::string reason = std::string("network I/O failed: ") + e.what();
+    if (!failure_) failure_ = Failure{std::nullopt, reason};
+    teardown(reason);
+    return true;
+  }
+  return !io_.stopped();
+}
+
+template <typename Done>
+void TlsMesh::Engine::run_io_while_not(const Done& done, Clock::time_point deadline) {
+  while (!done() && Clock::now() < deadline && run_io_until(deadline)) {
   }
 }
 
@@ -752,10 +734,7 @@ void TlsMesh::Engine::dial_failed(const std::shared_ptr<Conn>& conn, const std::
   attempts_.erase(conn);
   close_conn(conn);
   if (tearing_down_ || closing_all_) return;
-  {
-    std::lock_guard lock(mutex_);
-    last_dial_error_[peer] = reason;
-  }
+  last_dial_error_[peer] = reason;
   const std::string message = "could not connect to " + mesh_.describe(peer) + " at " +
                               conn->remote + ": " + reason + "; retrying";
   if (warn) {
@@ -843,14 +822,9 @@ void TlsMesh::Engine::register_link(const std::shared_ptr<Conn>& conn, PartyId p
     ErrorCode ignored;
     acceptor_.close(ignored);
   }
-  {
-    std::lock_guard lock(mutex_);
-    peers_[peer].connected = true;
-    peers_[peer].rx_activity = Clock::now();
-    ++connected_;
-    ++open_links_;
-  }
-  changed_.notify_all();
+  peers_[peer].connected = true;
+  ++connected_;
+  ++open_links_;
   log_.debug("connected to " + mesh_.describe(peer) + " (" + conn->remote + ")");
   read_next(conn);
 }
@@ -923,15 +897,9 @@ void TlsMesh::Engine::read_data(const std::shared_ptr<Conn>& conn, std::uint64_t
   // Data that arrives while we say goodbye or tear down is read and dropped (see on_frame).
   conn->filing = !conn->closed && !conn->closing && !tearing_down_;
   if (conn->filing) {
-    bool wake = false;
-    {
-      std::lock_guard lock(mutex_);
-      auto& peer = peers_[*conn->peer];
-      peer.inbox.push_back(Incoming{length, 0, {}});
-      peer.rx_activity = Clock::now();
-      wake = length == 0 && wakes_caller_on_piece(peer, true);  // an empty message is complete
-    }
-    if (wake) changed_.notify_one();
+    auto& peer = peers_[*conn->peer];
+    peer.inbox.push_back(Incoming{length, 0, {}});
+    peer.rx_activity = Clock::now();
   }
   read_data_piece(conn, length, 0, std::move(done));
 }
@@ -955,17 +923,11 @@ void TlsMesh::Engine::read_data_piece(const std::shared_ptr<Conn>& conn, std::ui
         if (!conn->filing) {
           release_piece(std::move(conn->read_piece));
         } else {
-          bool wake = false;
-          {
-            std::lock_guard lock(mutex_);
-            auto& peer = peers_[*conn->peer];
-            Incoming& message = peer.inbox.back();  // only this thread files, one frame at a time
-            message.pieces.push_back(std::move(conn->read_piece));
-            message.arrived += size;
-            peer.rx_activity = Clock::now();
-            wake = wakes_caller_on_piece(peer, size == length);
-          }
-          if (wake) changed_.notify_one();
+          auto& peer = peers_[*conn->peer];
+          Incoming& message = peer.inbox.back();  // a channel files one frame at a time
+          message.pieces.push_back(std::move(conn->read_piece));
+          message.arrived += size;
+          peer.rx_activity = Clock::now();
         }
         read_data_piece(conn, length, offset + size, std::move(done));
       });
@@ -974,12 +936,9 @@ void TlsMesh::Engine::read_data_piece(const std::shared_ptr<Conn>& conn, std::ui
 Bytes TlsMesh::Engine::take_piece(std::uint64_t length, std::size_t size) {
   if (length <= kPiece) return Bytes(size);
   Bytes piece;
-  {
-    std::lock_guard lock(mutex_);
-    if (!spare_pieces_.empty()) {
-      piece = std::move(spare_pieces_.back());
-      spare_pieces_.pop_back();
-    }
+  if (!spare_pieces_.empty()) {
+    piece = std::move(spare_pieces_.back());
+    spare_pieces_.pop_back();
   }
   piece.resize(size);  // spares keep kPiece bytes: shrinking touches nothing
   return piece;
@@ -988,7 +947,6 @@ Bytes TlsMesh::Engine::take_piece(std::uint64_t length, std::size_t size) {
 void TlsMesh::Engine::release_piece(Bytes piece) {
   if (piece.capacity() < kPiece) return;  // a small message's own buffer
   piece.resize(kPiece);
-  std::lock_guard lock(mutex_);
   if (spare_pieces_.size() < kSparePieces) spare_pieces_.push_back(std::move(piece));
 }
 
@@ -1022,11 +980,7 @@ void TlsMesh::Engine::on_frame(const std::shared_ptr<Conn>& conn, const ErrorCod
       return read_next(conn);
     case Kind::kBye: {
       conn->bye_received = true;
-      {
-        std::lock_guard lock(mutex_);
-        peers_[peer].bye = true;
-      }
-      changed_.notify_all();
+      peers_[peer].bye = true;
       return;
     }
     case Kind::kAbort:
@@ -1039,8 +993,7 @@ void TlsMesh::Engine::on_frame(const std::shared_ptr<Conn>& conn, const ErrorCod
 }
 
 void TlsMesh::Engine::enqueue(const std::shared_ptr<Conn>& conn, Kind kind, ByteView payload,
-                              WriteDone done, const std::atomic<std::size_t>* ready,
-                              ByteView tail) {
+                              WriteDone done, const std::size_t* ready, ByteView tail) {
   if (conn->closed) return done(asio::error::operation_aborted);
   const std::size_t length = payload.size() + tail.size();
   const Header header = encode_header(kind, conn->write_seq++, length);
@@ -1076,8 +1029,7 @@ void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t 
   const std::size_t length = write.data.size() + write.tail.size();
   if (!ec && offset < length) {
     if (offset > 0) note_activity(*conn, false);
-    const std::size_t available =
-        write.ready == nullptr ? length : write.ready->load(std::memory_order_acquire);
+    const std::size_t available = write.ready == nullptr ? length : *write.ready;
     if (available <= offset) {  // the rest is still being produced
       conn->parked = true;
       conn->parked_offset = offset;
@@ -1104,7 +1056,7 @@ void TlsMesh::Engine::write_body(const std::shared_ptr<Conn>& conn, std::size_t 
   if (!ec) start_write(conn);
 }
 
-void TlsMesh::Engine::send_data(const Outgoing& message, const std::atomic<std::size_t>* ready) {
+void TlsMesh::Engine::send_data(const Outgoing& message, const std::size_t* ready) {
   const auto& conn = links_[message.to];
   WriteDone done = [this, peer = message.to](const ErrorCode& ec) { on_data_written(peer, ec); };
   if (!conn || tearing_down_) return done(asio::error::operation_aborted);
@@ -1118,67 +1070,38 @@ void TlsMesh::Engine::resume_write(PartyId peer) {
   write_body(conn, conn->parked_offset, ErrorCode());
 }
 
+bool TlsMesh::Engine::caught_up(PartyId peer) const {
+  const auto& conn = links_[peer];
+  return conn == nullptr || conn->closed || conn->parked;
+}
+
 void TlsMesh::Engine::on_data_written(PartyId peer, const ErrorCode& ec) {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    auto& state = peers_[peer];
-    --state.writes_pending;
-    state.tx_activity = Clock::now();
-    wake = ec || (state.writes_pending == 0 && wakes_caller_on_sent(state));
-  }
-  if (wake) changed_.notify_one();
+  auto& state = peers_[peer];
+  --state.writes_pending;
+  state.tx_activity = Clock::now();
   if (ec && !tearing_down_ && !closing_all_) {
     peer_failed(peer, "disconnected while we were sending (" + io_error_text(ec) + ")");
   }
 }
 
-bool TlsMesh::Engine::wakes_caller_on_piece(PeerState& peer, bool whole) {
-  if (!caller_waiting_ || !peer.awaits_message) return false;
-  peer.awaits_message = false;
-  return !whole || nothing_awaited();  // a piece of a large message is consumed at once
-}
-
-bool TlsMesh::Engine::wakes_caller_on_sent(PeerState& peer) {
-  if (!caller_waiting_) return false;
-  peer.awaits_write = false;
-  return nothing_awaited();
-}
-
-bool TlsMesh::Engine::nothing_awaited() const {
-  return std::none_of(peers_.begin(), peers_.end(), [](const PeerState& peer) {
-    return peer.awaits_message || peer.awaits_write;
-  });
-}
-
 void TlsMesh::Engine::note_activity(const Conn& conn, bool received) {
   if (!conn.established) return;
-  std::lock_guard lock(mutex_);
   auto& state = peers_[*conn.peer];
   (received ? state.rx_activity : state.tx_activity) = Clock::now();
 }
 
-// ---- Failure and closing (I/O thread) ------------------------------------------------------
+// ---- Failure and closing ------------------------------------------------------
 
 void TlsMesh::Engine::peer_failed(PartyId peer, const std::string& detail) {
   if (tearing_down_) return;
   if (closing_all_) return close_conn(links_[peer]);
-  bool dropped = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (tolerant_) {
-      if (peers_[peer].gone) return;  // already dropped; its closing socket reports again
-      peers_[peer].gone = detail;
-      dropped = true;
-    } else if (!failure_) {
-      failure_ = Failure{peer, detail};
-    }
-  }
-  changed_.notify_all();
-  if (dropped) {
+  if (tolerant_) {
+    if (peers_[peer].gone) return;  // already dropped; its closing socket reports again
+    peers_[peer].gone = detail;
     log_.warn(mesh_.describe(peer) + " " + detail + "; continuing without it");
     return close_conn(links_[peer]);
   }
+  if (!failure_) failure_ = Failure{peer, detail};
   log_.warn(mesh_.describe(peer) + " " + detail);
   teardown(mesh_.describe(peer) + " " + detail);
 }
@@ -1256,15 +1179,10 @@ void TlsMesh::Engine::close_conn(const std::shared_ptr<Conn>& conn) {
       write_body(conn, conn->parked_offset, asio::error::operation_aborted);
     });
   }
-  if (!conn->established) return;
-  {
-    std::lock_guard lock(mutex_);
-    --open_links_;
-  }
-  changed_.notify_all();
+  if (conn->established) --open_links_;
 }
 
-// ---- Caller side ---------------------------------------------------------------------------
+// ---- Rounds --------------------------------------------------------------------------------
 
 std::string TlsMesh::Engine::failure_message(const Failure& failure, std::string_view step) const {
   if (!failure.peer) return failure.detail;
@@ -1272,34 +1190,30 @@ std::string TlsMesh::Engine::failure_message(const Failure& failure, std::string
          std::string(step) + "'";
 }
 
-void TlsMesh::Engine::fail(std::unique_lock<std::mutex>& lock, const std::string& message) {
-  abandon(lock, message);
+void TlsMesh::Engine::fail(const std::string& message) {
+  abandon(message);
   throw NetError(message);
 }
 
-void TlsMesh::Engine::abandon(std::unique_lock<std::mutex>& lock, const std::string& message) {
+void TlsMesh::Engine::abandon(const std::string& message) {
   if (!failure_) failure_ = Failure{std::nullopt, message};
   if (final_message_.empty()) final_message_ = message;
-  lock.unlock();
-  asio::post(io_, [this, message] { teardown(message); });
-  lock.lock();
-  // Our queued sends refer to the caller's buffers: wait until the I/O thread has let go of them.
-  caller_waiting_ = true;  // awaiting nothing in particular: every finished send wakes it
-  changed_.wait_for(lock, std::chrono::seconds(10), [&] {
-    return std::all_of(peers_.begin(), peers_.end(),
-                       [](const PeerState& peer) { return peer.writes_pending == 0; });
-  });
-  caller_waiting_ = false;
+  teardown(message);
+  // Our queued sends refer to the caller's buffers: run the I/O until it has let go of them, and
+  // until the aborts are out (teardown closes every channel within kAbortTimeout).
+  run_io_while_not(
+      [&] {
+        return open_links_ == 0 && std::all_of(peers_.begin(), peers_.end(), [](const auto& peer) {
+                 return peer.writes_pending == 0;
+               });
+      },
+      Clock::now() + std::chrono::seconds(10));
 }
 
 std::vector<std::optional<Bytes>> TlsMesh::Engine::transfer(
     std::span<const Outgoing> sends, std::span<const PartyId> receive_from, std::string_view step,
     bool tolerant) {
-  std::vector<std::optional<Incoming>> messages;
-  {
-    std::unique_lock lock(mutex_);
-    messages = exchange(lock, sends, receive_from, step, tolerant, nullptr);
-  }
+  auto messages = exchange(sends, receive_from, step, tolerant, nullptr);
   // exchange() hands over every message as one piece (none when it is empty).
   std::vector<std::optional<Bytes>> received(messages.size());
   for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -1314,8 +1228,7 @@ std::vector<std::size_t> TlsMesh::Engine::transfer_streamed(
     std::span<const Outgoing> sends, std::span<const PartyId> receive_from,
     std::span<const std::size_t> expected_bytes, std::string_view step, const PieceSink& sink) {
   const Streaming streaming{expected_bytes, &sink};
-  std::unique_lock lock(mutex_);
-  const auto messages = exchange(lock, sends, receive_from, step, false, &streaming);
+  const auto messages = exchange(sends, receive_from, step, false, &streaming);
   std::vector<std::size_t> lengths;
   for (const auto& message : messages) lengths.push_back(static_cast<std::size_t>(message->size));
   return lengths;
@@ -1329,43 +1242,19 @@ void TlsMesh::Engine::transfer_produced(PartyId to, std::span<std::uint8_t> buff
     transfer({&message, 1}, {}, step, false);
     return;
   }
-  std::atomic<std::size_t> ready{0};
+  std::size_t ready = 0;
   const Production production{buffer, &produce, &ready};
-  std::unique_lock lock(mutex_);
-  exchange(lock, {&message, 1}, {}, step, false, nullptr, &production);
-}
-
-void TlsMesh::Engine::produce_while_sending(std::unique_lock<std::mutex>& lock,
-                                            const Production& production, PartyId to,
-                                            const std::string& step) {
-  const std::span<std::uint8_t> buffer = production.buffer;
-  for (std::size_t offset = 0; offset < buffer.size(); offset += kProducedPiece) {
-    if (failure_) fail(lock, failure_message(*failure_, step));
-    const std::size_t size = std::min(kProducedPiece, buffer.size() - offset);
-    lock.unlock();
-    try {
-      (*production.produce)(offset, buffer.subspan(offset, size));
-    } catch (...) {
-      lock.lock();
-      abandon(lock, "the message for " + mesh_.describe(to) + " in step '" + step +
-                        "' could not be produced");
-      throw;
-    }
-    production.ready->store(offset + size, std::memory_order_release);
-    asio::post(io_, [this, to] { resume_write(to); });
-    lock.lock();
-  }
+  exchange({&message, 1}, {}, step, false, nullptr, &production);
 }
 
 std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
-    std::unique_lock<std::mutex>& lock, std::span<const Outgoing> sends,
-    std::span<const PartyId> receive_from, std::string_view step, bool tolerant,
-    const Streaming* streaming, const Production* production) {
+    std::span<const Outgoing> sends, std::span<const PartyId> receive_from, std::string_view step,
+    bool tolerant, const Streaming* streaming, const Production* production) {
   if (!final_message_.empty()) {
     throw NetError("the network failed earlier: " + final_message_);
   }
   if (closed_) throw NetError("the mesh was closed before step '" + std::string(step) + "'");
-  if (failure_) fail(lock, failure_message(*failure_, step));
+  if (failure_) fail(failure_message(*failure_, step));
   if (tolerant) tolerant_ = true;
   const std::string step_text(step);
   // A peer that has left: tolerated (skipped) in a tolerant round, else the end of the run.
@@ -1373,43 +1262,55 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
     const auto& state = peers_[peer];
     if (!state.gone && !state.bye) return false;
     if (tolerant) return true;
-    fail(lock, mesh_.describe(peer) +
-                   (state.gone ? " dropped out earlier (" + *state.gone + ")"
-                               : std::string(" closed the connection")) +
-                   " during step '" + step_text + "'");
+    fail(mesh_.describe(peer) +
+         (state.gone ? " dropped out earlier (" + *state.gone + ")"
+                     : std::string(" closed the connection")) +
+         " during step '" + step_text + "'");
   };
   std::vector<Outgoing> live_sends;
   for (const auto& message : sends) {
     if (left(message.to)) continue;
     if (message.size() > config_.max_frame_bytes) {
-      fail(lock, "a message of " + std::to_string(message.size()) + " bytes for " +
-                     mesh_.describe(message.to) + " exceeds the frame limit of " +
-                     std::to_string(config_.max_frame_bytes) + " bytes during step '" + step_text +
-                     "'");
+      fail("a message of " + std::to_string(message.size()) + " bytes for " +
+           mesh_.describe(message.to) + " exceeds the frame limit of " +
+           std::to_string(config_.max_frame_bytes) + " bytes during step '" + step_text + "'");
     }
     live_sends.push_back(message);
   }
-  const auto start = Clock::now();
   for (const auto& message : live_sends) ++peers_[message.to].writes_pending;
-  if (!live_sends.empty()) {
-    lock.unlock();
-    const std::atomic<std::size_t>* ready = production == nullptr ? nullptr : production->ready;
-    asio::post(io_, [this, batch = live_sends, ready] {
-      for (const auto& message : batch) send_data(message, ready);
-    });
-    lock.lock();
+  for (const auto& message : live_sends) {
+    send_data(message, production == nullptr ? nullptr : production->ready);
   }
-  if (production != nullptr) produce_while_sending(lock, *production, sends[0].to, step_text);
 
+  // The deadlines count only time spent waiting on the peers: from here, and again after each
+  // piece that the caller's sink consumed or its producer wrote.
+  auto waiting_since = Clock::now();
   const auto timeout = config_.receive_timeout;
   std::vector<std::optional<Incoming>> received(receive_from.size());
   std::vector<bool> settled(receive_from.size(), false);        // received, or left (tolerant)
   std::vector<std::uint64_t> consumed(receive_from.size(), 0);  // bytes taken piece by piece
   // Messages handed over whole but larger than one piece: joined here as their pieces arrive,
-  // so each piece goes back to the pool at once and the I/O thread keeps decrypting meanwhile.
+  // so each piece goes back to the pool at once.
   std::vector<Bytes> joined(streaming == nullptr ? receive_from.size() : 0);
   for (;;) {
-    if (failure_) fail(lock, failure_message(*failure_, step));
+    if (failure_) fail(failure_message(*failure_, step));
+    // The next piece of a produced message, once the last one has left.
+    if (production != nullptr && *production->ready < production->buffer.size() &&
+        caught_up(sends[0].to)) {
+      const std::size_t offset = *production->ready;
+      const std::size_t size = std::min(kProducedPiece, production->buffer.size() - offset);
+      try {
+        (*production->produce)(offset, production->buffer.subspan(offset, size));
+      } catch (...) {
+        abandon("the message for " + mesh_.describe(sends[0].to) + " in step '" + step_text +
+                "' could not be produced");
+        throw;
+      }
+      *production->ready = offset + size;
+      resume_write(sends[0].to);
+      waiting_since = Clock::now();
+      continue;
+    }
     bool all_received = true;
     bool took_piece = false;
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
@@ -1446,7 +1347,6 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
           all_received = false;
         }
         took_piece = true;
-        lock.unlock();
         try {
           if (streaming == nullptr) {
             if (joined[i].capacity() == 0) joined[i].reserve(static_cast<std::size_t>(size));
@@ -1456,12 +1356,11 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
           }
         } catch (...) {
           release_piece(std::move(piece));
-          lock.lock();
-          abandon(lock, "a message received in step '" + step_text + "' could not be consumed");
+          abandon("a message received in step '" + step_text + "' could not be consumed");
           throw;
         }
         release_piece(std::move(piece));
-        lock.lock();
+        waiting_since = Clock::now();
         if (last) {
           received[i] = Incoming{size, size, {}};
           if (streaming == nullptr) received[i]->pieces.push_back(std::move(joined[i]));
@@ -1491,81 +1390,56 @@ std::vector<std::optional<Incoming>> TlsMesh::Engine::exchange(
     auto wake = Clock::time_point::max();
     for (std::size_t i = 0; i < receive_from.size(); ++i) {
       if (settled[i]) continue;
-      const auto last = std::max(start, peers_[receive_from[i]].rx_activity);
+      const auto last = std::max(waiting_since, peers_[receive_from[i]].rx_activity);
       if (now - last >= timeout) {
         const std::string silence = "sent nothing for " + format_duration(timeout);
         if (!tolerant) {
-          fail(lock, mesh_.describe(receive_from[i]) + " " + silence + " during step '" +
-                         step_text + "'");
+          fail(mesh_.describe(receive_from[i]) + " " + silence + " during step '" + step_text +
+               "'");
         }
         const PartyId silent = receive_from[i];
         peers_[silent].gone = silence;
         settled[i] = true;
-        lock.unlock();
         log_.warn(mesh_.describe(silent) + " " + silence + "; continuing without it");
-        asio::post(io_, [this, silent] { close_conn(links_[silent]); });
-        lock.lock();
+        close_conn(links_[silent]);
         continue;
       }
       wake = std::min(wake, last + timeout);
     }
     for (const auto& message : live_sends) {
       if (peers_[message.to].writes_pending == 0) continue;
-      const auto last = std::max(start, peers_[message.to].tx_activity);
+      const auto last = std::max(waiting_since, peers_[message.to].tx_activity);
       if (now - last >= timeout) {
         const std::string stall = "took none of our data for " + format_duration(timeout);
         if (!tolerant || peers_[message.to].gone) {
-          fail(lock, mesh_.describe(message.to) + " " + stall + " during step '" + step_text + "'");
+          fail(mesh_.describe(message.to) + " " + stall + " during step '" + step_text + "'");
         }
         const PartyId stalled = message.to;
         peers_[stalled].gone = stall;
-        lock.unlock();
         log_.warn(mesh_.describe(stalled) + " " + stall + "; continuing without it");
-        asio::post(io_, [this, stalled] { close_conn(links_[stalled]); });
-        lock.lock();
+        close_conn(links_[stalled]);
         continue;
       }
       wake = std::min(wake, last + timeout);
     }
-    // Sleep until what this round still needs has arrived (see wakes_caller_on_piece), a peer
-    // fails or leaves, or a deadline passes.
-    for (std::size_t i = 0; i < receive_from.size(); ++i) {
-      if (!settled[i]) peers_[receive_from[i]].awaits_message = true;
-    }
-    for (const auto& message : live_sends) {
-      if (peers_[message.to].writes_pending > 0) peers_[message.to].awaits_write = true;
-    }
-    caller_waiting_ = true;
-    changed_.wait_until(lock, wake);
-    caller_waiting_ = false;
-    for (auto& peer : peers_) peer.awaits_message = peer.awaits_write = false;
+    // Wait for the next socket event or completion, a failure, or a deadline. (With nothing
+    // pending at all, which a round that still waits cannot have, only the deadline is left.)
+    if (!run_io_until(wake)) std::this_thread::sleep_until(wake);
   }
 }
 
 void TlsMesh::Engine::close() {
-  {
-    std::unique_lock lock(mutex_);
-    if (closed_) return;
-    closed_ = true;
-    if (thread_.joinable()) {
-      if (!failure_) {
-        lock.unlock();
-        asio::post(io_, [this] { goodbye_all(); });
-        lock.lock();
-      }
-      changed_.wait_for(lock, kLinger + kShutdownTimeout + std::chrono::seconds(2),
-                        [&] { return open_links_ == 0; });
-    }
-  }
+  if (closed_) return;
+  closed_ = true;
+  if (!failure_) goodbye_all();
+  run_io_while_not([&] { return open_links_ == 0; },
+                   Clock::now() + kLinger + kShutdownTimeout + std::chrono::seconds(2));
   stop_io();
 }
 
 void TlsMesh::Engine::stop_io() {
-  work_.reset();
-  io_.stop();
-  if (thread_.joinable()) thread_.join();
-  // The I/O thread is gone: close what is left and run the aborted operations' handlers here,
-  // so that queued writes release their connections (a write holds its connection alive).
+  // Close what is left and run the aborted operations' handlers, so that queued writes release
+  // their connections (a write holds its connection alive).
   tearing_down_ = true;
   ErrorCode ignored;
   acceptor_.close(ignored);

@@ -21,36 +21,43 @@
 // sender failed; the payload is its reason). A frame with a bad magic, kind or sequence number,
 // or a length above config.max_frame_bytes, ends the run before anything is allocated for it.
 //
-// Running. One I/O thread inside the mesh performs all socket work. It keeps a read pending on
-// every channel and files messages, piece by piece, into a per-peer inbox, so a peer that
-// disconnects is noticed at once, even while the caller waits on another peer. transfer() queues
-// the sends on the I/O thread and waits for them and for the awaited messages; sends and receives
-// proceed concurrently, so no message size or order can deadlock. The waiting caller is woken only
-// by what can end its wait: the last of its round's small messages or sends, each piece of a large
-// message, a failure, a deadline; so a round of small messages costs it one wake-up, not one per
-// message, frame header and send. A receive fails when its peer has sent nothing for
-// config.receive_timeout (bytes of a large message still arriving count as activity).
+// Running. The mesh has no thread of its own: all socket work runs on the caller's thread, inside
+// its calls (connect(), the rounds, close()). A round queues its sends, then runs the I/O until
+// they have left and the messages it awaits have arrived (or a deadline passes): sends and
+// receives proceed concurrently, so no message size or order can deadlock, and a round costs no
+// hand-off between threads. Every channel keeps a read pending, so while the caller waits in a
+// round, messages from every peer are filed, piece by piece, into per-peer inboxes in order, and
+// a peer that disconnects is noticed at once, even while the caller waits on another peer.
+// Between rounds nothing is read: a peer's messages wait in the kernel's socket buffers and are
+// filed during our next round (a peer sending more than those buffers hold waits, inside its
+// round, until we run ours). A receive fails when its peer has sent nothing for
+// config.receive_timeout of our waiting (bytes of a large message still arriving count as
+// activity); likewise a send whose peer takes none of our data for that long. Time the caller
+// spends between rounds, in a streamed round's sink or in a produced send's producer does not
+// count, so a party that computed for longer than the timeout does not find its peers silent.
 //
 // Errors. A peer that disconnects without a bye, aborts, sends a malformed frame, or stays
 // silent past the deadline makes the current (or next) round throw NetError naming the peer and
 // the step; the mesh then sends an abort frame to every other peer and closes every channel, so
-// they fail fast too. Every later call throws. Loading the key, certificate or CA fails with
-// ConfigError naming the file; a port that cannot be bound fails with NetError.
+// they fail fast too: a party that is waiting in a round fails at once, one that is computing
+// between rounds when its next round begins. Every later call throws. Loading the key,
+// certificate or CA fails with ConfigError naming the file; a port that cannot be bound fails
+// with NetError.
 //
 // Closing. close() sends a bye on every channel, waits briefly (at most ~3 s) for the peers'
 // byes, then shuts TLS down and closes the sockets. A peer that has read our bye and later needs
 // a message from us fails with "... closed the connection during step ...". The destructor closes.
 //
-// Thread-safety: as Mesh: one caller thread at a time. Cost: one I/O thread. A received data
-// message of up to 1 MiB is decrypted straight into its own buffer; a larger one is decrypted
-// into 1 MiB pieces from a small pool of reused buffers (at most 16 kept), filed as they arrive:
-// a streamed round (Mesh::round_streamed) hands each piece to its consumer while the next is
-// decrypted, and an ordinary round joins the pieces into one buffer when the message is
-// complete. Sends are not copied (except small ones, coalesced with their header into one TLS
-// record); a message in two places (Outgoing::tail) is encrypted from both, one after the
-// other, as one frame. A produced send (Mesh::send_produced) of more than 64 KiB is queued before
-// its first piece is written; the I/O thread encrypts and sends each piece once the caller has
-// released it, and waits (without blocking the other channels) when it has caught up.
+// Thread-safety: as Mesh: one caller thread at a time. Cost: no thread. A received data message
+// of up to 1 MiB is decrypted straight into its own buffer; a larger one is decrypted into 1 MiB
+// pieces from a small pool of reused buffers (at most 16 kept), filed as they arrive: a streamed
+// round (Mesh::round_streamed) hands each piece to its consumer as soon as it is decrypted, and
+// an ordinary round joins the pieces into one buffer as they arrive. Sends are not copied (except
+// small ones, coalesced with their header into one TLS record); a message in two places
+// (Outgoing::tail) is encrypted from both, one after the other, as one frame. A produced send
+// (Mesh::send_produced) of more than 64 KiB is queued before its first piece is written; each
+// piece is encrypted and handed to the socket as soon as the producer returns it, and the next is
+// asked for once it has left, so the receiver decrypts one piece while the next is written.
 #pragma once
 
 #include <memory>

@@ -1,8 +1,9 @@
 // The TLS mesh over loopback: delivery and exact accounting for 2, 3 and 5 parties, the order of
-// several messages between two parties in one round and over many rounds, refusal of
-// every kind of impostor (while the real party can still join), and the failure modes: a peer
-// killed mid-round, a silent peer, a party that never starts, an oversized frame, a peer that
-// closed, bad key material. Certificates come from scripts/gen-certs.sh, ports from the kernel.
+// several messages between two parties in one round and over many rounds, deadlines that count
+// only waiting, a large message to a party that is computing, refusal of every kind of impostor
+// (while the real party can still join), and the failure modes: a peer killed mid-round, a
+// silent peer, a party that never starts, an oversized frame, a peer that closed, bad key
+// material. Certificates come from scripts/gen-certs.sh, ports from the kernel.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -593,6 +594,68 @@ TEST_CASE("TLS mesh: a peer killed mid-round ends the run at the others, naming 
                             Catch::Contains("during step 'step waiting on 2'"));
   CHECK(seconds[0] < 3.0);
   CHECK(seconds[1] < 3.0);
+}
+
+TEST_CASE("TLS mesh: only time spent waiting counts towards the receive deadline", "[tls_mesh]") {
+  // Party 0 has a deadline of 300 ms and spends longer than that computing between rounds, in
+  // its producer and in its sink: none of it is a peer's silence (the mesh reads nothing between
+  // rounds, so a peer's last activity is long past when the next round begins). Party 1, which
+  // waits on all that, has 5 s.
+  auto configs = make_configs(2);
+  configs[0].receive_timeout = 300ms;
+  configs[1].receive_timeout = 5s;
+  const std::size_t size = 2 * Mesh::kProducedPiece + 5;
+  const auto slowly_fill = [&](PartyId from, PartyId to) {
+    return [&, from, to](std::size_t offset, std::span<std::uint8_t> piece) {
+      std::this_thread::sleep_for(400ms);
+      const Bytes content = pattern(from, to, size);
+      std::copy_n(content.begin() + static_cast<std::ptrdiff_t>(offset), piece.size(),
+                  piece.begin());
+    };
+  };
+  const auto errors = run_tls(configs, [&](TlsMesh& mesh) {
+    const PartyId self = mesh.self();
+    const PartyId peer = 1 - self;
+    mesh.broadcast(Bytes{1}, "before computing");
+    std::this_thread::sleep_for(500ms);
+    expect(mesh.broadcast(Bytes{2}, "after computing")[peer] == Bytes{2}, "after computing");
+    Bytes in;
+    const auto collect = [&](std::size_t, std::size_t, ByteView piece) {
+      if (self == 0) std::this_thread::sleep_for(400ms);
+      in.insert(in.end(), piece.begin(), piece.end());
+    };
+    // Party 0 produces slowly; then party 1 sends, and party 0's sink is slow.
+    if (self == 0) {
+      Bytes buffer(size);
+      mesh.send_produced(1, buffer, "slow producer", slowly_fill(0, 1));
+      mesh.round_streamed({}, {&peer, 1}, {&size, 1}, "slow sink", collect);
+    } else {
+      mesh.round_streamed({}, {&peer, 1}, {&size, 1}, "slow producer", collect);
+      expect(matches(in, 0, 1, size), "the produced message");
+      in.clear();
+      mesh.send(0, pattern(1, 0, size), "slow sink");
+    }
+    if (self == 0) expect(matches(in, 1, 0, size), "the message to the slow sink");
+    mesh.broadcast(Bytes{}, "final");
+  });
+  CHECK(errors == std::vector<std::string>(2));
+}
+
+TEST_CASE("TLS mesh: a large message sent while the receiver computes waits for its next round",
+          "[tls_mesh]") {
+  // 64 MiB is far more than the kernel's socket buffers hold: the sender's round lasts until the
+  // receiver, done computing, reads it in its own round.
+  const std::size_t size = std::size_t{64} << 20;
+  const auto errors = run_tls(make_configs(2), [&](TlsMesh& mesh) {
+    if (mesh.self() == 0) {
+      mesh.send(1, pattern(0, 1, size), "large send");
+    } else {
+      std::this_thread::sleep_for(500ms);
+      expect(matches(mesh.recv(0, "large send"), 0, 1, size), "the large message");
+    }
+    mesh.broadcast(Bytes{}, "final");
+  });
+  CHECK(errors == std::vector<std::string>(2));
 }
 
 TEST_CASE("TLS mesh: a silent peer hits the receive deadline", "[tls_mesh][failure]") {
