@@ -121,7 +121,8 @@ ErrorCode TlsChannel::ssl_error(int result) {
   return asio::ssl::error::unexpected_result;
 }
 
-void TlsChannel::complete(Handler done, const ErrorCode& ec) {
+void TlsChannel::finish(Handler done, const ErrorCode& ec, bool in_handler) {
+  if (in_handler) return done(ec);
   asio::post(io_, [done = std::move(done), ec] { done(ec); });
 }
 
@@ -137,27 +138,29 @@ void TlsChannel::async_handshake(bool server, Handler done) {
 void TlsChannel::handshake_step(Handler done) {
   ERR_clear_error();
   const int result = SSL_do_handshake(ssl_);
-  if (result == 1) return drain(std::move(done));
+  if (result == 1) return drain(std::move(done), false);
   if (SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ) {
     auto self = shared_from_this();
-    drain([self, done = std::move(done)](const ErrorCode& ec) mutable {
-      if (ec) return done(ec);
-      self->fill([self, done = std::move(done)](const ErrorCode& ec) mutable {
-        if (ec) return done(ec);
-        self->handshake_step(std::move(done));
-      });
-    });
+    drain(
+        [self, done = std::move(done)](const ErrorCode& ec) mutable {
+          if (ec) return done(ec);
+          self->fill([self, done = std::move(done)](const ErrorCode& ec) mutable {
+            if (ec) return done(ec);
+            self->handshake_step(std::move(done));
+          });
+        },
+        false);
     return;
   }
   const ErrorCode error = ssl_error(result);
-  drain([done = std::move(done), error](const ErrorCode&) { done(error); });  // sends our alert
+  drain([done = std::move(done), error](const ErrorCode&) { done(error); }, false);  // our alert
 }
 
 void TlsChannel::async_read(std::uint8_t* data, std::size_t size, Handler done) {
-  read_step(data, size, std::move(done));
+  read_step(data, size, std::move(done), false);
 }
 
-void TlsChannel::read_step(std::uint8_t* data, std::size_t size, Handler done) {
+void TlsChannel::read_step(std::uint8_t* data, std::size_t size, Handler done, bool in_handler) {
   while (size > 0) {
     ERR_clear_error();
     const int result = SSL_read(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
@@ -169,40 +172,43 @@ void TlsChannel::read_step(std::uint8_t* data, std::size_t size, Handler done) {
     const bool want_input = SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ;
     const ErrorCode error = want_input ? ErrorCode() : ssl_error(result);
     if (!socket_writing_ && !output_.empty()) {  // e.g. an alert or a key update
-      drain_loop([](const ErrorCode&) {});
+      drain_loop([](const ErrorCode&) {}, in_handler);
     }
-    if (!want_input) return complete(std::move(done), error);
+    if (!want_input) return finish(std::move(done), error, in_handler);
     auto self = shared_from_this();
     fill([self, data, size, done = std::move(done)](const ErrorCode& ec) mutable {
       if (ec) return done(ec);
-      self->read_step(data, size, std::move(done));
+      self->read_step(data, size, std::move(done), true);
     });
     return;
   }
-  complete(std::move(done), {});
+  finish(std::move(done), {}, in_handler);
 }
 
 void TlsChannel::async_write(const std::uint8_t* data, std::size_t size, Handler done) {
-  write_step(data, size, std::move(done));
+  write_step(data, size, std::move(done), false);
 }
 
-void TlsChannel::write_step(const std::uint8_t* data, std::size_t size, Handler done) {
-  if (size == 0) return complete(std::move(done), {});
+void TlsChannel::write_step(const std::uint8_t* data, std::size_t size, Handler done,
+                            bool in_handler) {
+  if (size == 0) return finish(std::move(done), {}, in_handler);
   ERR_clear_error();
   const int result = SSL_write(ssl_, data, static_cast<int>(std::min(size, kWriteBatch)));
-  if (result <= 0) return complete(std::move(done), ssl_error(result));
+  if (result <= 0) return finish(std::move(done), ssl_error(result), in_handler);
   const auto written = static_cast<std::size_t>(result);
-  drain([self = shared_from_this(), data = data + written, size = size - written,
-         done = std::move(done)](const ErrorCode& ec) mutable {
-    if (ec) return done(ec);
-    self->write_step(data, size, std::move(done));
-  });
+  drain(
+      [self = shared_from_this(), data = data + written, size = size - written,
+       done = std::move(done)](const ErrorCode& ec) mutable {
+        if (ec) return done(ec);
+        self->write_step(data, size, std::move(done), true);
+      },
+      in_handler);
 }
 
 void TlsChannel::async_shutdown(Handler done) {
   ERR_clear_error();
   SSL_shutdown(ssl_);  // queues our close_notify; the peer's is not awaited
-  drain(std::move(done));
+  drain(std::move(done), false);
 }
 
 void TlsChannel::close() {
@@ -227,20 +233,20 @@ void TlsChannel::fill(std::function<void(const ErrorCode&)> then) {
       });
 }
 
-void TlsChannel::drain(Handler then) {
+void TlsChannel::drain(Handler then, bool in_handler) {
   if (socket_writing_) {  // a drain started by the read side is under way: queue behind it
     asio::post(io_, [self = shared_from_this(), then = std::move(then)]() mutable {
-      self->drain(std::move(then));
+      self->drain(std::move(then), true);
     });
     return;
   }
-  drain_loop(std::move(then));
+  drain_loop(std::move(then), in_handler);
 }
 
-void TlsChannel::drain_loop(Handler then) {
+void TlsChannel::drain_loop(Handler then, bool in_handler) {
   if (output_.empty()) {
     socket_writing_ = false;
-    return complete(std::move(then), {});
+    return finish(std::move(then), {}, in_handler);
   }
   socket_writing_ = true;
   sending_.clear();
@@ -252,7 +258,7 @@ void TlsChannel::drain_loop(Handler then) {
                         self->socket_writing_ = false;
                         return then(ec);
                       }
-                      self->drain_loop(std::move(then));
+                      self->drain_loop(std::move(then), true);
                     });
 }
 

@@ -60,13 +60,15 @@ class TlsChannel : public std::enable_shared_from_this<TlsChannel> {
   static int bio_write(BIO* bio, const char* data, int size);
   static long bio_ctrl(BIO* bio, int command, long number, void* pointer);
   boost::system::error_code ssl_error(int result);
-  void complete(Handler done, const boost::system::error_code& ec);
+  // Hands `ec` to `done`: at once inside one of the channel's own handlers (`in_handler`), else
+  // through the io_context, so that an operation never completes inside the call that started it.
+  void finish(Handler done, const boost::system::error_code& ec, bool in_handler);
   void handshake_step(Handler done);
-  void read_step(std::uint8_t* data, std::size_t size, Handler done);
-  void write_step(const std::uint8_t* data, std::size_t size, Handler done);
+  void read_step(std::uint8_t* data, std::size_t size, Handler done, bool in_handler);
+  void write_step(const std::uint8_t* data, std::size_t size, Handler done, bool in_handler);
   void fill(std::function<void(const boost::system::error_code&)> then);
-  void drain(Handler then);
-  void drain_loop(Handler then);
+  void drain(Handler then, bool in_handler);
+  void drain_loop(Handler then, bool in_handler);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::socket socket_;
