@@ -727,6 +727,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
     const std::uint64_t epoch_start = mesh.stats().rounds;
     Shares residuals;  // this epoch's e of every batch, scale 2^f
+    residuals.values.reserve(per_epoch * batch);
     for (std::size_t it = 0; it < per_epoch; ++it) {
       const std::size_t iteration = epoch * per_epoch + it;
       const auto& rows = schedule[iteration];

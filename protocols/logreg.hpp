@@ -62,7 +62,7 @@
 // K B products cost nothing more. O(B + D), times 8 (additive) or 16 (Fp127) bytes;
 // the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0 only,
 // B + D for the masked products, 24 + 66 per row for the comparison's window masks (w = 23), ...;
-// dealer-free: per row about 24 x 5/3 + 1 + 32 elements for the window masks (w = 24, N = 3) and
+// dealer-free: per row 24 + 1 + 32 elements for the window masks (w = 24, N = 3: 1 per bit) and
 // 2 for the truncation mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the
 // iteration's two truncation masks); Shamir adds the set-up reduction of z and zt, B + D
 // elements per iteration.
