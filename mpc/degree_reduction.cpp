@@ -53,9 +53,9 @@ DegreeReduction<F>::DegreeReduction(Session& session, std::size_t threshold)
         ", t = " + std::to_string(threshold) + ")");
   }
   const net::PartyId self = session.self();
-  pair_seeds_.resize(parties_);
+  std::vector<Seed> pair_seeds(parties_);  // [peer]; own entry unused
   for (net::PartyId peer = 0; peer < parties_; ++peer) {
-    if (peer != self) session.prg().pairwise_stream(peer).fill(pair_seeds_[peer]);
+    if (peer != self) session.prg().pairwise_stream(peer).fill(pair_seeds[peer]);
   }
   const std::size_t t = threshold;
   // Resharer i's seeded peers (i + k mod N, k = 1..t) at points a_k (ShamirCodec's: party + 1),
@@ -75,14 +75,31 @@ DegreeReduction<F>::DegreeReduction(Session& session, std::size_t threshold)
     }
     return c;
   };
-  // As receiver: the factors of the seeded shares from the resharers whose seeded peer we are.
+  // As receiver: the factors of the seeded shares from the resharers whose seeded peer we are,
+  // and the resharers whose message we receive (we are beyond their seeded peers).
   for (std::size_t k = 1; k <= t; ++k) {
     const net::PartyId resharer = (self + parties_ - k) % parties_;
     if (resharer > 2 * t) continue;
     seeding_resharers_.push_back(resharer);
     seeded_factors_.push_back(seeded_factor(seeded_points(resharer), k - 1));
+    from_resharers_.emplace_back(pair_seeds[resharer]);
   }
-  if (self > 2 * t) return;
+  for (net::PartyId peer = 0; peer < parties_; ++peer) {
+    if (peer != self && peer <= 2 * t && (self + parties_ - peer) % parties_ > t) {
+      message_senders_.push_back(peer);
+      sender_names_.push_back(session.mesh().describe(peer));
+    }
+  }
+  expected_.resize(message_senders_.size());
+  if (!message_senders_.empty()) received_block_.resize(kReceivedBlock);
+  points_.resize((self <= 2 * t ? 1 + t : 0) + seeding_resharers_.size());
+  if (self > 2 * t) {
+    new_share_weights_ = seeded_factors_;
+    return;
+  }
+  for (std::size_t offset = 1; offset <= t; ++offset) {
+    to_seeded_.emplace_back(pair_seeds[(self + offset) % parties_]);
+  }
   // As resharer: lambda_self of s = sum_(i <= 2t) lambda_i s(x_i), and the polynomial
   // f(x) = sigma P(x) s(x_self) + sum_k W_k(x) w_k (header).
   std::vector<F> holders;
@@ -111,9 +128,16 @@ DegreeReduction<F>::DegreeReduction(Session& session, std::size_t threshold)
     return weights;
   };
   own_weights_ = weights_at(static_cast<std::int64_t>(self) + 1);
+  new_share_weights_ = own_weights_;
+  new_share_weights_.insert(new_share_weights_.end(), seeded_factors_.begin(),
+                            seeded_factors_.end());
   for (std::size_t offset = t + 1; offset < parties_; ++offset) {
-    peer_weights_.push_back(weights_at(static_cast<std::int64_t>((self + offset) % parties_) + 1));
+    const net::PartyId peer = (self + offset) % parties_;
+    peer_weights_.push_back(weights_at(static_cast<std::int64_t>(peer) + 1));
+    message_peers_.push_back(peer);
   }
+  messages_.resize(message_peers_.size());
+  sends_.resize(message_peers_.size());
 }
 
 template <class F>
@@ -124,39 +148,30 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
   const net::PartyId self = mesh.self();
   const std::uint64_t batch = batch_++;
   const bool resharer = self <= 2 * t;
-  const std::size_t seeding = seeding_resharers_.size();
 
   // Our new share before the messages: as a resharer, from the prescaled degree-2t share and the
   // t values drawn for the seeded peers, and as a seeded peer, from the values drawn for us (one
   // linear combination, in place of the degree-2t share); the messages likewise, chunk by chunk.
   std::vector<F> out = std::move(shares);
-  std::vector<std::vector<F>> outgoing(parties_);
-  std::vector<Prg> to_seeded, from_resharer;
-  std::vector<F*> messages;  // [offset - t - 1]
-  if (resharer) {
-    for (std::size_t offset = 1; offset <= t; ++offset) {
-      const net::PartyId peer = (self + offset) % parties_;
-      to_seeded.emplace_back(pair_seeds_[peer], pair_stream(batch, self, peer));
-    }
-    for (std::size_t offset = t + 1; offset < parties_; ++offset) {
-      auto& message = outgoing[(self + offset) % parties_];
-      message.resize(n);
-      messages.push_back(message.data());
-    }
+  for (std::size_t k = 0; k < to_seeded_.size(); ++k) {
+    to_seeded_[k].restart(pair_stream(batch, self, (self + k + 1) % parties_));
   }
-  for (const net::PartyId from : seeding_resharers_) {
-    from_resharer.emplace_back(pair_seeds_[from], pair_stream(batch, from, self));
+  for (std::size_t k = 0; k < from_resharers_.size(); ++k) {
+    from_resharers_[k].restart(pair_stream(batch, seeding_resharers_[k], self));
   }
-  const std::size_t drawn = (resharer ? t : 0) + seeding;
-  const std::size_t block = std::min(kChunk, n);  // no larger buffer than the call needs
-  std::vector<F> seeded(drawn * block);
-  std::vector<const F*> points, own_points;
-  std::vector<F> own_weights = resharer ? own_weights_ : std::vector<F>{};
-  own_weights.insert(own_weights.end(), seeded_factors_.begin(), seeded_factors_.end());
+  // This call's messages: the kept buffers, or fresh ones above kRetainedElements.
+  std::vector<std::vector<F>> large_messages(n > kRetainedElements ? messages_.size() : 0);
+  std::vector<std::vector<F>>& buffers = large_messages.empty() ? messages_ : large_messages;
+  for (auto& message : buffers) {
+    if (message.size() < n) message.resize(n);
+  }
+  const std::size_t drawn = to_seeded_.size() + from_resharers_.size();
+  const std::size_t block = std::min(kChunk, n);
+  if (seeded_.size() < drawn * block) seeded_.resize(drawn * block);
   for (std::size_t begin = 0; begin < n; begin += kChunk) {
     const std::size_t length = std::min(kChunk, n - begin);
     F* const chunk = out.data() + begin;
-    points.clear();
+    std::size_t point = 0;
     if (resharer) {
       if (prescale_general_) {
         for (std::size_t i = 0; i < length; ++i) chunk[i] *= prescale_multiplier_;
@@ -164,48 +179,39 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
         const int shift = F::kBits - prescale_shift_;
         for (std::size_t i = 0; i < length; ++i) chunk[i] = times_power_of_two(chunk[i], shift);
       }
-      points.push_back(chunk);
+      points_[point++] = chunk;
     }
     for (std::size_t k = 0; k < drawn; ++k) {
-      const std::span<F> values = std::span<F>(seeded).subspan(k * block, length);
-      sample_elements<F>(k < to_seeded.size() ? to_seeded[k] : from_resharer[k - to_seeded.size()],
+      const std::span<F> values = std::span<F>(seeded_).subspan(k * block, length);
+      sample_elements<F>(k < to_seeded_.size() ? to_seeded_[k]
+                                               : from_resharers_[k - to_seeded_.size()],
                          values);
-      points.push_back(values.data());
+      points_[point++] = values.data();
     }
-    const std::span<const F* const> resharer_points(points.data(), resharer ? t + 1 : 0);
-    for (std::size_t k = 0; k < messages.size(); ++k) {
-      linear_combination<F>(messages[k] + begin, length, peer_weights_[k], resharer_points);
+    const std::span<const F* const> resharer_points(points_.data(), resharer ? t + 1 : 0);
+    for (std::size_t k = 0; k < buffers.size(); ++k) {
+      linear_combination<F>(buffers[k].data() + begin, length, peer_weights_[k], resharer_points);
     }
-    linear_combination<F>(chunk, length, own_weights, points);
+    linear_combination<F>(chunk, length, new_share_weights_, points_);
   }
 
   // The resharers' messages are added as they are decrypted (no buffer of their size); a
   // malformed one is reported after the round, which every party completes.
-  std::vector<net::Outgoing> sends;
-  std::vector<net::PartyId> receive_from;
-  std::vector<std::string> senders;
-  for (net::PartyId peer = 0; peer < parties_; ++peer) {
-    if (peer == self) continue;
-    if (!outgoing[peer].empty()) sends.push_back({peer, as_bytes<F>(outgoing[peer])});
-    // From resharer `peer`: a message if we are beyond its seeded peers, else its PRG's share.
-    if (peer <= 2 * t && (self + parties_ - peer) % parties_ > t) {
-      receive_from.push_back(peer);
-      senders.push_back(mesh.describe(peer));
-    }
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    sends_[k] = {message_peers_[k], as_bytes<F>(std::span<const F>(buffers[k]).first(n))};
   }
-  const std::vector<std::size_t> expected(receive_from.size(), n * F::kBytes);
+  std::fill(expected_.begin(), expected_.end(), n * F::kBytes);
   std::exception_ptr error;
   const auto lengths = mesh.round_streamed(
-      sends, receive_from, expected, step,
+      sends_, message_senders_, expected_, step,
       [&](std::size_t index, std::size_t offset, net::ByteView piece) {
         if (error) return;
         try {
           const std::size_t first = offset / F::kBytes, count = piece.size() / F::kBytes;
-          constexpr std::size_t kBlock = 512;  // elements loaded at a time (L1-resident)
-          F block[kBlock];
-          for (std::size_t done = 0; done < count; done += kBlock) {
-            const std::size_t size = std::min(kBlock, count - done);
-            load_from_bytes<F>(piece, done, std::span<F>(block, size), senders[index], step);
+          for (std::size_t done = 0; done < count; done += kReceivedBlock) {
+            const std::size_t size = std::min(kReceivedBlock, count - done);
+            const std::span<F> block = std::span<F>(received_block_).first(size);
+            load_from_bytes<F>(piece, done, block, sender_names_[index], step);
             F* sum = out.data() + first + done;
             for (std::size_t i = 0; i < size; ++i) sum[i] += block[i];
           }
@@ -213,8 +219,8 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
           error = std::current_exception();
         }
       });
-  for (std::size_t i = 0; i < receive_from.size(); ++i) {
-    check_message_length<F>(lengths[i], n, senders[i], step);
+  for (std::size_t i = 0; i < message_senders_.size(); ++i) {
+    check_message_length<F>(lengths[i], n, sender_names_[i], step);
   }
   if (error) std::rethrow_exception(error);
   return out;

@@ -42,6 +42,11 @@
 // same lengths in the same order, or the run ends with NetError / ProtocolError (message lengths
 // are checked, naming the peer and `step`) or gives wrong results.
 //
+// Memory: the instance keeps its PRG contexts (one per seeded peer and per seeding resharer, keyed
+// once) and its scratch between calls: the seeded values of one chunk, a block of received
+// elements and, for calls of up to kRetainedElements secrets, the outgoing messages (larger calls
+// allocate theirs and free them).
+//
 // Errors: std::invalid_argument at construction unless 1 <= t and 2t < N. Not thread-safe (like
 // the mesh); the session must outlive the reduction.
 #pragma once
@@ -49,6 +54,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -70,11 +76,18 @@ class DegreeReduction {
   std::vector<F> reduce(std::vector<F> shares, std::string_view step);
 
  private:
+  // Messages of at most this many elements keep their buffers for the next call.
+  static constexpr std::size_t kRetainedElements = std::size_t{1} << 16;
+  // Received elements loaded at a time (L1-resident).
+  static constexpr std::size_t kReceivedBlock = 512;
+
   Session& session_;
   std::size_t parties_;
   std::size_t threshold_;
-  std::vector<Seed> pair_seeds_;  // [peer]; own entry unused
   std::uint64_t batch_ = 0;
+  // The pairwise PRGs, keyed once and restarted at each call's streams: to the seeded peers
+  // (offsets 1..t, resharers only) and from seeding_resharers_ (in its order).
+  std::vector<Prg> to_seeded_, from_resharers_;
   // Parties 0..2t: how sigma is applied (a general product, or a rotation by -prescale_shift_),
   // and the weights of the points (the prescaled degree-2t share, w_1 .. w_t) for this party's
   // own new share and for the peers at offsets t + 1 .. N - 1.
@@ -86,6 +99,21 @@ class DegreeReduction {
   // The resharers whose seeded peer this party is, and the factors c_k of their seeded values.
   std::vector<net::PartyId> seeding_resharers_;
   std::vector<F> seeded_factors_;
+  // The weights of this party's new share: own_weights_ (resharers) then seeded_factors_.
+  std::vector<F> new_share_weights_;
+  // The peers at offsets t + 1 .. N - 1 (resharers; messages_ in that order), the resharers this
+  // party receives a message from, and their names for errors.
+  std::vector<net::PartyId> message_peers_, message_senders_;
+  std::vector<std::string> sender_names_;
+  // Scratch kept between calls (see Memory above): the messages, the seeded values, the points
+  // of a chunk's combinations (the prescaled share, then the drawn values), the round's sends
+  // and expected lengths, and a block of received elements.
+  std::vector<std::vector<F>> messages_;
+  std::vector<F> seeded_;
+  std::vector<const F*> points_;
+  std::vector<net::Outgoing> sends_;
+  std::vector<std::size_t> expected_;
+  std::vector<F> received_block_;
 };
 
 }  // namespace sm::mpc

@@ -4,7 +4,7 @@
 // mpc/row_products.hpp, whose weights may be shares. Which path a weight takes (small or
 // general, zero or not) depends on its value, so the time taken may tell this party about its
 // own weights; it sends nothing, so nothing reaches a peer. Header-only; no allocation beyond a
-// few vectors of one entry per weight.
+// few vectors of one entry per weight. inner_product: the dot product of two vectors, in place.
 #pragma once
 
 #include <algorithm>
@@ -208,6 +208,34 @@ void linear_combination(F* out, std::size_t length, std::span<const F> weights,
         for (std::size_t i = 0; i < size; ++i) out[begin + i] += reduce_split(low[i], high[i]);
       }
     }
+  }
+}
+
+// sum_j a[j] b[j] for j < length, reduced once (Fp61: every 32 terms as well): the dot
+// product of one row in place, where linear_combination would need the row's elements gathered
+// into points. Four word multiplications per Fp127 term, one per Fp61 term.
+template <class F>
+F inner_product(const F* a, const F* b, std::size_t length) {
+  using namespace linear_combination_detail;
+  if constexpr (std::is_same_v<F, Fp61>) {
+    u128 sum = 0;
+    for (std::size_t begin = 0; begin < length; begin += 32) {  // 32 products of 122 bits fit
+      const std::size_t end = std::min(length, begin + 32);
+      for (std::size_t j = begin; j < end; ++j) {
+        sum += static_cast<u128>(a[j].value()) * b[j].value();
+      }
+      sum = reduce_wide(sum).value();
+    }
+    return F::reduce(static_cast<std::uint64_t>(sum));
+  } else {
+    u128 sum = 0;
+    std::uint64_t carries = 0;  // of sum, each worth 2^128 = 2
+    for (std::size_t j = 0; j < length; ++j) {
+      const u128 term = product_folded(a[j].value(), b[j].value());
+      sum += term;
+      carries += sum < term;
+    }
+    return reduce_wide(sum, carries);
   }
 }
 

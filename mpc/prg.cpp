@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #include "net/errors.hpp"
@@ -24,6 +25,21 @@ Seed derive(const Seed& master, std::uint64_t label) {
   return out;
 }
 
+// The counter block of a stream's first keystream block: stream (big-endian, high), position 0.
+std::array<std::uint8_t, 16> first_counter_block(std::uint64_t stream) {
+  std::array<std::uint8_t, 16> iv{};
+  for (int i = 0; i < 8; ++i) iv[i] = static_cast<std::uint8_t>(stream >> (56 - 8 * i));
+  return iv;
+}
+
+// AES-128-CTR, fetched from OpenSSL's default provider once per process (an implicit fetch at
+// every initialisation costs more than the key schedule).
+const EVP_CIPHER* aes_128_ctr() {
+  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
+  if (cipher == nullptr) throw std::runtime_error("AES-128-CTR is not available");
+  return cipher;
+}
+
 }  // namespace
 
 Seed random_seed() {
@@ -40,11 +56,18 @@ struct Prg::Cipher {
 
 Prg::Prg(const Seed& seed, std::uint64_t stream) : cipher_(std::make_unique<Cipher>()) {
   cipher_->ctx = EVP_CIPHER_CTX_new();
-  std::array<std::uint8_t, 16> iv{};  // big-endian counter block: stream (high), position (low)
-  for (int i = 0; i < 8; ++i) iv[i] = static_cast<std::uint8_t>(stream >> (56 - 8 * i));
+  const auto iv = first_counter_block(stream);
   if (cipher_->ctx == nullptr ||
-      EVP_EncryptInit_ex(cipher_->ctx, EVP_aes_128_ctr(), nullptr, seed.data(), iv.data()) != 1) {
+      EVP_EncryptInit_ex(cipher_->ctx, aes_128_ctr(), nullptr, seed.data(), iv.data()) != 1) {
     throw std::runtime_error("AES-CTR initialisation failed");
+  }
+}
+
+void Prg::restart(std::uint64_t stream) {
+  // A new IV alone resets the counter and any partly used keystream block; the key stays.
+  const auto iv = first_counter_block(stream);
+  if (EVP_EncryptInit_ex(cipher_->ctx, nullptr, nullptr, nullptr, iv.data()) != 1) {
+    throw std::runtime_error("AES-CTR re-initialisation failed");
   }
 }
 

@@ -38,6 +38,10 @@ class Prg {
   Prg(Prg&&) noexcept;
   Prg& operator=(Prg&&) noexcept;
 
+  // Moves to the start of stream `stream` of the same seed, as Prg(seed, stream) would begin,
+  // keeping the key schedule: for callers that draw from many streams of one seed.
+  void restart(std::uint64_t stream);
+
   // Fills `out` with the next keystream bytes.
   void fill(std::span<std::uint8_t> out);
 

@@ -3,10 +3,10 @@
 // ShamirEngine::row_products. M has `cols` columns; M_B is the |B| x cols matrix of the rows
 // listed in `rows` (in that order, repeats allowed). One of M and x may be shares and the other
 // public, or both shares of degree t (the sums are then of degree 2t, for a reduction).
-// Fields (Fp61, Fp127): each output is one linear combination (mpc/linear_combination.hpp: one
-// reduction per output instead of one per term); Ring64: plain loops (wrap-around needs no
-// reduction). Header-only; each call allocates O(|B| cols) scratch for M_B x on fields (its
-// columns gathered) and O(|B| + cols) otherwise.
+// Fields (Fp61, Fp127): each output is one inner product of a row with x, read in place, or one
+// linear combination of the rows (mpc/linear_combination.hpp: one reduction per output instead
+// of one per term); Ring64: plain loops (wrap-around needs no reduction). Header-only; M_B x
+// allocates nothing, x^T M_B O(|B| + cols) scratch on fields.
 #pragma once
 
 #include <cstddef>
@@ -31,18 +31,9 @@ void add_rows_times(std::span<const E> m, std::size_t cols, std::span<const std:
       out[i] += sum;
     }
   } else {
-    // Column j of M_B at j |B|: M_B x = sum_j x[j] column_j.
-    const std::size_t b = rows.size();
-    std::vector<E> columns(cols * b);
-    for (std::size_t i = 0; i < b; ++i) {
-      const E* row = m.data() + rows[i] * cols;
-      for (std::size_t j = 0; j < cols; ++j) columns[j * b + i] = row[j];
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      out[i] += inner_product<E>(m.data() + rows[i] * cols, x.data(), cols);
     }
-    std::vector<const E*> points(cols);
-    for (std::size_t j = 0; j < cols; ++j) points[j] = columns.data() + j * b;
-    std::vector<E> sums(b);
-    linear_combination<E>(sums.data(), b, x, points);
-    for (std::size_t i = 0; i < b; ++i) out[i] += sums[i];
   }
 }
 

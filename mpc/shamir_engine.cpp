@@ -33,6 +33,16 @@ ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlatio
                                 F::kName + " with 40 bits of statistical masking");
   }
   reduction_ = std::make_shared<DegreeReduction<F>>(session, threshold);
+  // trunc_sum_of_products' Lagrange weights over the senders' points 0..2t.
+  const std::size_t senders = 2 * threshold + 1;
+  const net::PartyId self = session.self();
+  std::vector<F> points, fellows{F(0)};
+  for (net::PartyId sender = 0; sender < senders; ++sender) {
+    points.push_back(ShamirCodec<F>::point(sender));
+    if (sender != self) fellows.push_back(ShamirCodec<F>::point(sender));
+  }
+  senders_at_zero_ = lagrange_at<F>(points, F(0));
+  if (self < senders) zero_sharing_weights_ = lagrange_at<F>(fellows, ShamirCodec<F>::point(self));
 }
 
 template <class F>
@@ -385,11 +395,7 @@ std::vector<F> ShamirEngine<F>::senders_zero_sharing(std::size_t n) {
   const std::size_t senders = 2 * codec_.degree() + 1;
   const net::PartyId self = session_.mesh().self();
   // This party's own sharing: 0 at 0 and the fellow senders' seeded shares fix the polynomial.
-  std::vector<F> points{F(0)};
-  for (net::PartyId peer = 0; peer < senders; ++peer) {
-    if (peer != self) points.push_back(ShamirCodec<F>::point(peer));
-  }
-  const std::vector<F> at_self = lagrange_at<F>(points, ShamirCodec<F>::point(self));
+  const std::vector<F>& at_self = zero_sharing_weights_;
   std::vector<F> zero(n, F(0)), drawn(n);
   std::size_t fellow = 0;  // at_self[0] weighs the 0 at 0
   // Every pair of senders makes its two streams in the same order: the lower dealer's first.
@@ -438,9 +444,7 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Sh
     }
   }
   std::vector<net::PartyId> from;
-  std::vector<F> points;
   for (net::PartyId sender = 0; sender < senders; ++sender) {
-    points.push_back(ShamirCodec<F>::point(sender));
     if (sender != self) from.push_back(sender);
   }
   const auto received = mesh.round(sends, from, step);
@@ -456,7 +460,7 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Sh
     shares.push_back(theirs.back().data());
   }
   std::vector<F> opened(n);
-  linear_combination<F>(opened.data(), n, lagrange_at<F>(points, F(0)), shares);
+  linear_combination<F>(opened.data(), n, senders_at_zero_, shares);
   return public_minus_high(opened, masks, bits);
 }
 

@@ -177,6 +177,9 @@ class ShamirEngine {
   int value_bits_;
   // Shared by the copies that with_correlations makes: one sequence of PRG streams per session.
   std::shared_ptr<DegreeReduction<F>> reduction_;
+  // trunc_sum_of_products' Lagrange weights: of the senders' points at 0, and (senders only) of
+  // 0 and the fellow senders' points at this party's (senders_zero_sharing).
+  std::vector<F> senders_at_zero_, zero_sharing_weights_;
 };
 
 static_assert(MultipliesWithoutTriples<ShamirEngine<Fp61>>);

@@ -3,7 +3,8 @@
 // reshare nothing), checked by reconstructing every party's output with ShamirCodec's consistency
 // check at degree t (so the degree is checked too) against the plaintext secrets; then the rounds
 // and bytes stated in mpc/degree_reduction.hpp; then that two reductions of one session (as the
-// engine's and the correlation source's) keep their own streams; then malformed messages.
+// engine's and the correlation source's) keep their own streams, and that one instance's calls
+// of changing lengths (its kept buffers) stay right; then malformed messages.
 #include "mpc/degree_reduction.hpp"
 
 #include <catch2/catch.hpp>
@@ -106,6 +107,31 @@ TEMPLATE_TEST_CASE("degree reduction: two instances of one session, interleaved,
     for (const auto& outcome : outcomes) shares.push_back(outcome[call]);
     const auto& expected = call == 0 || call == 2 ? first.secrets : second.secrets;
     CHECK(reconstruct_degree_t<F>(shares, kThreshold) == expected);
+  }
+}
+
+TEMPLATE_TEST_CASE("degree reduction: one instance, calls of growing and shrinking lengths",
+                   "[degree_reduction]", Fp61, Fp127) {
+  using F = TestType;
+  // Past the kept buffers' size (2^16 elements) and back, and across the chunks of 2048.
+  const std::vector<std::size_t> lengths{5000, 3, 70000, 1, 2049, 5000};
+  for (const std::size_t parties : {3, 5}) {
+    CAPTURE(parties);
+    std::vector<Dealt<F>> dealt;
+    for (const std::size_t n : lengths) dealt.push_back(deal_degree_2t<F>(parties, 1, n));
+    const auto outcomes = net::run_parties(parties, [&](net::Mesh& mesh) {
+      Session session = Session::establish(mesh);
+      DegreeReduction<F> reduction(session, 1);
+      std::vector<std::vector<F>> out;
+      for (const auto& call : dealt) out.push_back(reduction.reduce(call.shares[mesh.self()], "r"));
+      return out;
+    });
+    for (std::size_t call = 0; call < lengths.size(); ++call) {
+      CAPTURE(call);
+      std::vector<std::vector<F>> shares;
+      for (const auto& outcome : outcomes) shares.push_back(outcome[call]);
+      CHECK(reconstruct_degree_t<F>(shares, 1) == dealt[call].secrets);
+    }
   }
 }
 

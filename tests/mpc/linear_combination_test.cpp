@@ -1,14 +1,17 @@
-// linear_combination (mpc/linear_combination.hpp) and times_power_of_two (mpc/mersenne.hpp)
-// against the fields' own + and *, term by term: every kind of weight (zero, small, small
-// negated, general, p - 1), extreme point values, 0 to 40 points (past Fp61's reduction every 32
-// terms), and an output that is also one of the points. The fields' own +, -, * and negation
-// (mpc/mersenne.hpp) against plain modular arithmetic with branches, at edge values.
+// linear_combination and inner_product (mpc/linear_combination.hpp) and times_power_of_two
+// (mpc/mersenne.hpp) against the fields' own + and *, term by term: every kind of weight (zero,
+// small, small negated, general, p - 1), extreme point values, 0 to 40 points (past Fp61's
+// reduction every 32 terms), and an output that is also one of the points. The row products of
+// mpc/row_products.hpp against the same term-by-term sums, repeated rows included. The fields'
+// own +, -, * and negation (mpc/mersenne.hpp) against plain modular arithmetic with branches, at
+// edge values.
 #include "mpc/linear_combination.hpp"
 
 #include <catch2/catch.hpp>
 
 #include "mpc/elements.hpp"
 #include "mpc/prg.hpp"
+#include "mpc/row_products.hpp"
 
 using namespace sm;
 using namespace sm::mpc;
@@ -99,6 +102,47 @@ TEMPLATE_TEST_CASE("linear_combination may write over one of its points", "[line
   const std::vector<const F*> pointers{points[0].data(), points[1].data(), points[2].data()};
   linear_combination<F>(points[1].data(), 200, weights, pointers);
   CHECK(points[1] == expected);
+}
+
+TEMPLATE_TEST_CASE("inner_product equals the sum of the products", "[linear_combination]", Fp61,
+                   Fp127) {
+  using F = TestType;
+  Prg prg(Seed{4, 5});
+  for (const std::size_t length : {0, 1, 2, 31, 32, 33, 64, 65, 101, 300}) {
+    CAPTURE(length);
+    const std::vector<F> a = weights_of_every_kind<F>(length, prg);
+    const std::vector<F> b = points_with_extremes<F>(1, length, prg)[0];
+    F expected(0);
+    for (std::size_t j = 0; j < length; ++j) expected += a[j] * b[j];
+    CHECK(inner_product<F>(a.data(), b.data(), length) == expected);
+  }
+  // All terms (p - 1)^2: the largest sums.
+  const std::vector<F> top(300, -F(1));
+  CHECK(inner_product<F>(top.data(), top.data(), 300) == F(300));
+}
+
+TEMPLATE_TEST_CASE("row products equal the sums of the products, rows repeated",
+                   "[linear_combination]", Fp61, Fp127) {
+  using F = TestType;
+  Prg prg(Seed{4, 6});
+  constexpr std::size_t kRows = 9, kCols = 101;
+  const std::vector<F> m = points_with_extremes<F>(1, kRows * kCols, prg)[0];
+  const std::vector<std::size_t> rows{4, 0, 8, 4, 4, 2};
+  const std::vector<F> x = weights_of_every_kind<F>(kCols, prg);
+  const std::vector<F> xt = weights_of_every_kind<F>(rows.size(), prg);
+  std::vector<F> times(rows.size(), F(5)), transposed(kCols, F(6));
+  add_rows_times<F>(m, kCols, rows, x, times);
+  add_rows_transposed_times<F>(m, kCols, rows, xt, transposed);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    F expected(5);
+    for (std::size_t j = 0; j < kCols; ++j) expected += m[rows[i] * kCols + j] * x[j];
+    CHECK(times[i] == expected);
+  }
+  for (std::size_t j = 0; j < kCols; ++j) {
+    F expected(6);
+    for (std::size_t i = 0; i < rows.size(); ++i) expected += xt[i] * m[rows[i] * kCols + j];
+    CHECK(transposed[j] == expected);
+  }
 }
 
 TEMPLATE_TEST_CASE("times_power_of_two multiplies by 2^e", "[linear_combination]", Fp61, Fp127) {
