@@ -16,7 +16,7 @@
 // whose nodes shared between thresholds depend on public values), at most the difference from
 // the largest repetition, and a repetition larger than all before it only makes the pool fetch
 // more. Kinds: triples; truncation masks per frac_bits; bit masks per width;
-// window masks per window; random bits. Matrix triples, masked matrices and masked products pass
+// window masks per window; switch masks per width; random bits. Matrix triples, masked matrices and masked products pass
 // straight through (they are requested once, in whole batches, already).
 //
 // Ordering: the pool's fetches depend only on the requests and the end_repetition() calls, so
@@ -54,13 +54,14 @@ class CorrelationPool final : public CorrelationSource<E> {
     for (auto& [bits, stock] : trunc_) stock.end_repetition();
     for (auto& [width, stock] : bit_masks_) stock.end_repetition();
     for (auto& [window, stock] : window_masks_) stock.end_repetition();
+    for (auto& [bits, stock] : switch_masks_) stock.end_repetition();
   }
 
   Triples<E> triples(std::size_t n) override {
     auto parts = take(triples_, n, 3, [&](std::size_t count) {
       auto t = source_.triples(count);
-      return Parts{std::move(t.a), std::move(t.b), std::move(t.c)};
-    });
+      return Batch{{std::move(t.a), std::move(t.b), std::move(t.c)}, {}};
+    }).parts;
     return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
   }
 
@@ -71,8 +72,8 @@ class CorrelationPool final : public CorrelationSource<E> {
   TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override {
     auto parts = take(trunc_.try_emplace(frac_bits, 3).first->second, n, 3, [&](std::size_t count) {
       auto m = source_.trunc_masks(count, frac_bits);
-      return Parts{std::move(m.r), std::move(m.high), std::move(m.msb)};
-    });
+      return Batch{{std::move(m.r), std::move(m.high), std::move(m.msb)}, {}};
+    }).parts;
     return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
   }
 
@@ -80,26 +81,36 @@ class CorrelationPool final : public CorrelationSource<E> {
     auto parts = take(bit_masks_.try_emplace(width, 2).first->second, n, width + 1,
                       [&](std::size_t count) {
                         auto m = source_.bit_masks(count, width);
-                        return Parts{std::move(m.bits), std::move(m.high)};
-                      });
+                        return Batch{{std::move(m.bits), std::move(m.high)}, {}};
+                      }).parts;
     return {width, std::move(parts[0]), std::move(parts[1])};
   }
 
   std::vector<E> random_bits(std::size_t n) override {
-    auto parts = take(random_bits_, n, 1,
-                      [&](std::size_t count) { return Parts{source_.random_bits(count)}; });
+    auto parts = take(random_bits_, n, 1, [&](std::size_t count) {
+                   return Batch{{source_.random_bits(count)}, {}};
+                 }).parts;
     return std::move(parts[0]);
   }
 
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
-    auto parts = take(window_masks_.try_emplace(std::pair{low, width}, 4).first->second, n,
+    auto batch = take(window_masks_.try_emplace(std::pair{low, width}, 2, 2).first->second, n,
                       2 + width + window_products<E>(width), [&](std::size_t count) {
                         auto m = source_.window_masks(count, low, width);
-                        return Parts{std::move(m.r), std::move(m.bits), std::move(m.products),
-                                     std::move(m.high)};
+                        return Batch{{std::move(m.r), std::move(m.high)},
+                                     {std::move(m.bits), std::move(m.products)}};
                       });
-    return {low, width, std::move(parts[0]), std::move(parts[1]), std::move(parts[2]),
-            std::move(parts[3])};
+    return {low, width, std::move(batch.parts[0]), std::move(batch.bit_parts[0]),
+            std::move(batch.bit_parts[1]), std::move(batch.parts[1])};
+  }
+
+  SwitchMasks<E> switch_masks(std::size_t n, int bits) override {
+    auto batch = take(switch_masks_.try_emplace(bits, 1, 1).first->second, n, 2,
+                      [&](std::size_t count) {
+                        auto m = source_.switch_masks(count, bits);
+                        return Batch{{std::move(m.value_side)}, {std::move(m.bit_side)}};
+                      });
+    return {std::move(batch.bit_parts[0]), std::move(batch.parts[0])};
   }
 
   MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) override {
@@ -112,14 +123,22 @@ class CorrelationPool final : public CorrelationSource<E> {
   }
 
  private:
-  using Parts = std::vector<std::vector<E>>;
+  using Bit = ComparisonBit<E>;
+  // The components of a batch of correlations: over E, and over Bit (WindowMasks' bits and
+  // products, SwitchMasks' bit side).
+  struct Batch {
+    std::vector<std::vector<E>> parts;
+    std::vector<std::vector<Bit>> bit_parts;
+  };
 
   // The correlations of one kind on hand: component j of correlation i is
   // parts[j][i * stride_j, (i + 1) * stride_j), stride_j = parts[j].size() / count (0 for an
-  // empty component); and how many of the kind the repetitions have requested.
+  // empty component), likewise for the Bit components; and how many of the kind the
+  // repetitions have requested.
   class Stock {
    public:
-    explicit Stock(std::size_t components) : parts_(components), strides_(components, 0) {}
+    explicit Stock(std::size_t components, std::size_t bit_components = 0)
+        : parts_(components), bit_parts_(bit_components) {}
 
     std::size_t on_hand() const { return count_ - used_; }
 
@@ -138,41 +157,58 @@ class CorrelationPool final : public CorrelationSource<E> {
 
     // n correlations, after appending `fetch` fetched from the source (0: none).
     template <class Fetch>
-    Parts take(std::size_t n, std::size_t fetch, Fetch&& fetch_from_source) {
-      if (fetch > 0) refill(fetch_from_source(fetch), fetch);
-      Parts out(parts_.size());
-      for (std::size_t j = 0; j < parts_.size(); ++j) {
-        const std::size_t stride = strides_[j];
-        const auto begin = parts_[j].begin() + static_cast<std::ptrdiff_t>(used_ * stride);
-        out[j].assign(begin, begin + static_cast<std::ptrdiff_t>(n * stride));
+    Batch take(std::size_t n, std::size_t fetch, Fetch&& fetch_from_source) {
+      if (fetch > 0) {
+        Batch fetched = fetch_from_source(fetch);
+        const std::size_t left = count_ - used_;
+        parts_.refill(std::move(fetched.parts), fetch, left, used_);
+        bit_parts_.refill(std::move(fetched.bit_parts), fetch, left, used_);
+        count_ = left + fetch;
+        used_ = 0;
       }
+      Batch out{parts_.take(n, used_), bit_parts_.take(n, used_)};
       used_ += n;
       return out;
     }
 
    private:
-    // The fetched parts are kept as they are when nothing is left (the usual case: fetches of
-    // whole multiples of the requests), else appended to what is left.
-    void refill(Parts fetched, std::size_t fetched_count) {
-      const std::size_t left = count_ - used_;
-      for (std::size_t j = 0; j < fetched.size(); ++j) {
-        const std::size_t stride = fetched[j].size() / fetched_count;
-        auto& part = parts_[j];
-        if (left == 0) {
-          part = std::move(fetched[j]);
-        } else {
-          part.erase(part.begin(),
-                     part.begin() + static_cast<std::ptrdiff_t>(used_ * strides_[j]));
-          part.insert(part.end(), fetched[j].begin(), fetched[j].end());
-        }
-        strides_[j] = stride;
-      }
-      count_ = left + fetched_count;
-      used_ = 0;
-    }
+    // Components over one element type T and their strides.
+    template <class T>
+    struct Components {
+      std::vector<std::vector<T>> parts;
+      std::vector<std::size_t> strides;
 
-    Parts parts_;
-    std::vector<std::size_t> strides_;
+      explicit Components(std::size_t count) : parts(count), strides(count, 0) {}
+
+      std::vector<std::vector<T>> take(std::size_t n, std::size_t used) const {
+        std::vector<std::vector<T>> out(parts.size());
+        for (std::size_t j = 0; j < parts.size(); ++j) {
+          const auto begin = parts[j].begin() + static_cast<std::ptrdiff_t>(used * strides[j]);
+          out[j].assign(begin, begin + static_cast<std::ptrdiff_t>(n * strides[j]));
+        }
+        return out;
+      }
+
+      // The fetched parts are kept as they are when nothing is left (the usual case: fetches of
+      // whole multiples of the requests), else appended to the `left` after the `used` first.
+      void refill(std::vector<std::vector<T>> fetched, std::size_t fetched_count, std::size_t left,
+                  std::size_t used) {
+        for (std::size_t j = 0; j < fetched.size(); ++j) {
+          auto& part = parts[j];
+          const std::size_t stride = fetched[j].size() / fetched_count;
+          if (left == 0) {
+            part = std::move(fetched[j]);
+          } else {
+            part.erase(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(used * strides[j]));
+            part.insert(part.end(), fetched[j].begin(), fetched[j].end());
+          }
+          strides[j] = stride;
+        }
+      }
+    };
+
+    Components<E> parts_;
+    Components<Bit> bit_parts_;
     std::size_t count_ = 0, used_ = 0;
     std::size_t current_ = 0, most_ = 0;  // requested in this repetition; most in one before
   };
@@ -180,7 +216,7 @@ class CorrelationPool final : public CorrelationSource<E> {
   // n correlations of `per_item` elements from `stock`, fetching first (header comment) when
   // those on hand cannot cover n.
   template <class Fetch>
-  Parts take(Stock& stock, std::size_t n, std::size_t per_item, Fetch&& fetch_from_source) {
+  Batch take(Stock& stock, std::size_t n, std::size_t per_item, Fetch&& fetch_from_source) {
     const auto [per_repetition, requested_before] = stock.count_request(n);
     const std::size_t on_hand = stock.on_hand();
     std::size_t fetch = 0;
@@ -203,6 +239,7 @@ class CorrelationPool final : public CorrelationSource<E> {
   std::map<int, Stock> trunc_;
   std::map<std::size_t, Stock> bit_masks_;
   std::map<std::pair<int, std::size_t>, Stock> window_masks_;
+  std::map<int, Stock> switch_masks_;
 };
 
 }  // namespace sm::mpc

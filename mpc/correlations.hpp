@@ -15,9 +15,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "mpc/mersenne.hpp"
 #include "mpc/ring64.hpp"
 
 namespace sm::mpc {
@@ -53,6 +56,18 @@ struct BitMasks {
   std::vector<E> bits, high;
 };
 
+// Whether E's masks for comparison are uniform over E (Z_2^64, whose arithmetic wraps) rather than
+// bounded integers with statistical masking (prime fields): it decides WindowMasks' form and the
+// comparison that uses them (mpc/ops.hpp less_than_thresholds).
+template <class E>
+inline constexpr bool kUniformMasks = std::is_same_v<E, Ring64>;
+
+// The element type of a comparison's bits and tree for values over E: Fp61 for Fp127 (a
+// comparison's bits need no large field; Fp61's elements are half the bytes and its products
+// about half the CPU), E itself otherwise.
+template <class E>
+using ComparisonBit = std::conditional_t<std::is_same_v<E, Fp127>, Fp61, E>;
+
 // Comparison masks that let a comparison skip the first two levels of its tree: a mask r with a
 // window of its bits, bits[k * width + i] = bit (low + i) of r[k] (each 0 or 1), shared one by
 // one, and the products of the window's bits in groups of G = window_group_bits<E>(width) from
@@ -67,18 +82,37 @@ struct BitMasks {
 //   prime fields: r = 2^low (sum_i bits[k width + i] 2^i + 2^width high[k]), with high[k] a sum
 //     of N values uniform in [0, 2^40) (one per party, DealerFreeShamir) or one such value
 //     (LocalDealerUnsafe): x + r hides x statistically (as BitMasks); low + width <= value_bits.
+// The bits and their products are shared over ComparisonBit<E> (above), r and high over E.
 template <class E>
 struct WindowMasks {
   int low = 0;
   std::size_t width = 0;
-  std::vector<E> r, bits, products, high;
+  std::vector<E> r;
+  std::vector<ComparisonBit<E>> bits, products;
+  std::vector<E> high;
 };
 
-// Whether E's masks for comparison are uniform over E (Z_2^64, whose arithmetic wraps) rather than
-// bounded integers with statistical masking (prime fields): it decides WindowMasks' form and the
-// comparison that uses them (mpc/ops.hpp less_than_thresholds).
+// Masks that move a bit (or any small integer below 2^(bits - 40)) from ComparisonBit<E> to E
+// where the two differ (Fp127: a comparison's result from its Fp61 tree): rho = sum over the
+// parties of a value each draws uniformly from [0, 2^bits), shared at degree 2t over
+// ComparisonBit<E> (bit_side) and at degree t over E (value_side). Opening a degree-2t sharing of
+// v + rho (v < 2^(bits - 40), so no wrap) gives v + rho within statistical distance 2^-40 of
+// uniform-shifted noise (an honest party's term), and then [v] = (v + rho) - [rho] over E.
 template <class E>
-inline constexpr bool kUniformMasks = std::is_same_v<E, Ring64>;
+struct SwitchMasks {
+  std::vector<ComparisonBit<E>> bit_side;
+  std::vector<E> value_side;
+};
+
+// std::invalid_argument unless SwitchMasks of `bits` bits suit N parties: 41 <= bits <= 60 -
+// bit_width(N), so that a bit is hidden and v + rho stays below Fp61's modulus.
+inline void check_switch_bits(int bits, std::size_t parties) {
+  const int most = 60 - static_cast<int>(std::bit_width(parties));
+  if (bits < 41 || bits > most) {
+    throw std::invalid_argument("switch_masks: bits " + std::to_string(bits) + " outside 41.." +
+                                std::to_string(most));
+  }
+}
 
 // Bits per group of a WindowMasks window of `width` bits over E. Prime fields: 3 (4 products per
 // group, then ceil(width / 3) tree nodes above the groups), except for the widths where
@@ -137,6 +171,11 @@ class CorrelationSource {
   // n WindowMasks, 0 <= low, 2 <= width (even), low + width <= 64 (fields: <= value_bits);
   // std::invalid_argument for another window.
   virtual WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) = 0;
+  // n SwitchMasks of `bits` bits (41 <= bits <= 60 - bit_width(N)). Only where ComparisonBit<E> is not E; the
+  // default throws std::logic_error.
+  virtual SwitchMasks<E> switch_masks(std::size_t /*n*/, int /*bits*/) {
+    throw std::logic_error("switch_masks: this source's comparisons need no change of field");
+  }
   // A fresh random rows x cols matrix U, to be used with masked_products.
   virtual MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) = 0;
   // MaskedProducts for each row subset (indices < matrix.rows) of a matrix this source made,

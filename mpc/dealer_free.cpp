@@ -87,6 +87,10 @@ DealerFreeShamir<F>::DealerFreeShamir(Session& session, std::size_t threshold, i
       power *= ShamirCodec<F>::point(d);
     }
   }
+  // The bit source's value bits are never used (it makes bits, products and switch masks only).
+  if constexpr (!std::is_same_v<Bit, F>) {
+    bit_source_ = std::make_unique<DealerFreeShamir<Bit>>(session, threshold, 2);
+  }
 }
 
 template <class F>
@@ -153,17 +157,21 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
 
   // Sections, in wire and PRG order: random, double low, double high, dealer bits, bounded,
   // bounded shifted (the same secrets >> bounded_shift, if bounded_shift > 0), the caller's
-  // terms. The first two have random secrets, the others fixed ones.
-  constexpr std::size_t kSections = 7;
+  // terms, summed terms, summed terms of degree 2t. The first two have random secrets, the
+  // others fixed ones.
+  constexpr std::size_t kSections = 9;
   const std::array<std::size_t, kSections> counts{slots_for(request.random, per_slot),
                                                   slots_for(request.doubles, per_slot),
                                                   slots_for(request.doubles, per_slot),
                                                   request.dealer_bits,
                                                   request.bounded,
                                                   request.bounded_shift > 0 ? request.bounded : 0,
-                                                  request.terms.size()};
+                                                  request.terms.size(),
+                                                  request.summed_terms.size(),
+                                                  request.summed_terms_2t.size()};
   const std::array<const Completion*, kSections> completion{
-      &degree_t_, &degree_t_, &degree_2t_, &degree_t_, &degree_t_, &degree_t_, &degree_t_};
+      &degree_t_, &degree_t_, &degree_2t_, &degree_t_, &degree_t_,
+      &degree_t_, &degree_t_, &degree_t_,  &degree_2t_};
   // Elements a dealer sends to the party at `offset` from it.
   auto sent_to_offset = [&](std::size_t offset) {
     std::size_t total = 0;
@@ -230,6 +238,8 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
           }
         }
         if (s == 6) std::copy_n(request.terms.begin() + begin, length, lead.begin());
+        if (s == 7) std::copy_n(request.summed_terms.begin() + begin, length, lead.begin());
+        if (s == 8) std::copy_n(request.summed_terms_2t.begin() + begin, length, lead.begin());
         for (F& value : lead) value *= c.lead_of_secret;
       }
       points.assign(1, lead.data());
@@ -323,6 +333,8 @@ typename DealerFreeShamir<F>::Dealt DealerFreeShamir<F>::deal(const Request& req
   dealt.bounded = extract(4, request.bounded);
   dealt.shifted = extract(5, counts[5]);
   dealt.terms = extract(6, n_parties * counts[6]);
+  dealt.summed = extract(7, counts[7]);
+  dealt.summed_2t = extract(8, counts[8]);
   return dealt;
 }
 
@@ -509,16 +521,100 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
   if (!problem.empty()) throw std::invalid_argument("window_masks: " + problem);
   WindowMasks<F> out{low, width, {}, {}, {}, {}};
   if (n == 0) return out;
-  BitsAndBounded parts = bits_and_bounded(n * width, n, kStatisticalSecurity);
+  // value[k] = sum_i bits[k width + i] 2^i + 2^width high[k], then r = 2^low value.
+  std::vector<F> value;
+  if constexpr (std::is_same_v<Bit, F>) {
+    WindowBits bits = window_bits(n, width, true);
+    out.bits = std::move(bits.bits);
+    out.products = std::move(bits.products);
+    out.high = std::move(bits.high);
+    value = out.high;
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t i = width; i-- > 0;) value[k] = value[k] + value[k] + out.bits[k * width + i];
+    }
+  } else {
+    // The bits over Fp61, and the window's value over F from them: its pieces of at most
+    // kMaxPiece bits (sum_i bits 2^i over the piece, local over Fp61) each opened under a
+    // switch mask of piece + 40 bits and taken off that mask's F side.
+    auto bits = bit_source_->window_bits(n, width, false);
+    out.bits = std::move(bits.bits);
+    out.products = std::move(bits.products);
+    const auto max_piece =
+        static_cast<std::size_t>(60 - static_cast<int>(std::bit_width(parties_)) -
+                                 kStatisticalSecurity);
+    const std::size_t pieces = (width + max_piece - 1) / max_piece;
+    const std::size_t piece = (width + pieces - 1) / pieces;
+    SwitchAndBounded dealt = switch_and_bounded(
+        n * pieces, static_cast<int>(piece) + kStatisticalSecurity, n, kStatisticalSecurity);
+    SwitchMasks<F>& masks = dealt.masks;
+    out.high = std::move(dealt.bounded);
+    std::vector<Bit> masked = std::move(masks.bit_side);  // [piece value + rho]_2t
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t j = 0; j < pieces; ++j) {
+        const std::size_t first = j * piece, last = std::min(width, first + piece);
+        Bit sum(0);
+        for (std::size_t i = last; i-- > first;) sum = sum + sum + out.bits[k * width + i];
+        masked[k * pieces + j] += sum;
+      }
+    }
+    const std::vector<Bit> opened =
+        open_degree_2t<Bit>(session_, threshold_, masked, "dealer-free window masks: open pieces");
+    value = out.high;
+    for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t j = pieces; j-- > 0;) {
+        const F piece_value = F(opened[k * pieces + j].value()) - masks.value_side[k * pieces + j];
+        const std::size_t first = j * piece, last = std::min(width, first + piece);
+        value[k] = value[k] * power_of_two<F>(static_cast<int>(last - first)) + piece_value;
+      }
+    }
+  }
+  out.r = std::move(value);
+  const F scale = power_of_two<F>(low);
+  for (F& r : out.r) r *= scale;
+  return out;
+}
+
+template <class F>
+SwitchMasks<F> DealerFreeShamir<F>::switch_masks(std::size_t n, int bits) {
+  if constexpr (std::is_same_v<Bit, F>) {
+    return CorrelationSource<F>::switch_masks(n, bits);
+  } else {
+    check_switch_bits(bits, parties_);
+    return switch_and_bounded(n, bits, 0, 0).masks;
+  }
+}
+
+template <class F>
+typename DealerFreeShamir<F>::SwitchAndBounded DealerFreeShamir<F>::switch_and_bounded(
+    std::size_t n, int bits, std::size_t bounded, int bounded_bits) {
+  SwitchAndBounded out;
+  if (n + bounded == 0) return out;
+  // Our terms of rho, dealt over both fields: at degree 2t over Fp61 (N = 2t + 1: seeded,
+  // nothing sent) and at degree t over F, with the bounded values.
+  std::vector<F> terms(n);
+  Prg own(private_seed_, batch_++);
+  sample_bounded_into<F>(own, terms, bits);
+  std::vector<Bit> bit_terms(n);
+  for (std::size_t i = 0; i < n; ++i) bit_terms[i] = from_unsigned<Bit>(to_unsigned(terms[i]));
+  out.masks.bit_side =
+      bit_source_->deal({.summed_terms_2t = bit_terms}, "dealer-free switch masks: deal over Fp61")
+          .summed_2t;
+  Dealt dealt = deal({.bounded = bounded, .bounded_bits = bounded_bits, .summed_terms = terms},
+                     "dealer-free switch masks: deal");
+  out.masks.value_side = std::move(dealt.summed);
+  out.bounded = std::move(dealt.bounded);
+  return out;
+}
+
+template <class F>
+typename DealerFreeShamir<F>::WindowBits DealerFreeShamir<F>::window_bits(std::size_t n,
+                                                                          std::size_t width,
+                                                                          bool with_high) {
+  WindowBits out;
+  BitsAndBounded parts =
+      bits_and_bounded(n * width, with_high ? n : 0, with_high ? kStatisticalSecurity : 0);
   out.bits = std::move(parts.bits);
   out.high = std::move(parts.bounded);
-  out.r.resize(n);
-  const F scale = power_of_two<F>(low);
-  for (std::size_t k = 0; k < n; ++k) {
-    F value = out.high[k];
-    for (std::size_t i = width; i-- > 0;) value = value + value + out.bits[k * width + i];
-    out.r[k] = scale * value;
-  }
   // The group products, two reductions for all masks: the pairs (of every group), then the
   // products of three or four bits from the reduced pairs: b_l b_j b_h = (b_l b_j) b_h for l < j
   // < h (its two lowest bits' pair times its highest bit), b_0 b_1 b_2 b_3 = (b_0 b_1) (b_2 b_3).

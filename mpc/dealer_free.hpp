@@ -140,6 +140,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -178,6 +179,7 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   BitMasks<F> bit_masks(std::size_t n, std::size_t width) override;
   std::vector<F> random_bits(std::size_t n) override;
   WindowMasks<F> window_masks(std::size_t n, int low, std::size_t width) override;
+  SwitchMasks<F> switch_masks(std::size_t n, int bits) override;
   MaskedMatrix<F> masked_matrix(std::size_t rows, std::size_t cols) override;
   std::vector<MaskedProducts<F>> masked_products(
       const MaskedMatrix<F>& matrix, std::span<const std::vector<std::size_t>> subsets) override;
@@ -194,11 +196,15 @@ class DealerFreeShamir final : public CorrelationSource<F> {
     int bounded_shift = 0;  // if > 0, also the sums of each party's value >> bounded_shift
     std::size_t dealer_bits = 0;
     std::span<const F> terms = {};
+    // This party's own fixed secrets (every party passes as many), shared at degree t resp. 2t
+    // and summed over the dealers.
+    std::span<const F> summed_terms = {}, summed_terms_2t = {};
   };
   struct Dealt {
     std::vector<F> random, low, high, bounded, shifted;
     std::vector<F> dealer_bits;  // dealer d's number k at d * request.dealer_bits + k
     std::vector<F> terms;        // dealer d's number k at d * request.terms.size() + k
+    std::vector<F> summed, summed_2t;
   };
   // How this party deals sharings of one degree d (t or 2t), and takes its seeded shares of
   // the other dealers' (header): the weights of the free points [lead, w_1 .. w_d] for its own
@@ -215,7 +221,25 @@ class DealerFreeShamir final : public CorrelationSource<F> {
     std::vector<F> bits, bounded;
   };
 
+  using Bit = ComparisonBit<F>;
+  template <class>
+  friend class DealerFreeShamir;
+
   Dealt deal(const Request& request, std::string_view step);
+  // n * width random bits with their group products as WindowMasks lays them out, and with
+  // `with_high`, high as window_masks' (bounded, dealt with the bits; else empty).
+  struct WindowBits {
+    std::vector<F> bits, products, high;
+  };
+  WindowBits window_bits(std::size_t n, std::size_t width, bool with_high);
+  // Fp127: n switch masks of `bits` bits, and in the same dealing round over F, `bounded` sums of
+  // the parties' values uniform in [0, 2^bounded_bits) (window masks' high).
+  struct SwitchAndBounded {
+    SwitchMasks<F> masks;
+    std::vector<F> bounded;
+  };
+  SwitchAndBounded switch_and_bounded(std::size_t n, int bits, std::size_t bounded,
+                                      int bounded_bits);
   BitsAndBounded bits_and_bounded(std::size_t bits, std::size_t bounded, int bounded_bits);
   BitsAndBounded three_party_bits_and_bounded(std::size_t bits, std::size_t bounded,
                                               int bounded_bits);
@@ -232,6 +256,9 @@ class DealerFreeShamir final : public CorrelationSource<F> {
   std::uint64_t batch_ = 0;
   Completion degree_t_, degree_2t_;
   std::vector<std::vector<F>> vandermonde_;  // [output k][dealer d] = (d + 1)^k, k < N - t
+  // Fp127: the source of the comparisons' bits over Fp61 (its own seeds, drawn after this
+  // source's); null for Fp61.
+  std::unique_ptr<DealerFreeShamir<Bit>> bit_source_;
 };
 
 // The public constant delta that trunc_masks adds to high (see above): floor((N - 1) / 2).

@@ -226,7 +226,46 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
   return out;
 }
 
+template <class F>
+std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span<const F> shares,
+                              std::string_view step) {
+  net::Mesh& mesh = session.mesh();
+  const std::size_t n = shares.size(), senders = 2 * threshold + 1;
+  const net::PartyId self = mesh.self();
+  std::vector<net::Outgoing> sends;
+  if (self < senders) {
+    for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
+      if (peer != self) sends.push_back({peer, as_bytes<F>(shares)});
+    }
+  }
+  std::vector<net::PartyId> from;
+  std::vector<F> points;
+  for (net::PartyId sender = 0; sender < senders; ++sender) {
+    points.push_back(ShamirCodec<F>::point(sender));
+    if (sender != self) from.push_back(sender);
+  }
+  const auto received = mesh.round(sends, from, step);
+  std::vector<std::vector<F>> theirs;
+  theirs.reserve(senders);  // the pointers below stay valid
+  std::vector<const F*> sender_shares;
+  for (std::size_t k = 0, sender = 0; sender < senders; ++sender) {
+    if (sender == self) {
+      sender_shares.push_back(shares.data());
+      continue;
+    }
+    theirs.push_back(from_bytes<F>(received[k++], n, mesh.describe(sender), step));
+    sender_shares.push_back(theirs.back().data());
+  }
+  std::vector<F> opened(n);
+  linear_combination<F>(opened.data(), n, lagrange_at<F>(points, F(0)), sender_shares);
+  return opened;
+}
+
 template class DegreeReduction<Fp61>;
 template class DegreeReduction<Fp127>;
+template std::vector<Fp61> open_degree_2t(Session&, std::size_t, std::span<const Fp61>,
+                                          std::string_view);
+template std::vector<Fp127> open_degree_2t(Session&, std::size_t, std::span<const Fp127>,
+                                           std::string_view);
 
 }  // namespace sm::mpc

@@ -116,4 +116,15 @@ class DegreeReduction {
   std::vector<F> received_block_;
 };
 
+// The secrets of degree-2t sharings, opened in 1 round: parties 0..2t (the senders) send their n
+// shares to every peer, and every party interpolates the senders' shares at 0 (N = 3: 2n
+// elements per party). Unchecked: 2t + 1 shares always lie on one polynomial of degree 2t. The
+// opened polynomial is revealed whole, so the caller must have made it uniformly random given
+// its secret (e.g. a fresh random degree-2t sharing added: masking before opening, Damgard and
+// Nielsen, CRYPTO 2007, section 3). `shares` is read at the senders only (the others pass
+// anything of length n). ProtocolError / NetError naming the peer and `step`.
+template <class F>
+std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span<const F> shares,
+                              std::string_view step);
+
 }  // namespace sm::mpc

@@ -21,7 +21,11 @@ std::vector<E> random_bit_values(Prg& prg, std::size_t n) {
 template <class E>
 LocalDealerUnsafe<E>::LocalDealerUnsafe(const Seed& common_seed, net::PartyId self,
                                         std::size_t parties, std::size_t threshold, int value_bits)
-    : prg_(common_seed), self_(self), parties_(parties), value_bits_(value_bits) {
+    : prg_(common_seed),
+      self_(self),
+      parties_(parties),
+      threshold_(threshold),
+      value_bits_(value_bits) {
   if constexpr (!std::is_same_v<E, Ring64>) codec_.emplace(parties, threshold);
 }
 
@@ -39,6 +43,20 @@ std::vector<E> LocalDealerUnsafe<E>::split(const std::vector<E>& secrets) {
     return self_ == 0 ? first : own;  // party 0: the secret minus everybody else's share
   } else {
     return std::move(codec_->share(secrets, prg_)[self_]);
+  }
+}
+
+template <class E>
+std::vector<typename LocalDealerUnsafe<E>::Bit> LocalDealerUnsafe<E>::split_bits(
+    const std::vector<Bit>& secrets, bool double_degree) {
+  if constexpr (std::is_same_v<Bit, E>) {
+    if (!double_degree) return split(secrets);
+  }
+  if constexpr (std::is_same_v<E, Ring64>) {
+    throw std::logic_error("LocalDealerUnsafe: no sharing of degree 2t over Z_2^64");
+  } else {
+    const ShamirCodec<Bit> codec(parties_, double_degree ? 2 * threshold_ : threshold_);
+    return std::move(codec.share(secrets, prg_)[self_]);
   }
 }
 
@@ -101,26 +119,40 @@ WindowMasks<E> LocalDealerUnsafe<E>::window_masks(std::size_t n, int low, std::s
     problem = "window ends above the " + std::to_string(value_bits_) + " value bits";
   }
   if (!problem.empty()) throw std::invalid_argument("window_masks: " + problem);
-  std::vector<E> r, bits(n * width), high;
+  std::vector<E> r, high;
+  std::vector<Bit> bits(n * width);
   if constexpr (kUniformMasks<E>) {
     r = prg_.sample<E>(n);
     for (std::size_t k = 0; k < n; ++k) {
       const std::uint64_t window = r[k].value() >> low;
-      for (std::size_t i = 0; i < width; ++i) bits[k * width + i] = E((window >> i) & 1);
+      for (std::size_t i = 0; i < width; ++i) bits[k * width + i] = Bit((window >> i) & 1);
     }
   } else {
-    bits = random_bit_values<E>(prg_, n * width);
+    bits = random_bit_values<Bit>(prg_, n * width);
     high = sample_bounded<E>(prg_, n, kStatisticalSecurity);
     r.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
       E value = high[k];
-      for (std::size_t i = width; i-- > 0;) value = value + value + bits[k * width + i];
+      for (std::size_t i = width; i-- > 0;) value = value + value + E(bits[k * width + i].value());
       r[k] = power_of_two<E>(low) * value;
     }
   }
-  std::vector<E> products(n * window_products<E>(width));
-  derive_group_products<E>(bits, width, products);
-  return {low, width, split(r), split(bits), split(products), split(high)};
+  std::vector<Bit> products(n * window_products<E>(width));
+  derive_group_products<Bit>(bits, width, products);
+  return {low, width, split(r), split_bits(bits), split_bits(products), split(high)};
+}
+
+template <class E>
+SwitchMasks<E> LocalDealerUnsafe<E>::switch_masks(std::size_t n, int bits) {
+  if constexpr (std::is_same_v<Bit, E>) {
+    return CorrelationSource<E>::switch_masks(n, bits);
+  } else {
+    check_switch_bits(bits, parties_);
+    const auto rho = sample_bounded<E>(prg_, n, bits);
+    std::vector<Bit> rho_bits(n);
+    for (std::size_t i = 0; i < n; ++i) rho_bits[i] = from_unsigned<Bit>(to_unsigned(rho[i]));
+    return {split_bits(rho_bits, true), split(rho)};
+  }
 }
 
 template <class E>

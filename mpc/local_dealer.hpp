@@ -32,18 +32,27 @@ class LocalDealerUnsafe final : public CorrelationSource<E> {
   std::vector<E> random_bits(std::size_t n) override;
   // std::invalid_argument for a bad window.
   WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override;
+  // rho is one value uniform in [0, 2^bits) (not a sum over the parties). Fp127 only (the
+  // interface's default elsewhere); std::invalid_argument for bits outside 41..60 - bit_width(N).
+  SwitchMasks<E> switch_masks(std::size_t n, int bits) override;
   // Keeps every U in the clear (ids are indices into that list), so that it can derive z and zt.
   MaskedMatrix<E> masked_matrix(std::size_t rows, std::size_t cols) override;
   std::vector<MaskedProducts<E>> masked_products(
       const MaskedMatrix<E>& matrix, std::span<const std::vector<std::size_t>> subsets) override;
 
  private:
+  using Bit = ComparisonBit<E>;
+
   // This party's shares of `secrets`.
   std::vector<E> split(const std::vector<E>& secrets);
+  // This party's shares of `secrets` over Bit (as split where Bit is E), at degree 2t if
+  // `double_degree` (fields only).
+  std::vector<Bit> split_bits(const std::vector<Bit>& secrets, bool double_degree = false);
 
   Prg prg_;
   net::PartyId self_;
   std::size_t parties_;
+  std::size_t threshold_;
   std::optional<ShamirCodec<E>> codec_;  // fields only
   int value_bits_;
   std::vector<std::vector<E>> matrices_;  // every U handed out, in the clear

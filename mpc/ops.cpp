@@ -25,6 +25,12 @@ std::vector<E> bit_column(std::span<const u128> c, int b) {
   return out;
 }
 
+// Engines that open degree-2t sharings (ShamirEngine): comparison_tree's root masks.
+template <class En>
+concept OpensDegree2t = requires(En& engine, const typename En::Shares& x, std::string_view step) {
+  engine.open_degree_2t(x, step);
+};
+
 }  // namespace
 
 template <Engine En>
@@ -145,10 +151,17 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
                                                     std::size_t width,
                                                     const typename En::Shares* top,
                                                     std::string_view step,
-                                                    const typename En::Shares* group_products) {
+                                                    const typename En::Shares* group_products,
+                                                    const typename En::Shares* root_masks) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const std::size_t n = c.size();
+  if (root_masks != nullptr &&
+      (!OpensDegree2t<En> || top != nullptr || root_masks->size() != n)) {
+    throw std::invalid_argument(
+        "comparison_tree: root masks need an engine without triples, no top bits and one mask "
+        "per element");
+  }
   if (width == 0) {
     if (bits.size() != 0) throw std::invalid_argument("bit_less_than: bits do not match");
     return {engine.constant(std::vector<E>(n, E(0))), {}};
@@ -319,16 +332,18 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   // that of an earlier value with the same mask is copied from it instead of multiplied (c is
   // public, so which nodes are copied reveals nothing; less_than_thresholds' values differ
   // mostly in their low bits).
+  // With root masks, the root's lt stays at degree 2t (its products are not reduced).
   const bool share_nodes = top == nullptr && masks < n;
   constexpr std::size_t kComputed = static_cast<std::size_t>(-1);
   while (count > 1) {
     const std::size_t pairs = count / 2, next = (count + 1) / 2;
     const bool root = next == 1;
+    const bool open_root = root && root_masks != nullptr;
     const std::size_t per_pair = root ? 1 : 2;
     const std::size_t next_span = 2 * span;
     // source[k * pairs + j]: the earlier value whose pair j is the same, or kComputed.
     std::vector<std::size_t> source(n * pairs, kComputed);
-    if (share_nodes) {
+    if (share_nodes && !open_root) {
       const auto run = [&](std::size_t k, std::size_t j) {
         const std::size_t begin = j * next_span;
         return next_span >= 128 ? c[k] >> begin : (c[k] >> begin) & ((u128{1} << next_span) - 1);
@@ -376,7 +391,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
         }
       }
     }
-    const Shares xy = mul(engine, x, y, step);
+    const Shares xy = open_root ? Shares{mul_vec<E>(x.values, y.values)} : mul(engine, x, y, step);
     Shares next_lt, next_eq;
     next_lt.values.resize(n * next);
     next_eq.values.resize(root ? 0 : n * next);
@@ -408,7 +423,12 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     count = next;
     span = next_span;
   }
-  return {std::move(lt), std::move(tl)};
+  if (root_masks != nullptr) {
+    if constexpr (OpensDegree2t<En>) {
+      return {{}, {}, engine.open_degree_2t(add(lt, *root_masks), step)};
+    }
+  }
+  return {std::move(lt), std::move(tl), {}};
 }
 
 template <Engine En>
@@ -523,10 +543,25 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
         public_part[j * n + i] = E(1) - from_unsigned<E>(c_a >> width);
       }
     }
-    const Shares products{std::move(masks.products)};
-    Shares out = comparison_tree(engine, c_low, Shares{std::move(masks.bits)}, width, nullptr,
-                                 step, &products)
-                     .lt;
+    using Bit = ComparisonBit<E>;
+    using BitShares = typename En::BitEngine::Shares;
+    const BitShares bit_shares{std::move(masks.bits)}, products{std::move(masks.products)};
+    Shares out;
+    if constexpr (std::is_same_v<Bit, E>) {
+      out = comparison_tree(engine, c_low, bit_shares, width, nullptr, step, &products).lt;
+    } else {
+      // The tree over Fp61 (the bit engine), its root opened under a switch mask of 41 bits:
+      // [lt] = (lt + rho) - [rho] over E.
+      SwitchMasks<E> switches = source.switch_masks(count * n, kStatisticalSecurity + 1);
+      const BitShares root_masks{std::move(switches.bit_side)};
+      const std::vector<Bit> opened = comparison_tree(engine.bit_engine(), c_low, bit_shares,
+                                                      width, nullptr, step, &products, &root_masks)
+                                          .opened_root;
+      out.values = std::move(switches.value_side);
+      for (std::size_t k = 0; k < count * n; ++k) {
+        out.values[k] = E(opened[k].value()) - out.values[k];
+      }
+    }
     for (std::size_t j = 0; j < count; ++j) {
       for (std::size_t i = 0; i < n; ++i) out.values[j * n + i] += masks.high[i];
     }
@@ -589,10 +624,9 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
   template En::Shares bit_xor(En&, const En::Shares&, const En::Shares&, std::string_view);       \
   template En::Shares bit_less_than(En&, std::span<const u128>, const En::Shares&, std::size_t,   \
                                     std::string_view);                                            \
-  template ComparisonTree<En::Shares> comparison_tree(En&, std::span<const u128>,                 \
-                                                      const En::Shares&, std::size_t,             \
-                                                      const En::Shares*, std::string_view,        \
-                                                      const En::Shares*);                         \
+  template ComparisonTree<En::Shares> comparison_tree(                                            \
+      En&, std::span<const u128>, const En::Shares&, std::size_t, const En::Shares*,              \
+      std::string_view, const En::Shares*, const En::Shares*);                                    \
   template En::Shares less_than_thresholds(En&, const En::Shares&, std::span<const std::int64_t>, \
                                            int, int, std::string_view);                          \
   template En::Shares less_than(En&, const En::Shares&, const En::Shares&, std::string_view);     \

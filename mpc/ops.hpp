@@ -161,16 +161,24 @@ typename En::Shares bit_xor(En& engine, const typename En::Shares& a, const type
 // all elements of a mask; width + 1 even, or width even without), the first two levels cost
 // nothing: the tree starts from ceil(W / G) nodes of G = window_group_bits<E>(W) bits (W = width,
 // or width + 1 with top bits), max(0, ceil(log2 W) - 2) rounds, and no products below them.
+// Given root_masks (engines that multiply without triples only; no top bits), one degree-2t
+// sharing of a mask per element, the root's products are not reduced: the root's lt at degree
+// 2t plus the element's mask is opened instead (ShamirEngine::open_degree_2t, in the round the
+// reduction would have taken; the masks must make the opened polynomials uniformly random given
+// their secrets), returned as opened_root, and lt is left empty. Nodes are then shared below the
+// root only.
 // std::invalid_argument on mismatched sizes.
 template <class Shares>
 struct ComparisonTree {
   Shares lt, top_lt;  // top_lt empty without top bits
+  std::vector<typename Shares::Element> opened_root;  // lt + root mask, with root_masks only
 };
 template <Engine En>
 ComparisonTree<typename En::Shares> comparison_tree(
     En& engine, std::span<const u128> c, const typename En::Shares& bits, std::size_t width,
     const typename En::Shares* top, std::string_view step,
-    const typename En::Shares* group_products = nullptr);
+    const typename En::Shares* group_products = nullptr,
+    const typename En::Shares* root_masks = nullptr);
 
 // [c[k] < r[k]] for public c[k] < 2^width and shared r[k] = sum_i bits[(k mod M) width + i] 2^i,
 // with M = bits.size() / width masks (M divides c.size(): several values may share one mask, as

@@ -15,6 +15,33 @@
 
 namespace sm::mpc {
 
+namespace {
+
+// The correlation source of a ShamirEngine that multiplies and opens only (Fp127's bit engine):
+// every request is a bug.
+template <class E>
+class NoCorrelations final : public CorrelationSource<E> {
+ public:
+  Triples<E> triples(std::size_t) override { fail(); }
+  MatrixTriple<E> matrix_triple(std::size_t, std::size_t, std::size_t) override { fail(); }
+  TruncMasks<E> trunc_masks(std::size_t, int) override { fail(); }
+  BitMasks<E> bit_masks(std::size_t, std::size_t) override { fail(); }
+  std::vector<E> random_bits(std::size_t) override { fail(); }
+  WindowMasks<E> window_masks(std::size_t, int, std::size_t) override { fail(); }
+  MaskedMatrix<E> masked_matrix(std::size_t, std::size_t) override { fail(); }
+  std::vector<MaskedProducts<E>> masked_products(const MaskedMatrix<E>&,
+                                                 std::span<const std::vector<std::size_t>>) override {
+    fail();
+  }
+
+ private:
+  [[noreturn]] static void fail() {
+    throw std::logic_error("a comparison's bit engine draws no correlations");
+  }
+};
+
+}  // namespace
+
 template <class F>
 ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlations,
                               std::size_t threshold, int value_bits)
@@ -33,16 +60,34 @@ ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlatio
                                 F::kName + " with 40 bits of statistical masking");
   }
   reduction_ = std::make_shared<DegreeReduction<F>>(session, threshold);
-  // trunc_sum_of_products' Lagrange weights over the senders' points 0..2t.
+  // senders_zero_sharing's Lagrange weights: of 0 and the fellow senders' points at this party's.
   const std::size_t senders = 2 * threshold + 1;
   const net::PartyId self = session.self();
-  std::vector<F> points, fellows{F(0)};
+  std::vector<F> fellows{F(0)};
   for (net::PartyId sender = 0; sender < senders; ++sender) {
-    points.push_back(ShamirCodec<F>::point(sender));
     if (sender != self) fellows.push_back(ShamirCodec<F>::point(sender));
   }
-  senders_at_zero_ = lagrange_at<F>(points, F(0));
   if (self < senders) zero_sharing_weights_ = lagrange_at<F>(fellows, ShamirCodec<F>::point(self));
+  if constexpr (!std::is_same_v<BitEngine, ShamirEngine>) {
+    // Its own reduction's seeds come next from session.prg(), in every party's same order.
+    static NoCorrelations<ComparisonBit<F>> no_correlations;
+    bit_engine_ = std::make_shared<BitEngine>(session, no_correlations, threshold,
+                                              BitEngine::kDefaultValueBits);
+  }
+}
+
+template <class F>
+typename ShamirEngine<F>::BitEngine& ShamirEngine<F>::bit_engine() {
+  if constexpr (std::is_same_v<BitEngine, ShamirEngine>) {
+    return *this;
+  } else {
+    return *bit_engine_;
+  }
+}
+
+template <class F>
+std::vector<F> ShamirEngine<F>::open_degree_2t(const Shares& x, std::string_view step) {
+  return mpc::open_degree_2t<F>(session_, codec_.degree(), x.values, step);
 }
 
 template <class F>
@@ -425,12 +470,9 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Sh
   check_trunc_bits(bits, "trunc_sum_of_products");
   const std::size_t n = c.size(), pieces = product_pieces(x.size(), y.size(), n);
   const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
-  net::Mesh& mesh = session_.mesh();
   const std::size_t senders = 2 * codec_.degree() + 1;
-  const net::PartyId self = mesh.self();
-  std::vector<F> masked;
-  std::vector<net::Outgoing> sends;
-  if (self < senders) {
+  std::vector<F> masked(n);
+  if (session_.self() < senders) {
     // [sum + c + r + 2^(value_bits-1)]_2t + [0]_2t, as in trunc but of degree 2t.
     masked = senders_zero_sharing(n);
     const F offset = power_of_two<F>(value_bits_ - 1);
@@ -439,28 +481,8 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Sh
       for (std::size_t k = 0; k < pieces; ++k) sum += x.values[k * n + i] * y.values[k * n + i];
       masked[i] += sum;
     }
-    for (net::PartyId peer = 0; peer < mesh.size(); ++peer) {
-      if (peer != self) sends.push_back({peer, as_bytes<F>(masked)});
-    }
   }
-  std::vector<net::PartyId> from;
-  for (net::PartyId sender = 0; sender < senders; ++sender) {
-    if (sender != self) from.push_back(sender);
-  }
-  const auto received = mesh.round(sends, from, step);
-  std::vector<std::vector<F>> theirs;
-  theirs.reserve(senders);  // the pointers below stay valid
-  std::vector<const F*> shares;
-  for (std::size_t k = 0, sender = 0; sender < senders; ++sender) {
-    if (sender == self) {
-      shares.push_back(masked.data());
-      continue;
-    }
-    theirs.push_back(from_bytes<F>(received[k++], n, mesh.describe(sender), step));
-    shares.push_back(theirs.back().data());
-  }
-  std::vector<F> opened(n);
-  linear_combination<F>(opened.data(), n, senders_at_zero_, shares);
+  const std::vector<F> opened = mpc::open_degree_2t<F>(session_, codec_.degree(), masked, step);
   return public_minus_high(opened, masks, bits);
 }
 

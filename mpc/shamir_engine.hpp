@@ -85,6 +85,13 @@ class ShamirEngine {
   ShamirEngine(Session& session, CorrelationSource<F>& correlations, std::size_t threshold,
                int value_bits = kDefaultValueBits);
 
+  // The engine of a comparison's bits and tree (ComparisonBit<F>, mpc/correlations.hpp): this
+  // engine for Fp61; for Fp127 an Fp61 engine on the same session and threshold with its own
+  // reduction (seeds drawn at construction, after this engine's), which draws no correlations
+  // (its correlations() throw std::logic_error): less_than_thresholds brings them.
+  using BitEngine = ShamirEngine<ComparisonBit<F>>;
+  BitEngine& bit_engine();
+
   Session& session() { return session_; }
   CorrelationSource<F>& correlations() { return *correlations_; }
   // This engine (same session, threshold and value bits) drawing its correlations from
@@ -114,6 +121,10 @@ class ShamirEngine {
   std::vector<F> open(Shares&& x, std::string_view step);
   std::optional<std::vector<F>> open_to(net::PartyId party, const Shares& x, std::string_view step);
   Shares random(std::size_t n, std::string_view step);
+  // The secrets of degree-2t sharings that the caller has made uniformly random given their
+  // secrets (mpc/degree_reduction.hpp open_degree_2t: 1 round, parties 0..2t send n elements to
+  // every peer, unchecked).
+  std::vector<F> open_degree_2t(const Shares& x, std::string_view step);
   // x[i] y[i]: the local products (a degree-2t sharing), reduced to degree t (1 round).
   Shares mul(const Shares& x, const Shares& y, std::string_view step);
   // (rows x inner)(inner x cols), row-major: the local product of the shares (each output a sum
@@ -177,9 +188,12 @@ class ShamirEngine {
   int value_bits_;
   // Shared by the copies that with_correlations makes: one sequence of PRG streams per session.
   std::shared_ptr<DegreeReduction<F>> reduction_;
-  // trunc_sum_of_products' Lagrange weights: of the senders' points at 0, and (senders only) of
-  // 0 and the fellow senders' points at this party's (senders_zero_sharing).
-  std::vector<F> senders_at_zero_, zero_sharing_weights_;
+  // senders_zero_sharing's Lagrange weights (senders only): of 0 and the fellow senders' points
+  // at this party's.
+  std::vector<F> zero_sharing_weights_;
+  // Fp127's bit engine (null for Fp61, whose bit engine is itself); shared by the copies that
+  // with_correlations makes.
+  std::shared_ptr<BitEngine> bit_engine_;
 };
 
 static_assert(MultipliesWithoutTriples<ShamirEngine<Fp61>>);

@@ -394,6 +394,9 @@ class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
   mpc::WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
     return rest_.window_masks(n, low, width);
   }
+  mpc::SwitchMasks<E> switch_masks(std::size_t n, int bits) override {
+    return rest_.switch_masks(n, bits);
+  }
   mpc::MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
     return rest_.masked_matrix(r, c);
   }

@@ -1,6 +1,7 @@
 // less_than_zero(x, step, bits): for inputs with |x| < 2^(bits-1) the result equals the
 // plaintext sign test, at the edges of the bound too, on both schemes; the Shamir engine then
-// compares bits - 1 bits (made even), in 1 + ceil(log2(bits - 1)) - 2 rounds.
+// compares bits - 1 bits (made even), in 1 + ceil(log2(bits - 1)) - 2 rounds (at least 2 on
+// Fp127).
 // less_than_thresholds (mpc/ops.hpp): several thresholds at once, exact outside the band
 // |x - a| < N 2^coarse_bits (at its edges too), with the dealer's and the dealer-free
 // correlations; on both engines a window of W bits (Shamir: w = bits - 1 - coarse made even;
@@ -56,7 +57,10 @@ TEMPLATE_TEST_CASE("less_than_zero with a bound on the input", "[comparison]", A
       CHECK(test::signed_of(opened[i]) == (values[i] < 0 ? 1 : 0));
     }
     if constexpr (!std::is_same_v<En, AdditiveEngine>) {
-      CHECK(rounds == window_rounds(bits - 1 + (bits - 1) % 2));
+      // Fp127: a window of one group has no tree level in whose round the root's opening (from
+      // Fp61, the bits' field) could go: one round more.
+      const std::uint64_t expected = window_rounds(bits - 1 + (bits - 1) % 2);
+      CHECK(rounds == (std::is_same_v<E, Fp127> ? std::max<std::uint64_t>(expected, 2) : expected));
     }
   }
 }

@@ -135,13 +135,21 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   // windows (window_group_bits<E>), G = W / 4 groups:
   // ceil(log2 G) rounds and 2 G - 3 products per element. Additive: W = 64 (63 bits and r's top
   // bit, XOR-ed in by the same tree: 2 + 2 + 2 + 1 more products); Shamir: value_bits - 1 made
-  // even (64 on Fp127, 16 on Fp61).
+  // even (64 on Fp127, 16 on Fp61). On Fp127 the tree is over Fp61 (8-byte elements) and its
+  // root is not reduced: parties 0..2t open it to every peer in the root's round.
   const std::size_t window = kAdditive ? 64 : static_cast<std::size_t>(value_bits);
   const std::size_t groups = window / 4;
+  constexpr bool kSplit = !std::is_same_v<ComparisonBit<typename En::Element>, typename En::Element>;
   auto ltz = [&](std::uint64_t m) {
     const std::uint64_t rounds = 1 + tree_rounds(groups);
     const std::uint64_t products = m * (2 * groups - 3 + (kAdditive ? 7 : 0));
-    return Cost{rounds, m * peers * e + products_sent(products)};
+    if (!kSplit) return Cost{rounds, m * peers * e + products_sent(products)};
+    const bool sender = self <= 2 * threshold;
+    const std::uint64_t bit_products = products - m;  // all but the roots, reduced over Fp61
+    const std::uint64_t tree = sender ? (bit_products * (parties - 1 - threshold) + m * peers) *
+                                            Fp61::kBytes
+                                      : 0;
+    return Cost{rounds, m * peers * e + tree};
   };
   Costs<En> costs;
   // Shamir input by party 0: it sends n elements to each of the N - 1 - t peers above t; the

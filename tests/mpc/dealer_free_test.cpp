@@ -323,6 +323,7 @@ TEMPLATE_TEST_CASE("dealer-free bit masks: bits in {0, 1}, high below N 2^40", "
 TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r as WindowMasks says",
                    "[dealer_free]", Fp61, Fp127) {
   using F = TestType;
+  using Bit = ComparisonBit<F>;  // Fp127's bits and products are over Fp61
   // Windows and the bits per group their comparison trees need (WindowMasks): the sigmoid's (24
   // bits from bit 22) on Fp127 and 26 bits from there, a full 16-bit window on Fp61, and small
   // ones: a lone group of 2, a lone group of 4, groups of 3 with a last group of 1 or none,
@@ -342,19 +343,26 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
       CAPTURE(parties, window.low, window.width);
       const std::size_t n = 30, width = window.width, group_bits = window.group_bits;
       REQUIRE(window_group_bits<F>(width) == group_bits);
-      auto shares = run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
-        auto masks = source.window_masks(n, window.low, width);
-        return std::vector<std::vector<F>>{
-            masks.r, masks.bits, masks.products, masks.high, {F(masks.width), F(masks.low)}};
-      });
+      std::vector<std::vector<std::vector<F>>> shares;  // r, high, (width, low)
+      std::vector<std::vector<std::vector<Bit>>> bit_shares;  // bits, products
+      for (auto& [values, bits] :
+           run_source<F>(parties, [&](DealerFreeShamir<F>& source, net::Mesh&) {
+             auto masks = source.window_masks(n, window.low, width);
+             return std::pair{std::vector<std::vector<F>>{masks.r, masks.high,
+                                                          {F(masks.width), F(masks.low)}},
+                              std::vector<std::vector<Bit>>{masks.bits, masks.products}};
+           })) {
+        shares.push_back(std::move(values));
+        bit_shares.push_back(std::move(bits));
+      }
       for (const auto& party : shares) {
-        CHECK(party[4] == std::vector<F>{F(width), F(static_cast<std::uint64_t>(window.low))});
+        CHECK(party[2] == std::vector<F>{F(width), F(static_cast<std::uint64_t>(window.low))});
       }
       const std::size_t t = threshold_for(parties);
       const auto r = reconstruct(column(shares, 0), t);
-      const auto bits = reconstruct(column(shares, 1), t);
-      const auto products = reconstruct(column(shares, 2), t);
-      const auto high = reconstruct(column(shares, 3), t);
+      const auto bits = reconstruct(column(bit_shares, 0), t);
+      const auto products = reconstruct(column(bit_shares, 1), t);
+      const auto high = reconstruct(column(shares, 1), t);
       REQUIRE(r.size() == n);
       REQUIRE(bits.size() == n * width);
       REQUIRE(high.size() == n);
@@ -368,9 +376,9 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
         // r = 2^low (sum_i bit_i 2^i + 2^width high), in the integers (no wrap in the field).
         u128 window_value = 0;
         for (std::size_t i = 0; i < width; ++i) {
-          const F bit = bits[k * width + i];
-          REQUIRE((bit == F(0) || bit == F(1)));
-          ones += bit == F(1) ? 1 : 0;
+          const Bit bit = bits[k * width + i];
+          REQUIRE((bit == Bit(0) || bit == Bit(1)));
+          ones += bit == Bit(1) ? 1 : 0;
           window_value |= static_cast<u128>(to_unsigned(bit)) << i;
         }
         const u128 expected_r = (window_value + (to_unsigned(high[k]) << width)) << window.low;
@@ -383,7 +391,7 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
           for (unsigned m = 1; m < (1u << size); ++m) {
             if (std::popcount(m) < 2) continue;
             const bool all_set = ((window_value >> group) & m) == m;
-            CHECK(products[next++] == F(all_set ? 1 : 0));
+            CHECK(products[next++] == Bit(all_set ? 1 : 0));
           }
         }
       }
@@ -393,6 +401,44 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
     CHECK(ones > total_bits * 3 / 8);
     CHECK(ones < total_bits * 5 / 8);
   }
+}
+
+TEST_CASE("dealer-free switch masks: one rho over Fp61 at degree 2t and over Fp127 at degree t",
+          "[dealer_free]") {
+  for (std::size_t parties : {3, 5, 7}) {
+    CAPTURE(parties);
+    const std::size_t n = 50, t = threshold_for(parties);
+    for (const int bits : {41, 52}) {
+      CAPTURE(bits);
+      std::vector<std::vector<Fp61>> bit_side;
+      std::vector<std::vector<Fp127>> value_side;
+      for (auto& masks : run_source<Fp127>(parties, [&](DealerFreeShamir<Fp127>& source,
+                                                         net::Mesh&) {
+             return source.switch_masks(n, bits);
+           })) {
+        bit_side.push_back(std::move(masks.bit_side));
+        value_side.push_back(std::move(masks.value_side));
+      }
+      const auto rho_bits = reconstruct(bit_side, 2 * t);
+      const auto rho = reconstruct(value_side, t);
+      REQUIRE(rho.size() == n);
+      REQUIRE(rho_bits.size() == n);
+      for (std::size_t i = 0; i < n; ++i) {
+        CHECK(to_unsigned(rho[i]) == to_unsigned(rho_bits[i]));
+        CHECK(to_unsigned(rho[i]) < parties * bound(bits));
+      }
+      CHECK(distinct(rho) == n);
+    }
+  }
+  run_source<Fp127>(3, [&](DealerFreeShamir<Fp127>& source, net::Mesh&) {
+    CHECK_THROWS_AS(source.switch_masks(4, 40), std::invalid_argument);
+    CHECK_THROWS_AS(source.switch_masks(4, 59), std::invalid_argument);
+    return 0;
+  });
+  run_source<Fp61>(3, [&](DealerFreeShamir<Fp61>& source, net::Mesh&) {
+    CHECK_THROWS_AS(source.switch_masks(4, 41), std::logic_error);
+    return 0;
+  });
 }
 
 TEMPLATE_TEST_CASE("ShamirEngine on dealer-free correlations agrees with plaintext and Eigen",
@@ -535,30 +581,42 @@ TEMPLATE_TEST_CASE("dealer-free rounds are constant and bytes are as documented"
           }
           return total;
         };
-        const std::size_t expected[] = {
-            slots(n, parties, t) * deal_double,
-            slots(2 * n, parties, t) * deal_random + reshare_elements(n, parties, t, self),
-            slots(n / 10 * 10 + 10 * 2, parties, t) * deal_random +
-                reshare_elements(n / 10 * 2, parties, t, self),
-            bits_elements(n),
-            2 * n * (parties - 1 - t),
-            bits_elements(n / 10 * 7) + n / 10 * (parties - 1 - t),
-            // 10 bits: 3 groups of 3 and one of 1; 9 pairs, then 3 triples.
-            bits_elements(n / 10 * 10) + n / 10 * (parties - 1 - t) +
-                reshare_elements(n / 10 * 9, parties, t, self) +
-                reshare_elements(n / 10 * 3, parties, t, self),
-            // 8 bits: 2 groups of 4; 12 pairs, then 10 triples and quadruples.
-            bits_elements(n / 10 * 8) + n / 10 * (parties - 1 - t) +
-                reshare_elements(n / 10 * 12, parties, t, self) +
-                reshare_elements(n / 10 * 10, parties, t, self),
+        // Window masks: the bits and their products (over Fp61 for Fp127), plus high. Fp127:
+        // high and one switch mask per mask (one piece: 8 or 10 bits) dealt over Fp127 in one
+        // round, the pieces opened over Fp61 by all 2t + 1 = N parties (the switch masks' Fp61
+        // side is seeded: nothing sent), 2 rounds more.
+        constexpr bool kSplit = !std::is_same_v<ComparisonBit<F>, F>;
+        const std::size_t masks = n / 10;
+        const auto window_bytes = [&](std::size_t bit_elements) -> std::uint64_t {
+          if (!kSplit) return (bit_elements + masks * (parties - 1 - t)) * F::kBytes;
+          return bit_elements * Fp61::kBytes + 2 * masks * (parties - 1 - t) * F::kBytes +
+                 masks * (parties - 1) * Fp61::kBytes;
         };
+        const std::uint64_t expected[] = {
+            slots(n, parties, t) * deal_double * F::kBytes,
+            (slots(2 * n, parties, t) * deal_random + reshare_elements(n, parties, t, self)) *
+                F::kBytes,
+            (slots(n / 10 * 10 + 10 * 2, parties, t) * deal_random +
+             reshare_elements(n / 10 * 2, parties, t, self)) *
+                F::kBytes,
+            bits_elements(n) * F::kBytes,
+            2 * n * (parties - 1 - t) * F::kBytes,
+            (bits_elements(n / 10 * 7) + n / 10 * (parties - 1 - t)) * F::kBytes,
+            // 10 bits: 3 groups of 3 and one of 1; 9 pairs, then 3 triples.
+            window_bytes(bits_elements(masks * 10) + reshare_elements(masks * 9, parties, t, self) +
+                         reshare_elements(masks * 3, parties, t, self)),
+            // 8 bits: 2 groups of 4; 12 pairs, then 10 triples and quadruples.
+            window_bytes(bits_elements(masks * 8) + reshare_elements(masks * 12, parties, t, self) +
+                         reshare_elements(masks * 10, parties, t, self)),
+        };
+        const std::uint64_t window_rounds = bits_rounds + (kSplit ? 4 : 2);
         const std::uint64_t expected_rounds[] = {
-            1, 2, 2, bits_rounds, 1, bits_rounds, bits_rounds + 2, bits_rounds + 2};
+            1, 2, 2, bits_rounds, 1, bits_rounds, window_rounds, window_rounds};
         CHECK(bits_rounds == (parties == 3 ? 2 : 3));
         for (std::size_t call = 0; call < 8; ++call) {
           CAPTURE(call);
           CHECK(c[call].rounds == expected_rounds[call]);
-          CHECK(c[call].bytes == expected[call] * F::kBytes);
+          CHECK(c[call].bytes == expected[call]);
         }
       }
     }
@@ -655,13 +713,14 @@ TEST_CASE("dealer-free window mask throughput with N = 3 in Fp127", "[.throughpu
   const std::size_t masks = std::size_t{1} << 15;
   const int batches = 8;
   const std::clock_t cpu_start = std::clock();
+  using Bit = ComparisonBit<F>;
   auto last = run_source<F>(3, [&](DealerFreeShamir<F>& source, net::Mesh&) {
     WindowMasks<F> window;
     for (int i = 0; i < batches; ++i) window = source.window_masks(masks, 22, 24);
-    return std::vector<std::vector<F>>{window.bits};
+    return std::vector<std::vector<Bit>>{window.bits};
   });
   const double cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   std::printf("%s: %.3f us of CPU per 24-bit window mask (N = 3, all parties)\n", F::kName,
               cpu_seconds / static_cast<double>(masks * batches) * 1e6);
-  for (const F& bit : reconstruct(column(last, 0), 1)) REQUIRE((bit == F(0) || bit == F(1)));
+  for (const Bit& bit : reconstruct(column(last, 0), 1)) REQUIRE((bit == Bit(0) || bit == Bit(1)));
 }

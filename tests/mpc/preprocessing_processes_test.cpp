@@ -63,10 +63,22 @@ void check(bool condition, const std::string& what) {
   if (!condition) throw std::runtime_error("check failed: " + what);
 }
 
+// Opens shares over ComparisonBit<E> (the bit engine's where the engine has one).
+template <class En>
+auto open_bits(En& engine, std::vector<ComparisonBit<typename En::Element>> shares,
+               std::string_view step) {
+  if constexpr (requires { engine.bit_engine(); }) {
+    return engine.bit_engine().open(typename En::BitEngine::Shares{std::move(shares)}, step);
+  } else {
+    return engine.open(typename En::Shares{std::move(shares)}, step);
+  }
+}
+
 // Opens every correlation kind produced by `engine`'s source and checks it.
 template <class En>
 void open_and_check(En& engine) {
   using E = typename En::Element;
+  using Bit = ComparisonBit<E>;
   using S = typename En::Shares;
   auto& source = engine.correlations();
   const auto triples = source.triples(2000);
@@ -112,15 +124,15 @@ void open_and_check(En& engine) {
   constexpr std::size_t kWidth = 26, kPerMask = 6 * 11 + 1;
   const auto window = source.window_masks(200, kLow, kWidth);
   const auto wr = engine.open(S{window.r}, "open window r");
-  const auto wbits = engine.open(S{window.bits}, "open window bits");
-  const auto wproducts = engine.open(S{window.products}, "open window products");
+  const auto wbits = open_bits(engine, window.bits, "open window bits");
+  const auto wproducts = open_bits(engine, window.products, "open window products");
   const auto whigh = engine.open(S{window.high}, "open window high");
   check(wbits.size() == 200 * kWidth && wproducts.size() == 200 * kPerMask, "window mask sizes");
   for (std::size_t k = 0; k < wr.size(); ++k) {
     u128 value = 0;
     for (std::size_t i = 0; i < kWidth; ++i) {
-      const E bit = wbits[k * kWidth + i];
-      check(bit == E(0) || bit == E(1), "window bit in {0, 1}");
+      const Bit bit = wbits[k * kWidth + i];
+      check(bit == Bit(0) || bit == Bit(1), "window bit in {0, 1}");
       value |= static_cast<u128>(to_unsigned(bit)) << i;
     }
     if constexpr (kUniformMasks<E>) {
@@ -138,7 +150,7 @@ void open_and_check(En& engine) {
       for (unsigned m = 3; m < (1u << size); ++m) {
         if (std::popcount(m) < 2) continue;
         const bool all_set = ((value >> group) & m) == m;
-        check(wproducts[next++] == E(all_set ? 1 : 0), "window group product");
+        check(wproducts[next++] == Bit(all_set ? 1 : 0), "window group product");
       }
     }
   }

@@ -14,7 +14,7 @@ namespace sm::test {
 
 struct SourceCounts {
   std::size_t calls = 0;
-  std::size_t triples = 0, bit_masks = 0, random_bits = 0, window_masks = 0;
+  std::size_t triples = 0, bit_masks = 0, random_bits = 0, window_masks = 0, switch_masks = 0;
   std::map<int, std::size_t> trunc_masks;  // per frac_bits
 };
 
@@ -47,6 +47,10 @@ class CountingSource final : public mpc::CorrelationSource<E> {
   mpc::WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
     count(counts.window_masks, n);
     return source_.window_masks(n, low, width);
+  }
+  mpc::SwitchMasks<E> switch_masks(std::size_t n, int bits) override {
+    count(counts.switch_masks, n);
+    return source_.switch_masks(n, bits);
   }
   mpc::MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
     ++counts.calls;
