@@ -63,8 +63,8 @@ template <class E>
 inline constexpr bool kUniformMasks = std::is_same_v<E, Ring64>;
 
 // The element type of a comparison's bits and tree for values over E: Fp61 for Fp127 (a
-// comparison's bits need no large field; Fp61's elements are half the bytes and its products
-// about half the CPU), E itself otherwise.
+// comparison's bits need no large field; Fp61's elements are half the bytes, and dealer-free
+// triples, N = 3, cost 0.24 against 0.46 us of CPU each), E itself otherwise.
 template <class E>
 using ComparisonBit = std::conditional_t<std::is_same_v<E, Fp127>, Fp61, E>;
 

@@ -28,7 +28,18 @@
 //                       group of 2) from the bits, reduced to degree t together; then the
 //                       triples (and quadruple) from the reduced pairs (012 = 01 b_2; for groups
 //                       of 4 also 013 = 01 b_3, 023 = 02 b_3, 123 = 12 b_3, 0123 = 01 23),
-//                       reduced together.
+//                       reduced together. Fp127: the bits and products are over Fp61
+//                       (ComparisonBit), made so by an inner DealerFreeShamir<Fp61> (its own
+//                       seeds, drawn after this source's); the window's value over Fp127 comes
+//                       from its pieces of at most 20 - bit_width(N) bits (N = 3: 18; w = 24: 2
+//                       pieces of 12): each piece's value, a local sum of its bits over Fp61, is
+//                       opened at degree 2t (open_degree_2t) under a switch mask of piece + 40
+//                       bits and that mask's Fp127 side subtracted; high is dealt over Fp127 with
+//                       the switch masks.
+//   switch_masks(n, b)  Fp127 only: SwitchMasks (mpc/correlations.hpp): every party draws its
+//                       term of each rho uniformly from [0, 2^b) and deals it as a fixed secret
+//                       at degree 2t over Fp61 and at degree t over Fp127; each side sums the N
+//                       dealers' sharings.
 //   masked_matrix(r, c) a random r x c matrix U (extracted random sharings; id unused: U is
 //                       read from the argument of masked_products).
 //   masked_products     for each row subset B: random v, vt; [U_B v]_2t and [U_B^T vt]_2t
@@ -112,6 +123,16 @@
 //                            reshare(n (6 floor(w / 4) + [w mod 4 = 2])) and reshare(5 n
 //                            floor(w / 4)): for N = 3, w = 24, 2 + 2 rounds and 24 + 1 + 32
 //                            elements per mask (w = 26, G = 4: 26 + 1 + 67).
+//   Fp127 window_masks(n, l, w)  the bits and products as above over Fp61 (8 bytes each, N = 3:
+//                            24 + 32 elements per mask for w = 24), then 1 round dealing high and
+//                            the pieces' switch masks over Fp127 (n (1 + P) (N - 1 - t), P
+//                            pieces; N = 2t + 1: their Fp61 sides are seeded, nothing sent) and
+//                            1 round opening the pieces (n P (N - 1) Fp61 elements from parties
+//                            0..2t): for N = 3, w = 24 (P = 2), 2 + 2 + 2 rounds and 56 Fp61 +
+//                            3 Fp127 + 4 Fp61 elements per mask, 528 bytes (912 with the bits
+//                            over Fp127).
+//   switch_masks(n, b)       1 round; n (N - 1 - t) over Fp127 and n (N - 1 - 2t) over Fp61 (a
+//                            round of its own when N > 2t + 1).
 // A call with nothing to produce (n = 0) communicates nothing.
 //
 // Security: semi-honest parties, static corruption, honest majority (t < N / 2). Any t colluding
@@ -120,6 +141,11 @@
 // the pairwise seeds. Nothing is opened: in a degree reduction, every resharing polynomial is
 // uniformly random given its term (t uniform seeded points and the term fix it), so any t
 // parties' shares of an honest party's term are uniform and independent of it.
+// The pieces of Fp127's window masks are opened, but under switch masks: an honest party's term
+// is uniform over 2^(piece + 40) values, so the opened piece + rho is within statistical
+// distance 2^-40 of the same with another piece, and the opened degree-2t polynomial is uniform
+// given its value (each honest dealer's polynomial is, through the t or more seeded points its
+// honest peers draw), as in ShamirEngine::trunc_sum_of_products.
 // The truncation masks r and the comparison masks' high parts are sums in which each honest
 // party's term is uniform over 2^(value_bits + 40) resp. 2^40 values and unknown to the others:
 // for y < 2^value_bits, y + r_i is within statistical distance 2^-40 of r_i, so the engine's
@@ -132,7 +158,8 @@
 //
 // Errors: std::invalid_argument for bad parameters (at construction: N >= 3, 1 <= t, 2t < N,
 // value_bits + 40 + bit_width(N) + 2 <= F::kBits; per call: 1 <= f < value_bits + 40, a window
-// as WindowMasks requires); NetError and ProtocolError from the mesh and from malformed messages
+// as WindowMasks requires, switch mask bits as check_switch_bits requires); std::logic_error
+// for switch_masks on Fp61; NetError and ProtocolError from the mesh and from malformed messages
 // (naming the peer and the step).
 //
 // Not thread-safe (like the mesh). The session must outlive the source.

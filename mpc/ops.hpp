@@ -30,7 +30,14 @@
 //                  comparison trees of at most max(0, 2 ceil(w/G) - 3) multiplications each (a
 //                  tree node over the same bits of two thresholds' public c - a_j is computed
 //                  once; w = 24, G = 3: at most 13 each). The path is the element type's
-//                  (kUniformMasks, correlations.hpp): fields here, Z_2^64 below.
+//                  (kUniformMasks, correlations.hpp): fields here, Z_2^64 below. Fp127: the bits
+//                  and the tree are over Fp61 (ComparisonBit, the engine's bit engine: 8-byte
+//                  elements, cheaper products), and each tree's root is not reduced but opened
+//                  at degree 2t under a switch mask (SwitchMasks of 41 bits, one per threshold
+//                  and element), which moves the result to Fp127 in the root's round (1 more
+//                  round only where the tree has no level: w <= G). N = 3, w = 24: per
+//                  threshold and element at most 12 Fp61 products reduced and one root opened
+//                  (2 Fp61 elements sent), instead of 13 Fp127 products.
 //                  AdditiveEngine: ceil(log2 w) - 1 rounds, w the odd one of
 //                  bits - 1 - coarse_bits and bits - coarse_bits; per value one opened value
 //                  and one WindowMasks (w + 1 bits with their products in groups of 4: the

@@ -57,7 +57,8 @@
 //             Unchecked: 2t + 1 shares always lie on one polynomial of degree 2t.
 //   less_than_zero  1 + ceil(log2(value_bits - 1)) - 2 rounds (Catrina and de Hoogh, SCN 2010,
 //             with window masks): an opening (n elements to each peer), then the comparison
-//             tree's muls (mpc/ops.hpp less_than_thresholds).
+//             tree's muls (mpc/ops.hpp less_than_thresholds; on Fp127 over Fp61 by the bit
+//             engine, the root opened under a switch mask).
 // value_bits + 40 + log2(N) + 2 must not exceed the field's bits: value_bits <= 64 for Fp127,
 // <= 16 for Fp61 (use Fp61 for integer sums, Fp127 for fixed point).
 #pragma once

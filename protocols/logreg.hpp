@@ -57,15 +57,17 @@
 // products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 23), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
-// B + D (truncations; the residual's from parties 0..2t, all of them for N = 3); in all: at most
-// 13 K B for the comparison's tree (w = 24, fewer where thresholds share tree nodes); the sigmoid's
-// K B products cost nothing more. O(B + D), times 8 (additive) or 16 (Fp127) bytes;
-// the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0 only,
-// B + D for the masked products, 24 + 66 per row for the comparison's window masks (w = 23), ...;
-// dealer-free: per row 24 + 1 + 32 elements for the window masks (w = 24, N = 3: 1 per bit) and
-// 2 for the truncation mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the
-// iteration's two truncation masks); Shamir adds the set-up reduction of z and zt, B + D
-// elements per iteration.
+// B + D (truncations; the residual's from parties 0..2t, all of them for N = 3); in all: the
+// comparison's tree over Fp61 (mpc/ops.hpp), at most 12 K B products reduced and K B roots
+// opened to each peer (w = 24, fewer products where thresholds share tree nodes); the sigmoid's
+// K B products cost nothing more. O(B + D), times 8 (additive, and Shamir's tree) or 16 (Fp127)
+// bytes; the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0
+// only, B + D for the masked products, 24 + 66 per row for the comparison's window masks
+// (w = 23), ...; dealer-free: per row the window masks' 24 bits and 32 products over Fp61, 3
+// Fp127 and 4 Fp61 elements for their high part and value (w = 24, N = 3: 528 bytes,
+// mpc/dealer_free.hpp), K Fp127 elements for the tree roots' switch masks, 2 for the truncation
+// mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the iteration's two
+// truncation masks); Shamir adds the set-up reduction of z and zt, B + D elements per iteration.
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration, and
