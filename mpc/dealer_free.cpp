@@ -534,8 +534,9 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
     }
   } else {
     // The bits over Fp61, and the window's value over F from them: its pieces of at most
-    // kMaxPiece bits (sum_i bits 2^i over the piece, local over Fp61) each opened under a
-    // switch mask of piece + 40 bits and taken off that mask's F side.
+    // 20 - bit_width(N) bits (sum_i bits 2^i over the piece, local over Fp61), each opened under
+    // a switch mask of piece + 40 bits (below Fp61's modulus with N terms) and taken off that
+    // mask's F side.
     auto bits = bit_source_->window_bits(n, width, false);
     out.bits = std::move(bits.bits);
     out.products = std::move(bits.products);

@@ -159,12 +159,21 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   if (root_masks != nullptr &&
       (!OpensDegree2t<En> || top != nullptr || root_masks->size() != n)) {
     throw std::invalid_argument(
-        "comparison_tree: root masks need an engine without triples, no top bits and one mask "
-        "per element");
+        "comparison_tree: root masks need an engine that opens degree-2t sharings, no top bits "
+        "and one mask per element");
   }
+  // The result from the root's lt (and tl): with root masks, lt + mask opened.
+  const auto finish = [&](Shares root_lt, Shares root_tl) -> ComparisonTree<Shares> {
+    if constexpr (OpensDegree2t<En>) {
+      if (root_masks != nullptr) {
+        return {{}, {}, engine.open_degree_2t(add(root_lt, *root_masks), step)};
+      }
+    }
+    return {std::move(root_lt), std::move(root_tl), {}};
+  };
   if (width == 0) {
     if (bits.size() != 0) throw std::invalid_argument("bit_less_than: bits do not match");
-    return {engine.constant(std::vector<E>(n, E(0))), {}};
+    return finish(engine.constant(std::vector<E>(n, E(0))), {});
   }
   // c[k] is compared with mask k mod masks.
   const std::size_t masks = bits.size() / width;
@@ -332,7 +341,8 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
   // that of an earlier value with the same mask is copied from it instead of multiplied (c is
   // public, so which nodes are copied reveals nothing; less_than_thresholds' values differ
   // mostly in their low bits).
-  // With root masks, the root's lt stays at degree 2t (its products are not reduced).
+  // With root masks, every element's root is computed (one mask each) and its lt stays at degree
+  // 2t (its products are not reduced).
   const bool share_nodes = top == nullptr && masks < n;
   constexpr std::size_t kComputed = static_cast<std::size_t>(-1);
   while (count > 1) {
@@ -423,12 +433,7 @@ ComparisonTree<typename En::Shares> comparison_tree(En& engine, std::span<const 
     count = next;
     span = next_span;
   }
-  if (root_masks != nullptr) {
-    if constexpr (OpensDegree2t<En>) {
-      return {{}, {}, engine.open_degree_2t(add(lt, *root_masks), step)};
-    }
-  }
-  return {std::move(lt), std::move(tl), {}};
+  return finish(std::move(lt), std::move(tl));
 }
 
 template <Engine En>
