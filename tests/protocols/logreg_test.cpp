@@ -356,8 +356,12 @@ TEMPLATE_TEST_CASE("logistic regression fetches exactly the correlations it uses
     CHECK(counts.window_masks == compared);
     CHECK(counts.trunc_masks.at(2 * f) == iterations * (batch + width));
     if constexpr (std::is_same_v<En, mpc::ShamirEngine<mpc::Fp127>>) {
-      // The low part of each compared value's mask (m = 2f - 8 - 2 for N = 3).
+      // The low part of each compared value's mask (m = 2f - 8 - 2 for N = 3), and one switch
+      // mask per threshold (4 in training, 1 in the statistics) and compared value: the tree
+      // roots' move from Fp61 to Fp127.
       CHECK(counts.trunc_masks.at(2 * f - 10) == compared);
+      CHECK(counts.switch_masks ==
+            4 * iterations * batch + options.epochs * options.test_rows.size());
     }
   }
 }
