@@ -227,8 +227,17 @@ std::vector<F> DegreeReduction<F>::reduce(std::vector<F> shares, std::string_vie
 }
 
 template <class F>
+std::vector<F> senders_at_zero(std::size_t threshold) {
+  std::vector<F> points;
+  for (std::size_t sender = 0; sender <= 2 * threshold; ++sender) {
+    points.push_back(ShamirCodec<F>::point(sender));
+  }
+  return lagrange_at<F>(points, F(0));
+}
+
+template <class F>
 std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span<const F> shares,
-                              std::string_view step) {
+                              std::string_view step, std::span<const F> weights) {
   net::Mesh& mesh = session.mesh();
   const std::size_t n = shares.size(), senders = 2 * threshold + 1;
   const net::PartyId self = mesh.self();
@@ -239,9 +248,7 @@ std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span
     }
   }
   std::vector<net::PartyId> from;
-  std::vector<F> points;
   for (net::PartyId sender = 0; sender < senders; ++sender) {
-    points.push_back(ShamirCodec<F>::point(sender));
     if (sender != self) from.push_back(sender);
   }
   const auto received = mesh.round(sends, from, step);
@@ -257,15 +264,21 @@ std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span
     sender_shares.push_back(theirs.back().data());
   }
   std::vector<F> opened(n);
-  linear_combination<F>(opened.data(), n, lagrange_at<F>(points, F(0)), sender_shares);
+  if (weights.empty()) {
+    linear_combination<F>(opened.data(), n, senders_at_zero<F>(threshold), sender_shares);
+  } else {
+    linear_combination<F>(opened.data(), n, weights, sender_shares);
+  }
   return opened;
 }
 
 template class DegreeReduction<Fp61>;
 template class DegreeReduction<Fp127>;
 template std::vector<Fp61> open_degree_2t(Session&, std::size_t, std::span<const Fp61>,
-                                          std::string_view);
+                                          std::string_view, std::span<const Fp61>);
 template std::vector<Fp127> open_degree_2t(Session&, std::size_t, std::span<const Fp127>,
-                                           std::string_view);
+                                           std::string_view, std::span<const Fp127>);
+template std::vector<Fp61> senders_at_zero(std::size_t);
+template std::vector<Fp127> senders_at_zero(std::size_t);
 
 }  // namespace sm::mpc

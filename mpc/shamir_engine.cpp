@@ -68,6 +68,7 @@ ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlatio
     if (sender != self) fellows.push_back(ShamirCodec<F>::point(sender));
   }
   if (self < senders) zero_sharing_weights_ = lagrange_at<F>(fellows, ShamirCodec<F>::point(self));
+  senders_at_zero_ = mpc::senders_at_zero<F>(threshold);
   if constexpr (!std::is_same_v<BitEngine, ShamirEngine>) {
     // Its own reduction's seeds come next from session.prg(), in every party's same order.
     static NoCorrelations<ComparisonBit<F>> no_correlations;
@@ -87,7 +88,7 @@ typename ShamirEngine<F>::BitEngine& ShamirEngine<F>::bit_engine() {
 
 template <class F>
 std::vector<F> ShamirEngine<F>::open_degree_2t(const Shares& x, std::string_view step) {
-  return mpc::open_degree_2t<F>(session_, codec_.degree(), x.values, step);
+  return mpc::open_degree_2t<F>(session_, codec_.degree(), x.values, step, senders_at_zero_);
 }
 
 template <class F>
@@ -482,7 +483,8 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Sh
       masked[i] += sum;
     }
   }
-  const std::vector<F> opened = mpc::open_degree_2t<F>(session_, codec_.degree(), masked, step);
+  const std::vector<F> opened =
+      mpc::open_degree_2t<F>(session_, codec_.degree(), masked, step, senders_at_zero_);
   return public_minus_high(opened, masks, bits);
 }
 

@@ -190,8 +190,8 @@ class ShamirEngine {
   // Shared by the copies that with_correlations makes: one sequence of PRG streams per session.
   std::shared_ptr<DegreeReduction<F>> reduction_;
   // senders_zero_sharing's Lagrange weights (senders only): of 0 and the fellow senders' points
-  // at this party's.
-  std::vector<F> zero_sharing_weights_;
+  // at this party's; and open_degree_2t's, of the senders' points at 0.
+  std::vector<F> zero_sharing_weights_, senders_at_zero_;
   // Fp127's bit engine (null for Fp61, whose bit engine is itself); shared by the copies that
   // with_correlations makes.
   std::shared_ptr<BitEngine> bit_engine_;
