@@ -117,12 +117,13 @@
 //                            m = sum over the subsets of (|B| + c): O(|B| + c) per subset,
 //                            never O(|B| c).
 //   bit_masks(n, w)          as random_bits(n w), plus n (N - 1 - t) in its dealing round.
-//   window_masks(n, l, w)    as bit_masks(n, w), then reshare(n (3 floor(w / 3) + [w mod 3 = 2]))
+//   window_masks(n, l, w)    Fp61: as bit_masks(n, w), then reshare(n (3 floor(w / 3) + [w mod 3 = 2]))
 //                            (1 round) and, for w >= 3, reshare(n floor(w / 3)) (1 round), for
 //                            G = window_group_bits<F>(w) = 3; for G = 4 (w = 26 to 32, ...)
 //                            reshare(n (6 floor(w / 4) + [w mod 4 = 2])) and reshare(5 n
-//                            floor(w / 4)): for N = 3, w = 24, 2 + 2 rounds and 24 + 1 + 32
-//                            elements per mask (w = 26, G = 4: 26 + 1 + 67).
+//                            floor(w / 4)): for N = 3, 2 + 2 rounds and w + 1 + 4 floor(w / 3)
+//                            + [w mod 3 = 2] elements per mask for G = 3 (w = 14, G = 4:
+//                            14 + 1 + 34).
 //   Fp127 window_masks(n, l, w)  the bits and products as above over Fp61 (8 bytes each, N = 3:
 //                            24 + 32 elements per mask for w = 24), then 1 round dealing high and
 //                            the pieces' switch masks over Fp127 (n (1 + P) (N - 1 - t), P
