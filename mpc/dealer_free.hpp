@@ -131,7 +131,8 @@
 //                            1 round opening the pieces (n P (N - 1) Fp61 elements from parties
 //                            0..2t): for N = 3, w = 24 (P = 2), 2 + 2 + 2 rounds and 56 Fp61 +
 //                            3 Fp127 + 4 Fp61 elements per mask, 528 bytes (912 with the bits
-//                            over Fp127).
+//                            over Fp127). N > 2t + 1: the switch masks' Fp61 dealing sends
+//                            n P (N - 1 - 2t) Fp61 elements more, in a round of its own.
 //   switch_masks(n, b)       1 round; n (N - 1 - t) over Fp127 and n (N - 1 - 2t) over Fp61 (a
 //                            round of its own when N > 2t + 1).
 // A call with nothing to produce (n = 0) communicates nothing.

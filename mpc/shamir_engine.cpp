@@ -70,10 +70,11 @@ ShamirEngine<F>::ShamirEngine(Session& session, CorrelationSource<F>& correlatio
   if (self < senders) zero_sharing_weights_ = lagrange_at<F>(fellows, ShamirCodec<F>::point(self));
   senders_at_zero_ = mpc::senders_at_zero<F>(threshold);
   if constexpr (!std::is_same_v<BitEngine, ShamirEngine>) {
-    // Its own reduction's seeds come next from session.prg(), in every party's same order.
+    // Its own reduction's seeds come next from session.prg(), in every party's same order. Its
+    // value bits are never used (it multiplies and opens only): the least, so that it fits Fp61
+    // for any N that fits this engine.
     static NoCorrelations<ComparisonBit<F>> no_correlations;
-    bit_engine_ = std::make_shared<BitEngine>(session, no_correlations, threshold,
-                                              BitEngine::kDefaultValueBits);
+    bit_engine_ = std::make_shared<BitEngine>(session, no_correlations, threshold, 2);
   }
 }
 

@@ -170,9 +170,9 @@ TEST_CASE("less_than_thresholds on the dealer-free source agrees with plaintext 
           "[comparison][dealer_free]") {
   using En = ShamirEngine<Fp127>;
   // The sigmoid's window (47 bits, 22 ignored: 24 bits in groups of 3) and a 26-bit one (groups
-  // of 4).
+  // of 4); N = 9 (t = 4) also checks that the Fp61 bit engine and source fit N >= 8.
   const int bits = GENERATE(47, 48), coarse = 22;
-  for (const std::size_t parties : {3, 4, 5}) {
+  for (const std::size_t parties : {3, 4, 5, 9}) {
     CAPTURE(bits, parties);
     const ThresholdCase c = threshold_case(bits, coarse, parties);
     const auto results = net::run_parties(parties, [&](net::Mesh& mesh) {

@@ -337,7 +337,7 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
           ? std::vector<Window>{{22, 24, 3}, {22, 26, 4}, {0, 2, 3}, {5, 4, 4}, {62, 2, 3},
                                 {0, 64, 4}, {9, 6, 3}}
           : std::vector<Window>{{0, 16, 4}, {0, 2, 3}, {3, 4, 4}, {4, 10, 3}, {1, 14, 4}};
-  for (std::size_t parties : {3, 5, 7}) {
+  for (std::size_t parties : {3, 4, 5, 7}) {
     std::size_t ones = 0, total_bits = 0;  // over all windows
     for (const Window window : windows) {
       CAPTURE(parties, window.low, window.width);
@@ -405,7 +405,7 @@ TEMPLATE_TEST_CASE("dealer-free window masks: bits, their group products and r a
 
 TEST_CASE("dealer-free switch masks: one rho over Fp61 at degree 2t and over Fp127 at degree t",
           "[dealer_free]") {
-  for (std::size_t parties : {3, 5, 7}) {
+  for (std::size_t parties : {3, 4, 5, 7}) {
     CAPTURE(parties);
     const std::size_t n = 50, t = threshold_for(parties);
     for (const int bits : {41, 52}) {
