@@ -16,8 +16,9 @@
 // whose nodes shared between thresholds depend on public values), at most the difference from
 // the largest repetition, and a repetition larger than all before it only makes the pool fetch
 // more. Kinds: triples; truncation masks per frac_bits; bit masks per width;
-// window masks per window; switch masks per width; random bits. Matrix triples, masked matrices and masked products pass
-// straight through (they are requested once, in whole batches, already).
+// window masks per window; switch masks per width; random bits. Matrix triples, masked matrices
+// and masked products pass straight through (they are requested once, in whole batches,
+// already).
 //
 // Ordering: the pool's fetches depend only on the requests and the end_repetition() calls, so
 // parties that make the same requests in the same order (as every CorrelationSource requires)

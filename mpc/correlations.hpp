@@ -171,8 +171,8 @@ class CorrelationSource {
   // n WindowMasks, 0 <= low, 2 <= width (even), low + width <= 64 (fields: <= value_bits);
   // std::invalid_argument for another window.
   virtual WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) = 0;
-  // n SwitchMasks of `bits` bits (41 <= bits <= 60 - bit_width(N)). Only where ComparisonBit<E> is not E; the
-  // default throws std::logic_error.
+  // n SwitchMasks of `bits` bits (41 <= bits <= 60 - bit_width(N)). Only where
+  // ComparisonBit<E> is not E; the default throws std::logic_error.
   virtual SwitchMasks<E> switch_masks(std::size_t /*n*/, int /*bits*/) {
     throw std::logic_error("switch_masks: this source's comparisons need no change of field");
   }

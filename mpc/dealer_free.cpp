@@ -530,7 +530,9 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
     out.high = std::move(bits.high);
     value = out.high;
     for (std::size_t k = 0; k < n; ++k) {
-      for (std::size_t i = width; i-- > 0;) value[k] = value[k] + value[k] + out.bits[k * width + i];
+      for (std::size_t i = width; i-- > 0;) {
+        value[k] = value[k] + value[k] + out.bits[k * width + i];
+      }
     }
   } else {
     // The bits over Fp61, and the window's value over F from them: its pieces of at most

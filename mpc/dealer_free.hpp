@@ -117,9 +117,10 @@
 //                            m = sum over the subsets of (|B| + c): O(|B| + c) per subset,
 //                            never O(|B| c).
 //   bit_masks(n, w)          as random_bits(n w), plus n (N - 1 - t) in its dealing round.
-//   window_masks(n, l, w)    Fp61: as bit_masks(n, w), then reshare(n (3 floor(w / 3) + [w mod 3 = 2]))
-//                            (1 round) and, for w >= 3, reshare(n floor(w / 3)) (1 round), for
-//                            G = window_group_bits<F>(w) = 3; for G = 4 (w = 26 to 32, ...)
+//   window_masks(n, l, w)    Fp61: as bit_masks(n, w), then reshare(n (3 floor(w / 3) +
+//                            [w mod 3 = 2])) (1 round) and, for w >= 3, reshare(n floor(w / 3))
+//                            (1 round), for G = window_group_bits<F>(w) = 3; for G = 4 (w = 4,
+//                            8, 14, 16)
 //                            reshare(n (6 floor(w / 4) + [w mod 4 = 2])) and reshare(5 n
 //                            floor(w / 4)): for N = 3, 2 + 2 rounds and w + 1 + 4 floor(w / 3)
 //                            + [w mod 3 = 2] elements per mask for G = 3 (w = 14, G = 4:

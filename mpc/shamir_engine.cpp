@@ -29,8 +29,8 @@ class NoCorrelations final : public CorrelationSource<E> {
   std::vector<E> random_bits(std::size_t) override { fail(); }
   WindowMasks<E> window_masks(std::size_t, int, std::size_t) override { fail(); }
   MaskedMatrix<E> masked_matrix(std::size_t, std::size_t) override { fail(); }
-  std::vector<MaskedProducts<E>> masked_products(const MaskedMatrix<E>&,
-                                                 std::span<const std::vector<std::size_t>>) override {
+  std::vector<MaskedProducts<E>> masked_products(
+      const MaskedMatrix<E>&, std::span<const std::vector<std::size_t>>) override {
     fail();
   }
 

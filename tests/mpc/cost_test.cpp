@@ -139,7 +139,8 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   // root is not reduced: parties 0..2t open it to every peer in the root's round.
   const std::size_t window = kAdditive ? 64 : static_cast<std::size_t>(value_bits);
   const std::size_t groups = window / 4;
-  constexpr bool kSplit = !std::is_same_v<ComparisonBit<typename En::Element>, typename En::Element>;
+  using E = typename En::Element;
+  constexpr bool kSplit = !std::is_same_v<ComparisonBit<E>, E>;
   auto ltz = [&](std::uint64_t m) {
     const std::uint64_t rounds = 1 + tree_rounds(groups);
     const std::uint64_t products = m * (2 * groups - 3 + (kAdditive ? 7 : 0));
