@@ -597,8 +597,7 @@ typename DealerFreeShamir<F>::SwitchAndBounded DealerFreeShamir<F>::switch_and_b
   std::vector<F> terms(n);
   Prg own(private_seed_, batch_++);
   sample_bounded_into<F>(own, terms, bits);
-  std::vector<Bit> bit_terms(n);
-  for (std::size_t i = 0; i < n; ++i) bit_terms[i] = from_unsigned<Bit>(to_unsigned(terms[i]));
+  const std::vector<Bit> bit_terms = same_integers<Bit, F>(terms);
   out.masks.bit_side =
       bit_source_->deal({.summed_terms_2t = bit_terms}, "dealer-free switch masks: deal over Fp61")
           .summed_2t;

@@ -34,6 +34,15 @@ constexpr u128 to_unsigned(E e) {
   return static_cast<u128>(e.value());
 }
 
+// The same non-negative integers as elements of To (each value must lie below To's modulus:
+// e.g. a switch mask's term, moved from Fp127 to Fp61).
+template <class To, class From>
+std::vector<To> same_integers(std::span<const From> values) {
+  std::vector<To> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) out[i] = from_unsigned<To>(to_unsigned(values[i]));
+  return out;
+}
+
 template <class E>
 constexpr E power_of_two(int exponent) {
   return from_unsigned<E>(u128{1} << exponent);

@@ -149,9 +149,7 @@ SwitchMasks<E> LocalDealerUnsafe<E>::switch_masks(std::size_t n, int bits) {
   } else {
     check_switch_bits(bits, parties_);
     const auto rho = sample_bounded<E>(prg_, n, bits);
-    std::vector<Bit> rho_bits(n);
-    for (std::size_t i = 0; i < n; ++i) rho_bits[i] = from_unsigned<Bit>(to_unsigned(rho[i]));
-    return {split_bits(rho_bits, true), split(rho)};
+    return {split_bits(same_integers<Bit, E>(rho), true), split(rho)};
   }
 }
 
