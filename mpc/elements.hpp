@@ -39,7 +39,9 @@ constexpr u128 to_unsigned(E e) {
 template <class To, class From>
 std::vector<To> same_integers(std::span<const From> values) {
   std::vector<To> out(values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) out[i] = from_unsigned<To>(to_unsigned(values[i]));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out[i] = from_unsigned<To>(to_unsigned(values[i]));
+  }
   return out;
 }
 
