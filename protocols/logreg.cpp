@@ -158,37 +158,45 @@ typename En::Shares piece_deltas(En& engine, const typename En::Shares& z2,
   return deltas;
 }
 
-// The bits of the values that the comparisons see: logits at scale 2^(2f), shifted by a
-// breakpoint (|c| <= 4), stay below 2^(value_bits - f - 2) - N 2^m in magnitude within the
-// header's bound |z| < 2^(value_bits - 3f - 3) (m: sigmoid_coarse_bits).
+// The comparisons cover logits |z| < 2^kLogitRangeBits minus their band (the header's bound):
+// told bits = 2f + kLogitRangeBits + 1, they see z - c (scale 2^(2f), |c| <= 4) below
+// 2^(bits - 1) - N 2^m in magnitude. With the sigmoid's band of 2^-4, the window above the m
+// ignored bits is 16 bits wide (Shamir: 16 for N <= 8; additive: 15 and the top bit for N <= 4),
+// four groups of the window masks' products: the tree needs one round less than a 20-bit one.
+constexpr int kLogitRangeBits = 9;
+
 template <mpc::Engine En>
 int compare_bits(En& engine) {
-  return engine.value_bits() - engine.session().fixed().frac_bits - 1;
+  return 2 * engine.session().fixed().frac_bits + kLogitRangeBits + 1;
 }
 
-// The sigmoid's comparisons may err for logits within 2^-kSigmoidBandBits of a breakpoint.
-constexpr int kSigmoidBandBits = 8;
+// The sigmoid's comparisons may take either neighbouring piece for logits within 2^-4 of a
+// breakpoint; the epoch statistics' test predictions may count a logit within 2^-8 of 0 as
+// either class.
+constexpr int kSigmoidBandBits = 4;
+constexpr int kPredictionBandBits = 8;
 
-// The low bits the sigmoid's comparisons may ignore: N 2^m <= 2^(2f - 8), so a logit within 2^-8
-// of a breakpoint may take either neighbouring piece (nowhere else).
+// The low bits that comparisons with a band of 2^-band_bits may ignore: N 2^m <= 2^(2f -
+// band_bits), so a logit within 2^-band_bits of a point may take either result (nowhere else).
 template <mpc::Engine En>
-int sigmoid_coarse_bits(En& engine) {
+int coarse_bits(En& engine, int band_bits) {
   const auto parties = static_cast<unsigned>(engine.session().parties());
-  return std::max(0, 2 * engine.session().fixed().frac_bits - kSigmoidBandBits -
+  return std::max(0, 2 * engine.session().fixed().frac_bits - band_bits -
                          static_cast<int>(std::bit_width(parties - 1)));
 }
 
 // [z > c_j] for logits z (scale 2^(2f)) and public points c_j (j-major) as [-z < -c_j]: one
-// less_than_thresholds call; a logit within 2^-8 of a point may give either result (see
-// sigmoid_coarse_bits), elsewhere the result is exact.
+// less_than_thresholds call; a logit within 2^-band_bits of a point may give either result (see
+// coarse_bits), elsewhere the result is exact.
 template <mpc::Engine En>
 typename En::Shares above_points(En& engine, const typename En::Shares& z2,
-                                 std::span<const double> points, std::string_view step) {
+                                 std::span<const double> points, int band_bits,
+                                 std::string_view step) {
   const int f = engine.session().fixed().frac_bits;
   std::vector<std::int64_t> thresholds;
   for (const double point : points) thresholds.push_back(-std::llround(std::ldexp(point, 2 * f)));
   return mpc::less_than_thresholds(engine, mpc::neg(z2), thresholds, compare_bits(engine),
-                                   sigmoid_coarse_bits(engine), step);
+                                   coarse_bits(engine, band_bits), step);
 }
 
 // [z > c_k] for every piece (k-major).
@@ -197,7 +205,8 @@ typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
                                 std::span<const Breakpoint> pieces) {
   std::vector<double> points;
   for (const auto& piece : pieces) points.push_back(piece.at);
-  return above_points(engine, z2, std::span<const double>(points), "logreg: sigmoid pieces");
+  return above_points(engine, z2, std::span<const double>(points), kSigmoidBandBits,
+                      "logreg: sigmoid pieces");
 }
 
 // The data matrix as the masked products use it: X = E + U with E public and U shared (n x
@@ -550,9 +559,10 @@ typename En::Shares two_sums_of_products(En& engine, const typename En::Shares& 
 // One epoch's statistics: the mean of e^2 over the epoch's batches (e = s - y of each batch,
 // scale 2^f, as trained) and, with test rows, how many of them the current weights classify
 // correctly: b = [z > 0] for the test logits z (z2_test, scale 2^(2f)), correct =
-// sum (1 - b - y + 2 b y), b as coarse as the sigmoid's pieces (a logit within 2^-8 of 0 may be
-// counted either way). Rounds: with test rows, above_points (R_cmp), two_sums_of_products for
-// e.e and b.y together (1) and the opening of both sums (1); without, those two.
+// sum (1 - b - y + 2 b y), b with a band of 2^-kPredictionBandBits (a logit within 2^-8 of 0
+// may be counted either way). Rounds: with test rows, above_points (R_cmp),
+// two_sums_of_products for e.e and b.y together (1) and the opening of both sums (1); without,
+// those two.
 template <mpc::Engine En>
 EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
                             const typename En::Shares& y_test, const typename En::Shares& z2_test) {
@@ -563,7 +573,8 @@ EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
   Shares b_test;
   if (n_test > 0) {
     constexpr double kZero[] = {0.0};
-    b_test = above_points(engine, z2_test, std::span<const double>(kZero), "logreg: test predictions");
+    b_test = above_points(engine, z2_test, std::span<const double>(kZero), kPredictionBandBits,
+                          "logreg: test predictions");
   }
   const Shares sums = two_sums_of_products(engine, residuals, residuals, b_test, y_test,
                                            "logreg: epoch statistics");

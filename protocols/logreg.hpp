@@ -34,18 +34,21 @@
 //   g   = X_B^T e                                additive: open e - vt (B); scale 2^(2f)
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the comparison's (mpc/ops.hpp
-// less_than_thresholds). The comparisons are told their inputs' bound, bits = value_bits - f - 1
-// (f = 16: 47 on Fp127, 46 on Z_2^64); the K thresholds share one opening and one mask of B
-// values, and the comparison ignores the m = 2f - 8 - ceil(log2 N) lowest bits (a logit within
-// 2^-8 of a breakpoint may take either neighbouring piece), so it compares w bits: the odd one
-// of bits - 1 - m and bits - m on the additive engine (23 for f = 16, N = 3), the even one on
-// Shamir (24). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give the tree's
-// first two levels: R_cmp = 1 + ceil(log2 w) - 2 = 4 on both (the opening included).
+// less_than_thresholds). The comparisons are told their inputs' bound, bits = 2f + 10 (logits
+// |z| < 2^9 minus the band below); the K thresholds share one opening and one mask of B values,
+// and the comparison ignores the m = 2f - 4 - ceil(log2 N) lowest bits (a logit within 2^-4 of
+// a breakpoint may take either neighbouring piece), so it compares w bits: the odd one of
+// bits - 1 - m and bits - m on the additive engine (15 for f = 16, N = 3, and the top bit), the
+// even one on Shamir (16). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give
+// the tree's first two levels: R_cmp = 1 + ceil(log2 16) - 2 = 3 on both (the opening
+// included). The band and the range trade against each other at a fixed w: 16 bits is the
+// widest window whose tree has two levels above the groups of 4 (a 24-bit window, |z| < 2^14
+// with a 2^-8 band, took a round more and a third more products per row on Shamir).
 // trunc_sum_of_products (mpc/ops.hpp): a mul, then a trunc, on AdditiveEngine (2 rounds); one
 // round on ShamirEngine, whose local products summed over k are a degree-2t sharing of s, opened
 // once with the residual's truncation mask and a fresh degree-2t sharing of 0 added.
-// AdditiveEngine: open w - v, 4, mul, trunc, open e - vt, trunc: 9 rounds.
-// ShamirEngine<Fp127>: 4 + trunc_sum_of_products + trunc: 6 rounds (no openings of w - v and
+// AdditiveEngine: open w - v, 3, mul, trunc, open e - vt, trunc: 8 rounds.
+// ShamirEngine<Fp127>: 3 + trunc_sum_of_products + trunc: 5 rounds (no openings of w - v and
 // e - vt).
 // ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared) high part,
 // so the masks are chosen to make both openings unnecessary: vt = -high of the residual's
@@ -54,20 +57,21 @@
 // truncation masks of the training are drawn at set-up, so every iteration's v and vt are known
 // (as shares) before the first one.
 // Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
-// products, B for the comparison's opening + 2 x 14 K B for its bit circuit (w = 23), 2 K B
+// products, B for the comparison's opening + 2 x 8 K B for its bit circuit (w = 15), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
 // B + D (truncations; the residual's from parties 0..2t, all of them for N = 3); in all: the
-// comparison's tree over Fp61 (mpc/ops.hpp), at most 12 K B products reduced and K B roots
-// opened to each peer (w = 24, fewer products where thresholds share tree nodes); the sigmoid's
+// comparison's tree over Fp61 (mpc/ops.hpp), at most 4 K B products reduced and K B roots
+// opened to each peer (w = 16, fewer products where thresholds share tree nodes); the sigmoid's
 // K B products cost nothing more. O(B + D), times 8 (additive, and Shamir's tree) or 16 (Fp127)
 // bytes; the correlation source adds O(B + D) per iteration too (dealer: corrections to party 0
-// only, B + D for the masked products, 24 + 66 per row for the comparison's window masks
-// (w = 23), ...; dealer-free: per row the window masks' 24 bits and 32 products over Fp61, 3
-// Fp127 and 4 Fp61 elements for their high part and value (w = 24, N = 3: 528 bytes,
-// mpc/dealer_free.hpp), K Fp127 elements for the tree roots' switch masks, 2 for the truncation
-// mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the iteration's two
-// truncation masks); Shamir adds the set-up reduction of z and zt, B + D elements per iteration.
+// only, B + D for the masked products, 16 + 44 per row for the comparison's window masks
+// (w = 15 and the top bit), ...; dealer-free: per row the window masks' 16 bits and 44 products
+// over Fp61, 2 Fp127 and 2 Fp61 elements for their high part and value (w = 16, N = 3: 528
+// bytes, mpc/dealer_free.hpp), K Fp127 elements for the tree roots' switch masks, 2 for the
+// truncation mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the iteration's
+// two truncation masks); Shamir adds the set-up reduction of z and zt, B + D elements per
+// iteration.
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration, and
@@ -93,31 +97,35 @@
 // drift from a plaintext run with the same batches by roughly sqrt(iterations) such units plus
 // the rounding of eta and of the sigmoid's coefficients to f bits (tests: <= 0.02 absolute on
 // breast cancer, f = 16). |x| must stay below 2^(value_bits - 3f - 2) / B for the
-// 3f-scaled intermediates, and the logits |z| below 2^(value_bits - 3f - 3) (2^13 for Fp127
-// with f = 16; standardised features: far inside).
+// 3f-scaled intermediates, and the logits |z| below 2^9 - 4 - 2^-4 = 507.9 for the comparisons
+// (a larger logit makes its row's sigmoid pieces wrong; the 3f-scaled intermediates alone
+// would allow 2^(value_bits - 3f - 3), 2^13 for Fp127 with f = 16). Standardised features keep
+// the logits of a trained model far inside: the sigmoid's pieces are flat beyond |z| = 4, so
+// rows classified with that margin stop pulling the weights.
 //
 // Sigmoid approximations (max |approx - 1 / (1 + e^-z)| over all z):
 //   kSecureMl3   clamp(z + 1/2, 0, 1)  (SecureML): 0.378 (at z = +-1/2).
 //   kPiecewise5  0 below -4; 0.25 + z/16 on [-4, -1.6); 0.5 + 0.215 z on [-1.6, 1.6);
 //                0.75 + z/16 on [1.6, 4); 1 from 4: 0.0184 (minimax fit of the breakpoints).
-// Secure training may take either neighbouring piece within 2^-8 of a breakpoint (see the rounds
-// above; AdditiveEngine: only for logits at most 2^(m - 2f) above it, 2^-10 for N = 3): the
-// maximum error stays 0.0184 for kPiecewise5 (0.01839 measured in steps of 10^-5) and becomes
-// 0.381 for kSecureMl3.
+// Secure training may take either neighbouring piece within N 2^(m - 2f) <= 2^-4 of a
+// breakpoint (3/64 for N = 3; see the rounds above; AdditiveEngine: only for logits at most
+// 2^(m - 2f) above it, 2^-6 for N = 3): the maximum error becomes 0.0217 for kPiecewise5 with
+// N = 3 (0.0230 with the whole 2^-4; measured in steps of 10^-5) and 0.413 for kSecureMl3 (0.425).
 //
 // Epoch statistics (after each epoch): e of every batch of the epoch, kept as trained, gives the
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 and the correct predictions
-// counted. The comparison is the sigmoid's (one less_than_thresholds with the single threshold 0,
-// the same w-bit window masks: R_cmp = 4 rounds), so a test logit within 2^-8 of 0 may be counted
-// as either class (the secure logits differ from a plaintext run's by fixed-point errors of about
-// that size anyway); the exact comparison would need 48-bit windows, about twice the
-// preprocessing per test row. Rounds: 1 + R_cmp + 2 with test rows (additive: open w - v;
-// Shamir: w - v is public, so the test logits need no round), 2 without: the sums of e^2 and of
-// the correct predictions' products in one round (Shamir: a matmul that reduces only the two
-// sums, N - 1 - t elements; additive: a Beaver mul of the epoch's B x iterations-per-epoch
-// residuals and the test rows, summed locally), then one opening of the two sums.
+// counted. The comparison is one less_than_thresholds with the single threshold 0, of the same
+// range as the sigmoid's but a band of 2^-8 (m = 2f - 8 - ceil(log2 N): a 20-bit window on
+// Shamir, 19 and the top bit on the additive engine, R_cmp = 4 rounds), so a test logit within
+// 2^-8 of 0 may be counted as either class (the secure logits differ from a plaintext run's by
+// fixed-point errors of about that size anyway). Rounds: 1 + R_cmp + 2 with test rows
+// (additive: open w - v; Shamir: w - v is public, so the test logits need no round), 2 without:
+// the sums of e^2 and of the correct predictions' products in one round (Shamir: a matmul that
+// reduces only the two sums, N - 1 - t elements; additive: a Beaver mul of the epoch's B x
+// iterations-per-epoch residuals and the test rows, summed locally), then one opening of the two
+// sums.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one

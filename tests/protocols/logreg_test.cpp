@@ -276,16 +276,16 @@ TEST_CASE("vertical logistic regression matches plaintext on both engines", "[lo
   SECTION("shamir") {
     const auto runs = run_split<mpc::ShamirEngine<mpc::Fp127>>(split, options);
     check_against_plaintext(data, options, runs);
-    // 6 rounds per iteration (4 for the comparisons of 24 bits: the window masks' group
+    // 5 rounds per iteration (3 for the comparisons of 16 bits: the window masks' group
     // products stand in for the tree's first two levels; the sigmoid's products opened with the
     // residual's truncation, and the update's truncation: the masked products reuse the
     // truncations' openings). At the start, party 0 takes part in 3 rounds: the
     // inputs of its own columns (it sends) and of party 1's (it receives; party 2's and the
     // labels, at party 2, it draws from the seed it shares with party 2), and the one reduction
     // of every iteration's products of X with the masks. 6 per epoch's statistics (4 for the
-    // sigmoid's comparison with the threshold 0, mul, open; the test logits need no opening).
-    CHECK(runs[0].training_rounds == 6 * runs[0].iterations);
-    CHECK(runs[0].rounds == 6 * runs[0].iterations + 2 + 1 + 6 * options.epochs);
+    // comparison of 20 bits with the threshold 0, mul, open; the test logits need no opening).
+    CHECK(runs[0].training_rounds == 5 * runs[0].iterations);
+    CHECK(runs[0].rounds == 5 * runs[0].iterations + 2 + 1 + 6 * options.epochs);
   }
 }
 
@@ -298,13 +298,13 @@ TEST_CASE("horizontal logistic regression matches plaintext on both engines", "[
   SECTION("additive") {
     const auto runs = run_split<mpc::AdditiveEngine>(split, options);
     check_against_plaintext(data, options, runs);
-    // 9 rounds per iteration: open w - v, 4 for the comparisons of 23 bits (the dealer's window
-    // masks stand in for the tree's first two levels), mul, trunc, open e - v', trunc; set-up: U
-    // opened to each of the 3 parties under its rows, and E = X - U published (inputs are free
-    // on this engine); 7 per epoch's statistics (open w - v, 4 for the sigmoid's comparison with
-    // the threshold 0, mul, open).
-    CHECK(runs[0].training_rounds == 9 * runs[0].iterations);
-    CHECK(runs[0].rounds == 9 * runs[0].iterations + 3 + 1 + 7 * options.epochs);
+    // 8 rounds per iteration: open w - v, 3 for the comparisons of 15 bits and the top bit (the
+    // dealer's window masks stand in for the tree's first two levels), mul, trunc, open e - v',
+    // trunc; set-up: U opened to each of the 3 parties under its rows, and E = X - U published
+    // (inputs are free on this engine); 7 per epoch's statistics (open w - v, 4 for the
+    // comparison of 19 bits and the top bit with the threshold 0, mul, open).
+    CHECK(runs[0].training_rounds == 8 * runs[0].iterations);
+    CHECK(runs[0].rounds == 8 * runs[0].iterations + 3 + 1 + 7 * options.epochs);
   }
   SECTION("shamir") {
     check_against_plaintext(data, options,
@@ -314,7 +314,8 @@ TEST_CASE("horizontal logistic regression matches plaintext on both engines", "[
 
 TEST_CASE("vertical logistic regression with the dealer-free Shamir source", "[logreg]") {
   // All epochs: the dealer-free truncation errs in {-1, 0, 1, 2} units (not {0, 1}), and the
-  // comparisons have their 2^-8 band; the weights must still stay within the tolerance.
+  // sigmoid's comparisons have their 2^-4 band; the weights must still stay within the
+  // tolerance.
   const auto options = options_for(569, SigmoidKind::kPiecewise5);
   const Dataset data = load(options.train_rows);
   check_against_plaintext(data, options, run_dealer_free(vertical(data), options, kParties));
@@ -356,10 +357,11 @@ TEMPLATE_TEST_CASE("logistic regression fetches exactly the correlations it uses
     CHECK(counts.window_masks == compared);
     CHECK(counts.trunc_masks.at(2 * f) == iterations * (batch + width));
     if constexpr (std::is_same_v<En, mpc::ShamirEngine<mpc::Fp127>>) {
-      // The low part of each compared value's mask (m = 2f - 8 - 2 for N = 3), and one switch
-      // mask per threshold (4 in training, 1 in the statistics) and compared value: the tree
-      // roots' move from Fp61 to Fp127.
-      CHECK(counts.trunc_masks.at(2 * f - 10) == compared);
+      // The low part of each compared value's mask (m = 2f - 4 - 2 in training, 2f - 8 - 2 in
+      // the statistics, for N = 3), and one switch mask per threshold (4 in training, 1 in the
+      // statistics) and compared value: the tree roots' move from Fp61 to Fp127.
+      CHECK(counts.trunc_masks.at(2 * f - 6) == iterations * batch);
+      CHECK(counts.trunc_masks.at(2 * f - 10) == options.epochs * options.test_rows.size());
       CHECK(counts.switch_masks ==
             4 * iterations * batch + options.epochs * options.test_rows.size());
     }
