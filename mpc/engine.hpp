@@ -100,6 +100,20 @@ concept TruncatesSumsOfProducts =
   // trunc(sum_k x[k n + i] y[k n + i] + c[i], bits) for n = c.size() (here x, y, c = x).
   { engine.trunc_sum_of_products(x, x, x, bits, step) } -> std::same_as<typename En::Shares>;
 };
+
+// Engines that open and truncate degree-2t sharings, such as the local products of two shared
+// vectors or matrices, without reducing them first (ShamirEngine: parties 0..2t open them with
+// a fresh degree-2t sharing of 0 added) provide open_products and trunc_products, each stating
+// its rounds and elements sent.
+template <class En>
+concept OpensProducts =
+    Engine<En> && requires(En& engine, const typename En::Shares& x, int bits,
+                           std::string_view step) {
+  // The secrets of x, given at degree 2t.
+  { engine.open_products(x, step) } -> std::same_as<std::vector<typename En::Element>>;
+  // trunc(x, bits) as a degree-t sharing, x given at degree 2t.
+  { engine.trunc_products(x, bits, step) } -> std::same_as<typename En::Shares>;
+};
 // clang-format on
 
 // The K of trunc_sum_of_products: x and y hold K n shares each, for n = c.size()

@@ -443,13 +443,10 @@ typename En::Shares bit_less_than(En& engine, std::span<const u128> c,
   return comparison_tree(engine, c, bits, width, nullptr, step).lt;
 }
 
+// std::invalid_argument unless 2 <= bits <= value_bits and coarse_bits = 0 or 1 <= coarse_bits
+// <= bits - 3 (less_than_thresholds' arguments).
 template <Engine En>
-typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
-                                         std::span<const std::int64_t> thresholds, int bits,
-                                         int coarse_bits, std::string_view step) {
-  using E = typename En::Element;
-  using Shares = typename En::Shares;
-  const std::size_t n = x.size();
+void check_comparison_bits(En& engine, int bits, int coarse_bits) {
   if (bits < 2 || bits > engine.value_bits() || coarse_bits < 0 ||
       coarse_bits > std::max(0, bits - 3)) {
     throw std::invalid_argument("less_than_thresholds: bits " + std::to_string(bits) +
@@ -457,6 +454,101 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
                                 " or coarse bits " + std::to_string(coarse_bits) + " outside 0.." +
                                 std::to_string(std::max(0, bits - 3)));
   }
+}
+
+// less_than_thresholds over a prime field (ShamirEngine), below. With `reduced` (engines that
+// open products only), x is given at degree 2t and opened as such (open_products), and
+// *reduced receives x at degree t: the opened value less the offset and the mask's shares.
+template <Engine En>
+typename En::Shares field_less_than_thresholds(En& engine, const typename En::Shares& x,
+                                               std::span<const std::int64_t> thresholds,
+                                               int bits, int coarse_bits, std::string_view step,
+                                               typename En::Shares* reduced) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  const std::size_t n = x.size();
+  // The mask of x[i]: R = l + 2^m (b + 2^w H), m = coarse_bits, w the even one of
+  // bits - 1 - m and bits - m, T = m + w, with b's w bits shared one by one and with their
+  // group products (a field WindowMasks: b, H, r = 2^m (b + 2^w H)) and l = r' - 2^m high' of a
+  // truncation mask (|l| < N 2^m; none for m = 0). c = x + 2^T + N 2^m + R is opened once for
+  // all thresholds. For threshold a, u = x - a + 2^T (in [N 2^m, 2^(T+1) - N 2^m] within the
+  // bound, as T >= bits - 1) and c_a = (c - a) >> m, minus N: c_a = v + b + 2^w H with
+  // v = floor((u + l) / 2^m) in [0, 2^(w+1)). Then [x < a] = [v < 2^w] (exactly when
+  // |x - a| >= N 2^m) = 1 - floor(v / 2^w) = 1 - floor(c_a / 2^w) + H + [c_a mod 2^w < b]
+  // (Catrina and de Hoogh, SCN 2010, on the w bits above m); the comparison tree's first two
+  // levels come from the group products.
+  const std::size_t parties = engine.session().parties();
+  const int m = coarse_bits;
+  const int top_bit = (bits - 1 - m) % 2 == 0 ? bits - 1 : bits;  // T = m + w
+  const auto width = static_cast<std::size_t>(top_bit - m);
+  CorrelationSource<E>& source = engine.correlations();
+  WindowMasks<E> masks = source.window_masks(n, m, width);
+  std::vector<E> mask_shares = std::move(masks.r);  // R = r + l
+  if (m > 0) {
+    const E unit = power_of_two<E>(m);
+    const TruncMasks<E> low = source.trunc_masks(n, m);
+    for (std::size_t i = 0; i < n; ++i) mask_shares[i] += low.r[i] - unit * low.high[i];
+  }
+  std::vector<E> masked = add_vec<E>(x.values, mask_shares);
+  const u128 carry_room = m > 0 ? parties : 0;  // N, so that u + N 2^m + l >= 0
+  const E offset = power_of_two<E>(top_bit) + from_unsigned<E>(carry_room << m);
+  Shares opened_value = engine.add_public(Shares{std::move(masked)}, std::vector<E>(n, offset));
+  std::vector<E> c;
+  if constexpr (OpensProducts<En>) {
+    if (reduced != nullptr) {
+      c = engine.open_products(opened_value, step);
+      // x = c - offset - R at degree t, R's shares as added above.
+      reduced->values = std::move(mask_shares);
+      for (std::size_t i = 0; i < n; ++i) reduced->values[i] = c[i] - offset - reduced->values[i];
+    }
+  }
+  if (reduced == nullptr) c = engine.open(std::move(opened_value), step);
+  const std::size_t count = thresholds.size();
+  const u128 low_mask = (u128{1} << width) - 1;
+  std::vector<u128> c_low(count * n);
+  std::vector<E> public_part(count * n);
+  for (std::size_t j = 0; j < count; ++j) {
+    const auto a = static_cast<u128>(static_cast<i128>(thresholds[j]));
+    for (std::size_t i = 0; i < n; ++i) {
+      // c - a >= 0 and the subtraction of N cannot wrap within the bound.
+      const u128 c_a = ((to_unsigned(c[i]) - a) >> m) - carry_room;
+      c_low[j * n + i] = c_a & low_mask;
+      public_part[j * n + i] = E(1) - from_unsigned<E>(c_a >> width);
+    }
+  }
+  using Bit = ComparisonBit<E>;
+  using BitShares = typename En::BitEngine::Shares;
+  const BitShares bit_shares{std::move(masks.bits)}, products{std::move(masks.products)};
+  Shares out;
+  if constexpr (std::is_same_v<Bit, E>) {
+    out = comparison_tree(engine, c_low, bit_shares, width, nullptr, step, &products).lt;
+  } else {
+    // The tree over Fp61 (the bit engine), its root opened under a switch mask of 41 bits:
+    // [lt] = (lt + rho) - [rho] over E.
+    SwitchMasks<E> switches = source.switch_masks(count * n, kStatisticalSecurity + 1);
+    const BitShares root_masks{std::move(switches.bit_side)};
+    const std::vector<Bit> opened = comparison_tree(engine.bit_engine(), c_low, bit_shares,
+                                                    width, nullptr, step, &products, &root_masks)
+                                        .opened_root;
+    out.values = std::move(switches.value_side);
+    for (std::size_t k = 0; k < count * n; ++k) {
+      out.values[k] = E(opened[k].value()) - out.values[k];
+    }
+  }
+  for (std::size_t j = 0; j < count; ++j) {
+    for (std::size_t i = 0; i < n; ++i) out.values[j * n + i] += masks.high[i];
+  }
+  return engine.add_public(std::move(out), public_part);
+}
+
+template <Engine En>
+typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& x,
+                                         std::span<const std::int64_t> thresholds, int bits,
+                                         int coarse_bits, std::string_view step) {
+  using E = typename En::Element;
+  using Shares = typename En::Shares;
+  const std::size_t n = x.size();
+  check_comparison_bits(engine, bits, coarse_bits);
   if constexpr (kUniformMasks<E>) {
     // One opening of c = x + R for all thresholds, R uniform in Z_2^64 (WindowMasks) with its bits
     // m .. m + w shared: b (w bits from bit m) and t (bit m + w), w odd (one bit more than bits - 1
@@ -509,69 +601,20 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
     }
     return engine.add_public(std::move(out), ones);
   } else {
-    // The mask of x[i]: R = l + 2^m (b + 2^w H), m = coarse_bits, w the even one of
-    // bits - 1 - m and bits - m, T = m + w, with b's w bits shared one by one and with their
-    // group products (a field WindowMasks: b, H, r = 2^m (b + 2^w H)) and l = r' - 2^m high' of a
-    // truncation mask (|l| < N 2^m; none for m = 0). c = x + 2^T + N 2^m + R is opened once for
-    // all thresholds. For threshold a, u = x - a + 2^T (in [N 2^m, 2^(T+1) - N 2^m] within the
-    // bound, as T >= bits - 1) and c_a = (c - a) >> m, minus N: c_a = v + b + 2^w H with
-    // v = floor((u + l) / 2^m) in [0, 2^(w+1)). Then [x < a] = [v < 2^w] (exactly when
-    // |x - a| >= N 2^m) = 1 - floor(v / 2^w) = 1 - floor(c_a / 2^w) + H + [c_a mod 2^w < b]
-    // (Catrina and de Hoogh, SCN 2010, on the w bits above m); the comparison tree's first two
-    // levels come from the group products.
-    const std::size_t parties = engine.session().parties();
-    const int m = coarse_bits;
-    const int top_bit = (bits - 1 - m) % 2 == 0 ? bits - 1 : bits;  // T = m + w
-    const auto width = static_cast<std::size_t>(top_bit - m);
-    CorrelationSource<E>& source = engine.correlations();
-    WindowMasks<E> masks = source.window_masks(n, m, width);
-    std::vector<E> masked = add_vec<E>(x.values, masks.r);
-    if (m > 0) {
-      const E unit = power_of_two<E>(m);
-      const TruncMasks<E> low = source.trunc_masks(n, m);
-      for (std::size_t i = 0; i < n; ++i) masked[i] += low.r[i] - unit * low.high[i];
-    }
-    const u128 carry_room = m > 0 ? parties : 0;  // N, so that u + N 2^m + l >= 0
-    const E offset = power_of_two<E>(top_bit) + from_unsigned<E>(carry_room << m);
-    const auto c =
-        engine.open(engine.add_public(Shares{std::move(masked)}, std::vector<E>(n, offset)), step);
-    const std::size_t count = thresholds.size();
-    const u128 low_mask = (u128{1} << width) - 1;
-    std::vector<u128> c_low(count * n);
-    std::vector<E> public_part(count * n);
-    for (std::size_t j = 0; j < count; ++j) {
-      const auto a = static_cast<u128>(static_cast<i128>(thresholds[j]));
-      for (std::size_t i = 0; i < n; ++i) {
-        // c - a >= 0 and the subtraction of N cannot wrap within the bound.
-        const u128 c_a = ((to_unsigned(c[i]) - a) >> m) - carry_room;
-        c_low[j * n + i] = c_a & low_mask;
-        public_part[j * n + i] = E(1) - from_unsigned<E>(c_a >> width);
-      }
-    }
-    using Bit = ComparisonBit<E>;
-    using BitShares = typename En::BitEngine::Shares;
-    const BitShares bit_shares{std::move(masks.bits)}, products{std::move(masks.products)};
-    Shares out;
-    if constexpr (std::is_same_v<Bit, E>) {
-      out = comparison_tree(engine, c_low, bit_shares, width, nullptr, step, &products).lt;
-    } else {
-      // The tree over Fp61 (the bit engine), its root opened under a switch mask of 41 bits:
-      // [lt] = (lt + rho) - [rho] over E.
-      SwitchMasks<E> switches = source.switch_masks(count * n, kStatisticalSecurity + 1);
-      const BitShares root_masks{std::move(switches.bit_side)};
-      const std::vector<Bit> opened = comparison_tree(engine.bit_engine(), c_low, bit_shares,
-                                                      width, nullptr, step, &products, &root_masks)
-                                          .opened_root;
-      out.values = std::move(switches.value_side);
-      for (std::size_t k = 0; k < count * n; ++k) {
-        out.values[k] = E(opened[k].value()) - out.values[k];
-      }
-    }
-    for (std::size_t j = 0; j < count; ++j) {
-      for (std::size_t i = 0; i < n; ++i) out.values[j * n + i] += masks.high[i];
-    }
-    return engine.add_public(std::move(out), public_part);
+    return field_less_than_thresholds(engine, x, thresholds, bits, coarse_bits, step, nullptr);
   }
+}
+
+template <Engine En>
+  requires OpensProducts<En>
+ThresholdsOfProducts<typename En::Shares> less_than_thresholds_of_products(
+    En& engine, const typename En::Shares& x, std::span<const std::int64_t> thresholds, int bits,
+    int coarse_bits, std::string_view step) {
+  check_comparison_bits(engine, bits, coarse_bits);
+  ThresholdsOfProducts<typename En::Shares> out;
+  out.below =
+      field_less_than_thresholds(engine, x, thresholds, bits, coarse_bits, step, &out.value);
+  return out;
 }
 
 template <Engine En>
@@ -644,6 +687,15 @@ typename En::Shares clamp(En& engine, const typename En::Shares& x, typename En:
 SM_INSTANTIATE_OPS(AdditiveEngine)
 SM_INSTANTIATE_OPS(ShamirEngine<Fp61>)
 SM_INSTANTIATE_OPS(ShamirEngine<Fp127>)
+
+#define SM_INSTANTIATE_OPS_OF_PRODUCTS(En)                                                    \
+  template ThresholdsOfProducts<En::Shares> less_than_thresholds_of_products(                 \
+      En&, const En::Shares&, std::span<const std::int64_t>, int, int, std::string_view);
+
+SM_INSTANTIATE_OPS_OF_PRODUCTS(ShamirEngine<Fp61>)
+SM_INSTANTIATE_OPS_OF_PRODUCTS(ShamirEngine<Fp127>)
+
+#undef SM_INSTANTIATE_OPS_OF_PRODUCTS
 
 #undef SM_INSTANTIATE_OPS
 

@@ -216,6 +216,22 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
                                          std::span<const std::int64_t> thresholds, int bits,
                                          int coarse_bits, std::string_view step);
 
+// less_than_thresholds (the same bound, rounds and costs, one opening for all thresholds) of x
+// given at degree 2t, e.g. the local products of a shared matrix and vector, for engines that
+// open products (OpensProducts: ShamirEngine): the opening of x + R is of degree 2t
+// (open_products, which adds a fresh sharing of 0), and `value` returns x at degree t, the
+// opened value less the public offset and the mask's shares: x's reduction costs nothing.
+template <class Shares>
+struct ThresholdsOfProducts {
+  Shares below;  // [x[i] < a_j] at j n + i
+  Shares value;  // x at degree t
+};
+template <Engine En>
+  requires OpensProducts<En>
+ThresholdsOfProducts<typename En::Shares> less_than_thresholds_of_products(
+    En& engine, const typename En::Shares& x, std::span<const std::int64_t> thresholds, int bits,
+    int coarse_bits, std::string_view step);
+
 // 1 where x < y, else 0 (signed values).
 template <Engine En>
 typename En::Shares less_than(En& engine, const typename En::Shares& x,

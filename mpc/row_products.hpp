@@ -1,8 +1,8 @@
-// Local products of a subset of a row-major matrix's rows with a vector: the inner loops of the
-// masked products of logistic regression (protocols/logreg.cpp) and of
-// ShamirEngine::row_products. M has `cols` columns; M_B is the |B| x cols matrix of the rows
-// listed in `rows` (in that order, repeats allowed). One of M and x may be shares and the other
-// public, or both shares of degree t (the sums are then of degree 2t, for a reduction).
+// Local products of a subset of a row-major matrix's rows with a vector: the inner loops of
+// logistic regression's products of a mini-batch X_B with the weights and the residuals
+// (protocols/logreg.cpp). M has `cols` columns; M_B is the |B| x cols matrix of the rows listed
+// in `rows` (in that order, repeats allowed). One of M and x may be shares and the other public,
+// or both shares of degree t (the sums are then of degree 2t, to be opened or reduced).
 // Fields (Fp61, Fp127): each output is one inner product of a row with x, read in place, or one
 // linear combination of the rows (mpc/linear_combination.hpp: one reduction per output instead
 // of one per term); Ring64: plain loops (wrap-around needs no reduction). Header-only; M_B x

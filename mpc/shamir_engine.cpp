@@ -9,7 +9,6 @@
 
 #include "mpc/elements.hpp"
 #include "mpc/linear_combination.hpp"
-#include "mpc/row_products.hpp"
 #include "mpc/ops.hpp"
 #include "mpc/serialize.hpp"
 
@@ -369,39 +368,6 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::matmul(const Shares& a, const 
 }
 
 template <class F>
-typename ShamirEngine<F>::Shares ShamirEngine<F>::row_products(
-    std::span<const F> matrix, std::size_t cols, std::span<const RowProduct> requests,
-    std::string_view step) {
-  std::size_t outputs = 0;
-  for (const auto& request : requests) {
-    const std::size_t b = request.rows.size();
-    if ((!request.right.empty() && request.right.size() != cols) ||
-        (!request.left.empty() && request.left.size() != b)) {
-      throw std::invalid_argument("row_products: a vector does not match the rows or columns");
-    }
-    for (std::size_t r : request.rows) {
-      if (r >= matrix.size() / std::max<std::size_t>(cols, 1)) {
-        throw std::invalid_argument("row_products: row outside the matrix");
-      }
-    }
-    outputs += (request.right.empty() ? 0 : b) + (request.left.empty() ? 0 : cols);
-  }
-  std::vector<F> products(outputs);  // degree 2t until reduced
-  std::span<F> out(products);
-  for (const auto& request : requests) {
-    if (!request.right.empty()) {
-      add_rows_times<F>(matrix, cols, request.rows, request.right, out.first(request.rows.size()));
-      out = out.subspan(request.rows.size());
-    }
-    if (!request.left.empty()) {
-      add_rows_transposed_times<F>(matrix, cols, request.rows, request.left, out.first(cols));
-      out = out.subspan(cols);
-    }
-  }
-  return {reduction_->reduce(std::move(products), step)};
-}
-
-template <class F>
 void ShamirEngine<F>::check_trunc_bits(int bits, std::string_view operation) const {
   if (bits <= 0 || bits >= value_bits_ - 1) {
     throw std::invalid_argument(std::string(operation) + ": bits must be in 1.." +
@@ -469,24 +435,41 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_sum_of_products(const Sh
                                                                         const Shares& y,
                                                                         const Shares& c, int bits,
                                                                         std::string_view step) {
-  check_trunc_bits(bits, "trunc_sum_of_products");
   const std::size_t n = c.size(), pieces = product_pieces(x.size(), y.size(), n);
-  const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
-  const std::size_t senders = 2 * codec_.degree() + 1;
-  std::vector<F> masked(n);
-  if (session_.self() < senders) {
-    // [sum + c + r + 2^(value_bits-1)]_2t + [0]_2t, as in trunc but of degree 2t.
-    masked = senders_zero_sharing(n);
-    const F offset = power_of_two<F>(value_bits_ - 1);
+  Shares sums{std::vector<F>(n)};
+  if (session_.self() < 2 * codec_.degree() + 1) {  // the others' sums are not opened
     for (std::size_t i = 0; i < n; ++i) {
-      F sum = c.values[i] + masks.r[i] + offset;
+      F sum = c.values[i];
       for (std::size_t k = 0; k < pieces; ++k) sum += x.values[k * n + i] * y.values[k * n + i];
-      masked[i] += sum;
+      sums.values[i] = sum;
     }
   }
-  const std::vector<F> opened =
-      mpc::open_degree_2t<F>(session_, codec_.degree(), masked, step, senders_at_zero_);
-  return public_minus_high(opened, masks, bits);
+  return trunc_products(sums, bits, step);
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_products(const Shares& x, int bits,
+                                                                 std::string_view step) {
+  check_trunc_bits(bits, "trunc_products");
+  const std::size_t n = x.size();
+  const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
+  Shares masked{std::vector<F>(n)};
+  if (session_.self() < 2 * codec_.degree() + 1) {
+    // [x + r + 2^(value_bits-1)]_2t, opened as in trunc but at degree 2t.
+    const F offset = power_of_two<F>(value_bits_ - 1);
+    for (std::size_t i = 0; i < n; ++i) masked.values[i] = x.values[i] + masks.r[i] + offset;
+  }
+  return public_minus_high(open_products(masked, step), masks, bits);
+}
+
+template <class F>
+std::vector<F> ShamirEngine<F>::open_products(const Shares& x, std::string_view step) {
+  std::vector<F> masked(x.size());
+  if (session_.self() < 2 * codec_.degree() + 1) {
+    masked = senders_zero_sharing(x.size());
+    add_in_place<F>(masked, x.values);
+  }
+  return mpc::open_degree_2t<F>(session_, codec_.degree(), masked, step, senders_at_zero_);
 }
 
 template <class F>

@@ -30,7 +30,9 @@
 //   mul       1 round; parties 0..2t send n (N - 1 - t) elements in all (n to each of N - 1 - t
 //             peers), the others nothing: N = 3, t = 1: n elements per party.
 //   matmul    1 round; as mul for the rows x cols outputs (a dot product: 1 output).
-//   row_products  1 round; as mul for all requests' outputs together (sum of |B| and cols).
+//   open_products  1 round: parties 0..2t send n elements to every peer (a degree-2t opening, a
+//             fresh degree-2t sharing of 0 added: see trunc_sum_of_products); trunc_products
+//             likewise, with trunc's mask.
 //   trunc     1 round, n elements to each peer. Signed |x| < 2^(value_bits-1); the result is
 //             floor(x / 2^bits) + e where the mask r = 2^bits high + l makes
 //             e = floor(((x mod 2^bits) + l) / 2^bits): e in {0, 1} (mean: unbiased) for the
@@ -126,31 +128,26 @@ class ShamirEngine {
   // secrets (mpc/degree_reduction.hpp open_degree_2t: 1 round, parties 0..2t send n elements to
   // every peer, unchecked).
   std::vector<F> open_degree_2t(const Shares& x, std::string_view step);
+  // The secrets of degree-2t sharings that need not be uniformly random given their secrets,
+  // such as local products of shares (e.g. of a shared matrix and vector, where the product's
+  // reduction would take a round): parties 0..2t add a fresh degree-2t sharing of 0
+  // (senders_zero_sharing: masking before opening, as trunc_sum_of_products) and open the sum
+  // (1 round, n elements to every peer from parties 0..2t, unchecked).
+  std::vector<F> open_products(const Shares& x, std::string_view step);
   // x[i] y[i]: the local products (a degree-2t sharing), reduced to degree t (1 round).
   Shares mul(const Shares& x, const Shares& y, std::string_view step);
   // (rows x inner)(inner x cols), row-major: the local product of the shares (each output a sum
   // of degree-2t products), reduced to degree t (1 round, rows x cols elements reduced).
   Shares matmul(const Shares& a, const Shares& b, std::size_t rows, std::size_t inner,
                 std::size_t cols, std::string_view step);
-  // Products of row subsets of a shared matrix with shared vectors, all reduced together (1 round,
-  // as matmul for the outputs). `matrix` holds this party's shares of an r x cols matrix M,
-  // row-major; for each request, M_B is the |B| x cols matrix of the rows listed in B (in that
-  // order, repeats allowed), and the result holds, request by request, M_B x (|B| outputs) if
-  // x = right is given (cols shares), then x'^T M_B (cols outputs) if x' = left is given (|B|
-  // shares; an empty vector is not given, so an empty B has no x'^T M_B). Local work: |B| cols
-  // multiply-adds per given vector (mpc/row_products.hpp). std::invalid_argument for a row
-  // outside the matrix or a vector of the wrong length.
-  struct RowProduct {
-    std::span<const std::size_t> rows;
-    std::span<const F> right, left;
-  };
-  Shares row_products(std::span<const F> matrix, std::size_t cols,
-                      std::span<const RowProduct> requests, std::string_view step);
   Shares trunc(const Shares& x, int bits, std::string_view step);
   // trunc(sum_k x[k n + i] y[k n + i] + c[i], bits) for n = c.size() and K pieces: x and y hold
   // K n shares each, piece-major (std::invalid_argument otherwise). 1 round (see above).
   Shares trunc_sum_of_products(const Shares& x, const Shares& y, const Shares& c, int bits,
                                std::string_view step);
+  // trunc(x, bits) for x given at degree 2t (e.g. a sum of local products): trunc_sum_of_products
+  // of sums already formed (its mask, result, error, round and elements).
+  Shares trunc_products(const Shares& x, int bits, std::string_view step);
   Shares less_than_zero(const Shares& x, std::string_view step);
   // For |x| < 2^(bits-1), 2 <= bits <= value_bits: compares bits - 1 bits, made even (1 +
   // max(0, ceil(log2(bits - 1)) - 2) rounds), with the same masks (the top part keeps its 40
@@ -201,5 +198,7 @@ static_assert(MultipliesWithoutTriples<ShamirEngine<Fp61>>);
 static_assert(MultipliesWithoutTriples<ShamirEngine<Fp127>>);
 static_assert(TruncatesSumsOfProducts<ShamirEngine<Fp61>>);
 static_assert(TruncatesSumsOfProducts<ShamirEngine<Fp127>>);
+static_assert(OpensProducts<ShamirEngine<Fp61>>);
+static_assert(OpensProducts<ShamirEngine<Fp127>>);
 
 }  // namespace sm::mpc

@@ -188,31 +188,34 @@ int coarse_bits(En& engine, int band_bits) {
 // [z > c_j] for logits z (scale 2^(2f)) and public points c_j (j-major) as [-z < -c_j]: one
 // less_than_thresholds call; a logit within 2^-band_bits of a point may give either result (see
 // coarse_bits), elsewhere the result is exact.
+// -c_j at the logits' scale 2^(2f), for the comparisons [-z < -c_j].
+template <mpc::Engine En>
+std::vector<std::int64_t> negated_fixed(En& engine, std::span<const double> points) {
+  const int f = engine.session().fixed().frac_bits;
+  std::vector<std::int64_t> thresholds;
+  for (const double point : points) thresholds.push_back(-std::llround(std::ldexp(point, 2 * f)));
+  return thresholds;
+}
+
 template <mpc::Engine En>
 typename En::Shares above_points(En& engine, const typename En::Shares& z2,
                                  std::span<const double> points, int band_bits,
                                  std::string_view step) {
-  const int f = engine.session().fixed().frac_bits;
-  std::vector<std::int64_t> thresholds;
-  for (const double point : points) thresholds.push_back(-std::llround(std::ldexp(point, 2 * f)));
-  return mpc::less_than_thresholds(engine, mpc::neg(z2), thresholds, compare_bits(engine),
-                                   coarse_bits(engine, band_bits), step);
+  return mpc::less_than_thresholds(engine, mpc::neg(z2), negated_fixed(engine, points),
+                                   compare_bits(engine), coarse_bits(engine, band_bits), step);
 }
 
-// [z > c_k] for every piece (k-major).
-template <mpc::Engine En>
-typename En::Shares piece_tests(En& engine, const typename En::Shares& z2,
-                                std::span<const Breakpoint> pieces) {
+// The pieces' breakpoints, in order.
+std::vector<double> piece_points(std::span<const Breakpoint> pieces) {
   std::vector<double> points;
   for (const auto& piece : pieces) points.push_back(piece.at);
-  return above_points(engine, z2, std::span<const double>(points), kSigmoidBandBits,
-                      "logreg: sigmoid pieces");
+  return points;
 }
 
 // The data matrix as the masked products use it: X = E + U with E public and U shared (n x
 // width, row-major). SecureML (mask_features): U uniform from the correlation source, E = X - U
-// published. Engines with kTruncIsPublicMinusHigh (shared_features): U = X shared by its owners,
-// E = 0, not stored.
+// published. Engines that open products (shared_features): U = X shared by its owners, E = 0,
+// not stored.
 template <class E>
 struct MaskedData {
   mpc::MaskedMatrix<E> mask;  // mask.u: this party's shares of U
@@ -305,221 +308,94 @@ MaskedData<typename En::Element> mask_features(En& engine, const LogRegData& dat
   return out;
 }
 
-// X_rows w = E_rows w + U_rows (w - v) + z, for the public w - v: no communication (no E term
-// when U = X).
-template <class S>
-S masked_times_given(const MaskedData<typename S::Element>& data, std::span<const std::size_t> rows,
-                     const S& w, std::span<const typename S::Element> w_minus_v,
-                     std::span<const typename S::Element> z) {
-  using E = typename S::Element;
-  S out{std::vector<E>(z.begin(), z.end())};
-  if (!data.opened.empty()) {
-    mpc::add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
-  }
-  mpc::add_rows_times<E>(data.mask.u, data.width, rows, w_minus_v, out.values);
-  return out;
-}
-
-// The same, opening w - v first (width elements, 1 round).
+// X_rows w = E_rows w + U_rows (w - v) + z (SecureML), opening w - v first (width elements, 1
+// round).
 template <mpc::Engine En>
 typename En::Shares masked_times(En& engine, const MaskedData<typename En::Element>& data,
                                  std::span<const std::size_t> rows, const typename En::Shares& w,
                                  const mpc::MaskedProducts<typename En::Element>& products,
                                  std::string_view step) {
+  using E = typename En::Element;
   const auto w_minus_v = engine.open(mpc::sub(w, typename En::Shares{products.v}), step);
-  return masked_times_given(data, rows, w, std::span(w_minus_v), std::span(products.z));
-}
-
-// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt, for the public e - vt: no communication (no
-// E term when U = X).
-template <class S>
-S masked_transposed_given(const MaskedData<typename S::Element>& data,
-                          std::span<const std::size_t> rows, const S& e,
-                          std::span<const typename S::Element> e_minus_vt,
-                          std::span<const typename S::Element> zt) {
-  using E = typename S::Element;
-  S out{std::vector<E>(zt.begin(), zt.end())};
-  if (!data.opened.empty()) {
-    mpc::add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
-  }
-  mpc::add_rows_transposed_times<E>(data.mask.u, data.width, rows, e_minus_vt, out.values);
+  typename En::Shares out{products.z};
+  mpc::add_rows_times<E>(data.opened, data.width, rows, w.values, out.values);
+  mpc::add_rows_times<E>(data.mask.u, data.width, rows, w_minus_v, out.values);
   return out;
 }
 
-// The same, opening e - vt first (|rows| elements, 1 round).
+// X_rows^T e = E_rows^T e + U_rows^T (e - vt) + zt (SecureML), opening e - vt first (|rows|
+// elements, 1 round).
 template <mpc::Engine En>
 typename En::Shares masked_transposed_times(
     En& engine, const MaskedData<typename En::Element>& data, std::span<const std::size_t> rows,
     const typename En::Shares& e, const mpc::MaskedProducts<typename En::Element>& products,
     std::string_view step) {
-  const auto e_minus_vt = engine.open(mpc::sub(e, typename En::Shares{products.vt}), step);
-  return masked_transposed_given(data, rows, e, std::span(e_minus_vt), std::span(products.zt));
-}
-
-// Engines whose trunc(x, f) gives every party P - high for a public P and its share of the
-// mask's high part (TruncMasks::high): ShamirEngine (its trunc adds the opened top part to
-// -high). With them the training reuses the truncations' openings as the masked products'
-// (see FoldedMasks), and shares X itself (shared_features), which needs row_products: the
-// products of X's rows with the shared masks at the cost of their outputs.
-template <class En>
-inline constexpr bool kTruncIsPublicMinusHigh = false;
-template <class F>
-inline constexpr bool kTruncIsPublicMinusHigh<mpc::ShamirEngine<F>> = true;
-
-// Engines that multiply row subsets of a shared matrix with shared vectors at the cost of the
-// outputs (ShamirEngine::row_products); kTruncIsPublicMinusHigh's training path needs it.
-template <class En>
-concept MultipliesRowSubsets = requires(En& engine, std::span<const typename En::Element> matrix,
-                                        std::span<const typename En::RowProduct> requests) {
-  {
-    engine.row_products(matrix, std::size_t{}, requests, "")
-  } -> std::same_as<typename En::Shares>;
-};
-
-// Serves trunc_masks for `frac_bits` from masks fetched in advance, in order (each such request
-// must match the next one's size), and every other request from `rest`.
-template <class E>
-class ScheduledTruncMasks final : public mpc::CorrelationSource<E> {
- public:
-  ScheduledTruncMasks(mpc::CorrelationSource<E>& rest, std::vector<mpc::TruncMasks<E>> schedule,
-                      int frac_bits)
-      : rest_(rest), schedule_(std::move(schedule)), frac_bits_(frac_bits) {}
-
-  mpc::TruncMasks<E> trunc_masks(std::size_t n, int frac_bits) override {
-    if (frac_bits != frac_bits_) return rest_.trunc_masks(n, frac_bits);
-    if (next_ == schedule_.size() || schedule_[next_].r.size() != n) {
-      throw std::logic_error("logreg: a truncation out of the planned schedule");
-    }
-    return std::move(schedule_[next_++]);
-  }
-  mpc::Triples<E> triples(std::size_t n) override { return rest_.triples(n); }
-  mpc::MatrixTriple<E> matrix_triple(std::size_t r, std::size_t i, std::size_t c) override {
-    return rest_.matrix_triple(r, i, c);
-  }
-  mpc::BitMasks<E> bit_masks(std::size_t n, std::size_t w) override {
-    return rest_.bit_masks(n, w);
-  }
-  std::vector<E> random_bits(std::size_t n) override { return rest_.random_bits(n); }
-  mpc::WindowMasks<E> window_masks(std::size_t n, int low, std::size_t width) override {
-    return rest_.window_masks(n, low, width);
-  }
-  mpc::SwitchMasks<E> switch_masks(std::size_t n, int bits) override {
-    return rest_.switch_masks(n, bits);
-  }
-  mpc::MaskedMatrix<E> masked_matrix(std::size_t r, std::size_t c) override {
-    return rest_.masked_matrix(r, c);
-  }
-  std::vector<mpc::MaskedProducts<E>> masked_products(
-      const mpc::MaskedMatrix<E>& m, std::span<const std::vector<std::size_t>> s) override {
-    return rest_.masked_products(m, s);
-  }
-
- private:
-  mpc::CorrelationSource<E>& rest_;
-  std::vector<mpc::TruncMasks<E>> schedule_;
-  int frac_bits_;
-  std::size_t next_ = 0;
-};
-
-// The truncations' masks of every iteration, fetched at set-up for engines with
-// kTruncIsPublicMinusHigh: iteration k truncates the residual e_k (B values) and the update t_k
-// (D values). Since e_k = P_e - high_e and t_k = P_t - high_t with P public, choosing
-// vt_k = -high_e makes e_k - vt_k = P_e public, and chaining v_(k+1) = v_k + high_t from v_0 = 0
-// makes w_(k+1) - v_(k+1) = (w_k - v_k) - P_t public (w_0 - v_0 = 0): neither masked product
-// opens anything (truncation_masked_products makes their z and zt).
-template <class E>
-struct FoldedMasks {
-  // In the order the engine asks for them: iteration k's residual masks at 2k, its update's at
-  // 2k + 1 (handed to ScheduledTruncMasks).
-  std::vector<mpc::TruncMasks<E>> schedule;
-  std::vector<E> high;  // every iteration's B residual then D update high parts, in order
-  std::size_t batch = 0, width = 0;
-
-  std::span<const E> residual_high(std::size_t k) const {
-    return std::span<const E>(high).subspan(k * (batch + width), batch);
-  }
-  std::span<const E> update_high(std::size_t k) const {
-    return std::span<const E>(high).subspan(k * (batch + width) + batch, width);
-  }
-};
-
-template <class E>
-FoldedMasks<E> fetch_folded_masks(mpc::CorrelationSource<E>& source, std::size_t iterations,
-                                  std::size_t batch, std::size_t width, int frac_bits) {
-  auto all = source.trunc_masks(iterations * (batch + width), frac_bits);
-  const auto part = [&](const std::vector<E>& v, std::size_t begin, std::size_t n) {
-    return v.empty() ? std::vector<E>{}
-                     : std::vector<E>(v.begin() + static_cast<std::ptrdiff_t>(begin),
-                                      v.begin() + static_cast<std::ptrdiff_t>(begin + n));
-  };
-  const auto masks = [&](std::size_t begin, std::size_t n) {
-    return mpc::TruncMasks<E>{part(all.r, begin, n), part(all.high, begin, n),
-                              part(all.msb, begin, n)};
-  };
-  FoldedMasks<E> out;
-  for (std::size_t k = 0; k < iterations; ++k) {
-    const std::size_t begin = k * (batch + width);
-    out.schedule.push_back(masks(begin, batch));
-    out.schedule.push_back(masks(begin + batch, width));
-  }
-  out.high = std::move(all.high);
-  out.batch = batch;
-  out.width = width;
-  return out;
-}
-
-// For engines with kTruncIsPublicMinusHigh and U = X (shared_features): z = X_B v_k and
-// zt = X_B^T vt_k for every iteration k (B = schedule[k]) with the masks of FoldedMasks, and for
-// every epoch's test rows T, z = X_T v after its last iteration; in the order of the subsets of
-// masked_products (each epoch's iterations, then its test rows), v and vt left empty. One
-// row_products call: 1 round, the reduction of iterations (B + D) + epochs |T| outputs.
-template <mpc::Engine En>
-  requires MultipliesRowSubsets<En>
-std::vector<mpc::MaskedProducts<typename En::Element>> truncation_masked_products(
-    En& engine, const MaskedData<typename En::Element>& data,
-    const std::vector<std::vector<std::size_t>>& schedule,
-    const FoldedMasks<typename En::Element>& folded,
-    std::span<const std::size_t> test_rows, std::size_t per_epoch) {
   using E = typename En::Element;
-  const std::size_t iterations = schedule.size(), width = data.width, batch = folded.batch;
-  std::vector<E> v((iterations + 1) * width, E(0));  // v_k at k width
-  std::vector<E> vt(iterations * batch);
-  for (std::size_t k = 0; k < iterations; ++k) {
-    const auto high_t = folded.update_high(k);
-    for (std::size_t j = 0; j < width; ++j) v[(k + 1) * width + j] = v[k * width + j] + high_t[j];
-    const auto high_e = folded.residual_high(k);
-    for (std::size_t i = 0; i < batch; ++i) vt[k * batch + i] = -high_e[i];
-  }
-  const auto v_at = [&](std::size_t k) { return std::span<const E>(v).subspan(k * width, width); };
-  std::vector<typename En::RowProduct> requests;
-  for (std::size_t k = 0; k < iterations; ++k) {
-    requests.push_back({schedule[k], v_at(k), std::span<const E>(vt).subspan(k * batch, batch)});
-    if (!test_rows.empty() && (k + 1) % per_epoch == 0) {
-      requests.push_back({test_rows, v_at(k + 1), {}});
-    }
-  }
-  const auto reduced =
-      engine.row_products(data.mask.u, width, requests, "logreg: products of the masks");
-  std::vector<mpc::MaskedProducts<E>> out(requests.size());
-  std::size_t taken = 0;
-  const auto take = [&](std::size_t count) {
-    const auto first = reduced.values.begin() + static_cast<std::ptrdiff_t>(taken);
-    taken += count;
-    return std::vector<E>(first, first + static_cast<std::ptrdiff_t>(count));
-  };
-  for (std::size_t k = 0; k < requests.size(); ++k) {
-    out[k].z = take(requests[k].rows.size());
-    if (!requests[k].left.empty()) out[k].zt = take(width);
-  }
+  const auto e_minus_vt = engine.open(mpc::sub(e, typename En::Shares{products.vt}), step);
+  typename En::Shares out{products.zt};
+  mpc::add_rows_transposed_times<E>(data.opened, data.width, rows, e.values, out.values);
+  mpc::add_rows_transposed_times<E>(data.mask.u, data.width, rows, e_minus_vt, out.values);
   return out;
 }
 
-// x + y element-wise, for share vectors and public vectors alike.
-template <class E>
-std::vector<E> plus(std::span<const E> x, std::span<const E> y) {
-  std::vector<E> out(x.begin(), x.end());
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] += y[i];
+// X_rows w and X_rows^T e from X's shares (U = X, shared_features) and the shares of w and e:
+// the local products, a degree-2t sharing (for engines that open products), no communication.
+template <class S>
+S rows_times(const MaskedData<typename S::Element>& data, std::span<const std::size_t> rows,
+             const S& w) {
+  using E = typename S::Element;
+  S out{std::vector<E>(rows.size(), E(0))};
+  mpc::add_rows_times<E>(data.mask.u, data.width, rows, w.values, out.values);
   return out;
+}
+
+template <class S>
+S rows_transposed_times(const MaskedData<typename S::Element>& data,
+                        std::span<const std::size_t> rows, const S& e) {
+  using E = typename S::Element;
+  S out{std::vector<E>(data.width, E(0))};
+  mpc::add_rows_transposed_times<E>(data.mask.u, data.width, rows, e.values, out.values);
+  return out;
+}
+
+// trunc(x, bits): of x at degree 2t (the local products of a gradient) for engines that open
+// products, of x otherwise.
+template <mpc::Engine En>
+typename En::Shares trunc_of(En& engine, const typename En::Shares& x, int bits,
+                             std::string_view step) {
+  if constexpr (mpc::OpensProducts<En>) {
+    return engine.trunc_products(x, bits, step);
+  } else {
+    return engine.trunc(x, bits, step);
+  }
+}
+
+// The tests [z > c_j] (j-major) of the logits z = X_rows w (scale 2^(2f)) at the points c_j,
+// with a band of 2^-band_bits (above_points), and z itself. Engines that open products
+// (ShamirEngine): z at degree 2t from the local products, compared as such by
+// less_than_thresholds_of_products, whose opening also gives z at degree t: no round beyond the
+// comparison's. Others: masked_times (1 round) with the iteration's masked products, then
+// above_points.
+template <class S>
+struct LogitTests {
+  S above, z2;
+};
+
+template <mpc::Engine En>
+LogitTests<typename En::Shares> logit_tests(
+    En& engine, const MaskedData<typename En::Element>& data, std::span<const std::size_t> rows,
+    const typename En::Shares& w, const mpc::MaskedProducts<typename En::Element>* products,
+    std::span<const double> points, int band_bits, std::string_view step) {
+  if constexpr (mpc::OpensProducts<En>) {
+    auto tests = mpc::less_than_thresholds_of_products(
+        engine, mpc::neg(rows_times(data, rows, w)), negated_fixed(engine, points),
+        compare_bits(engine), coarse_bits(engine, band_bits), step);
+    return {std::move(tests.below), mpc::neg(tests.value)};
+  } else {
+    auto z2 = masked_times(engine, data, rows, w, *products, step);
+    auto above = above_points(engine, z2, points, band_bits, step);
+    return {std::move(above), std::move(z2)};
+  }
 }
 
 template <class S>
@@ -558,24 +434,17 @@ typename En::Shares two_sums_of_products(En& engine, const typename En::Shares& 
 
 // One epoch's statistics: the mean of e^2 over the epoch's batches (e = s - y of each batch,
 // scale 2^f, as trained) and, with test rows, how many of them the current weights classify
-// correctly: b = [z > 0] for the test logits z (z2_test, scale 2^(2f)), correct =
-// sum (1 - b - y + 2 b y), b with a band of 2^-kPredictionBandBits (a logit within 2^-8 of 0
-// may be counted either way). Rounds: with test rows, above_points (R_cmp),
-// two_sums_of_products for e.e and b.y together (1) and the opening of both sums (1); without,
-// those two.
+// correctly: from b_test = [z > 0] for the test logits z (logit_tests, with a band of
+// 2^-kPredictionBandBits: a logit within 2^-8 of 0 may be counted either way), correct =
+// sum (1 - b - y + 2 b y). Rounds: two_sums_of_products for e.e and b.y together (1) and the
+// opening of both sums (1).
 template <mpc::Engine En>
 EpochStats epoch_statistics(En& engine, const typename En::Shares& residuals,
-                            const typename En::Shares& y_test, const typename En::Shares& z2_test) {
+                            const typename En::Shares& y_test, const typename En::Shares& b_test) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
   const int f = engine.session().fixed().frac_bits;
   const std::size_t n_test = y_test.size();
-  Shares b_test;
-  if (n_test > 0) {
-    constexpr double kZero[] = {0.0};
-    b_test = above_points(engine, z2_test, std::span<const double>(kZero), kPredictionBandBits,
-                          "logreg: test predictions");
-  }
   const Shares sums = two_sums_of_products(engine, residuals, residuals, b_test, y_test,
                                            "logreg: epoch statistics");
   const Shares squared = mpc::slice(sums, 0, 1);
@@ -671,7 +540,7 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
                                               const LogRegOptions& options) {
   using E = typename En::Element;
   using Shares = typename En::Shares;
-  constexpr bool kFold = kTruncIsPublicMinusHigh<En>;
+  constexpr bool kProducts = mpc::OpensProducts<En>;
   const int f = caller_engine.session().fixed().frac_bits;
   check_data(data, layout, caller_engine.session().self(), true);
   if (options.batch_size == 0 || options.train_rows.size() < options.batch_size) {
@@ -683,35 +552,28 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
   const std::size_t iterations = options.epochs * per_epoch;
 
   // Every iteration makes the same correlation requests: the pool fetches them for many at
-  // once, never more than the remaining iterations use; with kFold, the truncations' masks are
-  // all fetched now (FoldedMasks).
-  FoldedMasks<E> folded;
-  if constexpr (kFold) {
-    folded = fetch_folded_masks(caller_engine.correlations(), iterations, batch, width, 2 * f);
-  }
+  // once, never more than the remaining iterations use.
   mpc::CorrelationPool<E> pool(caller_engine.correlations(), iterations);
-  ScheduledTruncMasks<E> scheduled(pool, std::move(folded.schedule), 2 * f);
-  En engine =
-      kFold ? caller_engine.with_correlations(scheduled) : caller_engine.with_correlations(pool);
+  En engine = caller_engine.with_correlations(pool);
   // The epoch statistics repeat once per epoch: their own pool fetches for the epochs only.
   mpc::CorrelationPool<E> statistics_pool(caller_engine.correlations(), options.epochs);
   En statistics_engine = caller_engine.with_correlations(statistics_pool);
 
   const auto pieces = breakpoints(options.sigmoid);
+  const std::vector<double> points = piece_points(pieces);
   const Shares y = share_labels(engine, data, layout);
   const auto schedule = minibatches(options);
 
-  // Set-up: the data matrix (kFold: shared as it is; otherwise masked once, SecureML), and every
+  // Set-up: the data matrix. kProducts: shared as it is, every product with it made locally
+  // and reduced by the opening that follows it. Otherwise masked once (SecureML), with every
   // iteration's and every epoch's test-row masked products in one batch: products[epoch *
   // subsets_per_epoch + it] for iteration it of the epoch, [... + per_epoch] for its test rows.
   const bool testing = !options.test_rows.empty();
   const std::size_t subsets_per_epoch = per_epoch + (testing ? 1 : 0);
   MaskedData<E> masked;
   std::vector<mpc::MaskedProducts<E>> products;
-  if constexpr (kFold) {
+  if constexpr (kProducts) {
     masked = shared_features(engine, data, layout);
-    products = truncation_masked_products(engine, masked, schedule, folded, options.test_rows,
-                                          per_epoch);
   } else {
     masked = mask_features(engine, data, layout);
     std::vector<std::vector<std::size_t>> subsets;
@@ -723,12 +585,12 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     }
     products = engine.correlations().masked_products(masked.mask, subsets);
   }
-  const auto products_of = [&](std::size_t iteration) -> const mpc::MaskedProducts<E>& {
-    return products[iteration / per_epoch * subsets_per_epoch + iteration % per_epoch];
+  // The masked products of iteration `it` of `epoch` (it = per_epoch: its test rows); none
+  // with kProducts.
+  const auto products_of = [&](std::size_t epoch, std::size_t it) {
+    return kProducts ? nullptr : &products[epoch * subsets_per_epoch + it];
   };
   const Shares y_test = gather_rows(y, 1, options.test_rows);
-  // kFold: w - v in the clear, from w_0 - v_0 = 0 (FoldedMasks).
-  std::vector<E> w_minus_v(kFold ? width : 0, E(0));
 
   const double eta = options.learning_rate / static_cast<double>(batch);
   const std::vector<E> eta_vec(width, fixed_const<E>(eta, f));
@@ -743,51 +605,42 @@ LogRegModel<typename En::Shares> train_logreg(En& caller_engine, const LogRegDat
     Shares residuals;  // this epoch's e of every batch, scale 2^f
     residuals.values.reserve(per_epoch * batch);
     for (std::size_t it = 0; it < per_epoch; ++it) {
-      const std::size_t iteration = epoch * per_epoch + it;
-      const auto& rows = schedule[iteration];
-      const auto& masks = products_of(iteration);
+      const auto& rows = schedule[epoch * per_epoch + it];
       const Shares yb = gather_rows(y, 1, rows);
-      const Shares z2 =
-          kFold ? masked_times_given(masked, rows, model.weights, std::span<const E>(w_minus_v),
-                                     std::span(masks.z))
-                : masked_times(engine, masked, rows, model.weights, masks, "logreg: X_B w");
-      const Shares bits = piece_tests(engine, z2, pieces);
+      const auto tests = logit_tests(engine, masked, rows, model.weights, products_of(epoch, it),
+                                     points, kSigmoidBandBits, "logreg: sigmoid pieces");
       // e = trunc(s - y, 2f) for s = sum_k b_k (da_k z + db_k): ShamirEngine opens the
       // products' degree-2t sum with the truncation's mask (1 round); others mul, then trunc.
-      const Shares e = mpc::trunc_sum_of_products(engine, bits, piece_deltas(engine, z2, pieces),
-                                                  mpc::neg(yb), 2 * f, "logreg: residual");
+      const Shares e =
+          mpc::trunc_sum_of_products(engine, tests.above, piece_deltas(engine, tests.z2, pieces),
+                                     mpc::neg(yb), 2 * f, "logreg: residual");
+      // w -= trunc(eta g + eta l2 w) for g = X_B^T e; kProducts: g and the step at degree 2t.
+      constexpr std::string_view kUpdate = "logreg: update";
       Shares g;
-      if constexpr (kFold) {
-        const auto e_minus_vt = plus(std::span<const E>(e.values), folded.residual_high(iteration));
-        g = masked_transposed_given(masked, rows, e, std::span<const E>(e_minus_vt),
-                                    std::span(masks.zt));
+      if constexpr (kProducts) {
+        g = rows_transposed_times(masked, rows, e);
       } else {
-        g = masked_transposed_times(engine, masked, rows, e, masks, "logreg: X_B^T e");
+        g = masked_transposed_times(engine, masked, rows, e, *products_of(epoch, it), kUpdate);
       }
       const Shares step = mpc::add(mpc::scale(g, std::span<const E>(eta_vec)),
                                    mpc::scale(model.weights, std::span<const E>(decay)));
-      const Shares t = engine.trunc(step, 2 * f, "logreg: update");
-      model.weights = mpc::sub(model.weights, t);
-      if constexpr (kFold) {
-        const auto t_public = plus(std::span<const E>(t.values), folded.update_high(iteration));
-        for (std::size_t j = 0; j < width; ++j) w_minus_v[j] -= t_public[j];
-      }
+      model.weights = mpc::sub(model.weights, trunc_of(engine, step, 2 * f, kUpdate));
       residuals.values.insert(residuals.values.end(), e.values.begin(), e.values.end());
       pool.end_repetition();
       ++model.iterations;
     }
     const std::uint64_t statistics_start = mesh.stats().rounds;
     model.training_rounds += statistics_start - epoch_start;
-    Shares z2_test;  // the test logits, scale 2^(2f)
+    Shares b_test;  // [z > 0] for the test logits of the current weights
     if (testing) {
-      const auto& test_masks = products[epoch * subsets_per_epoch + per_epoch];
+      constexpr double kZero[] = {0.0};
       const std::span<const std::size_t> test_rows(options.test_rows);
-      z2_test = kFold ? masked_times_given(masked, test_rows, model.weights,
-                                           std::span<const E>(w_minus_v), std::span(test_masks.z))
-                      : masked_times(statistics_engine, masked, test_rows, model.weights,
-                                     test_masks, "logreg: test logits");
+      b_test = logit_tests(statistics_engine, masked, test_rows, model.weights,
+                           products_of(epoch, per_epoch), std::span<const double>(kZero),
+                           kPredictionBandBits, "logreg: test predictions")
+                   .above;
     }
-    model.curve.push_back(epoch_statistics(statistics_engine, residuals, y_test, z2_test));
+    model.curve.push_back(epoch_statistics(statistics_engine, residuals, y_test, b_test));
     statistics_pool.end_repetition();
     model.curve.back().epoch = epoch + 1;
     model.statistics_rounds += mesh.stats().rounds - statistics_start;

@@ -3,23 +3,24 @@
 // label) or horizontally (parties hold different rows with the same columns and labels).
 // Written once against the Engine concept; instantiated for AdditiveEngine and
 // ShamirEngine<Fp127> in logreg.cpp. The products of a mini-batch's rows X_B (X: n x D) with a
-// shared vector follow SecureML (Mohassel and Zhang, S&P 2017, section IV-B):
-// X_B w = E_B w + U_B (w - v) + z and X_B^T e = E_B^T e + U_B^T (e - vt) + zt, with X = E + U,
-// E public, U shared, v and vt masks whose products z = U_B v and zt = U_B^T vt are prepared,
-// so that only w - v and e - vt need to be public. Which U, by engine:
-//   AdditiveEngine (SecureML): U uniform from the correlation source's masked_matrix
-//     (mpc/correlations.hpp; the dealer knows U and derives z and zt), X itself never shared:
-//     U is opened to the owner of each entry only (vertical: the party of the column;
-//     horizontal: of the row; the public bias column: party 0), which publishes E = X - U there
-//     (U_p tells party p nothing: it knows X_p, and U_p = X_p - E_p); v, vt fresh uniform from
-//     masked_products, w - v and e - vt opened in every iteration.
-//   ShamirEngine: U = X, each party's block input by its owner (Shamir sharings of degree t; the
-//     bias column is the public constant 1), E = 0 and never published. v and vt are the
-//     truncations' own masks (below), so w - v and e - vt are public without any opening, and
-//     z, zt are products of X's rows with those shared masks, reduced at set-up
-//     (ShamirEngine::row_products: the cost of the outputs, never of X_B). Nothing about X is
+// shared vector cost O(B + D) communication, never O(B D), by engine:
+//   AdditiveEngine: SecureML (Mohassel and Zhang, S&P 2017, section IV-B):
+//     X_B w = E_B w + U_B (w - v) + z and X_B^T e = E_B^T e + U_B^T (e - vt) + zt, with X = E + U,
+//     E public, U uniform from the correlation source's masked_matrix (mpc/correlations.hpp; the
+//     dealer knows U and derives z = U_B v and zt = U_B^T vt for fresh uniform masks v, vt from
+//     masked_products), so that only w - v and e - vt are opened, in every iteration. X itself
+//     is never shared: U is opened to the owner of each entry only (vertical: the party of the
+//     column; horizontal: of the row; the public bias column: party 0), which publishes
+//     E = X - U there (U_p tells party p nothing: it knows X_p, and U_p = X_p - E_p).
+//   ShamirEngine (mpc::OpensProducts): X shared as it is, each party's block input by its owner
+//     (Shamir sharings of degree t; the bias column is the public constant 1). X_B w and
+//     X_B^T e are the local products of the shares, degree-2t sharings, never reduced on their
+//     own: X_B w goes straight into the comparison's opening, which is then of degree 2t
+//     (less_than_thresholds_of_products: a fresh degree-2t sharing of 0 added, masking before
+//     opening) and gives X_B w at degree t as the opened value less the mask; X_B^T e goes into
+//     the update's truncation, likewise opened at degree 2t (trunc_products). Nothing about X is
 //     opened: the only values opened in training are the truncations' and comparisons' masked
-//     values, exactly as without the products, and the two scalars per epoch below.
+//     values and the two scalars per epoch below, and no correlation is spent on the products.
 //
 // Inputs are already standardised by the caller (apps/job_train_lr.cpp): features as doubles,
 // labels in {0, 1}. D = total feature count + 1 (the bias is the weight of a public column of
@@ -28,10 +29,12 @@
 // One iteration on a mini-batch of B rows (f = FixedPoint::frac_bits, K breakpoints of the
 // sigmoid: 2 for kSecureMl3, 4 for kPiecewise5):
 //   z   = X_B w                                  additive: open w - v (D); scale 2^(2f)
+//                                                Shamir: local, degree 2t
 //   b_k = [z > c_k]                              one less_than_thresholds: B values, K thresholds
 //   s   = sum_k b_k (da_k z + db_k)              K B products, scale 2^(3f)
 //   e   = trunc(s - y, 2f)                       with s: one trunc_sum_of_products; scale 2^f
 //   g   = X_B^T e                                additive: open e - vt (B); scale 2^(2f)
+//                                                Shamir: local, degree 2t
 //   w  -= trunc(eta g + eta l2 w, 2f)            eta = learning_rate / B; no L2 on the bias
 // Rounds per iteration: 4 + R_cmp + 1, where R_cmp is the comparison's (mpc/ops.hpp
 // less_than_thresholds). The comparisons are told their inputs' bound, bits = 2f + 10 (logits
@@ -48,19 +51,13 @@
 // round on ShamirEngine, whose local products summed over k are a degree-2t sharing of s, opened
 // once with the residual's truncation mask and a fresh degree-2t sharing of 0 added.
 // AdditiveEngine: open w - v, 3, mul, trunc, open e - vt, trunc: 8 rounds.
-// ShamirEngine<Fp127>: 3 + trunc_sum_of_products + trunc: 5 rounds (no openings of w - v and
-// e - vt).
-// ShamirEngine: its trunc(x) is P - high with P public and high the mask's (shared) high part,
-// so the masks are chosen to make both openings unnecessary: vt = -high of the residual's
-// truncation (then e - vt = P_e is already public), and v_0 = 0, v_(k+1) = v_k + high of the
-// update's truncation (then w_0 - v_0 = 0 and w - v stays public: it only loses P_t). All
-// truncation masks of the training are drawn at set-up, so every iteration's v and vt are known
-// (as shares) before the first one.
+// ShamirEngine<Fp127>: 3 (its opening of degree 2t) + trunc_sum_of_products + trunc_products:
+// 5 rounds.
 // Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
 // products, B for the comparison's opening + 2 x 8 K B for its bit circuit (w = 15), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
 // product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
-// B + D (truncations; the residual's from parties 0..2t, all of them for N = 3); in all: the
+// B + D (truncations; those of degree 2t from parties 0..2t, all of them for N = 3); in all: the
 // comparison's tree over Fp61 (mpc/ops.hpp), at most 4 K B products reduced and K B roots
 // opened to each peer (w = 16, fewer products where thresholds share tree nodes); the sigmoid's
 // K B products cost nothing more. O(B + D), times 8 (additive, and Shamir's tree) or 16 (Fp127)
@@ -70,8 +67,7 @@
 // over Fp61, 2 Fp127 and 2 Fp61 elements for their high part and value (w = 16, N = 3: 528
 // bytes, mpc/dealer_free.hpp), K Fp127 elements for the tree roots' switch masks, 2 for the
 // truncation mask of the comparison's low part, and 2 (N - 1 - t) (B + D) for the iteration's
-// two truncation masks); Shamir adds the set-up reduction of z and zt, B + D elements per
-// iteration.
+// two truncation masks).
 // Correlations: the iterations' requests go through a CorrelationPool (mpc/correlation_pool.hpp)
 // that fetches each kind for many iterations at once, so the source's own rounds (dealer round
 // trips, dealer-free generation) come a few times per training, not in every iteration, and
@@ -88,9 +84,7 @@
 // Shamir: one input per party of its block (its n D_p entries to N - 1 - t peers, 1 for N = 3;
 // the bias is public); an input's round involves only its owner and the peers it sends to, so
 // a party takes part in N - t of these N rounds (the t inputs whose owners seed it cost it
-// nothing); then the truncation masks of all iterations (one trunc_masks call), and one
-// row_products round for all iterations and test evaluations (iterations (B + D) + epochs |test|
-// outputs reduced, 1 element each for N = 3).
+// nothing). Nothing else: no set-up grows with the epochs.
 //
 // Fixed point: every truncation errs by a few units 2^-f with mean about zero (engine trunc:
 // e in {0, 1} with the dealer; e in {-1, 0, 1, 2} with DealerFreeShamir for N = 3); the weights
@@ -116,12 +110,13 @@
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 and the correct predictions
-// counted. The comparison is one less_than_thresholds with the single threshold 0, of the same
-// range as the sigmoid's but a band of 2^-8 (m = 2f - 8 - ceil(log2 N): a 20-bit window on
+// counted. The comparison has the single threshold 0, the same range as the sigmoid's but a
+// band of 2^-8 (m = 2f - 8 - ceil(log2 N): a 20-bit window on
 // Shamir, 19 and the top bit on the additive engine, R_cmp = 4 rounds), so a test logit within
 // 2^-8 of 0 may be counted as either class (the secure logits differ from a plaintext run's by
 // fixed-point errors of about that size anyway). Rounds: 1 + R_cmp + 2 with test rows
-// (additive: open w - v; Shamir: w - v is public, so the test logits need no round), 2 without:
+// (additive: open w - v; Shamir: the test logits are local products, compared at degree 2t, so
+// they need no round of their own), 2 without:
 // the sums of e^2 and of the correct predictions' products in one round (Shamir: a matmul that
 // reduces only the two sums, N - 1 - t elements; additive: a Beaver mul of the epoch's B x
 // iterations-per-epoch residuals and the test rows, summed locally), then one opening of the two

@@ -7,6 +7,8 @@
 // correlations; on both engines a window of W bits (Shamir: w = bits - 1 - coarse made even;
 // additive: w made odd, plus the mask's top bit) whose group products stand in for the tree's
 // first two levels: 1 + ceil(log2 ceil(W / 4)) rounds (groups of 3 bits where that gives no more).
+// less_than_thresholds_of_products: the same of a degree-2t sharing, which it also returns
+// reduced to degree t.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -184,6 +186,41 @@ TEST_CASE("less_than_thresholds on the dealer-free source agrees with plaintext 
       return open_thresholds(engine, c, bits, coarse, &rounds);
     });
     for (const auto& opened : results) check_thresholds(c, opened, coarse, parties);
+  }
+}
+
+TEMPLATE_TEST_CASE("less_than_thresholds_of_products compares a degree-2t sharing and reduces it",
+                   "[comparison]", ShamirEngine<Fp61>, ShamirEngine<Fp127>) {
+  // x given as the local products of shares of the values (party 0's input) and of ones (party
+  // 1's): a degree-2t sharing. The results agree with plaintext outside the band, the rounds
+  // are less_than_thresholds' (the opening at degree 2t included), and the returned value opens
+  // to the values.
+  using En = TestType;
+  using E = typename En::Element;
+  const int bits = std::is_same_v<En, ShamirEngine<Fp61>> ? 16 : 48;
+  const int coarse = GENERATE(0, 9);
+  const std::size_t parties = GENERATE(3, 5);
+  CAPTURE(bits, coarse, parties);
+  const ThresholdCase c = threshold_case(bits, coarse, parties);
+  const std::size_t n = c.values.size();
+  const auto results = test::run_engine<En>(parties, [&](En& engine) {
+    const auto values = engine.input(0, test::elements<E>(c.values), n, "values");
+    const auto ones = engine.input(1, std::vector<E>(n, E(1)), n, "ones");
+    const typename En::Shares products{mul_vec<E>(values.values, ones.values)};
+    const auto before = engine.session().mesh().stats().rounds;
+    const auto tests =
+        less_than_thresholds_of_products(engine, products, c.thresholds, bits, coarse, "products");
+    const auto rounds = engine.session().mesh().stats().rounds - before;
+    std::vector<std::int64_t> below, value;
+    for (const E& v : engine.open(tests.below, "open")) below.push_back(test::signed_of(v));
+    for (const E& v : engine.open(tests.value, "open")) value.push_back(test::signed_of(v));
+    return std::tuple{below, value, rounds};
+  });
+  for (const auto& [below, value, rounds] : results) {
+    check_thresholds(c, below, coarse, parties);
+    CHECK(value == c.values);
+    const int width = bits - 1 - coarse;
+    CHECK(rounds == window_rounds(width + width % 2));
   }
 }
 

@@ -5,8 +5,8 @@
 //     t+1 Shamir shares, which determine the secret;
 //   - an inconsistent Shamir share at an opening ends the run at every party with a clear
 //     ProtocolError, and open_to's target detects it;
-//   - trunc_sum_of_products opens a degree-2t polynomial that is uniform given its value at 0
-//     (the same chi-square tests on its coefficients of degree t + 1 .. 2t);
+//   - trunc_sum_of_products and open_products open degree-2t polynomials that are uniform given
+//     their values at 0 (the same chi-square tests on their coefficients of degree t + 1 .. 2t);
 //   - FixedPoint::encode rejects NaN, infinities and out-of-range values with InputError.
 #include <catch2/catch.hpp>
 #include <limits>
@@ -439,7 +439,7 @@ std::vector<std::vector<F>> coefficients_from(const std::vector<std::vector<F>>&
   return out;
 }
 
-TEMPLATE_TEST_CASE("trunc_sum_of_products opens a polynomial uniform but for its value at 0",
+TEMPLATE_TEST_CASE("trunc_sum_of_products and open_products open polynomials uniform but at 0",
                    "[sharing]", Fp61, Fp127) {
   using F = TestType;
   using En = ShamirEngine<F>;
@@ -459,19 +459,22 @@ TEMPLATE_TEST_CASE("trunc_sum_of_products opens a polynomial uniform but for its
       const auto ones = en.constant(std::vector<F>(2 * kSamples, F(1)));
       const auto zeros = en.constant(std::vector<F>(kSamples, F(0)));
       trunc_sum_of_products(en, ones, ones, zeros, 4, "sums");
+      en.open_products(slice(ones, 0, kSamples), "products");
       en.trunc(zeros, 4, "trunc");
       std::vector<std::vector<F>> out;
-      for (const std::string step : {"sums", "trunc"}) {
+      for (const std::string step : {"sums", "products", "trunc"}) {
         out.push_back(from_bytes<F>(recording.sent(step), kSamples, "party", step));
       }
       return out;
     });
-    std::vector<std::vector<F>> sums, truncs;
+    std::vector<std::vector<F>> sums, products, truncs;
     for (const auto& party : sent) {
       sums.push_back(party[0]);
-      truncs.push_back(party[1]);
+      products.push_back(party[1]);
+      truncs.push_back(party[2]);
     }
     check_shares_uniform(coefficients_from(sums, t + 1), true);
+    check_shares_uniform(coefficients_from(products, t + 1), true);
     truncs.resize(2 * t + 1);
     for (const auto& coefficient : coefficients_from(truncs, t + 1)) {
       CHECK(coefficient == std::vector<F>(kSamples, F(0)));

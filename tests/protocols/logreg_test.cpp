@@ -278,14 +278,14 @@ TEST_CASE("vertical logistic regression matches plaintext on both engines", "[lo
     check_against_plaintext(data, options, runs);
     // 5 rounds per iteration (3 for the comparisons of 16 bits: the window masks' group
     // products stand in for the tree's first two levels; the sigmoid's products opened with the
-    // residual's truncation, and the update's truncation: the masked products reuse the
-    // truncations' openings). At the start, party 0 takes part in 3 rounds: the
-    // inputs of its own columns (it sends) and of party 1's (it receives; party 2's and the
-    // labels, at party 2, it draws from the seed it shares with party 2), and the one reduction
-    // of every iteration's products of X with the masks. 6 per epoch's statistics (4 for the
-    // comparison of 20 bits with the threshold 0, mul, open; the test logits need no opening).
+    // residual's truncation, and the update's truncation: X_B w and X_B^T e are local products
+    // that the comparison's opening and the update's truncation take at degree 2t). At the
+    // start, party 0 takes part in 2 rounds: the inputs of its own columns (it sends) and of
+    // party 1's (it receives; party 2's and the labels, at party 2, it draws from the seed it
+    // shares with party 2). 6 per epoch's statistics (4 for the comparison of 20 bits with the
+    // threshold 0, mul, open; the test logits are local products too).
     CHECK(runs[0].training_rounds == 5 * runs[0].iterations);
-    CHECK(runs[0].rounds == 5 * runs[0].iterations + 2 + 1 + 6 * options.epochs);
+    CHECK(runs[0].rounds == 5 * runs[0].iterations + 2 + 6 * options.epochs);
   }
 }
 
