@@ -6,7 +6,7 @@
 #                256x256x256; aggregate d = 10^5 with N = 3, 5, 10; lr on breast cancer only
 #   --full       the reference sizes: net 256 MiB; mul 10^6 and 10^7; matmul as quick;
 #                aggregate d = 10^6 with N = 3, 5, 10; lr on breast cancer (10 epochs) and
-#                100,000 x 100 synthetic rows (1 epoch)
+#                100,000 x 100 synthetic rows (3 epochs)
 #   --suites L   comma-separated suites to run (default: every suite mpc-bench offers)
 #   --out DIR    where the run's folder is created (default: bench-results/ in the repository)
 #   --build-dir  use the mpc-bench already built in BUILD (BUILD/apps/mpc-bench) instead of
