@@ -494,15 +494,16 @@ typename En::Shares field_less_than_thresholds(En& engine, const typename En::Sh
   const E offset = power_of_two<E>(top_bit) + from_unsigned<E>(carry_room << m);
   Shares opened_value = engine.add_public(Shares{std::move(masked)}, std::vector<E>(n, offset));
   std::vector<E> c;
-  if constexpr (OpensProducts<En>) {
-    if (reduced != nullptr) {
-      c = engine.open_products(opened_value, step);
-      // x = c - offset - R at degree t, R's shares as added above.
-      reduced->values = std::move(mask_shares);
-      for (std::size_t i = 0; i < n; ++i) reduced->values[i] = c[i] - offset - reduced->values[i];
-    }
+  if (reduced == nullptr) {
+    c = engine.open(std::move(opened_value), step);
+  } else if constexpr (OpensProducts<En>) {
+    c = engine.open_products(opened_value, step);
+    // x = c - offset - R at degree t, R's shares as added above.
+    reduced->values = std::move(mask_shares);
+    for (std::size_t i = 0; i < n; ++i) reduced->values[i] = c[i] - offset - reduced->values[i];
+  } else {
+    throw std::logic_error("less_than_thresholds: a degree-2t input needs an engine that opens it");
   }
-  if (reduced == nullptr) c = engine.open(std::move(opened_value), step);
   const std::size_t count = thresholds.size();
   const u128 low_mask = (u128{1} << width) - 1;
   std::vector<u128> c_low(count * n);

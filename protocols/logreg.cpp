@@ -185,9 +185,6 @@ int coarse_bits(En& engine, int band_bits) {
                          static_cast<int>(std::bit_width(parties - 1)));
 }
 
-// [z > c_j] for logits z (scale 2^(2f)) and public points c_j (j-major) as [-z < -c_j]: one
-// less_than_thresholds call; a logit within 2^-band_bits of a point may give either result (see
-// coarse_bits), elsewhere the result is exact.
 // -c_j at the logits' scale 2^(2f), for the comparisons [-z < -c_j].
 template <mpc::Engine En>
 std::vector<std::int64_t> negated_fixed(En& engine, std::span<const double> points) {
@@ -197,6 +194,9 @@ std::vector<std::int64_t> negated_fixed(En& engine, std::span<const double> poin
   return thresholds;
 }
 
+// [z > c_j] for logits z (scale 2^(2f)) and public points c_j (j-major) as [-z < -c_j]: one
+// less_than_thresholds call; a logit within 2^-band_bits of a point may give either result (see
+// coarse_bits), elsewhere the result is exact.
 template <mpc::Engine En>
 typename En::Shares above_points(En& engine, const typename En::Shares& z2,
                                  std::span<const double> points, int band_bits,
