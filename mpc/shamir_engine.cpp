@@ -393,14 +393,18 @@ template <class F>
 typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc(const Shares& x, int bits,
                                                         std::string_view step) {
   check_trunc_bits(bits, "trunc");
-  const std::size_t n = x.size();
-  const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
+  const TruncMasks<F> masks = correlations_->trunc_masks(x.size(), bits);
+  return public_minus_high(open(trunc_masked(x, masks), step), masks, bits);
+}
+
+template <class F>
+typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_masked(const Shares& x,
+                                                               const TruncMasks<F>& masks) const {
   // y = x + 2^(k-1) lies in [0, 2^k); c = y + r < p does not wrap and hides y statistically.
   const F offset = power_of_two<F>(value_bits_ - 1);
-  std::vector<F> masked(n);
-  for (std::size_t i = 0; i < n; ++i) masked[i] = x.values[i] + masks.r[i] + offset;
-  const auto c = open({std::move(masked)}, step);
-  return public_minus_high(c, masks, bits);
+  Shares masked{std::vector<F>(x.size())};
+  for (std::size_t i = 0; i < x.size(); ++i) masked.values[i] = x.values[i] + masks.r[i] + offset;
+  return masked;
 }
 
 template <class F>
@@ -451,14 +455,11 @@ template <class F>
 typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_products(const Shares& x, int bits,
                                                                  std::string_view step) {
   check_trunc_bits(bits, "trunc_products");
-  const std::size_t n = x.size();
-  const TruncMasks<F> masks = correlations_->trunc_masks(n, bits);
-  Shares masked{std::vector<F>(n)};
-  if (session_.self() < 2 * codec_.degree() + 1) {
-    // [x + r + 2^(value_bits-1)]_2t, opened as in trunc but at degree 2t.
-    const F offset = power_of_two<F>(value_bits_ - 1);
-    for (std::size_t i = 0; i < n; ++i) masked.values[i] = x.values[i] + masks.r[i] + offset;
-  }
+  const TruncMasks<F> masks = correlations_->trunc_masks(x.size(), bits);
+  // As trunc, opened at degree 2t (the others' shares are not opened).
+  const Shares masked = session_.self() < 2 * codec_.degree() + 1
+                            ? trunc_masked(x, masks)
+                            : Shares{std::vector<F>(x.size())};
   return public_minus_high(open_products(masked, step), masks, bits);
 }
 

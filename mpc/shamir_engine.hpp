@@ -168,6 +168,9 @@ class ShamirEngine {
   void deal(std::span<const F> values, std::span<F> own_share, std::string_view step);
   // std::invalid_argument unless 1 <= bits <= value_bits - 2 (`operation` names the caller).
   void check_trunc_bits(int bits, std::string_view operation) const;
+  // x + r + 2^(value_bits-1), trunc's masked value (opened at degree t by trunc, at degree 2t by
+  // trunc_products).
+  Shares trunc_masked(const Shares& x, const TruncMasks<F>& masks) const;
   // P - high: the truncation's result from the opened c = x + r + 2^(value_bits-1), P the top
   // part of c less the offset's.
   Shares public_minus_high(std::span<const F> opened, const TruncMasks<F>& masks, int bits) const;
