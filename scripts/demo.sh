@@ -120,9 +120,14 @@ lr="$out/2-lr"
 mkdir -p "$lr"
 rows=$(($(wc -l <"$psi/aligned0.csv") - 1))
 train_rows=$((rows * 8 / 10))
+# The aligned rows come in an order of the PSI's random keys, the same at every hospital but new
+# in every run; each hospital sorts its rows by id (the same ids everywhere, so the same order),
+# so that every run trains and tests on the same split.
 for i in 0 1 2; do
-  head -n $((train_rows + 1)) "$psi/aligned$i.csv" >"$lr/train$i.csv"
-  { head -n 1 "$psi/aligned$i.csv"; tail -n +$((train_rows + 2)) "$psi/aligned$i.csv"; } >"$lr/test$i.csv"
+  { head -n 1 "$psi/aligned$i.csv"; tail -n +2 "$psi/aligned$i.csv" | LC_ALL=C sort -t, -k1,1; } \
+    >"$lr/aligned$i.csv"
+  head -n $((train_rows + 1)) "$lr/aligned$i.csv" >"$lr/train$i.csv"
+  { head -n 1 "$lr/aligned$i.csv"; tail -n +$((train_rows + 2)) "$lr/aligned$i.csv"; } >"$lr/test$i.csv"
 done
 # The diagnosis stays with hospital 0; its prediction input leaves it out.
 cut -d, -f1-11 "$lr/test0.csv" >"$lr/test0-features.csv"
