@@ -219,8 +219,9 @@ typename En::Shares less_than_thresholds(En& engine, const typename En::Shares& 
 // less_than_thresholds (the same bound, rounds and costs, one opening for all thresholds) of x
 // given at degree 2t, e.g. the local products of a shared matrix and vector, for engines that
 // open products (OpensProducts: ShamirEngine): the opening of x + R is of degree 2t
-// (open_products, which adds a fresh sharing of 0), and `value` returns x at degree t, the
-// opened value less the public offset and the mask's shares: x's reduction costs nothing.
+// (open_products, which adds a fresh sharing of 0; sent by parties 0..2t only, n elements to
+// every peer), and `value` returns x at degree t, the opened value less the public offset and
+// the mask's shares: x's reduction costs nothing.
 template <class Shares>
 struct ThresholdsOfProducts {
   Shares below;  // [x[i] < a_j] at j n + i

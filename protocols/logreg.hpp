@@ -41,23 +41,25 @@
 // |z| < 2^9 minus the band below); the K thresholds share one opening and one mask of B values,
 // and the comparison ignores the m = 2f - 4 - ceil(log2 N) lowest bits (a logit within 2^-4 of
 // a breakpoint may take either neighbouring piece), so it compares w bits: the odd one of
-// bits - 1 - m and bits - m on the additive engine (15 for f = 16, N = 3, and the top bit), the
-// even one on Shamir (16). Both draw WindowMasks (the dealer's; DealerFreeShamir's), which give
-// the tree's first two levels: R_cmp = 1 + ceil(log2 16) - 2 = 3 on both (the opening
-// included). The band and the range trade against each other at a fixed w: 16 bits is the
-// widest window whose tree has two levels above the groups of 4 (a 24-bit window, |z| < 2^14
-// with a 2^-8 band, took a round more and a third more products per row on Shamir).
+// bits - 1 - m and bits - m on the additive engine (15 for f = 16, N <= 4, and the top bit;
+// 17 for N = 5..8), the even one on Shamir (16 for N <= 8, 18 above). Both draw WindowMasks
+// (the dealer's; DealerFreeShamir's), which give the tree's first two levels: R_cmp = 1 +
+// ceil(log2 16) - 2 = 3 on both (the opening included; 4 for the wider windows). The band and
+// the range trade against each other at a fixed w: 16 bits is the widest window whose tree has
+// two levels above the groups of 4 (a 24-bit window, |z| < 2^14 with a 2^-8 band, took a round
+// more and a third more products per row on Shamir).
 // trunc_sum_of_products (mpc/ops.hpp): a mul, then a trunc, on AdditiveEngine (2 rounds); one
 // round on ShamirEngine, whose local products summed over k are a degree-2t sharing of s, opened
 // once with the residual's truncation mask and a fresh degree-2t sharing of 0 added.
-// AdditiveEngine: open w - v, 3, mul, trunc, open e - vt, trunc: 8 rounds.
+// AdditiveEngine: open w - v, 3, mul, trunc, open e - vt, trunc: 8 rounds (N <= 4).
 // ShamirEngine<Fp127>: 3 (its opening of degree 2t) + trunc_sum_of_products + trunc_products:
-// 5 rounds.
+// 5 rounds (N <= 8).
 // Elements each party sends per iteration. Additive, to each peer: D + B for the two masked
 // products, B for the comparison's opening + 2 x 8 K B for its bit circuit (w = 15), 2 K B
 // (mul), B + D (truncations). Shamir (its mul is a degree reduction: N = 3, one element per
-// product and party, mpc/shamir_engine.hpp), to each peer: B (the comparison's opening) and
-// B + D (truncations; those of degree 2t from parties 0..2t, all of them for N = 3); in all: the
+// product and party, mpc/shamir_engine.hpp), to each peer from parties 0..2t (all of them for
+// N = 3; every opening is of degree 2t): B (the comparison's opening) and B + D (the
+// truncations); in all: the
 // comparison's tree over Fp61 (mpc/ops.hpp), at most 4 K B products reduced and K B roots
 // opened to each peer (w = 16, fewer products where thresholds share tree nodes); the sigmoid's
 // K B products cost nothing more. O(B + D), times 8 (additive, and Shamir's tree) or 16 (Fp127)
@@ -92,35 +94,39 @@
 // the rounding of eta and of the sigmoid's coefficients to f bits (tests: <= 0.02 absolute on
 // breast cancer, f = 16). |x| must stay below 2^(value_bits - 3f - 2) / B for the
 // 3f-scaled intermediates, and the logits |z| below 2^9 - 4 - 2^-4 = 507.9 for the comparisons
-// (a larger logit makes its row's sigmoid pieces wrong; the 3f-scaled intermediates alone
-// would allow 2^(value_bits - 3f - 3), 2^13 for Fp127 with f = 16). Standardised features keep
-// the logits of a trained model far inside: the sigmoid's pieces are flat beyond |z| = 4, so
-// rows classified with that margin stop pulling the weights.
+// (the 3f-scaled intermediates alone would allow 2^(value_bits - 3f - 3), 2^13 for Fp127 with
+// f = 16). Nothing checks it. A larger logit makes its row's comparisons wrong: on the additive
+// engine wrong bits; on Shamir not even bits (the comparison's top part is not reduced mod 2:
+// integers of about |z| / 2^10), so that row's residual, and the gradient through it, are off
+// by about that factor; and the opening of z + R hides z less well: by log2(|z| / 2^9) bits
+// less than the 2^-38 of mpc/ops.hpp, 2^-34 at 2^13. Standardised features keep the logits of
+// a trained model far inside: the sigmoid's pieces are flat beyond |z| = 4, so rows classified
+// with that margin stop pulling the weights.
 //
 // Sigmoid approximations (max |approx - 1 / (1 + e^-z)| over all z):
 //   kSecureMl3   clamp(z + 1/2, 0, 1)  (SecureML): 0.378 (at z = +-1/2).
 //   kPiecewise5  0 below -4; 0.25 + z/16 on [-4, -1.6); 0.5 + 0.215 z on [-1.6, 1.6);
 //                0.75 + z/16 on [1.6, 4); 1 from 4: 0.0184 (minimax fit of the breakpoints).
 // Secure training may take either neighbouring piece within N 2^(m - 2f) <= 2^-4 of a
-// breakpoint (3/64 for N = 3; see the rounds above; AdditiveEngine: only for logits at most
-// 2^(m - 2f) above it, 2^-6 for N = 3): the maximum error becomes 0.0217 for kPiecewise5 with
-// N = 3 (0.0230 with the whole 2^-4; measured in steps of 10^-5) and 0.413 for kSecureMl3 (0.425).
+// breakpoint (3/64 for N = 3; see the rounds above): the maximum error becomes 0.0217 for
+// kPiecewise5 with N = 3 (0.0230 with the whole 2^-4; measured in steps of 10^-5) and 0.413 for
+// kSecureMl3 (0.425). AdditiveEngine errs only for logits at most 2^(m - 2f) above a breakpoint
+// (2^-6 for N = 3): 0.0192 and 0.389.
 //
 // Epoch statistics (after each epoch): e of every batch of the epoch, kept as trained, gives the
 // training mean squared error of the approximate sigmoid output (Brier score over the epoch's
 // batches, each with the weights of its iteration, as Keras-style running losses are); with test
 // rows, the test logits of the current weights are compared with 0 and the correct predictions
 // counted. The comparison has the single threshold 0, the same range as the sigmoid's but a
-// band of 2^-8 (m = 2f - 8 - ceil(log2 N): a 20-bit window on
-// Shamir, 19 and the top bit on the additive engine, R_cmp = 4 rounds), so a test logit within
-// 2^-8 of 0 may be counted as either class (the secure logits differ from a plaintext run's by
-// fixed-point errors of about that size anyway). Rounds: 1 + R_cmp + 2 with test rows
-// (additive: open w - v; Shamir: the test logits are local products, compared at degree 2t, so
-// they need no round of their own), 2 without:
-// the sums of e^2 and of the correct predictions' products in one round (Shamir: a matmul that
-// reduces only the two sums, N - 1 - t elements; additive: a Beaver mul of the epoch's B x
-// iterations-per-epoch residuals and the test rows, summed locally), then one opening of the two
-// sums.
+// band of 2^-8 (m = 2f - 8 - ceil(log2 N): a 20-bit window on Shamir, 19 and the top bit on the
+// additive engine, R_cmp = 4 rounds), so a test logit within 2^-8 of 0 may be counted as either
+// class (the secure logits differ from a plaintext run's by fixed-point errors of about that
+// size anyway). Rounds: 1 + R_cmp + 2 with test rows (additive: open w - v; Shamir: the test
+// logits are local products, compared at degree 2t, so they need no round of their own), 2
+// without: the sums of e^2 and of the correct predictions' products in one round (Shamir: a
+// matmul that reduces only the two sums, N - 1 - t elements; additive: a Beaver mul of the
+// epoch's B x iterations-per-epoch residuals and the test rows, summed locally), then one
+// opening of the two sums.
 //
 // Revealed: per epoch, to every party, two scalars: the training mean squared error above
 // (opened as one sum) and, with test rows, the number of correct test predictions (opened as one

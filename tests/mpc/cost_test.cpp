@@ -98,6 +98,11 @@ Costs<En> measure_all(En& en, std::size_t n) {
   costs["fixed_mul"] = measure(en, [&] { fixed_mul(en, x, y); });
   costs["trunc_sum_of_products"] =
       measure(en, [&] { trunc_sum_of_products(en, concat(x, y), concat(y, x), x, 4, "sums"); });
+  if constexpr (OpensProducts<En>) {
+    const typename En::Shares products{mul_vec<E>(x.values, y.values)};
+    costs["open_products"] = measure(en, [&] { en.open_products(products, "products"); });
+    costs["trunc_products"] = measure(en, [&] { en.trunc_products(products, 4, "products"); });
+  }
   costs["less_than_zero"] = measure(en, [&] { en.less_than_zero(x, "ltz"); });
   costs["less_than"] = measure(en, [&] { less_than(en, x, y); });
   costs["greater_than"] = measure(en, [&] { greater_than(en, x, y); });
@@ -172,6 +177,10 @@ Costs<En> stated(net::PartyId self, std::size_t parties, std::size_t n, int valu
   // K = 2 pieces. Shamir: the degree-2t sums opened by parties 0..2t; additive: mul, then trunc.
   costs["trunc_sum_of_products"] = kAdditive ? Cost{2, products_sent(2 * n) + all}
                                              : Cost{1, self <= 2 * threshold ? all : 0};
+  if constexpr (OpensProducts<En>) {  // degree-2t openings, as trunc_sum_of_products'
+    costs["open_products"] = costs["trunc_sum_of_products"];
+    costs["trunc_products"] = costs["trunc_sum_of_products"];
+  }
   costs["less_than_zero"] = ltz(n);
   costs["less_than"] = ltz(n);
   costs["greater_than"] = ltz(n);

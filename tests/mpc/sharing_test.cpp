@@ -475,6 +475,8 @@ TEMPLATE_TEST_CASE("trunc_sum_of_products and open_products open polynomials uni
     }
     check_shares_uniform(coefficients_from(sums, t + 1), true);
     check_shares_uniform(coefficients_from(products, t + 1), true);
+    // A fresh sharing of 0 per opening: the two openings' top coefficients differ.
+    CHECK(coefficients_from(sums, t + 1) != coefficients_from(products, t + 1));
     truncs.resize(2 * t + 1);
     for (const auto& coefficient : coefficients_from(truncs, t + 1)) {
       CHECK(coefficient == std::vector<F>(kSamples, F(0)));

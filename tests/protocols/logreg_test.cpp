@@ -321,17 +321,19 @@ TEST_CASE("vertical logistic regression with the dealer-free Shamir source", "[l
   check_against_plaintext(data, options, run_dealer_free(vertical(data), options, kParties));
 }
 
-TEST_CASE("horizontal logistic regression with the dealer-free Shamir source for 5 parties",
+TEST_CASE("horizontal logistic regression with the dealer-free Shamir source for 4 and 5 parties",
           "[logreg]") {
   // N = 5, t = 2: two seeded peers per input and per reduction, the truncation's error range of
-  // five masks' parts.
-  constexpr std::size_t kFive = 5;
+  // five masks' parts. N = 4, t = 1: party 3 takes no part in the degree-2t openings (the
+  // comparisons', the residuals' and the updates') and gets its shares from them all the same.
+  const std::size_t parties = GENERATE(4, 5);
+  CAPTURE(parties);
   const auto options = options_for(569, SigmoidKind::kPiecewise5);
   const Dataset original = load(options.train_rows);
   std::vector<std::size_t> order;
-  const Split split = horizontal(original, order, kFive);
+  const Split split = horizontal(original, order, parties);
   const Dataset data = reorder(original, order);
-  check_against_plaintext(data, options, run_dealer_free(split, options, kFive));
+  check_against_plaintext(data, options, run_dealer_free(split, options, parties));
 }
 
 TEMPLATE_TEST_CASE("logistic regression fetches exactly the correlations it uses", "[logreg]",
