@@ -561,7 +561,8 @@ WindowMasks<F> DealerFreeShamir<F>::window_masks(std::size_t n, int low, std::si
       }
     }
     const std::vector<Bit> opened =
-        open_degree_2t<Bit>(session_, threshold_, masked, "dealer-free window masks: open pieces");
+        open_degree_2t<Bit>(session_, threshold_, masked, "dealer-free window masks: open pieces",
+                            senders_at_zero<Bit>(threshold_));
     value = out.high;
     for (std::size_t k = 0; k < n; ++k) {
       for (std::size_t j = pieces; j-- > 0;) {

@@ -264,11 +264,7 @@ std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span
     sender_shares.push_back(theirs.back().data());
   }
   std::vector<F> opened(n);
-  if (weights.empty()) {
-    linear_combination<F>(opened.data(), n, senders_at_zero<F>(threshold), sender_shares);
-  } else {
-    linear_combination<F>(opened.data(), n, weights, sender_shares);
-  }
+  linear_combination<F>(opened.data(), n, weights, sender_shares);
   return opened;
 }
 

@@ -123,11 +123,11 @@ class DegreeReduction {
 // its secret (e.g. a fresh random degree-2t sharing added: masking before opening, Damgard and
 // Nielsen, CRYPTO 2007, section 3). `shares` is read at the senders only (the others pass
 // anything of length n). `senders_at_zero`: the Lagrange weights of the senders' points at 0
-// (senders_at_zero<F>(threshold); computed here if empty). ProtocolError / NetError naming the
-// peer and `step`.
+// (senders_at_zero<F>(threshold), computed once by the caller). ProtocolError / NetError naming
+// the peer and `step`.
 template <class F>
 std::vector<F> open_degree_2t(Session& session, std::size_t threshold, std::span<const F> shares,
-                              std::string_view step, std::span<const F> senders_at_zero = {});
+                              std::string_view step, std::span<const F> senders_at_zero);
 
 // The Lagrange weights of the points of parties 0..2t at 0.
 template <class F>

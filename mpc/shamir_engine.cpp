@@ -465,12 +465,12 @@ typename ShamirEngine<F>::Shares ShamirEngine<F>::trunc_products(const Shares& x
 
 template <class F>
 std::vector<F> ShamirEngine<F>::open_products(const Shares& x, std::string_view step) {
-  std::vector<F> masked(x.size());
+  Shares masked{std::vector<F>(x.size())};
   if (session_.self() < 2 * codec_.degree() + 1) {
-    masked = senders_zero_sharing(x.size());
-    add_in_place<F>(masked, x.values);
+    masked.values = senders_zero_sharing(x.size());
+    add_in_place<F>(masked.values, x.values);
   }
-  return mpc::open_degree_2t<F>(session_, codec_.degree(), masked, step, senders_at_zero_);
+  return open_degree_2t(masked, step);
 }
 
 template <class F>
